@@ -1,0 +1,12 @@
+//! Go's `text/template`, with Sprig's and Helm's functions, rendering exactly what Go renders.
+//!
+//! The engine does no I/O: templates come in as strings, values as [`Value`] trees, and output
+//! goes to a `String`. Time and randomness come from the render's [`funcs::Context`], so a
+//! render is a pure function of its inputs.
+
+pub mod funcs;
+pub mod gofmt;
+pub mod value;
+
+pub use funcs::{Func, FuncError, FuncMap, Ty};
+pub use value::{Map, Object, Value};

@@ -1,0 +1,389 @@
+//! The values templates compute with: Go's `interface{}` trees, shared rather than copied.
+//!
+//! A [`Value`] is cheap to clone: strings, lists, maps and objects are reference counted, so a
+//! field access never copies the tree below it. Maps are shared *and* mutable (Sprig's `set`,
+//! `unset` and `merge` change a dict in place, and every alias sees the change, as in Go); lists
+//! are shared and immutable (no Go template function mutates a slice in place).
+//!
+//! Maps are ordered by key bytes, which is the order Go's `range`, `fmt` and `encoding/json` use.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::sync::Arc;
+
+use parking_lot::RwLock;
+
+/// A value inside a template: one of Go's dynamic types as Helm and Sprig produce them.
+#[derive(Clone, Default)]
+pub enum Value {
+    /// A nil `interface{}` (YAML `null`, a missing map key under `missingkey=zero`).
+    #[default]
+    Nil,
+    Bool(bool),
+    /// Go `int` / `int64` (template literals, `len`, Sprig's integer math).
+    Int(i64),
+    /// Go `float64` (every number that came from YAML or JSON, Sprig's float math).
+    Float(f64),
+    String(Arc<str>),
+    /// `[]interface{}` and the other slice types Sprig returns.
+    List(Arc<Vec<Value>>),
+    /// `map[string]interface{}`: shared and mutable.
+    Map(Map),
+    /// A Go value with fields and methods (`.Files`, `.Capabilities`, a semver, a time).
+    Object(Arc<dyn Object>),
+}
+
+impl Value {
+    pub fn string(s: impl Into<Arc<str>>) -> Value {
+        Value::String(s.into())
+    }
+
+    pub fn list(items: Vec<Value>) -> Value {
+        Value::List(Arc::new(items))
+    }
+
+    pub fn map(map: Map) -> Value {
+        Value::Map(map)
+    }
+
+    pub fn is_nil(&self) -> bool {
+        matches!(self, Value::Nil)
+    }
+
+    pub fn as_str(&self) -> Option<&str> {
+        match self {
+            Value::String(s) => Some(s),
+            _ => None,
+        }
+    }
+
+    pub fn as_map(&self) -> Option<&Map> {
+        match self {
+            Value::Map(m) => Some(m),
+            _ => None,
+        }
+    }
+
+    pub fn as_list(&self) -> Option<&[Value]> {
+        match self {
+            Value::List(l) => Some(l),
+            _ => None,
+        }
+    }
+
+    /// Go's truth: false for the zero value of the type (`false`, 0, "", empty list or map,
+    /// nil), true otherwise.
+    pub fn truthy(&self) -> bool {
+        match self {
+            Value::Nil => false,
+            Value::Bool(b) => *b,
+            Value::Int(i) => *i != 0,
+            Value::Float(f) => *f != 0.0,
+            Value::String(s) => !s.is_empty(),
+            Value::List(l) => !l.is_empty(),
+            Value::Map(m) => !m.is_empty(),
+            Value::Object(o) => o.truthy(),
+        }
+    }
+
+    /// The Go type name as `%T` prints it (`string`, `float64`, `[]interface {}`,
+    /// `map[string]interface {}`); `<nil>` for nil.
+    pub fn type_name(&self) -> String {
+        match self {
+            Value::Nil => "<nil>".into(),
+            Value::Bool(_) => "bool".into(),
+            Value::Int(_) => "int".into(),
+            Value::Float(_) => "float64".into(),
+            Value::String(_) => "string".into(),
+            Value::List(_) => "[]interface {}".into(),
+            Value::Map(_) => "map[string]interface {}".into(),
+            Value::Object(o) => o.type_name().into(),
+        }
+    }
+
+    /// The Go `reflect.Kind` name (`string`, `int`, `float64`, `slice`, `map`, `ptr`, `struct`,
+    /// `invalid` for nil), as Sprig's `kindOf` prints it.
+    pub fn kind_name(&self) -> &'static str {
+        match self {
+            Value::Nil => "invalid",
+            Value::Bool(_) => "bool",
+            Value::Int(_) => "int",
+            Value::Float(_) => "float64",
+            Value::String(_) => "string",
+            Value::List(_) => "slice",
+            Value::Map(_) => "map",
+            Value::Object(o) => o.kind_name(),
+        }
+    }
+
+    /// A deep copy (Sprig's `deepCopy`): new maps and lists all the way down.
+    pub fn deep_copy(&self) -> Value {
+        match self {
+            Value::List(items) => Value::list(items.iter().map(Value::deep_copy).collect()),
+            Value::Map(m) => Value::Map(m.deep_copy()),
+            other => other.clone(),
+        }
+    }
+
+    /// Identity of shared containers: true when both are the same map (or list) object.
+    pub fn same_container(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Map(a), Value::Map(b)) => a.ptr_eq(b),
+            (Value::List(a), Value::List(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+impl From<bool> for Value {
+    fn from(b: bool) -> Value {
+        Value::Bool(b)
+    }
+}
+impl From<i64> for Value {
+    fn from(i: i64) -> Value {
+        Value::Int(i)
+    }
+}
+impl From<i32> for Value {
+    fn from(i: i32) -> Value {
+        Value::Int(i64::from(i))
+    }
+}
+impl From<usize> for Value {
+    fn from(i: usize) -> Value {
+        Value::Int(i64::try_from(i).unwrap_or(i64::MAX))
+    }
+}
+impl From<f64> for Value {
+    fn from(f: f64) -> Value {
+        Value::Float(f)
+    }
+}
+impl From<&str> for Value {
+    fn from(s: &str) -> Value {
+        Value::String(s.into())
+    }
+}
+impl From<String> for Value {
+    fn from(s: String) -> Value {
+        Value::String(s.into())
+    }
+}
+impl From<Vec<Value>> for Value {
+    fn from(items: Vec<Value>) -> Value {
+        Value::list(items)
+    }
+}
+impl From<Map> for Value {
+    fn from(m: Map) -> Value {
+        Value::Map(m)
+    }
+}
+
+/// Structural debug output (not Go's formatting: that is [`crate::gofmt`]'s job).
+impl fmt::Debug for Value {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Value::Nil => f.write_str("nil"),
+            Value::Bool(b) => write!(f, "{b}"),
+            Value::Int(i) => write!(f, "{i}"),
+            Value::Float(x) => write!(f, "{x:?}"),
+            Value::String(s) => write!(f, "{s:?}"),
+            Value::List(l) => f.debug_list().entries(l.iter()).finish(),
+            Value::Map(m) => {
+                let guard = m.0.read();
+                f.debug_map().entries(guard.iter()).finish()
+            }
+            Value::Object(o) => write!(f, "{}({:?})", o.type_name(), o),
+        }
+    }
+}
+
+/// Structural equality of data (maps and lists compared by content, objects by identity).
+/// Go's `eq` has stricter rules; those live in the executor.
+impl PartialEq for Value {
+    fn eq(&self, other: &Value) -> bool {
+        match (self, other) {
+            (Value::Nil, Value::Nil) => true,
+            (Value::Bool(a), Value::Bool(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Float(a), Value::Float(b)) => a == b,
+            (Value::String(a), Value::String(b)) => a == b,
+            (Value::List(a), Value::List(b)) => a == b,
+            (Value::Map(a), Value::Map(b)) => a.ptr_eq(b) || *a.0.read() == *b.0.read(),
+            (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
+            _ => false,
+        }
+    }
+}
+
+/// A shared, mutable `map[string]interface{}` with Go's (byte-wise) key order.
+#[derive(Clone, Default)]
+pub struct Map(Arc<RwLock<BTreeMap<String, Value>>>);
+
+impl Map {
+    pub fn new() -> Map {
+        Map::default()
+    }
+
+    pub fn from_btree(entries: BTreeMap<String, Value>) -> Map {
+        Map(Arc::new(RwLock::new(entries)))
+    }
+
+    pub fn get(&self, key: &str) -> Option<Value> {
+        self.0.read().get(key).cloned()
+    }
+
+    pub fn contains_key(&self, key: &str) -> bool {
+        self.0.read().contains_key(key)
+    }
+
+    pub fn insert(&self, key: impl Into<String>, value: Value) -> Option<Value> {
+        self.0.write().insert(key.into(), value)
+    }
+
+    pub fn remove(&self, key: &str) -> Option<Value> {
+        self.0.write().remove(key)
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.read().len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.read().is_empty()
+    }
+
+    /// The keys, sorted.
+    pub fn keys(&self) -> Vec<String> {
+        self.0.read().keys().cloned().collect()
+    }
+
+    /// A snapshot of the entries, sorted by key (values are shared, not copied).
+    pub fn entries(&self) -> Vec<(String, Value)> {
+        self.0
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect()
+    }
+
+    /// Read access to the entries without cloning them.
+    pub fn with<R>(&self, f: impl FnOnce(&BTreeMap<String, Value>) -> R) -> R {
+        f(&self.0.read())
+    }
+
+    /// Write access to the entries.
+    pub fn with_mut<R>(&self, f: impl FnOnce(&mut BTreeMap<String, Value>) -> R) -> R {
+        f(&mut self.0.write())
+    }
+
+    /// A new map with the same entries (values shared): Go's shallow map copy.
+    pub fn shallow_copy(&self) -> Map {
+        Map::from_btree(self.0.read().clone())
+    }
+
+    pub fn deep_copy(&self) -> Map {
+        Map::from_btree(
+            self.0
+                .read()
+                .iter()
+                .map(|(k, v)| (k.clone(), v.deep_copy()))
+                .collect(),
+        )
+    }
+
+    pub fn ptr_eq(&self, other: &Map) -> bool {
+        Arc::ptr_eq(&self.0, &other.0)
+    }
+}
+
+impl fmt::Debug for Map {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.0.read().iter()).finish()
+    }
+}
+
+impl FromIterator<(String, Value)> for Map {
+    fn from_iter<I: IntoIterator<Item = (String, Value)>>(iter: I) -> Map {
+        Map::from_btree(iter.into_iter().collect())
+    }
+}
+
+/// A Go value with fields and methods, e.g. Helm's `.Files`, `.Capabilities.APIVersions`, a
+/// `*semver.Version` or a `time.Time`.
+///
+/// The executor resolves `.Name` on an object as Go does: a method first
+/// ([`Object::call_method`]), then a field ([`Object::field`]).
+pub trait Object: fmt::Debug + Send + Sync {
+    /// `%T`: e.g. `*semver.Version`, `time.Time`, `chart.Files`.
+    fn type_name(&self) -> &str;
+
+    /// `reflect.Kind` name: `struct`, `ptr`, `map`, …
+    fn kind_name(&self) -> &'static str {
+        "struct"
+    }
+
+    /// Truth in `if`: structs are always true, nil pointers false.
+    fn truthy(&self) -> bool {
+        true
+    }
+
+    /// A struct field by its Go name, or `None` when there is none.
+    fn field(&self, name: &str) -> Option<Value> {
+        let _ = name;
+        None
+    }
+
+    /// Calls a method by its Go name. `None` when there is no such method.
+    fn call_method(
+        &self,
+        name: &str,
+        args: &[Value],
+    ) -> Option<Result<Value, crate::funcs::FuncError>> {
+        let _ = (name, args);
+        None
+    }
+
+    /// How `fmt` prints it with `%v` / `%s` (a `String()` method, or Go's struct printing).
+    fn go_string(&self) -> String;
+
+    /// The data view used by `toYaml`/`toJson` (JSON field names), if it has one.
+    fn to_data(&self) -> Option<Value> {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_are_shared_between_clones() {
+        let m = Map::new();
+        let alias = Value::Map(m.clone());
+        m.insert("a", Value::Int(1));
+        assert_eq!(alias.as_map().unwrap().get("a"), Some(Value::Int(1)));
+    }
+
+    #[test]
+    fn deep_copy_detaches() {
+        let inner = Map::new();
+        let outer = Map::new();
+        outer.insert("inner", Value::Map(inner.clone()));
+        let copy = Value::Map(outer).deep_copy();
+        inner.insert("x", Value::Bool(true));
+        let copied_inner = copy.as_map().unwrap().get("inner").unwrap();
+        assert!(copied_inner.as_map().unwrap().is_empty());
+    }
+
+    #[test]
+    fn truthiness_follows_go_zero_values() {
+        assert!(!Value::Nil.truthy());
+        assert!(!Value::from("").truthy());
+        assert!(!Value::Float(0.0).truthy());
+        assert!(Value::from(vec![Value::Nil]).truthy());
+        assert!(!Value::Map(Map::new()).truthy());
+    }
+}

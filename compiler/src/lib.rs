@@ -1,0 +1,2 @@
+//! The fleet compiler: from a fleet repository (clusters, service versions, policies) to a
+//! deterministic plan.

@@ -1,0 +1,1 @@
+//! The runtime: stages each cluster's manifests of a plan in an object store and follows deployments until their workloads are ready.

@@ -1,0 +1,29 @@
+//! One module per subcommand, each with its arguments and an `exec` that calls one library
+//! function.
+
+use std::process::ExitCode;
+
+use clap::Subcommand;
+
+mod template;
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Render a Go template file with YAML or JSON data, as Go's text/template with Sprig and
+    /// Helm's functions would.
+    Template(template::Args),
+}
+
+/// Exit codes: 0 success, 1 diagnostics, 2 usage, 3 remote failure, 101 internal bug.
+pub mod exit {
+    pub const SUCCESS: u8 = 0;
+    pub const DIAGNOSTICS: u8 = 1;
+    pub const USAGE: u8 = 2;
+    pub const REMOTE: u8 = 3;
+}
+
+pub fn exec(command: Command) -> ExitCode {
+    match command {
+        Command::Template(args) => template::exec(args),
+    }
+}
