@@ -4,9 +4,13 @@
 //! goes to a `String`. Time and randomness come from the render's [`funcs::Context`], so a
 //! render is a pure function of its inputs.
 
+pub mod error;
 pub mod funcs;
 pub mod gofmt;
+pub mod template;
 pub mod value;
 
+pub use error::{ExecError, ParseError};
 pub use funcs::{Func, FuncError, FuncMap, Ty};
+pub use template::{ExecOptions, Limits, MissingKey, Template};
 pub use value::{Map, Object, Value};
