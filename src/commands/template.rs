@@ -10,6 +10,9 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> ExitCode {
-    eprintln!("flotilla template {}: not available yet", args.file.display());
+    eprintln!(
+        "flotilla template {}: not available yet",
+        args.file.display()
+    );
     ExitCode::from(super::exit::USAGE)
 }

@@ -53,7 +53,11 @@ pub fn format_float_g(f: f64) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     let (neg, digits, exp) = shortest_digits(f);
     let mut out = String::new();
@@ -181,7 +185,12 @@ mod tests {
 
     #[test]
     fn sprint_spaces_only_between_non_strings() {
-        let args = [Value::Int(1), Value::Int(2), Value::from("a"), Value::Int(3)];
+        let args = [
+            Value::Int(1),
+            Value::Int(2),
+            Value::from("a"),
+            Value::Int(3),
+        ];
         assert_eq!(sprint(&args), "1 2a3");
     }
 }

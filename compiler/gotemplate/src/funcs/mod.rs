@@ -11,6 +11,7 @@ use std::sync::Arc;
 
 use crate::value::Value;
 
+pub mod convert;
 pub mod encoding;
 pub mod helm;
 pub mod sprig_collections;
