@@ -162,6 +162,7 @@ impl FuncMap {
         sprig_strings::register(&mut map);
         sprig_collections::register(&mut map);
         sprig_misc::register(&mut map);
+        encoding::register_sprig(&mut map);
         map
     }
 
