@@ -182,7 +182,8 @@ mod tests {
 
     #[test]
     fn tpl_replaces_no_value_and_wraps_errors() {
-        let cases: &[(Result<&str, &str>, Result<&str, &str>)] = &[
+        type Outcome = Result<&'static str, &'static str>;
+        let cases: &[(Outcome, Outcome)] = &[
             (Ok("a <no value> b"), Ok("a  b")),
             (Ok("plain"), Ok("plain")),
             (

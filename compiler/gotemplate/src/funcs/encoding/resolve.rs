@@ -112,10 +112,10 @@ fn resolve_number(s: &str) -> Resolved {
     if let Some(u) = parse_go_uint(&plain) {
         return Resolved::Uint(u);
     }
-    if is_yaml_style_float(&plain) {
-        if let Some(f) = parse_go_float(&plain) {
-            return Resolved::Float(f);
-        }
+    if is_yaml_style_float(&plain)
+        && let Some(f) = parse_go_float(&plain)
+    {
+        return Resolved::Float(f);
     }
     if let Some(bin) = plain.strip_prefix("0b") {
         if let Some(u) = parse_digits(bin, 2) {
@@ -124,12 +124,11 @@ fn resolve_number(s: &str) -> Resolved {
                 Err(_) => Resolved::Uint(u),
             };
         }
-    } else if let Some(bin) = plain.strip_prefix("-0b") {
-        if let Some(u) = parse_digits(bin, 2) {
-            if u <= 1u64 << 63 {
-                return Resolved::Int((u as i64).wrapping_neg());
-            }
-        }
+    } else if let Some(bin) = plain.strip_prefix("-0b")
+        && let Some(u) = parse_digits(bin, 2)
+        && u <= 1u64 << 63
+    {
+        return Resolved::Int((u as i64).wrapping_neg());
     }
     Resolved::Str
 }
@@ -649,7 +648,7 @@ pub(crate) fn format_float_g(f: f64, bits32: bool) -> String {
     let (digits, dp) = shortest(f.abs(), bits32);
     let exp = dp - 1;
     // Shortest formatting decides between %e and %f with a precision of 6.
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         push_exp(&mut out, &digits, dp, 2);
     } else {
         push_fixed(&mut out, &digits, dp);
@@ -801,7 +800,7 @@ mod tests {
         for (f, expect) in g {
             assert_eq!(format_float_g(f, false), expect, "{f}");
         }
-        assert_eq!(format_float_g(3.141_592_653_589_793, true), "3.1415927");
+        assert_eq!(format_float_g(std::f64::consts::PI, true), "3.1415927");
         let json = [
             (1.0, "1"),
             (1e6, "1000000"),

@@ -46,17 +46,17 @@ pub(crate) fn unmarshal(text: &str) -> Result<Value, DecodeError> {
         });
     }
     let root = b.root.unwrap_or(Value::Nil);
-    if b.nonfinite {
-        if let Some(f) = first_nonfinite(&root) {
-            return Err(DecodeError {
-                message: format!(
-                    "{WRAP}json: unsupported value: {}",
-                    format_float_g(f, false)
-                ),
-                line: None,
-                column: None,
-            });
-        }
+    if b.nonfinite
+        && let Some(f) = first_nonfinite(&root)
+    {
+        return Err(DecodeError {
+            message: format!(
+                "{WRAP}json: unsupported value: {}",
+                format_float_g(f, false)
+            ),
+            line: None,
+            column: None,
+        });
     }
     Ok(root)
 }
@@ -317,14 +317,13 @@ impl Builder<'_> {
         // go-yaml's `implicit`: plain and untagged, or tagged with the bare `!`.
         let implicit = (tag.is_none() && style == ScalarStyle::Plain) || tag == Some("!");
         // A `<<` key (plain, or tagged !!merge) starts a merge.
-        if let Some(Frame::Map { slot, .. }) = self.stack.last_mut() {
-            if matches!(slot, Slot::Key)
-                && value == "<<"
-                && (implicit || tag == Some("tag:yaml.org,2002:merge"))
-            {
-                *slot = Slot::Merge;
-                return Ok(());
-            }
+        if let Some(Frame::Map { slot, .. }) = self.stack.last_mut()
+            && matches!(slot, Slot::Key)
+            && value == "<<"
+            && (implicit || tag == Some("tag:yaml.org,2002:merge"))
+        {
+            *slot = Slot::Merge;
+            return Ok(());
         }
         let scalar = match decode_scalar(value, implicit, tag) {
             Ok(s) => s,
@@ -510,10 +509,10 @@ fn map_scan_message(info: &str) -> (String, bool) {
     if info.starts_with("unexpected character: ") {
         return ("found character that cannot start any token".into(), false);
     }
-    if let Some(rest) = info.strip_prefix("while ") {
-        if let Some((_, problem)) = rest.split_once(", ") {
-            return (problem.to_string(), false);
-        }
+    if let Some(rest) = info.strip_prefix("while ")
+        && let Some((_, problem)) = rest.split_once(", ")
+    {
+        return (problem.to_string(), false);
     }
     (info.to_string(), false)
 }
@@ -665,7 +664,7 @@ fn go_sharp_v(v: &Value) -> String {
 /// Go's `base64.StdEncoding.DecodeString`: padded standard alphabet, CR and LF ignored.
 fn decode_base64(text: &str) -> Option<Vec<u8>> {
     let clean: Vec<u8> = text.bytes().filter(|&b| b != b'\r' && b != b'\n').collect();
-    if clean.len() % 4 != 0 {
+    if !clean.len().is_multiple_of(4) {
         return None;
     }
     let value = |c: u8| -> Option<u32> {

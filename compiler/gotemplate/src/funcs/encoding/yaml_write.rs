@@ -566,12 +566,12 @@ impl Emitter {
         // Block scalar hints: an indentation indicator when the text starts with a space or a
         // break, and the chomping indicator from its trailing breaks.
         let mut chars = value.chars();
-        if let Some(first) = value.chars().next() {
-            if first == ' ' || is_break(first) {
-                let hint = char::from(b'0' + self.best_indent as u8);
-                let mut buf = [0u8; 4];
-                self.write_indicator(hint.encode_utf8(&mut buf), false, false, false);
-            }
+        if let Some(first) = value.chars().next()
+            && (first == ' ' || is_break(first))
+        {
+            let hint = char::from(b'0' + self.best_indent as u8);
+            let mut buf = [0u8; 4];
+            self.write_indicator(hint.encode_utf8(&mut buf), false, false, false);
         }
         let last = chars.next_back();
         let chomp = match last {
