@@ -27,17 +27,33 @@ pub(crate) fn unmarshal(text: &str) -> Result<Value, DecodeError> {
             column: Some(column),
         });
     }
-    let mut b = Builder {
-        text,
-        stack: Vec::new(),
-        anchors: HashMap::new(),
-        decode_count: 0,
-        alias_count: 0,
-        key_error: None,
-        nonfinite: false,
-        root: None,
+    // saphyr refuses a tab after `:` or `-` in some places where libyaml takes it as the
+    // separating blank; such a tab is never content, so it is retried as a space.
+    let mut patched: Option<String> = None;
+    let mut retries = 0;
+    let b = loop {
+        let current = patched.as_deref().unwrap_or(text);
+        let mut b = Builder {
+            text: current,
+            stack: Vec::new(),
+            anchors: HashMap::new(),
+            decode_count: 0,
+            alias_count: 0,
+            key_error: None,
+            nonfinite: false,
+            root: None,
+        };
+        match b.run() {
+            Ok(()) => break b,
+            Err(e) => match untab_separator(current, &e) {
+                Some(fixed) if retries < 100 => {
+                    retries += 1;
+                    patched = Some(fixed);
+                }
+                _ => return Err(e),
+            },
+        }
     };
-    b.run()?;
     if let Some(message) = b.key_error {
         return Err(DecodeError {
             message: format!("{WRAP}{message}"),
@@ -59,6 +75,39 @@ pub(crate) fn unmarshal(text: &str) -> Result<Value, DecodeError> {
         });
     }
     Ok(root)
+}
+
+/// For saphyr's "must be followed by a valid YAML whitespace" errors: the text with the tabs
+/// just before the error position turned into spaces, or `None` when there are none.
+fn untab_separator(text: &str, e: &DecodeError) -> Option<String> {
+    if !e
+        .message
+        .ends_with("must be followed by a valid YAML whitespace")
+    {
+        return None;
+    }
+    let (line, column) = (e.line?, e.column?);
+    let line_start = if line <= 1 {
+        0
+    } else {
+        text.match_indices('\n').nth(line - 2)?.0 + 1
+    };
+    let line_text = &text[line_start..];
+    let pos = line_start
+        + line_text
+            .char_indices()
+            .nth(column - 1)
+            .map_or(line_text.len(), |(i, _)| i);
+    let before = &text[..pos];
+    let tabs = before.len() - before.trim_end_matches('\t').len();
+    if tabs == 0 {
+        return None;
+    }
+    let mut fixed = String::with_capacity(text.len());
+    fixed.push_str(&before[..before.len() - tabs]);
+    fixed.extend(std::iter::repeat_n(' ', tabs));
+    fixed.push_str(&text[pos..]);
+    Some(fixed)
 }
 
 /// libyaml's reader check: printable characters, tab and line breaks only.
@@ -441,6 +490,12 @@ impl Builder<'_> {
             return at(format!("yaml: unknown anchor '{name}' referenced"));
         }
         let (problem, parser_error) = map_scan_message(info);
+        // libyaml notices an unterminated scalar at the end of the input.
+        let line = if problem == "found unexpected end of stream" {
+            self.text.matches('\n').count() + 1
+        } else {
+            line
+        };
         let shown = if parser_error {
             line.saturating_sub(1)
         } else {
@@ -848,6 +903,72 @@ mod tests {
         assert_eq!(get(&v, "k"), Value::Float(5.0));
         let v = read("&k 7: a\nb: {*k : c}\n");
         assert_eq!(get(&get(&v, "b"), "7"), Value::from("c"));
+    }
+
+    /// Inputs where saphyr and libyaml agree once tabs after indicators are blanks.
+    #[test]
+    fn common_shapes() {
+        let cases = [
+            ("a:\tb\n", r#"{"a": "b"}"#),
+            ("a:\t\tb\nc:\t-1\n", r#"{"a": "b", "c": -1.0}"#),
+            ("-\tb\n", r#"["b"]"#),
+            ("a: b\t# c\n", r#"{"a": "b"}"#),
+            ("a: 1\r\nb: two\r\n", r#"{"a": 1.0, "b": "two"}"#),
+            ("%YAML 1.1\n---\na: 1\n", r#"{"a": 1.0}"#),
+            ("\u{feff}a: 1\n", r#"{"a": 1.0}"#),
+            ("url: http://x:80/y # c\n", r#"{"url": "http://x:80/y"}"#),
+            (
+                "l:\n- name: a\n  value: b\n-   c\n",
+                r#"{"l": [{"name": "a", "value": "b"}, "c"]}"#,
+            ),
+            ("m: {a: 1,\n  b: 2}\n", r#"{"m": {"a": 1.0, "b": 2.0}}"#),
+            ("s: \"multi\n  line\"\n", r#"{"s": "multi line"}"#),
+            ("k: value:with:colons\n", r#"{"k": "value:with:colons"}"#),
+            // In flow context `a:1` is one plain scalar (go-yaml v2 does not split it).
+            ("{a:1}", r#"{"a:1": nil}"#),
+            ("? complex\n: v\n", r#"{"complex": "v"}"#),
+            ("a: [1, 2, ]\n", r#"{"a": [1.0, 2.0]}"#),
+            ("- a\n -b\n", r#"["a -b"]"#),
+            ("a:\n- b\n c\n", r#"{"a": ["b c"]}"#),
+        ];
+        for (text, expect) in cases {
+            assert_eq!(format!("{:?}", read(text)), expect, "{text:?}");
+        }
+    }
+
+    #[test]
+    fn more_errors() {
+        let cases = [
+            (
+                "a: b\n  c: d\n",
+                "yaml: line 2: mapping values are not allowed in this context",
+            ),
+            (
+                "a: [1, 2\n",
+                "yaml: line 1: did not find expected ',' or ']'",
+            ),
+            (
+                "a: {b: 1\n",
+                "yaml: line 1: did not find expected ',' or '}'",
+            ),
+            (
+                "- a\nb: c\n",
+                "yaml: line 1: did not find expected '-' indicator",
+            ),
+            (
+                "x:\n  - a\n  -b\n",
+                "yaml: line 4: could not find expected ':'",
+            ),
+            (
+                "a: @x\n",
+                "yaml: found character that cannot start any token",
+            ),
+            ("a: \"open\n", "yaml: line 2: found unexpected end of stream"),
+            ("a: 'open", "yaml: found unexpected end of stream"),
+        ];
+        for (text, expect) in cases {
+            assert_eq!(err(text), format!("{WRAP}{expect}"), "{text:?}");
+        }
     }
 
     #[test]
