@@ -9,7 +9,7 @@ pub(crate) enum Scalar {
     Int(i64),
     Uint(u64),
     Float(f64),
-    Str(String),
+    Str(std::sync::Arc<str>),
 }
 
 /// The tag a plain scalar resolves to.

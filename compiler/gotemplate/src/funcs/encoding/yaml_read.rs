@@ -389,7 +389,7 @@ impl Builder<'_> {
                 }
                 Value::Float(*f)
             }
-            Scalar::Str(s) => Value::from(s.as_str()),
+            Scalar::Str(s) => Value::String(s.clone()),
         };
         if anchor != 0 {
             self.anchors.insert(
@@ -588,14 +588,14 @@ fn allowed_alias_ratio(decode_count: u64) -> f64 {
 /// yaml.v2's `d.scalar` into `interface{}`: the resolved value, or the decode error text.
 fn decode_scalar(value: &str, implicit: bool, tag: Option<&str>) -> Result<Scalar, String> {
     let tag = match tag {
-        None if !implicit => return Ok(Scalar::Str(value.to_string())),
+        None if !implicit => return Ok(Scalar::Str(value.into())),
         None => "",
         Some(t) => t,
     };
     let binary = format!("{TAG_PREFIX}binary");
     if tag == binary {
         return decode_base64(value)
-            .map(|bytes| Scalar::Str(go_lossy_utf8(&bytes)))
+            .map(|bytes| Scalar::Str(go_lossy_utf8(&bytes).into()))
             .ok_or_else(|| "!!binary value contains invalid base64 data".to_string());
     }
     let resolvable = tag.is_empty()
@@ -604,11 +604,11 @@ fn decode_scalar(value: &str, implicit: bool, tag: Option<&str>) -> Result<Scala
             .any(|t| tag.strip_prefix(TAG_PREFIX) == Some(*t));
     if !resolvable {
         // Unknown tags leave the text as a string.
-        return Ok(Scalar::Str(value.to_string()));
+        return Ok(Scalar::Str(value.into()));
     }
     let want = tag.strip_prefix(TAG_PREFIX).unwrap_or("");
     if want == "str" {
-        return Ok(Scalar::Str(value.to_string()));
+        return Ok(Scalar::Str(value.into()));
     }
     let resolved = if want.is_empty() {
         resolve_v2(value)
@@ -640,7 +640,7 @@ fn decode_scalar(value: &str, implicit: bool, tag: Option<&str>) -> Result<Scala
         Resolved::Float(f) => Scalar::Float(f),
         // Timestamps stay strings in interface{} (a yaml.v2 compatibility rule), and `<<`
         // outside a key position is just text.
-        Resolved::Str | Resolved::Timestamp | Resolved::Merge => Scalar::Str(value.to_string()),
+        Resolved::Str | Resolved::Timestamp | Resolved::Merge => Scalar::Str(value.into()),
     })
 }
 
@@ -666,7 +666,7 @@ fn resolve_tagged(value: &str, timestamp_tag: bool) -> Resolved {
 /// key types it refuses (null, uint64).
 fn json_key(key: &Scalar) -> Option<String> {
     match key {
-        Scalar::Str(s) => Some(s.clone()),
+        Scalar::Str(s) => Some(s.to_string()),
         Scalar::Int(i) => Some(i.to_string()),
         Scalar::Bool(b) => Some(if *b { "true" } else { "false" }.into()),
         Scalar::Float(f) => Some(match format_float_g(*f, true).as_str() {
@@ -963,7 +963,10 @@ mod tests {
                 "a: @x\n",
                 "yaml: found character that cannot start any token",
             ),
-            ("a: \"open\n", "yaml: line 2: found unexpected end of stream"),
+            (
+                "a: \"open\n",
+                "yaml: line 2: found unexpected end of stream",
+            ),
             ("a: 'open", "yaml: found unexpected end of stream"),
         ];
         for (text, expect) in cases {

@@ -784,11 +784,9 @@ fn analyze(value: &str, flavor: Flavor) -> Analysis {
     a
 }
 
-/// go-yaml's `keyList.Less` for string keys: letters after other characters, runs of digits
-/// compared as numbers.
-fn natural_less(a: &str, b: &str) -> bool {
-    let ar: Vec<char> = a.chars().collect();
-    let br: Vec<char> = b.chars().collect();
+/// go-yaml's `keyList.Less` for string keys (as rune slices): letters after other
+/// characters, runs of digits compared as numbers.
+fn natural_less(ar: &[char], br: &[char]) -> bool {
     let is_digit = |c: char| c.is_ascii_digit() || (!c.is_ascii() && c.is_numeric());
     let digit_value = |c: char| i64::from(u32::from(c).wrapping_sub(u32::from('0')) as i32);
     let n = ar.len().min(br.len());
@@ -838,21 +836,27 @@ fn natural_less(a: &str, b: &str) -> bool {
     ar.len() < br.len()
 }
 
-/// Sorts entries with [`natural_less`]; a merge sort, so an inconsistent order can never
-/// make it panic.
+/// Sorts entries with [`natural_less`]: a merge sort on decoded keys, so an inconsistent
+/// order can never make it panic. Go's sort is not stable either, but every pair of distinct
+/// keys is ordered, so the result is the same.
 fn natural_sort(entries: &mut Vec<(String, Value)>) {
     if entries.len() < 2 {
         return;
     }
-    let cmp = |a: &(String, Value), b: &(String, Value)| {
+    let mut keyed: Vec<(Vec<char>, (String, Value))> = std::mem::take(entries)
+        .into_iter()
+        .map(|e| (e.0.chars().collect(), e))
+        .collect();
+    let cmp = |a: &(Vec<char>, (String, Value)), b: &(Vec<char>, (String, Value))| {
         if natural_less(&a.0, &b.0) {
             Ordering::Less
         } else {
             Ordering::Greater
         }
     };
-    let mut buf: Vec<(String, Value)> = Vec::with_capacity(entries.len());
-    merge_sort(entries, &mut buf, &cmp);
+    let mut buf = Vec::with_capacity(keyed.len());
+    merge_sort(&mut keyed, &mut buf, &cmp);
+    entries.extend(keyed.into_iter().map(|(_, e)| e));
 }
 
 fn merge_sort<T, F: Fn(&T, &T) -> Ordering>(v: &mut Vec<T>, buf: &mut Vec<T>, cmp: &F) {
