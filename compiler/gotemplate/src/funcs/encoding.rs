@@ -499,6 +499,124 @@ mod tests {
         }
     }
 
+    /// A small JSON-like value from a seeded generator, with strings built from the
+    /// characters that trip YAML quoting. (U+0085 and U+2028 are left out: go-yaml treats them
+    /// as line breaks in block scalars, YAML 1.2 parsers such as ours do not.)
+    fn random_value(state: &mut u64, depth: usize) -> Value {
+        use crate::funcs::splitmix64;
+        const PIECES: &[&str] = &[
+            "a",
+            "b",
+            " ",
+            ":",
+            ": ",
+            "#",
+            " #",
+            "-",
+            "- ",
+            "'",
+            "\"",
+            "\n",
+            "\t",
+            "é",
+            "😀",
+            "y",
+            "no",
+            "1",
+            "0x1",
+            ".",
+            "{",
+            "[",
+            ",",
+            "\\",
+            "~",
+            "&",
+            "*",
+            "!",
+            "|",
+            ">",
+            "%",
+            "@",
+            "`",
+            "?",
+            "0",
+            "e5",
+            "\r",
+            "\u{feff}",
+            "\u{a0}",
+            "null",
+            "2001-02-03",
+            "<<",
+            "---",
+            "...",
+            "lorem ipsum dolor sit amet ",
+        ];
+        fn pick(state: &mut u64, n: u64) -> u64 {
+            splitmix64(state) % n
+        }
+        fn string(state: &mut u64) -> String {
+            let len = pick(state, 6);
+            let mut s = String::new();
+            for _ in 0..len {
+                s.push_str(PIECES[pick(state, PIECES.len() as u64) as usize]);
+            }
+            s
+        }
+        let kind = if depth >= 3 {
+            pick(state, 4)
+        } else {
+            pick(state, 7)
+        };
+        match kind {
+            0 => Value::from(string(state)),
+            1 => {
+                let floats = [
+                    0.0,
+                    1.0,
+                    -2.5,
+                    1e6,
+                    1e-7,
+                    1e20,
+                    1e19,
+                    1e21,
+                    12_345_678.9,
+                    0.1,
+                ];
+                Value::Float(floats[pick(state, floats.len() as u64) as usize])
+            }
+            2 => {
+                [Value::Nil, Value::Bool(true), Value::Bool(false)][pick(state, 3) as usize].clone()
+            }
+            3 => Value::from(string(state).repeat(3)),
+            4 | 5 => {
+                let n = pick(state, 4);
+                let items = (0..n).map(|_| random_value(state, depth + 1)).collect();
+                Value::list(items)
+            }
+            _ => {
+                let n = pick(state, 4);
+                let m = Map::new();
+                for _ in 0..n {
+                    let key = string(state);
+                    m.insert(key, random_value(state, depth + 1));
+                }
+                Value::Map(m)
+            }
+        }
+    }
+
+    #[test]
+    fn random_yaml_round_trips() {
+        let mut state = 7;
+        for _ in 0..2000 {
+            let v = random_value(&mut state, 0);
+            let printed = to_yaml(&v).unwrap();
+            assert_eq!(from_yaml(&printed), Ok(v.clone()), "printed as {printed:?}");
+            let json = to_json(&v).unwrap();
+            assert_eq!(from_json(&json), Ok(v), "printed as {json:?}");
+        }
+    }
+
     #[test]
     fn json_round_trip() {
         let v = yaml("a: [1, 2.5, x, null, true, {b: '<&>'}]\n");
