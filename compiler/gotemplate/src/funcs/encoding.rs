@@ -617,6 +617,34 @@ mod tests {
         }
     }
 
+    /// Deep and cyclic values end in errors, not stack overflows.
+    #[test]
+    fn deep_and_cyclic_values() {
+        let mut deep = Value::Nil;
+        for _ in 0..json::MAX_DEPTH {
+            let m = Map::new();
+            m.insert("k", deep);
+            deep = Value::list(vec![Value::Map(m)]);
+        }
+        assert!(to_yaml(&deep).is_err());
+        assert!(to_yaml_pretty(&deep).is_err());
+        assert!(to_json(&deep).is_err());
+        assert!(toml::encode(&Value::list(vec![deep.clone()])).is_err());
+        let text = format!("{}a\n", "- ".repeat(json::MAX_DEPTH - 1));
+        let v = from_yaml(&text).unwrap();
+        assert!(to_yaml(&v).is_ok());
+        assert!(to_json(&v).is_ok());
+
+        let m = Map::new();
+        m.insert("self", Value::Map(m.clone()));
+        let cyclic = Value::Map(m.clone());
+        let cycle = "error marshaling into JSON: json: unsupported value: encountered a cycle via map[string]interface {}";
+        assert_eq!(to_yaml(&cyclic), Err(FuncError::new(cycle)));
+        assert!(to_json(&cyclic).is_err());
+        assert!(toml::encode(&cyclic).is_err());
+        m.remove("self");
+    }
+
     #[test]
     fn json_round_trip() {
         let v = yaml("a: [1, 2.5, x, null, true, {b: '<&>'}]\n");

@@ -93,7 +93,7 @@ impl Encoder {
                 result?;
             }
             Value::Object(o) => match o.to_data() {
-                Some(data) => self.value(&data, depth)?,
+                Some(data) => self.value(&data, depth + 1)?,
                 None => self.out.push_str("{}"),
             },
         }

@@ -43,12 +43,16 @@ pub(crate) fn encode(v: &Value) -> Result<String, TomlError> {
     Ok(e.out)
 }
 
-/// Objects are encoded through their data view.
+/// Objects are encoded through their data view (an object without one is an empty table).
 fn data_view(v: &Value) -> Value {
-    match v {
-        Value::Object(o) => o.to_data().unwrap_or_else(|| Value::Map(Map::new())),
-        other => other.clone(),
+    let mut v = v.clone();
+    for _ in 0..8 {
+        match &v {
+            Value::Object(o) => v = o.to_data().unwrap_or_else(|| Value::Map(Map::new())),
+            _ => return v,
+        }
     }
+    Value::Map(Map::new())
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
