@@ -617,6 +617,43 @@ mod tests {
         }
     }
 
+    #[derive(Debug)]
+    struct Obj(Option<Value>);
+
+    impl crate::value::Object for Obj {
+        fn type_name(&self) -> &str {
+            "chart.Metadata"
+        }
+        fn go_string(&self) -> String {
+            "{x}".into()
+        }
+        fn to_data(&self) -> Option<Value> {
+            self.0.clone()
+        }
+    }
+
+    /// Objects are printed through their data view; one without a view is `{}`.
+    #[test]
+    fn objects_use_their_data_view() {
+        let data = yaml("name: x\nversion: 1.0.0\n");
+        let m = Map::new();
+        m.insert("chart", Value::Object(std::sync::Arc::new(Obj(Some(data)))));
+        m.insert("opaque", Value::Object(std::sync::Arc::new(Obj(None))));
+        let v = Value::Map(m);
+        assert_eq!(
+            call_str("toYaml", v.clone()),
+            "chart:\n  name: x\n  version: 1.0.0\nopaque: {}"
+        );
+        assert_eq!(
+            call_str("toJson", v.clone()),
+            r#"{"chart":{"name":"x","version":"1.0.0"},"opaque":{}}"#
+        );
+        assert_eq!(
+            call_str("toToml", v),
+            "[chart]\n  name = \"x\"\n  version = \"1.0.0\"\n\n[opaque]\n"
+        );
+    }
+
     /// Deep and cyclic values end in errors, not stack overflows.
     #[test]
     fn deep_and_cyclic_values() {
