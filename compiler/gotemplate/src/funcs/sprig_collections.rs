@@ -175,6 +175,36 @@ pub(crate) mod testutil {
         }
     }
 
+    /// A stand-in Go object: `kind` is its `reflect.Kind`, `data` its list view if any.
+    #[derive(Debug)]
+    pub struct Dummy {
+        pub kind: &'static str,
+        pub data: Option<Value>,
+    }
+
+    impl crate::value::Object for Dummy {
+        fn type_name(&self) -> &str {
+            if self.kind == "ptr" {
+                "*test.Dummy"
+            } else {
+                "test.Dummy"
+            }
+        }
+        fn kind_name(&self) -> &'static str {
+            self.kind
+        }
+        fn go_string(&self) -> String {
+            "dummy".into()
+        }
+        fn to_data(&self) -> Option<Value> {
+            self.data.clone()
+        }
+    }
+
+    pub fn obj(kind: &'static str, data: Option<Value>) -> Value {
+        Value::Object(std::sync::Arc::new(Dummy { kind, data }))
+    }
+
     pub fn i(n: i64) -> Value {
         Value::Int(n)
     }

@@ -71,11 +71,12 @@ pub(super) fn register(map: &mut FuncMap) {
     map.insert(
         "pick",
         Func::pure(&[Ty::Map], Some(Ty::String), |a| {
+            // Key strings first, so that no lock is held while arguments are printed.
+            let wanted: Vec<String> = a.get(1..).unwrap_or_default().iter().map(strval).collect();
             let mut out = BTreeMap::new();
             if let Some(m) = map_arg(a, 0) {
                 m.with(|entries| {
-                    for key in a.get(1..).unwrap_or_default() {
-                        let key = strval(key);
+                    for key in wanted {
                         if let Some(v) = entries.get(&key) {
                             out.insert(key, v.clone());
                         }
@@ -602,6 +603,34 @@ mod tests {
         // A later merge into dst's nested map therefore changes the source too, as in Go.
         call("merge", &[dst.clone(), m(&[("inner", m(&[("y", i(2))]))])]).unwrap();
         assert!(inner.as_map().unwrap().contains_key("y"));
+    }
+
+    #[test]
+    fn merge_objects_are_opaque() {
+        // mergo compares a pointer's element type with the source map's type and fails:
+        // merge swallows the error into "", mustMerge reports it.
+        let dst = m(&[("v", obj("ptr", None))]);
+        let src = m(&[("v", m(&[("a", i(1))]))]);
+        check("merge", &[dst.clone(), src.clone()], s(""));
+        check_err(
+            "mustMerge",
+            &[dst.clone(), src.clone()],
+            "src and dst must be of same type",
+        );
+        // Overwriting replaces the object.
+        check("mergeOverwrite", &[dst, src.clone()], src);
+        // A struct is never empty: it stays, and a source struct fills an empty slot.
+        let out = call(
+            "merge",
+            &[
+                m(&[("v", obj("struct", None)), ("w", s(""))]),
+                m(&[("v", i(1)), ("w", obj("struct", None))]),
+            ],
+        )
+        .unwrap();
+        let out = out.as_map().unwrap();
+        assert_eq!(out.get("v").unwrap().kind_name(), "struct");
+        assert_eq!(out.get("w").unwrap().kind_name(), "struct");
     }
 
     #[test]

@@ -421,6 +421,21 @@ mod tests {
     }
 
     #[test]
+    fn slice_objects_read_through_their_data() {
+        // Like Helm's .Capabilities.APIVersions, a []string with methods.
+        let versions = obj("slice", Some(strs(&["apps/v1", "v1"])));
+        check("first", std::slice::from_ref(&versions), s("apps/v1"));
+        check("has", &[s("v1"), versions.clone()], b(true));
+        check("append", &[versions, s("x")], strs(&["apps/v1", "v1", "x"]));
+        check_err(
+            "first",
+            &[obj("struct", None)],
+            "Cannot find first on type struct",
+        );
+        check_err("last", &[obj("ptr", None)], "Cannot find last on type ptr");
+    }
+
+    #[test]
     fn concat_joins_lists() {
         check(
             "concat",

@@ -50,13 +50,13 @@ pub(super) fn register(map: &mut FuncMap) {
         Func::pure(&[Ty::Int], None, |a| {
             let count = int_arg(a, 0);
             let step = if count < 0 { -1 } else { 1 };
-            ints(until_step(0, count, step)?)
+            ints(0, count, step)
         }),
     );
     map.insert(
         "untilStep",
         Func::pure(&[Ty::Int, Ty::Int, Ty::Int], None, |a| {
-            ints(until_step(int_arg(a, 0), int_arg(a, 1), int_arg(a, 2))?)
+            ints(int_arg(a, 0), int_arg(a, 1), int_arg(a, 2))
         }),
     );
 
@@ -297,59 +297,54 @@ fn parse_uint(s: &str, base: u32) -> Result<u64, NumError> {
     Ok(n)
 }
 
-fn ints(items: Vec<i64>) -> FuncResult {
-    Ok(Value::list(items.into_iter().map(Value::Int).collect()))
+fn ints(start: i64, stop: i64, step: i64) -> FuncResult {
+    let mut out = Vec::new();
+    until_step(start, stop, step, |i| out.push(Value::Int(i)))?;
+    Ok(Value::list(out))
 }
 
-/// Sprig's `untilStep`: counts from `start` towards `stop` (exclusive) by `step`; a step of the
-/// wrong sign (or 0) gives nothing. The counter wraps on overflow as Go's does.
-fn until_step(start: i64, stop: i64, step: i64) -> Result<Vec<i64>, FuncError> {
-    let mut out = Vec::new();
-    let mut push = |i: i64| {
-        if out.len() >= MAX_GENERATED {
+/// Sprig's `untilStep`: counts from `start` towards `stop` (exclusive) by `step`, handing each
+/// number to `emit`; a step of the wrong sign (or 0) gives nothing. The counter wraps on
+/// overflow as Go's does; more than [`MAX_GENERATED`] numbers is an error.
+fn until_step(
+    start: i64,
+    stop: i64,
+    step: i64,
+    mut emit: impl FnMut(i64),
+) -> Result<(), FuncError> {
+    let ascending = stop >= start;
+    if (ascending && step <= 0) || (!ascending && step >= 0) {
+        return Ok(());
+    }
+    let mut count = 0usize;
+    let mut i = start;
+    while if ascending { i < stop } else { i > stop } {
+        if count == MAX_GENERATED {
             return Err(FuncError::new(format!(
                 "sequence longer than {MAX_GENERATED} elements"
             )));
         }
-        out.push(i);
-        Ok(())
-    };
-    if stop < start {
-        if step >= 0 {
-            return Ok(Vec::new());
-        }
-        let mut i = start;
-        while i > stop {
-            push(i)?;
-            i = i.wrapping_add(step);
-        }
-    } else {
-        if step <= 0 {
-            return Ok(Vec::new());
-        }
-        let mut i = start;
-        while i < stop {
-            push(i)?;
-            i = i.wrapping_add(step);
-        }
+        emit(i);
+        count += 1;
+        i = i.wrapping_add(step);
     }
-    Ok(out)
+    Ok(())
 }
 
 /// `seq END`, `seq START END`, `seq START STEP END`: numbers joined by spaces, both ends
 /// included; any other arity is `""`.
 fn seq(params: &[Value]) -> FuncResult {
     let p = |i: usize| int_arg(params, i);
-    let numbers = match params.len() {
+    let (start, stop, step) = match params.len() {
         1 => {
             let (start, end) = (1, p(0));
             let increment = if end < start { -1 } else { 1 };
-            until_step(start, end.wrapping_add(increment), increment)?
+            (start, end.wrapping_add(increment), increment)
         }
         2 => {
             let (start, end) = (p(0), p(1));
             let step = if end < start { -1 } else { 1 };
-            until_step(start, end.wrapping_add(step), step)?
+            (start, end.wrapping_add(step), step)
         }
         3 => {
             let (start, step, end) = (p(0), p(1), p(2));
@@ -360,12 +355,18 @@ fn seq(params: &[Value]) -> FuncResult {
                     return Ok(Value::from(""));
                 }
             }
-            until_step(start, end.wrapping_add(increment), step)?
+            (start, end.wrapping_add(increment), step)
         }
-        _ => Vec::new(),
+        _ => return Ok(Value::from("")),
     };
-    let text: Vec<String> = numbers.iter().map(i64::to_string).collect();
-    Ok(Value::from(text.join(" ")))
+    let mut text = String::new();
+    until_step(start, stop, step, |i| {
+        if !text.is_empty() {
+            text.push(' ');
+        }
+        text.push_str(&i.to_string());
+    })?;
+    Ok(Value::from(text))
 }
 
 /// `rand.Intn(max-min) + min` from the render's generator.
@@ -587,7 +588,7 @@ mod tests {
         check("seq", &[i(1), i(2), i(3), i(4)], s(""));
         // end+1 wraps: seq MaxInt64 counts from 1 to MinInt64, which is nothing.
         check("seq", &[i(i64::MAX)], s(""));
-        assert!(until_step(0, i64::MAX, 1).is_err());
+        assert!(until_step(0, i64::MAX, 1, |_| {}).is_err());
         check(
             "untilStep",
             &[i(i64::MAX - 2), i(i64::MAX), i(1)],
