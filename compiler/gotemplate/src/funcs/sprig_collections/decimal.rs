@@ -223,6 +223,15 @@ mod tests {
     }
 
     #[test]
+    fn extreme_exponents_round_to_zero_or_infinity() {
+        let tiny = Decimal::new(-1, i32::MIN);
+        assert_eq!(tiny.to_f64().to_bits(), (-0.0f64).to_bits());
+        assert_eq!(Decimal::new(1, i32::MAX).to_f64(), f64::INFINITY);
+        assert!(d(10.0).mul(&Decimal::new(1, i32::MAX)).is_err());
+        assert!(d(1e-300).add(&Decimal::new(1, 1_000_000)).is_err());
+    }
+
+    #[test]
     fn division_rounds_to_sixteen_places() {
         // shopspring's own examples.
         let q = d(2.0).div(&d(3.0)).unwrap();
