@@ -6,6 +6,13 @@
 //! v2 behind a JSON round trip) for YAML, encoding/json for JSON, BurntSushi/toml v1.4 for
 //! TOML, and go-yaml v3 for `toYamlPretty`. The submodules hold the ports; this file holds the
 //! public API and the template functions built on it.
+//!
+//! Known differences from Go, all on unusual input: the YAML reader's tokens come from
+//! `saphyr-parser` (a YAML 1.2 scanner), so U+0085/U+2028/U+2029 are not line breaks, nesting
+//! stops at 1000 levels (255 for flow collections) where go-yaml allows 10000, and a few
+//! syntax errors are found at a different position than libyaml finds them (the message
+//! wording is libyaml's); `fromToml` errors use the `toml` crate's wording and keeps
+//! datetimes as their TOML text; the printers refuse values nested deeper than 1000 levels.
 
 mod json;
 mod resolve;
