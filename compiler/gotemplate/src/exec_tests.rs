@@ -1,0 +1,1 @@
+//! Data-driven tests of the engine: template, data, expected output or error.
