@@ -273,10 +273,10 @@ fn call(f: &RV, callee: &str) -> Result<RV, String> {
 /// Go's `evalArgs` for `html`, `js` and `urlquery`: a single string as is, otherwise the
 /// arguments printed with `fmt.Sprint`, nil ones as `<no value>`.
 fn eval_args(args: &[RV]) -> String {
-    if let [one] = args {
-        if let Some(Value::String(s)) = indirect_interface(one) {
-            return s.to_string();
-        }
+    if let [one] = args
+        && let Some(Value::String(s)) = indirect_interface(one)
+    {
+        return s.to_string();
     }
     let vals: Vec<Value> = args
         .iter()

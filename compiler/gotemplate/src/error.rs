@@ -59,7 +59,7 @@ pub struct ExecError {
     /// The template being executed (Go's `ExecError.Name`; the `define` name inside one).
     pub template: String,
     /// The failing node; `None` for errors not tied to a node.
-    pub location: Option<Location>,
+    pub location: Option<Box<Location>>,
     /// The message after the context, e.g. `error calling include: …` or
     /// `nil pointer evaluating interface {}.name`.
     pub message: String,

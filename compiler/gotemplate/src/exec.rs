@@ -130,7 +130,7 @@ pub(crate) struct Shared {
     rng: u64,
     /// The error of the last nested execution a function ran, to attach as the cause of
     /// that function's error; with the message the function was given.
-    nested_error: Option<(String, ExecError)>,
+    nested_error: Option<(String, Box<ExecError>)>,
     /// The name of the template the outermost execution started with.
     top_name: Arc<str>,
 }
@@ -157,7 +157,8 @@ enum Flow {
     Continue,
 }
 
-type EResult<T> = Result<T, ExecError>;
+/// Errors are boxed inside the executor to keep results small on the hot path.
+type EResult<T> = Result<T, Box<ExecError>>;
 
 const RED_ZONE: usize = 64 * 1024;
 const STACK_GROWTH: usize = 1024 * 1024;
@@ -211,30 +212,30 @@ impl<'t, 's> State<'t, 's> {
         self.node = Some(node);
     }
 
-    fn error_kind(&self, kind: ExecErrorKind, message: String) -> ExecError {
+    fn error_kind(&self, kind: ExecErrorKind, message: String) -> Box<ExecError> {
         let location = self.node.map(|n| {
             let offset = n.pos();
             let text = self.tree.text.get(..offset).unwrap_or(&self.tree.text);
             let line_start = text.rfind('\n').map_or(0, |i| i + 1);
-            Location {
+            Box::new(Location {
                 parse_name: self.tree.parse_name.to_string(),
                 line: 1 + text.bytes().filter(|&b| b == b'\n').count(),
                 column: offset - line_start,
                 offset,
                 context: n.to_string(),
-            }
+            })
         });
-        ExecError {
+        Box::new(ExecError {
             kind,
             template: self.tree.name.to_string(),
             location,
             message,
             function: None,
             cause: None,
-        }
+        })
     }
 
-    fn errorf(&self, message: impl Into<String>) -> ExecError {
+    fn errorf(&self, message: impl Into<String>) -> Box<ExecError> {
         self.error_kind(ExecErrorKind::Exec, message.into())
     }
 
@@ -680,6 +681,7 @@ impl<'t, 's> State<'t, 's> {
                 }
             }
             Value::Object(o) => {
+                let field_node = self.node;
                 let mut argv = Vec::new();
                 for a in args.iter().skip(1) {
                     argv.push(self.eval_arg(dot, ArgTy::Ty(Ty::Any), a)?.to_value());
@@ -696,6 +698,8 @@ impl<'t, 's> State<'t, 's> {
                         }
                     };
                 }
+                // Not a method: Go never evaluated the arguments.
+                self.node = field_node;
                 match o.field(name) {
                     Some(f) => {
                         if has_args {
@@ -714,13 +718,13 @@ impl<'t, 's> State<'t, 's> {
         }
     }
 
-    fn func_error(&mut self, name: &str, e: FuncError) -> ExecError {
+    fn func_error(&mut self, name: &str, e: FuncError) -> Box<ExecError> {
         let mut err = self.errorf(format!("error calling {name}: {}", e.message));
         err.function = Some(name.to_string());
-        if let Some((msg, inner)) = self.shared.nested_error.take() {
-            if e.message.ends_with(&msg) {
-                err.cause = Some(Box::new(inner));
-            }
+        if let Some((msg, inner)) = self.shared.nested_error.take()
+            && e.message.ends_with(&msg)
+        {
+            err.cause = Some(inner);
         }
         err
     }
@@ -938,7 +942,7 @@ impl<'t, 's> State<'t, 's> {
 
     // Nested executions for functions.
 
-    fn nested_failed(&mut self, e: ExecError) -> FuncError {
+    fn nested_failed(&mut self, e: Box<ExecError>) -> FuncError {
         let msg = e.to_string();
         self.shared.nested_error = Some((msg.clone(), e));
         FuncError::new(msg)
@@ -948,7 +952,7 @@ impl<'t, 's> State<'t, 's> {
     fn execute_nested(&mut self, name: &str, data: Value) -> EResult<String> {
         let set = self.set;
         let Some(tmpl) = set.trees.get(name) else {
-            return Err(no_such_template(name, &set.root_name));
+            return Err(Box::new(no_such_template(name, &set.root_name)));
         };
         self.check_depth()?;
         let tmpl: &'t Tree = tmpl;

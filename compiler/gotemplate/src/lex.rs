@@ -258,16 +258,16 @@ impl<'a> Lexer<'a> {
 
     /// Steps back one rune. Go's quirk: once the end was seen, backing up does nothing.
     fn backup(&mut self) {
-        if !self.at_eof && self.pos > 0 {
-            if let Some(c) = self
+        if !self.at_eof
+            && self.pos > 0
+            && let Some(c) = self
                 .input
                 .get(..self.pos)
                 .and_then(|s| s.chars().next_back())
-            {
-                self.pos -= c.len_utf8();
-                if c == '\n' {
-                    self.line -= 1;
-                }
+        {
+            self.pos -= c.len_utf8();
+            if c == '\n' {
+                self.line -= 1;
             }
         }
     }
@@ -485,10 +485,10 @@ impl<'a> Lexer<'a> {
             Some('$') => Step::Next(State::Variable),
             Some('\'') => Step::Next(State::Char),
             Some('.') => {
-                if let Some(&b) = self.input.as_bytes().get(self.pos) {
-                    if !b.is_ascii_digit() {
-                        return Step::Next(State::Field);
-                    }
+                if let Some(&b) = self.input.as_bytes().get(self.pos)
+                    && !b.is_ascii_digit()
+                {
+                    return Step::Next(State::Field);
                 }
                 self.backup();
                 Step::Next(State::Number)
@@ -554,15 +554,15 @@ impl<'a> Lexer<'a> {
             if !self.at_terminator() {
                 return self.bad_character(r);
             }
-            if let Some(kw) = keyword(word) {
-                if kw != ItemType::Dot {
-                    if (kw == ItemType::Break && !self.break_ok)
-                        || (kw == ItemType::Continue && !self.continue_ok)
-                    {
-                        return Step::Emit(self.this_item(ItemType::Identifier));
-                    }
-                    return Step::Emit(self.this_item(kw));
+            if let Some(kw) = keyword(word)
+                && kw != ItemType::Dot
+            {
+                if (kw == ItemType::Break && !self.break_ok)
+                    || (kw == ItemType::Continue && !self.continue_ok)
+                {
+                    return Step::Emit(self.this_item(ItemType::Identifier));
                 }
+                return Step::Emit(self.this_item(kw));
             }
             if word.starts_with('.') {
                 return Step::Emit(self.this_item(ItemType::Field));

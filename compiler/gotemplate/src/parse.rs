@@ -865,12 +865,12 @@ pub(crate) fn new_number(text: &str, typ: ItemType) -> Result<Number, String> {
         }
         _ => {}
     }
-    if let Some(imag) = text.strip_suffix('i') {
-        if let Some(f) = parse_float(imag) {
-            n.is_complex = true;
-            simplify_complex(&mut n, 0.0, f);
-            return Ok(n);
-        }
+    if let Some(imag) = text.strip_suffix('i')
+        && let Some(f) = parse_float(imag)
+    {
+        n.is_complex = true;
+        simplify_complex(&mut n, 0.0, f);
+        return Ok(n);
     }
     let u = parse_uint(text);
     if let Some(u) = u {
@@ -897,11 +897,11 @@ pub(crate) fn new_number(text: &str, typ: ItemType) -> Result<Number, String> {
         }
         n.is_float = true;
         n.float64 = f;
-        if f.fract() == 0.0 && f >= -9.223_372_036_854_776e18 && f < 9.223_372_036_854_776e18 {
+        if f.fract() == 0.0 && (-9.223_372_036_854_776e18..9.223_372_036_854_776e18).contains(&f) {
             n.is_int = true;
             n.int64 = f as i64;
         }
-        if f.fract() == 0.0 && f >= 0.0 && f < 1.844_674_407_370_955_2e19 {
+        if f.fract() == 0.0 && (0.0..1.844_674_407_370_955_2e19).contains(&f) {
             n.is_uint = true;
             n.uint64 = f as u64;
         }
@@ -941,7 +941,7 @@ fn underscore_ok(s: &str) -> bool {
     if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
         i = 2;
         saw = b'0';
-        hex = b[1].to_ascii_lowercase() == b'x';
+        hex = b[1].eq_ignore_ascii_case(&b'x');
     }
     while i < b.len() {
         let c = b[i];

@@ -160,6 +160,6 @@ impl Template {
         state.out = std::mem::take(out);
         let r = state.run();
         *out = std::mem::take(&mut state.out);
-        r
+        r.map_err(|e| *e)
     }
 }
