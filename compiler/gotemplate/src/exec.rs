@@ -394,9 +394,14 @@ impl<'t, 's> State<'t, 's> {
                 true
             }
             RV::Val(Value::Map(m)) if !m.is_empty() => {
-                for (k, v) in m.entries() {
-                    let key = RV::Val(Value::String(Arc::from(k)));
-                    if self.one_iteration(b, mark, key, RV::Iface(v))? == Flow::Break {
+                // A snapshot, as Go's sorted map walk: the body may change the map.
+                let entries: Vec<(Value, Value)> = m.with(|map| {
+                    map.iter()
+                        .map(|(k, v)| (Value::String(Arc::from(k.as_str())), v.clone()))
+                        .collect()
+                });
+                for (k, v) in entries {
+                    if self.one_iteration(b, mark, RV::Val(k), RV::Iface(v))? == Flow::Break {
                         break;
                     }
                 }

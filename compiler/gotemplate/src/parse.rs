@@ -699,7 +699,7 @@ pub(crate) fn unquote(s: &str) -> Result<String, String> {
         return Err(SYNTAX.into());
     }
     let quote = bytes[0];
-    if quote != bytes[bytes.len() - 1] {
+    if !matches!(quote, b'"' | b'`') || quote != bytes[bytes.len() - 1] {
         return Err(SYNTAX.into());
     }
     let body = &s[1..s.len() - 1];
