@@ -7,6 +7,7 @@
 
 mod ftoa;
 mod quote;
+#[rustfmt::skip]
 mod tables;
 pub mod unicode;
 
