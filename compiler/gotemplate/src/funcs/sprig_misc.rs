@@ -5,9 +5,11 @@
 use super::FuncMap;
 
 pub mod regex;
+pub mod semver;
 
 pub fn register(map: &mut FuncMap) {
     regex::register(map);
+    semver::register(map);
 }
 
 /// Helpers shared by the submodules' tests: call a registered function as a template would.

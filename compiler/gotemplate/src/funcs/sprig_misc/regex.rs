@@ -241,18 +241,19 @@ fn parse_class(s: &str) -> Result<(String, &str), CompileError> {
         }
         any = true;
         // POSIX [:alnum:].
-        if t.len() > 2 && t.starts_with("[:") {
-            if let Some(i) = t[2..].find(":]") {
-                let name = &t[..i + 4];
-                let inner = &t[2..i + 2];
-                let bare = inner.strip_prefix('^').unwrap_or(inner);
-                if !POSIX_NAMES.contains(&bare) {
-                    return Err(perr("invalid character class range", name));
-                }
-                out.push_str(name);
-                t = &t[i + 4..];
-                continue;
+        if t.len() > 2
+            && t.starts_with("[:")
+            && let Some(i) = t[2..].find(":]")
+        {
+            let name = &t[..i + 4];
+            let inner = &t[2..i + 2];
+            let bare = inner.strip_prefix('^').unwrap_or(inner);
+            if !POSIX_NAMES.contains(&bare) {
+                return Err(perr("invalid character class range", name));
             }
+            out.push_str(name);
+            t = &t[i + 4..];
+            continue;
         }
         let b = t.as_bytes();
         if b[0] == b'\\' && b.len() >= 2 && (b[1] == b'p' || b[1] == b'P') {
@@ -261,12 +262,13 @@ fn parse_class(s: &str) -> Result<(String, &str), CompileError> {
             t = rest;
             continue;
         }
-        if b[0] == b'\\' && b.len() >= 2 {
-            if let Some(class) = perl_class(b[1]) {
-                out.push_str(class);
-                t = &t[2..];
-                continue;
-            }
+        if b[0] == b'\\'
+            && b.len() >= 2
+            && let Some(class) = perl_class(b[1])
+        {
+            out.push_str(class);
+            t = &t[2..];
+            continue;
         }
         let rng = t;
         let (lo, rest) = class_char(t, s)?;
@@ -453,14 +455,8 @@ fn translate(expr: &str) -> Result<(String, Vec<String>), CompileError> {
                             ));
                         }
                         let op = &before[..before.len() - after.len()];
-                        let after = apply_repeat(
-                            frame,
-                            op,
-                            Some((min, max)),
-                            before,
-                            after,
-                            last_repeat,
-                        )?;
+                        let after =
+                            apply_repeat(frame, op, Some((min, max)), before, after, last_repeat)?;
                         repeat = before;
                         t = after;
                     }
@@ -837,11 +833,11 @@ impl GoRegex {
                 }
                 None => {
                     for (i, group) in self.names.iter().enumerate() {
-                        if group == name {
-                            if let Some(m) = caps.get(i) {
-                                dst.push_str(m.as_str());
-                                break;
-                            }
+                        if group == name
+                            && let Some(m) = caps.get(i)
+                        {
+                            dst.push_str(m.as_str());
+                            break;
                         }
                     }
                 }
@@ -1132,14 +1128,22 @@ mod tests {
         check("regexFindAll", &[s("a{2}"), s("aaaaaaaa"), i(1)], "[aa]");
         check("regexFindAll", &[s("a{2}"), s("aaaa"), i(-1)], "[aa aa]");
         check("regexFindAll", &[s("a{2}"), s("none"), i(-1)], "[]");
-        check("regexFindAll", &[s("a."), s("paranormal"), i(-1)], "[ar an al]");
+        check(
+            "regexFindAll",
+            &[s("a."), s("paranormal"), i(-1)],
+            "[ar an al]",
+        );
         check("regexFindAll", &[s("a."), s("paranormal"), i(2)], "[ar an]");
         check("regexFindAll", &[s("a."), s("graal"), i(-1)], "[aa]");
         check("regexFindAll", &[s("a."), s("paranormal"), i(0)], "[]");
         // Empty matches next to a previous match are dropped, as in Go.
         check("regexFindAll", &[s("a*"), s("baaa"), i(-1)], "[ aaa]");
         check("regexFindAll", &[s("x*"), s(""), i(-1)], "[]");
-        check("mustRegexFindAll", &[s("a{2}"), s("aaaa"), i(-1)], "[aa aa]");
+        check(
+            "mustRegexFindAll",
+            &[s("a{2}"), s("aaaa"), i(-1)],
+            "[aa aa]",
+        );
         check("regexFind", &[s("fo.?"), s("foorbar")], "foo");
         check("regexFind", &[s("fo.?"), s("foo foe fome")], "foo");
         check("regexFind", &[s("fo.?"), s("none")], "");
@@ -1160,7 +1164,11 @@ mod tests {
         check("regexReplaceAll", &[s(re), s(src), s("$")], "-$-$-");
         check("regexReplaceAll", &[s(re), s(src), s("$01")], "---");
         check("regexReplaceAll", &[s(re), s(src), s("$0")], "-ab-axxb-");
-        check("mustRegexReplaceAll", &[s(re), s(src), s("${1}W")], "-W-xxW-");
+        check(
+            "mustRegexReplaceAll",
+            &[s(re), s(src), s("${1}W")],
+            "-W-xxW-",
+        );
         check(
             "regexReplaceAll",
             &[
@@ -1180,7 +1188,11 @@ mod tests {
         check("regexReplaceAll", &[s(""), s("abc"), s("-")], "-a-b-c-");
         check("regexReplaceAll", &[s("é*"), s("aéb"), s("-")], "-a-b-");
         check("regexReplaceAllLiteral", &[s(re), s(src), s("T")], "-T-T-");
-        check("regexReplaceAllLiteral", &[s(re), s(src), s("$1")], "-$1-$1-");
+        check(
+            "regexReplaceAllLiteral",
+            &[s(re), s(src), s("$1")],
+            "-$1-$1-",
+        );
         check(
             "mustRegexReplaceAllLiteral",
             &[s(re), s(src), s("${1}")],
@@ -1302,7 +1314,10 @@ mod tests {
             ("[z-a]", "invalid character class range: `z-a`"),
             ("[[:foo:]]", "invalid character class range: `[:foo:]`"),
             (r"\pX", r"invalid character class range: `\pX`"),
-            (r"\p{Klingon}", r"invalid character class range: `\p{Klingon}`"),
+            (
+                r"\p{Klingon}",
+                r"invalid character class range: `\p{Klingon}`",
+            ),
         ];
         for (re, want) in cases {
             check_err(
