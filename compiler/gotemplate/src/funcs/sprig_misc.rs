@@ -4,10 +4,12 @@
 
 use super::FuncMap;
 
+pub mod date;
 pub mod regex;
 pub mod semver;
 
 pub fn register(map: &mut FuncMap) {
+    date::register(map);
     regex::register(map);
     semver::register(map);
 }
