@@ -4,12 +4,16 @@
 
 use super::FuncMap;
 
+pub mod crypto;
 pub mod date;
+pub mod encoding;
 pub mod regex;
 pub mod semver;
 
 pub fn register(map: &mut FuncMap) {
+    crypto::register(map);
     date::register(map);
+    encoding::register(map);
     regex::register(map);
     semver::register(map);
 }
