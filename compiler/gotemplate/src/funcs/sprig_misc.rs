@@ -7,15 +7,21 @@ use super::FuncMap;
 pub mod crypto;
 pub mod date;
 pub mod encoding;
+pub mod network;
+pub mod path;
 pub mod regex;
 pub mod semver;
+pub mod url;
 
 pub fn register(map: &mut FuncMap) {
     crypto::register(map);
     date::register(map);
     encoding::register(map);
+    network::register(map);
+    path::register(map);
     regex::register(map);
     semver::register(map);
+    url::register(map);
 }
 
 /// Helpers shared by the submodules' tests: call a registered function as a template would.
