@@ -63,10 +63,10 @@ pub fn essential_cause(helm_error: &str) -> String {
         "execution error at (",
         "parse error in (",
     ] {
-        if let Some(rest) = message.strip_prefix(prefix) {
-            if let Some(i) = rest.find("): ") {
-                return rest[i + 3..].to_string();
-            }
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some(i) = rest.find("): ")
+        {
+            return rest[i + 3..].to_string();
         }
     }
     match message.rfind(">: ") {
