@@ -67,7 +67,7 @@ PY
 # Built from bench/go-reference by its own script (Debian's Go and Sprig, offline).
 go_reference_stamp() {
     # The build depends on the sources: hash them so an edit triggers a rebuild.
-    cat "$ROOT"/bench/go-reference/*.go "$ROOT/scripts/install-go-reference.sh" | sha256sum | cut -d' ' -f1
+    cat "$ROOT"/bench/go-reference/*.go "$ROOT"/bench/go-reference/go.mod "$ROOT/scripts/install-go-reference.sh" 2>/dev/null | sha256sum | cut -d' ' -f1
 }
 
 present_go_reference() {
