@@ -20,18 +20,15 @@ BIN="$TOOLS/bin"
 COMPONENTS=(helm go-reference)
 OPTIONAL=(go-reference)
 
-# Scratch directories, removed on any exit.
-TMPS=()
+# Scratch space, made before the first install and removed on any exit. new_tmp runs in a
+# command substitution (a subshell), so it can only make directories inside it.
+SCRATCH=""
 cleanup() {
-    local d
-    for d in "${TMPS[@]+"${TMPS[@]}"}"; do rm -rf -- "$d"; done
+    if [[ -n "$SCRATCH" ]]; then rm -rf -- "$SCRATCH"; fi
 }
 trap cleanup EXIT
 new_tmp() {
-    local d
-    d=$(mktemp -d "${TMPDIR:-/tmp}/flotilla-tools.XXXXXX")
-    TMPS+=("$d")
-    printf '%s\n' "$d"
+    mktemp -d "$SCRATCH/XXXXXX"
 }
 
 say() { printf 'install-tools: %s\n' "$*" >&2; }
@@ -123,6 +120,7 @@ main() {
             continue
         fi
         say "$c: installing"
+        [[ -n "$SCRATCH" ]] || SCRATCH=$(mktemp -d "${TMPDIR:-/tmp}/flotilla-tools.XXXXXX")
         # A subshell outside any condition, so that `set -e` stops the install at its first
         # failing step (bash ignores errexit inside `if`/`||` contexts).
         set +e
