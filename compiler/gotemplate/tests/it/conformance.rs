@@ -15,7 +15,7 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use gotemplate::funcs::Timestamp;
-use gotemplate::{ExecOptions, FuncMap, Limits, MissingKey, Template};
+use gotemplate::{ExecOptions, FuncMap, MissingKey, Template};
 
 use crate::chart::CaseChart;
 use crate::diff::diff;
@@ -106,11 +106,12 @@ fn render(dir: &Path) -> Outcome {
     }
     let notes = chart.notes();
     let data = chart.render_data(&notes);
+    // Helm 3.17's options; everything else (limits, Go 1.23 language level) as by default.
     let options = ExecOptions {
         missing_key: MissingKey::Zero,
-        limits: Limits::default(),
         seed: 1,
         now: NOW,
+        ..ExecOptions::default()
     };
     match set.execute(&notes, &data, &options) {
         // Helm's own post-processing of every rendered file.
