@@ -101,7 +101,8 @@ fn render(dir: &Path) -> Outcome {
     let mut set = Template::new(Arc::new(FuncMap::helm()));
     for file in &chart.templates {
         if let Err(e) = set.parse(&file.name, &file.text) {
-            return Outcome::ParseFailed(file.name.clone(), e.message);
+            // Go's full message (`template: NAME:LINE: …`), as Helm receives it.
+            return Outcome::ParseFailed(file.name.clone(), e.to_string());
         }
     }
     let notes = chart.notes();
@@ -116,7 +117,7 @@ fn render(dir: &Path) -> Outcome {
     match set.execute(&notes, &data, &options) {
         // Helm's own post-processing of every rendered file.
         Ok(out) => Outcome::Rendered(out.replace("<no value>", "")),
-        Err(e) => Outcome::ExecFailed(e.message),
+        Err(e) => Outcome::ExecFailed(e.to_string()),
     }
 }
 
