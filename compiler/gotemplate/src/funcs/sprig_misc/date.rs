@@ -947,50 +947,55 @@ pub fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
                             return None;
                         }
                         (sign, hh, mm, ss, rest) = (
-                            &value[..1],
+                            value.get(..1)?,
                             value.get(1..3)?,
                             value.get(4..6)?,
                             "00",
-                            &value[6..],
+                            value.get(6..)?,
                         );
                     } else if kind.short {
                         if b.len() < 3 {
                             return None;
                         }
-                        (sign, hh, mm, ss, rest) =
-                            (&value[..1], value.get(1..3)?, "00", "00", &value[3..]);
+                        (sign, hh, mm, ss, rest) = (
+                            value.get(..1)?,
+                            value.get(1..3)?,
+                            "00",
+                            "00",
+                            value.get(3..)?,
+                        );
                     } else if kind.colon && kind.seconds {
                         if b.len() < 9 || b[3] != b':' || b[6] != b':' {
                             return None;
                         }
                         (sign, hh, mm, ss, rest) = (
-                            &value[..1],
+                            value.get(..1)?,
                             value.get(1..3)?,
                             value.get(4..6)?,
                             value.get(7..9)?,
-                            &value[9..],
+                            value.get(9..)?,
                         );
                     } else if kind.seconds {
                         if b.len() < 7 {
                             return None;
                         }
                         (sign, hh, mm, ss, rest) = (
-                            &value[..1],
+                            value.get(..1)?,
                             value.get(1..3)?,
                             value.get(3..5)?,
                             value.get(5..7)?,
-                            &value[7..],
+                            value.get(7..)?,
                         );
                     } else {
                         if b.len() < 5 {
                             return None;
                         }
                         (sign, hh, mm, ss, rest) = (
-                            &value[..1],
+                            value.get(..1)?,
                             value.get(1..3)?,
                             value.get(3..5)?,
                             "00",
-                            &value[5..],
+                            value.get(5..)?,
                         );
                     }
                     value = rest;
