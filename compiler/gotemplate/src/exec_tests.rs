@@ -875,16 +875,17 @@ fn comparisons() {
             "!template: t:1:2: executing \"t\" at <eq .SI 1>: error calling eq: incompatible types for comparison",
         ),
         (
+            // Go formats the operand with %s, so its elements print as %!s(int=…).
             "{{eq .MSIone .MSIone}}",
-            "!template: t:1:2: executing \"t\" at <eq .MSIone .MSIone>: error calling eq: non-comparable type map[one:1]: map[string]interface {}",
+            "!template: t:1:2: executing \"t\" at <eq .MSIone .MSIone>: error calling eq: non-comparable type map[one:%!s(int=1)]: map[string]interface {}",
         ),
         (
             "{{eq .SI .SI}}",
-            "!template: t:1:2: executing \"t\" at <eq .SI .SI>: error calling eq: non-comparable type [3 4 5]: []interface {}",
+            "!template: t:1:2: executing \"t\" at <eq .SI .SI>: error calling eq: non-comparable type [%!s(int=3) %!s(int=4) %!s(int=5)]: []interface {}",
         ),
         (
             "{{eq .SI .MSIone}}",
-            "!template: t:1:2: executing \"t\" at <eq .SI .MSIone>: error calling eq: non-comparable types [3 4 5]: []interface {}, map[string]interface {}: map[one:1]",
+            "!template: t:1:2: executing \"t\" at <eq .SI .MSIone>: error calling eq: non-comparable types [%!s(int=3) %!s(int=4) %!s(int=5)]: []interface {}, map[string]interface {}: map[one:1]",
         ),
         (
             "{{eq 1}}",
