@@ -1730,11 +1730,11 @@ pub fn register(map: &mut FuncMap) {
     map.insert(
         "duration",
         Func::pure(&[Any], None, |a| {
-            // Sprig accepts a string or an int64; a template's Int stands for both int and
-            // int64 here (Go would print 0s for a plain int).
+            // Sprig accepts a string or an int64. A template's Int is Go's `int` (literals,
+            // `len`), which falls to Sprig's default case: Helm prints `0s` for
+            // `duration 3661` (Go quirk, confirmed by the conformance charts).
             let n = match a.first() {
                 Some(Value::String(s)) => s.parse::<i64>().unwrap_or(0),
-                Some(Value::Int(n)) => *n,
                 _ => 0,
             };
             Ok(Value::from(duration_string(n.wrapping_mul(SECOND))))
@@ -1745,7 +1745,7 @@ pub fn register(map: &mut FuncMap) {
         Func::new(&[Any], None, |ctx, a| {
             let d = match a.first() {
                 Some(Value::String(s)) => parse_duration(s).unwrap_or(0),
-                Some(Value::Int(n)) => *n,
+                // An `int` is not Sprig's `int64` case (see `duration`).
                 Some(v @ Value::Object(_)) => match as_time(v) {
                     Some(t) => GoTime::now(ctx).sub(&t),
                     None => 0,
@@ -2147,7 +2147,9 @@ mod tests {
         ] {
             check("duration", &[s(secs)], want);
         }
-        check("duration", &[i(90)], "1m30s");
+        // Go quirk: an int is not an int64 to Sprig.
+        check("duration", &[i(90)], "0s");
+        check("durationRound", &[i(90)], "0s");
         check("duration", &[Value::Float(90.0)], "0s");
         for (d, want) in [
             ("2h5s", "2h"),
