@@ -4,6 +4,7 @@
 
 use super::FuncMap;
 
+pub mod certs;
 pub mod crypto;
 pub mod date;
 pub mod encoding;
@@ -14,6 +15,7 @@ pub mod semver;
 pub mod url;
 
 pub fn register(map: &mut FuncMap) {
+    certs::register(map);
     crypto::register(map);
     date::register(map);
     encoding::register(map);

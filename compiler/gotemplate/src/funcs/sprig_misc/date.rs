@@ -947,50 +947,55 @@ pub fn parse(layout: &str, value: &str) -> Result<GoTime, String> {
                             return None;
                         }
                         (sign, hh, mm, ss, rest) = (
-                            &value[..1],
+                            value.get(..1)?,
                             value.get(1..3)?,
                             value.get(4..6)?,
                             "00",
-                            &value[6..],
+                            value.get(6..)?,
                         );
                     } else if kind.short {
                         if b.len() < 3 {
                             return None;
                         }
-                        (sign, hh, mm, ss, rest) =
-                            (&value[..1], value.get(1..3)?, "00", "00", &value[3..]);
+                        (sign, hh, mm, ss, rest) = (
+                            value.get(..1)?,
+                            value.get(1..3)?,
+                            "00",
+                            "00",
+                            value.get(3..)?,
+                        );
                     } else if kind.colon && kind.seconds {
                         if b.len() < 9 || b[3] != b':' || b[6] != b':' {
                             return None;
                         }
                         (sign, hh, mm, ss, rest) = (
-                            &value[..1],
+                            value.get(..1)?,
                             value.get(1..3)?,
                             value.get(4..6)?,
                             value.get(7..9)?,
-                            &value[9..],
+                            value.get(9..)?,
                         );
                     } else if kind.seconds {
                         if b.len() < 7 {
                             return None;
                         }
                         (sign, hh, mm, ss, rest) = (
-                            &value[..1],
+                            value.get(..1)?,
                             value.get(1..3)?,
                             value.get(3..5)?,
                             value.get(5..7)?,
-                            &value[7..],
+                            value.get(7..)?,
                         );
                     } else {
                         if b.len() < 5 {
                             return None;
                         }
                         (sign, hh, mm, ss, rest) = (
-                            &value[..1],
+                            value.get(..1)?,
                             value.get(1..3)?,
                             value.get(3..5)?,
                             "00",
-                            &value[5..],
+                            value.get(5..)?,
                         );
                     }
                     value = rest;
@@ -1725,11 +1730,11 @@ pub fn register(map: &mut FuncMap) {
     map.insert(
         "duration",
         Func::pure(&[Any], None, |a| {
-            // Sprig accepts a string or an int64; a template's Int stands for both int and
-            // int64 here (Go would print 0s for a plain int).
+            // Sprig accepts a string or an int64. A template's Int is Go's `int` (literals,
+            // `len`), which falls to Sprig's default case: Helm prints `0s` for
+            // `duration 3661` (Go quirk, confirmed by the conformance charts).
             let n = match a.first() {
                 Some(Value::String(s)) => s.parse::<i64>().unwrap_or(0),
-                Some(Value::Int(n)) => *n,
                 _ => 0,
             };
             Ok(Value::from(duration_string(n.wrapping_mul(SECOND))))
@@ -1740,7 +1745,7 @@ pub fn register(map: &mut FuncMap) {
         Func::new(&[Any], None, |ctx, a| {
             let d = match a.first() {
                 Some(Value::String(s)) => parse_duration(s).unwrap_or(0),
-                Some(Value::Int(n)) => *n,
+                // An `int` is not Sprig's `int64` case (see `duration`).
                 Some(v @ Value::Object(_)) => match as_time(v) {
                     Some(t) => GoTime::now(ctx).sub(&t),
                     None => 0,
@@ -2142,7 +2147,9 @@ mod tests {
         ] {
             check("duration", &[s(secs)], want);
         }
-        check("duration", &[i(90)], "1m30s");
+        // Go quirk: an int is not an int64 to Sprig.
+        check("duration", &[i(90)], "0s");
+        check("durationRound", &[i(90)], "0s");
         check("duration", &[Value::Float(90.0)], "0s");
         for (d, want) in [
             ("2h5s", "2h"),

@@ -1346,4 +1346,29 @@ mod tests {
             "regexp: Compile(`[`): error parsing regexp: missing closing ]: `[`",
         );
     }
+
+    /// Patterns Go accepts must always translate to something the `regex` crate compiles,
+    /// and no pattern may panic the translator.
+    #[test]
+    fn every_accepted_pattern_compiles() {
+        let alphabet: Vec<char> = r"ab()[]{}|*+?.^$\-,:=<>PQEdDsSwWbBpLx0123_é!#&~"
+            .chars()
+            .collect();
+        let mut state = 12345u64;
+        for _ in 0..20_000 {
+            let len = (crate::funcs::splitmix64(&mut state) % 10) as usize;
+            let pattern: String = (0..len)
+                .map(|_| {
+                    let r = crate::funcs::splitmix64(&mut state) % alphabet.len() as u64;
+                    alphabet[r as usize]
+                })
+                .collect();
+            if let Ok((translated, _)) = super::translate(&pattern) {
+                let built = regex::RegexBuilder::new(&translated)
+                    .nest_limit(4000)
+                    .build();
+                assert!(built.is_ok(), "{pattern:?} -> {translated:?}");
+            }
+        }
+    }
 }
