@@ -170,6 +170,7 @@ impl OpenBao {
             .stderr(Stdio::from(log_err));
         let tls_dir = dir.path().join("tls");
         if listener == Listener::Tls {
+            std::fs::create_dir_all(&tls_dir).map_err(|e| start_error(e.to_string()))?;
             command
                 .arg("-dev-tls")
                 .arg(format!("-dev-tls-cert-dir={}", tls_dir.display()));

@@ -585,22 +585,30 @@ fn tls_failure(error: &(dyn std::error::Error + 'static)) -> Option<String> {
         if let Some(tls) = e.downcast_ref::<rustls::Error>() {
             return Some(tls.to_string());
         }
-        if let Some(io) = e.downcast_ref::<std::io::Error>()
-            && let Some(inner) = io.get_ref()
-            && let Some(tls) = inner.downcast_ref::<rustls::Error>()
-        {
-            return Some(tls.to_string());
-        }
-        current = e.source();
+        current = cause(e);
     }
     None
+}
+
+/// The next error in the chain. `io::Error::source` skips the error it wraps (it returns that
+/// error's source), so wrapped errors are reached through `get_ref`.
+fn cause<'a>(
+    e: &'a (dyn std::error::Error + 'static),
+) -> Option<&'a (dyn std::error::Error + 'static)> {
+    match e
+        .downcast_ref::<std::io::Error>()
+        .and_then(|io| io.get_ref())
+    {
+        Some(inner) => Some(inner),
+        None => e.source(),
+    }
 }
 
 /// The innermost cause of `error` (`Connection refused (os error 111)`), which names the
 /// problem better than reqwest's `error sending request for url (…)`.
 fn root_cause(error: &(dyn std::error::Error + 'static)) -> String {
     let mut current = error;
-    while let Some(next) = current.source() {
+    while let Some(next) = cause(current) {
         current = next;
     }
     let text = current.to_string();
