@@ -129,3 +129,159 @@ impl SecretSource for VaultSource {
         self.block_on(async move { client.fetch_many(paths).await })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    //! Retry and request-shape cases against a scripted in-process HTTP server (the live-server
+    //! cases are in `tests/it`).
+
+    use super::*;
+    use std::io::{BufRead, BufReader, Write};
+    use std::net::TcpListener;
+    use std::time::Duration;
+
+    const KV2: &str = r#"{"data":{"data":{"password":"hunter2"},"metadata":{"version":3}}}"#;
+
+    /// Answers one connection per scripted response (`Connection: close`), in order, and
+    /// returns the request heads it saw.
+    fn serve(script: &[(u16, &str)]) -> (String, std::thread::JoinHandle<Vec<String>>) {
+        let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+        let address = format!("http://{}", listener.local_addr().unwrap());
+        let script: Vec<(u16, String)> =
+            script.iter().map(|(s, b)| (*s, (*b).to_owned())).collect();
+        let handle = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            for (status, body) in script {
+                let (stream, _) = listener.accept().unwrap();
+                let mut reader = BufReader::new(stream);
+                let mut head = String::new();
+                loop {
+                    let mut line = String::new();
+                    if reader.read_line(&mut line).unwrap() == 0 || line == "\r\n" {
+                        break;
+                    }
+                    head.push_str(&line);
+                }
+                seen.push(head);
+                let mut stream = reader.into_inner();
+                let reply = format!(
+                    "HTTP/1.1 {status} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+                    body.len()
+                );
+                stream.write_all(reply.as_bytes()).unwrap();
+            }
+            seen
+        });
+        (address, handle)
+    }
+
+    fn source(address: &str) -> VaultSource {
+        let mut config = VaultConfig::new(address, VaultAuth::token("tok"));
+        config.mounts = vec![KvMount::new("secret", KvVersion::V2)];
+        config.retry = RetryConfig {
+            max_attempts: 3,
+            initial_backoff: Duration::from_millis(5),
+            max_backoff: Duration::from_millis(20),
+        };
+        config.namespace = Some("team-a".into());
+        VaultSource::new(config).unwrap()
+    }
+
+    fn read(src: &VaultSource, path: &str) -> Result<String, String> {
+        let r = crate::SecretRef::new(path, "password").unwrap();
+        src.read(&r)
+            .map(|v| v.expose().to_owned())
+            .map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn retries_5xx_then_succeeds() {
+        let (address, server) = serve(&[(503, "{}"), (502, "gateway"), (200, KV2)]);
+        let src = source(&address);
+        assert_eq!(read(&src, "secret/payments"), Ok("hunter2".into()));
+        assert_eq!(src.http_requests(), 3);
+        let heads = server.join().unwrap();
+        assert_eq!(heads.len(), 3);
+        for head in &heads {
+            let lower = head.to_ascii_lowercase();
+            assert!(
+                lower.starts_with("get /v1/secret/data/payments http/1.1\r\n"),
+                "{head}"
+            );
+            assert!(lower.contains("x-vault-token: tok\r\n"), "{head}");
+            assert!(lower.contains("x-vault-namespace: team-a\r\n"), "{head}");
+            assert!(lower.contains("x-vault-request: true\r\n"), "{head}");
+        }
+    }
+
+    #[test]
+    fn gives_up_after_max_attempts() {
+        let boom = r#"{"errors":["boom"]}"#;
+        let (address, server) = serve(&[(500, boom), (500, boom), (500, boom)]);
+        let src = source(&address);
+        let expect = format!(
+            "secret backend vault at {address} unavailable reading secret \"secret/payments\" \
+             after 3 attempts: status 500: boom"
+        );
+        assert_eq!(read(&src, "secret/payments"), Err(expect));
+        assert_eq!(server.join().unwrap().len(), 3);
+    }
+
+    #[test]
+    fn client_errors_are_not_retried() {
+        let check = |status: u16, body: &str, expect: &str| {
+            let (address, server) = serve(&[(status, body)]);
+            let src = source(&address);
+            let expect = expect.replace("{address}", &address);
+            assert_eq!(read(&src, "secret/payments"), Err(expect));
+            assert_eq!(server.join().unwrap().len(), 1);
+            assert_eq!(src.http_requests(), 1);
+        };
+        check(
+            400,
+            r#"{"errors":["bad request"]}"#,
+            "invalid secret \"secret/payments\": unexpected answer from vault at {address}: status 400: bad request",
+        );
+        check(
+            501,
+            "",
+            "invalid secret \"secret/payments\": unexpected answer from vault at {address}: status 501",
+        );
+        check(
+            200,
+            "not json hunter2",
+            "invalid secret \"secret/payments\": vault's answer is not a KV secret",
+        );
+        check(
+            200,
+            r#"{"data":{"data":null}}"#,
+            "secret \"secret/payments\" not found",
+        );
+    }
+
+    #[test]
+    fn path_segments_are_escaped() {
+        let (address, server) = serve(&[(200, KV2)]);
+        let src = source(&address);
+        assert_eq!(read(&src, "secret/my app/ü?#"), Ok("hunter2".into()));
+        let heads = server.join().unwrap();
+        assert!(
+            heads[0].starts_with("GET /v1/secret/data/my%20app/%C3%BC%3F%23 HTTP/1.1\r\n"),
+            "{}",
+            heads[0]
+        );
+    }
+
+    #[test]
+    fn address_path_prefix_is_kept() {
+        let (address, server) = serve(&[(200, KV2)]);
+        let src = source(&format!("{address}/vault/"));
+        assert_eq!(read(&src, "secret/payments"), Ok("hunter2".into()));
+        let heads = server.join().unwrap();
+        assert!(
+            heads[0].starts_with("GET /vault/v1/secret/data/payments HTTP/1.1\r\n"),
+            "{}",
+            heads[0]
+        );
+    }
+}
