@@ -108,6 +108,14 @@ fn fresh_runtime_block_on<T>(work: impl Future<Output = T>) -> T {
     }
 }
 
+impl std::fmt::Debug for VaultSource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("VaultSource")
+            .field("address", &self.client.address())
+            .finish_non_exhaustive()
+    }
+}
+
 impl Drop for VaultSource {
     fn drop(&mut self) {
         if let Some(runtime) = self.runtime.take() {
