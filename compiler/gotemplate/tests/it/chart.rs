@@ -178,7 +178,8 @@ impl CaseChart {
         top.insert("Files", Value::Map(Map::new()));
         top.insert("Subcharts", Value::Map(Map::new()));
 
-        let template = Map::new();
+        // Helm builds `.Template` as a `chartutil.Values`.
+        let template = Map::named("chartutil.Values", Default::default());
         template.insert("Name", Value::from(template_name));
         template.insert(
             "BasePath",
