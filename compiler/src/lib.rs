@@ -216,6 +216,7 @@ pub fn select(files: &FleetFiles, expr: &str, explain: bool) -> SelectRun {
 #[derive(Serialize)]
 struct ExplainedCluster<'a> {
     cluster: &'a ClusterName,
+    selected: bool,
     #[serde(flatten)]
     explanation: &'a Explanation,
 }
@@ -265,6 +266,7 @@ impl SelectRun {
                 .iter()
                 .map(|(cluster, explanation)| ExplainedCluster {
                     cluster,
+                    selected: explanation.outcome == Outcome::Selected,
                     explanation,
                 })
                 .collect();

@@ -324,10 +324,24 @@ impl FileCx<'_, '_> {
         } else {
             None
         };
+        // A collection is shown by its first line.
+        let mut span = node.span.clone();
+        if let Some(nl) = self
+            .text
+            .get(span.clone())
+            .and_then(|t| t.trim_end().find('\n'))
+        {
+            span.end = span.start + nl;
+        }
+        let trimmed = self
+            .text
+            .get(span.clone())
+            .map_or(0, |t| t.trim_end().len());
+        span.end = span.start + trimmed;
         self.error(
             "yaml::type",
             format!("{what} must be {expected}, found {}", node.kind_name()),
-            node.span.clone(),
+            span,
             format!("expected {expected}"),
             help,
         );

@@ -374,15 +374,21 @@ const ALIASES: &[(&str, &str)] = &[
 ];
 
 fn fits(p: P, ty: &Ty) -> bool {
-    match (p, ty) {
-        (_, Ty::Dyn) | (P::Any, _) => true,
-        (P::Str, Ty::String) | (P::Int, Ty::Int) | (P::Bool, Ty::Bool) => true,
-        (P::List, Ty::List(_)) => true,
-        (P::Sized, Ty::String | Ty::Bytes | Ty::List(_) | Ty::Map(..)) => true,
-        (P::Semver, Ty::Semver) | (P::Ip, Ty::Ip) | (P::Cidr, Ty::Cidr) => true,
-        (P::StrOrIp, Ty::String | Ty::Ip) | (P::StrOrCidr, Ty::String | Ty::Cidr) => true,
-        _ => false,
-    }
+    matches!(
+        (p, ty),
+        (_, Ty::Dyn)
+            | (P::Any, _)
+            | (P::Str, Ty::String)
+            | (P::Int, Ty::Int)
+            | (P::Bool, Ty::Bool)
+            | (P::List, Ty::List(_))
+            | (P::Sized, Ty::String | Ty::Bytes | Ty::List(_) | Ty::Map(..))
+            | (P::Semver, Ty::Semver)
+            | (P::Ip, Ty::Ip)
+            | (P::Cidr, Ty::Cidr)
+            | (P::StrOrIp, Ty::String | Ty::Ip)
+            | (P::StrOrCidr, Ty::String | Ty::Cidr)
+    )
 }
 
 impl Checker<'_> {

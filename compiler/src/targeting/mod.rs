@@ -96,6 +96,20 @@ fn internal(text: &str, message: &str) -> Problem {
 fn compile_here(text: &str, bounds: DataBounds) -> Result<Selector, Vec<Problem>> {
     let program = match env().compile(text) {
         Ok(p) => p,
+        Err(errors)
+            if errors
+                .errors
+                .iter()
+                .any(|e| e.msg.contains("Recursion limit")) =>
+        {
+            return Err(vec![Problem {
+                code: "cel::limit",
+                message: "the selector nests deeper than the parser allows".into(),
+                range: 0..text.len(),
+                label: "too deep".into(),
+                help: Some("split it into simpler clauses".into()),
+            }]);
+        }
         Err(errors) => {
             return Err(errors
                 .errors
@@ -104,12 +118,18 @@ fn compile_here(text: &str, bounds: DataBounds) -> Result<Selector, Vec<Problem>
                 .map(|e| {
                     let at = char_position_to_byte(text, e.pos.0, e.pos.1);
                     let msg = e.msg.strip_prefix("Syntax error: ").unwrap_or(&e.msg);
+                    let lone_equals = text
+                        .get(at..)
+                        .is_some_and(|r| r.starts_with('=') && !r.starts_with("=="))
+                        && !text
+                            .get(..at)
+                            .is_some_and(|b| b.ends_with(['=', '!', '<', '>']));
                     Problem {
                         code: "cel::syntax",
                         message: format!("syntax error: {msg}"),
                         range: at..at,
                         label: "here".into(),
-                        help: None,
+                        help: lone_equals.then(|| "compare with `==`".to_owned()),
                     }
                 })
                 .collect());
@@ -209,7 +229,7 @@ fn data_value(d: &Data) -> Value {
 
 /// What a selector said about one cluster.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(rename_all = "lowercase", tag = "result", content = "value")]
+#[serde(rename_all = "kebab-case", tag = "result", content = "error")]
 pub enum Outcome {
     Selected,
     NotSelected,
