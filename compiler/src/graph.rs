@@ -12,9 +12,14 @@ use crate::model::{ClusterName, Fleet, Selection, ServiceName, Waves};
 
 /// Checks the graph and orders every cluster's services. Services in a dependency cycle are
 /// left out of the waves (the cycle is an error).
+///
+/// `unknown` holds, per service, the clusters where its selection is unknown (its selector
+/// failed to compile or to evaluate there; that was reported): a dependency missing there is
+/// not reported again.
 pub fn order(
     fleet: &Fleet,
     selection: &Selection,
+    unknown: &BTreeMap<ServiceName, BTreeSet<ClusterName>>,
     diags: &mut Diags<'_>,
 ) -> BTreeMap<ClusterName, Waves> {
     // Edges go from a service to what it depends on.
@@ -33,7 +38,8 @@ pub fn order(
     }
 
     let cyclic = report_cycles(fleet, &graph, diags);
-    report_unselected(fleet, selection, &cyclic, diags);
+    report_unselected(fleet, selection, unknown, &cyclic, diags);
+    report_release_conflicts(fleet, selection, diags);
 
     // A global order, dependencies first, of the services outside cycles.
     let mut acyclic = graph.clone();
@@ -177,6 +183,7 @@ fn find_cycle<'f>(fleet: &'f Fleet, members: &[&'f ServiceName]) -> Vec<&'f Serv
 fn report_unselected(
     fleet: &Fleet,
     selection: &Selection,
+    unknown: &BTreeMap<ServiceName, BTreeSet<ClusterName>>,
     cyclic: &BTreeSet<&ServiceName>,
     diags: &mut Diags<'_>,
 ) {
@@ -187,7 +194,8 @@ fn report_unselected(
                 continue;
             };
             for d in spec.dependencies() {
-                if fleet.services.contains_key(d) && !selected.contains(d) {
+                let unsure = unknown.get(d).is_some_and(|c| c.contains(cluster));
+                if fleet.services.contains_key(d) && !selected.contains(d) && !unsure {
                     missing.entry((s, d)).or_default().push(cluster);
                 }
             }
@@ -226,6 +234,55 @@ fn report_unselected(
             .with_help(format!(
                 "widen the selector of `{d}` to these clusters, or narrow the selector of `{s}`"
             )),
+            vec![primary, note],
+        );
+    }
+}
+
+/// Two services selected on one cluster may not install the same Helm release.
+fn report_release_conflicts(fleet: &Fleet, selection: &Selection, diags: &mut Diags<'_>) {
+    let mut conflicts: BTreeMap<(&ServiceName, &ServiceName), Vec<&ClusterName>> = BTreeMap::new();
+    for (cluster, selected) in &selection.clusters {
+        let mut seen: BTreeMap<(&str, &str), &ServiceName> = BTreeMap::new();
+        for s in selected {
+            let Some(spec) = fleet.services.get(s) else {
+                continue;
+            };
+            let key = (spec.release.namespace.as_str(), spec.release.name.as_str());
+            match seen.get(&key) {
+                Some(first) => conflicts.entry((first, s)).or_default().push(cluster),
+                None => {
+                    seen.insert(key, s);
+                }
+            }
+        }
+    }
+    for ((a, b), clusters) in conflicts {
+        let (sa, sb) = (&fleet.services[a], &fleet.services[b]);
+        let names: Vec<String> = clusters.iter().map(|c| format!("`{c}`")).collect();
+        let (spa, spb) = (sa.release.span.clone(), sb.release.span.clone());
+        let primary = diags.label(
+            &sb.file,
+            spb,
+            format!("`{b}` installs release `{}`", sb.release.name),
+        );
+        let note = diags.note(&sa.file, spa, format!("so does `{a}`"));
+        diags.push(
+            Diagnostic::error(
+                "release::conflict",
+                format!(
+                    "`{a}` and `{b}` both install release `{}` in namespace `{}` on {} {}",
+                    sb.release.name,
+                    sb.release.namespace,
+                    if names.len() == 1 {
+                        "cluster"
+                    } else {
+                        "clusters"
+                    },
+                    names.join(", ")
+                ),
+            )
+            .with_help("give one of them another release name or namespace"),
             vec![primary, note],
         );
     }

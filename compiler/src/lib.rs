@@ -47,10 +47,15 @@ pub fn compile(files: &FleetFiles) -> Compilation {
     let bounds = targeting::data_bounds(&fleet);
 
     let mut selectors = Vec::new();
+    // Where a service's selection is unknown (its selector failed), per service.
+    let mut unknown: BTreeMap<ServiceName, BTreeSet<ClusterName>> = BTreeMap::new();
     for (name, spec) in &fleet.services {
         match targeting::compile(&spec.selector.text, bounds) {
             Ok(s) => selectors.push((name.as_str(), s)),
-            Err(problems) => report_selector(&mut diags, &spec.selector, &problems),
+            Err(problems) => {
+                report_selector(&mut diags, &spec.selector, &problems);
+                unknown.insert(name.clone(), fleet.clusters.keys().cloned().collect());
+            }
         }
     }
     let outcomes = targeting::evaluate_all(selectors.iter().map(|(n, s)| (*n, s)), &fleet);
@@ -77,7 +82,13 @@ pub fn compile(files: &FleetFiles) -> Compilation {
                         .insert(name.clone());
                 }
                 Outcome::NotSelected => {}
-                Outcome::Error(e) => failures.entry(e).or_default().push(cluster),
+                Outcome::Error(e) => {
+                    failures.entry(e).or_default().push(cluster);
+                    unknown
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(cluster.clone());
+                }
             }
         }
         for (error, clusters) in failures {
@@ -104,7 +115,7 @@ pub fn compile(files: &FleetFiles) -> Compilation {
             );
         }
     }
-    let waves = graph::order(&fleet, &selection, &mut diags);
+    let waves = graph::order(&fleet, &selection, &unknown, &mut diags);
     let digests = fleet
         .services
         .iter()

@@ -153,6 +153,14 @@ pub fn load(files: &FleetFiles, diags: &mut Diags<'_>) -> Fleet {
     }
 
     let mut service_origin: BTreeMap<ServiceName, (String, Range<usize>)> = BTreeMap::new();
+    // Services whose file exists but did not load: their dependents are not told the service
+    // does not exist (its own problems are reported).
+    let mut broken: Vec<String> = files
+        .unreadable
+        .keys()
+        .filter_map(|p| p.strip_prefix("services/")?.strip_suffix("/service.yaml"))
+        .map(str::to_owned)
+        .collect();
     for (path, dir) in service_files {
         let mut cx = FileCx {
             file: path,
@@ -160,6 +168,10 @@ pub fn load(files: &FleetFiles, diags: &mut Diags<'_>) -> Fleet {
             diags,
         };
         let Some((spec, name_span)) = cx.service(dir) else {
+            broken.push(dir.to_owned());
+            if let Some(n) = declared_name(files.text(path)) {
+                broken.push(n);
+            }
             continue;
         };
         if let Some((first, first_span)) = service_origin.get(&spec.name) {
@@ -183,7 +195,9 @@ pub fn load(files: &FleetFiles, diags: &mut Diags<'_>) -> Fleet {
     let names: Vec<&str> = fleet.services.keys().map(ServiceName::as_str).collect();
     for spec in fleet.services.values() {
         for dep in &spec.depends_on {
-            if fleet.services.contains_key(&dep.name) {
+            if fleet.services.contains_key(&dep.name)
+                || broken.iter().any(|b| b == dep.name.as_str())
+            {
                 continue;
             }
             let help = match suggest(dep.name.as_str(), names.iter().copied()) {
@@ -204,6 +218,18 @@ pub fn load(files: &FleetFiles, diags: &mut Diags<'_>) -> Fleet {
         }
     }
     fleet
+}
+
+/// The `name:` a service file declares, read leniently (for files that did not load).
+fn declared_name(text: &str) -> Option<String> {
+    let root = yaml::parse(text).root?;
+    let Kind::Map(entries) = root.kind else {
+        return None;
+    };
+    entries
+        .iter()
+        .find(|e| e.key.as_str() == Some("name"))
+        .and_then(|e| e.value.as_str().map(str::to_owned))
 }
 
 /// Validation of one file.
@@ -633,7 +659,11 @@ impl FileCx<'_, '_> {
                 ns_span,
                 63,
             );
-            ok.then_some(ReleaseSpec { name, namespace })
+            ok.then_some(ReleaseSpec {
+                name,
+                namespace,
+                span: e.key.span.clone(),
+            })
         });
         let values = match fields.get("values") {
             None => None,

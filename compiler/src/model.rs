@@ -136,6 +136,9 @@ pub enum ChartRef {
 pub struct ReleaseSpec {
     pub name: String,
     pub namespace: String,
+    /// Where `release:` is written in the service file.
+    #[serde(skip)]
+    pub span: Range<usize>,
 }
 
 /// A text written inside a YAML file (a CEL selector, a values template), with the way back
@@ -176,6 +179,72 @@ impl Embedded {
             (Some(&s), None) => s..s,
             _ => self.span.start..self.span.start,
         }
+    }
+}
+
+impl ClusterSpec {
+    /// The cluster as values templates see it (`.Cluster`): the same fields as CEL's `cluster`.
+    pub fn to_data(&self) -> Data {
+        let mut m = BTreeMap::new();
+        m.insert("name".into(), Data::String(self.name.as_str().to_owned()));
+        m.insert("provider".into(), Data::String(self.provider.clone()));
+        m.insert("region".into(), Data::String(self.region.clone()));
+        m.insert("environment".into(), Data::String(self.environment.clone()));
+        m.insert(
+            "tags".into(),
+            Data::Map(
+                self.tags
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Data::String(v.clone())))
+                    .collect(),
+            ),
+        );
+        m.insert("metadata".into(), Data::Map(self.metadata.clone()));
+        Data::Map(m)
+    }
+}
+
+impl ServiceSpec {
+    /// The service as values templates see it (`.Service`): `name`, `owners`, `release`,
+    /// `chart` and `dependsOn`, with the field names users write.
+    pub fn to_data(&self) -> Data {
+        let s = |v: &str| Data::String(v.to_owned());
+        let mut owners = BTreeMap::new();
+        owners.insert("team".into(), s(&self.owners.team));
+        if let Some(slack) = &self.owners.slack {
+            owners.insert("slack".into(), s(slack));
+        }
+        if let Some(email) = &self.owners.email {
+            owners.insert("email".into(), s(email));
+        }
+        let mut release = BTreeMap::new();
+        release.insert("name".into(), s(&self.release.name));
+        release.insert("namespace".into(), s(&self.release.namespace));
+        let mut chart = BTreeMap::new();
+        match &self.chart {
+            ChartRef::Local { path } => {
+                chart.insert("path".into(), s(path));
+            }
+            ChartRef::Repository {
+                repository,
+                name,
+                version,
+            } => {
+                chart.insert("repository".into(), s(repository));
+                chart.insert("name".into(), s(name));
+                chart.insert("version".into(), s(version));
+            }
+        }
+        let mut m = BTreeMap::new();
+        m.insert("name".into(), s(self.name.as_str()));
+        m.insert("owners".into(), Data::Map(owners));
+        m.insert("release".into(), Data::Map(release));
+        m.insert("chart".into(), Data::Map(chart));
+        m.insert(
+            "dependsOn".into(),
+            Data::List(self.dependencies().map(|d| s(d.as_str())).collect()),
+        );
+        Data::Map(m)
     }
 }
 

@@ -264,9 +264,12 @@ impl Evaluator {
 
     /// Evaluates `expr` (the whole selector or a clause of it) on a cluster.
     fn value(&self, expr: &IdedExpr, cluster: &Value) -> Result<Value, String> {
-        let mut scope = self.root.new_inner_scope();
-        scope.add_variable_from_value("cluster", cluster.clone());
-        match catch_unwind(AssertUnwindSafe(|| scope.resolve(expr))) {
+        let run = || {
+            let mut scope = self.root.new_inner_scope();
+            scope.add_variable_from_value("cluster", cluster.clone());
+            scope.resolve(expr)
+        };
+        match catch_unwind(AssertUnwindSafe(run)) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(lower_first(&e.to_string())),
             Err(_) => Err("the CEL interpreter failed on this selector".into()),

@@ -84,3 +84,23 @@ fn select_examples_from_the_readme() {
         .render_json()
     );
 }
+
+#[test]
+fn templates_and_selectors_see_the_same_cluster_fields() {
+    let compiled = compiler::compile(&example_fleet());
+    for cluster in compiled.fleet.clusters.values() {
+        let compiler::model::Data::Map(fields) = cluster.to_data() else {
+            panic!("a cluster is a map");
+        };
+        let names: Vec<&str> = fields.keys().map(String::as_str).collect();
+        let mut expected = compiler::targeting::check::CLUSTER_FIELDS.to_vec();
+        expected.sort();
+        assert_eq!(names, expected);
+    }
+    let service = &compiled.fleet.services["payments-api"];
+    let data = serde_json::to_string(&service.to_data()).unwrap_or_default();
+    assert_eq!(
+        data,
+        r##"{"chart":{"path":"charts/payments-api"},"dependsOn":["cert-manager","ingress","metrics-agent"],"name":"payments-api","owners":{"slack":"#payments-oncall","team":"payments"},"release":{"name":"payments","namespace":"payments"}}"##
+    );
+}
