@@ -251,15 +251,17 @@ impl SelectRun {
             };
             out.push_str(&format!("{cluster}: {verdict}\n"));
             for c in &e.clauses {
-                let value = match &c.value {
-                    targeting::ClauseValue::Bool(b) => b.to_string(),
-                    targeting::ClauseValue::Other(v) => v.clone(),
-                    targeting::ClauseValue::Error(err) => format!("error: {err}"),
+                let (value, mark) = match &c.value {
+                    targeting::ClauseValue::Bool(b) => (b.to_string(), String::new()),
+                    targeting::ClauseValue::Other(v) => ("value".to_owned(), format!("  <- {v}")),
+                    targeting::ClauseValue::Error(err) => {
+                        ("error".to_owned(), format!("  <- {err}"))
+                    }
                 };
                 let mark = if c.decides && e.clauses.len() > 1 {
-                    "  <- decides"
+                    "  <- decides".to_owned()
                 } else {
-                    ""
+                    mark
                 };
                 out.push_str(&format!("  {value:<6} {}{mark}\n", c.text));
             }

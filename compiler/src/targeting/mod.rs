@@ -412,7 +412,17 @@ fn expr_range(e: &IdedExpr, selector: &Selector) -> Range<usize> {
         return 0..selector.text.len();
     }
     let text = &selector.text;
-    let lo = lo.min(text.len());
+    let mut lo = lo.min(text.len());
+    // A global call (`has(...)`, `semver(...)`) is known by its `(`: take in its name.
+    while lo > 0
+        && text.is_char_boundary(lo - 1)
+        && text[lo - 1..]
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+    {
+        lo -= 1;
+    }
     let mut hi = hi.clamp(lo, text.len());
     // A clause ending in a call or a group ends at its closing bracket, which is no node.
     let mut depth: i32 = 0;
