@@ -907,3 +907,18 @@ impl Checker<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_added_function_has_a_signature() {
+        for name in crate::targeting::functions::NAMES {
+            assert!(
+                FUNCTIONS.iter().any(|(n, _)| n == name),
+                "{name} has no signature in the checker"
+            );
+        }
+    }
+}
