@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod select;
 mod template;
 
 #[derive(Debug, Subcommand)]
@@ -12,6 +13,8 @@ pub enum Command {
     /// Render a Go template file with YAML or JSON data, as Go's text/template with Sprig and
     /// Helm's functions would.
     Template(template::Args),
+    /// Print the clusters of a fleet that a CEL selector matches, sorted, one per line.
+    Select(select::Args),
 }
 
 /// Exit codes: 0 success, 1 diagnostics, 2 usage, 3 remote failure, 101 internal bug.
@@ -25,5 +28,6 @@ pub mod exit {
 pub fn exec(command: Command) -> ExitCode {
     match command {
         Command::Template(args) => template::exec(args),
+        Command::Select(args) => select::exec(args),
     }
 }
