@@ -1,0 +1,18 @@
+//! Helm charts rendered byte for byte as `helm template` (Helm 3.17) renders them: chart
+//! loading, values coalescing, dependencies, the template engine's built-in objects, schema
+//! validation, manifest sorting and output framing.
+//!
+//! The library does no printing: [`template::run`] returns the text `helm template` would
+//! print, or a [`HelmError`] whose [`HelmError::helm_output`] is what Helm prints on failure.
+
+pub mod chart;
+pub mod error;
+pub mod gostr;
+pub mod ignore;
+pub mod json;
+pub mod loader;
+pub mod semver;
+pub mod strvals;
+
+pub use chart::Chart;
+pub use error::HelmError;

@@ -1,0 +1,1 @@
+//! Conformance tests against the Helm corpus (filled in below).
