@@ -65,7 +65,9 @@ pub struct Metadata {
     pub deprecated: bool,
     pub annotations: BTreeMap<String, String>,
     pub kube_version: String,
-    pub dependencies: Vec<Dependency>,
+    /// `None` when `Chart.yaml` has no `dependencies:` (Go's nil slice, which Helm treats
+    /// differently from an empty list).
+    pub dependencies: Option<Vec<Dependency>>,
     pub chart_type: String,
 }
 
@@ -291,10 +293,11 @@ impl Decoder<'_> {
         match f("dependencies") {
             Value::Nil => {}
             Value::List(items) => {
-                md.dependencies.clear();
+                let mut deps = Vec::with_capacity(items.len());
                 for item in items.iter() {
-                    md.dependencies.push(self.dependency(item)?);
+                    deps.push(self.dependency(item)?);
                 }
+                md.dependencies = Some(deps);
             }
             other => {
                 return Err(self.type_error(&other, s, "dependencies", "[]*chart.Dependency"));
@@ -424,7 +427,7 @@ pub fn validate_metadata(md: &mut Metadata) -> Result<(), HelmError> {
         sanitize(&mut m.url);
     }
     let mut seen = std::collections::HashSet::new();
-    for d in &mut md.dependencies {
+    for d in md.dependencies.iter_mut().flatten() {
         sanitize(&mut d.name);
         sanitize(&mut d.version);
         sanitize(&mut d.repository);
@@ -504,14 +507,14 @@ mod tests {
             api_version: "v2".into(),
             name: "ok".into(),
             version: "1.0.0".into(),
-            dependencies: vec![dep("a", "x"), dep("b", "x")],
+            dependencies: Some(vec![dep("a", "x"), dep("b", "x")]),
             ..Metadata::default()
         };
         assert_eq!(
             validate_metadata(&mut md).unwrap_err().to_string(),
             "validation: more than one dependency with name or alias \"x\""
         );
-        md.dependencies = vec![dep("a", "no.dots")];
+        md.dependencies = Some(vec![dep("a", "no.dots")]);
         assert_eq!(
             validate_metadata(&mut md).unwrap_err().to_string(),
             "validation: dependency \"a\" has disallowed characters in the alias"

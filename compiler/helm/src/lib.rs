@@ -6,6 +6,7 @@
 //! print, or a [`HelmError`] whose [`HelmError::helm_output`] is what Helm prints on failure.
 
 pub mod chart;
+pub mod dependencies;
 pub mod error;
 pub mod gostr;
 pub mod ignore;
@@ -13,6 +14,7 @@ pub mod json;
 pub mod loader;
 pub mod semver;
 pub mod strvals;
+pub mod values;
 
 pub use chart::Chart;
 pub use error::HelmError;
