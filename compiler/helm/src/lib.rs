@@ -8,10 +8,12 @@
 pub mod chart;
 pub mod dependencies;
 pub mod error;
+pub mod glob;
 pub mod gostr;
 pub mod ignore;
 pub mod json;
 pub mod loader;
+pub mod objects;
 pub mod semver;
 pub mod strvals;
 pub mod values;
