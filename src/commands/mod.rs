@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod helm;
 mod template;
 
 #[derive(Debug, Subcommand)]
@@ -12,6 +13,8 @@ pub enum Command {
     /// Render a Go template file with YAML or JSON data, as Go's text/template with Sprig and
     /// Helm's functions would.
     Template(template::Args),
+    /// Helm charts: `helm template`, rendered as Helm 3.17 renders it.
+    Helm(helm::Args),
 }
 
 /// Exit codes: 0 success, 1 diagnostics, 2 usage, 3 remote failure, 101 internal bug.
@@ -25,5 +28,6 @@ pub mod exit {
 pub fn exec(command: Command) -> ExitCode {
     match command {
         Command::Template(args) => template::exec(args),
+        Command::Helm(args) => helm::exec(args),
     }
 }

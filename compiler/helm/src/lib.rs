@@ -6,6 +6,7 @@
 //! print, or a [`HelmError`] whose [`HelmError::helm_output`] is what Helm prints on failure.
 
 pub mod action;
+pub mod cache;
 pub mod chart;
 pub mod dependencies;
 pub mod engine;
@@ -24,3 +25,5 @@ pub mod values;
 
 pub use chart::Chart;
 pub use error::HelmError;
+pub use action::{TemplateOptions, TemplateOutput, ValueOptions};
+pub use cache::RenderCache;
