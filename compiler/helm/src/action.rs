@@ -132,8 +132,8 @@ pub fn merge_user_values(opts: &ValueOptions) -> Result<Map, HelmError> {
             }
             Err(e) => {
                 return Err(HelmError::Values(format!(
-                    "failed to parse {name}: error converting YAML to JSON: {}",
-                    e.message
+                    "failed to parse {name}: {}",
+                    crate::chart::yaml_message(&e.message)
                 )));
             }
         };

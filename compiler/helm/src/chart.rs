@@ -348,13 +348,26 @@ pub fn yaml_number_as_string(f: f64) -> String {
     gostr::format_float32_g(f as f32)
 }
 
+/// The text of a `sigs.k8s.io/yaml` failure: the reader's message, with the
+/// `error converting YAML to JSON: ` prefix `sigs.k8s.io/yaml` adds to syntax errors when the
+/// reader did not include it.
+pub fn yaml_message(message: &str) -> String {
+    if message.starts_with("error converting YAML to JSON")
+        || message.starts_with("error unmarshaling JSON")
+    {
+        message.to_string()
+    } else {
+        format!("error converting YAML to JSON: {message}")
+    }
+}
+
 /// Decodes `Chart.yaml` (or the deprecated `requirements.yaml`) onto `md`.
 pub fn decode_metadata(file: &str, text: &[u8], md: &mut Metadata) -> Result<(), HelmError> {
     let text = String::from_utf8_lossy(text);
     let root = gotemplate::funcs::encoding::from_yaml(&text).map_err(|e| {
         HelmError::Load(format!(
-            "cannot load {file}: error converting YAML to JSON: {}",
-            e.message
+            "cannot load {file}: {}",
+            yaml_message(&e.message)
         ))
     })?;
     Decoder { file }.metadata(&root, md)

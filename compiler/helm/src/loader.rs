@@ -252,7 +252,8 @@ pub fn load_archive(data: &[u8], depth: usize) -> Result<Chart, HelmError> {
 
 fn yaml_error(file: &str, message: &str) -> HelmError {
     HelmError::Load(format!(
-        "cannot load {file}: error converting YAML to JSON: {message}"
+        "cannot load {file}: {}",
+        chart::yaml_message(message)
     ))
 }
 

@@ -177,7 +177,7 @@ fn string_field(path: &str, v: &Value, field: &str) -> Result<String, HelmError>
 /// Reads a document's head as `yaml.Unmarshal(doc, &SimpleHead{})` would.
 pub fn parse_head(path: &str, doc: &str) -> Result<Head, HelmError> {
     let v = gotemplate::funcs::encoding::from_yaml(doc).map_err(|e| {
-        head_error(path, &format!("error converting YAML to JSON: {}", e.message))
+        head_error(path, &crate::chart::yaml_message(&e.message))
     })?;
     let mut head = Head::default();
     let root = match v {
