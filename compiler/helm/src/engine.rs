@@ -67,6 +67,7 @@ pub fn render(
         limits: options.limits,
         seed: options.seed,
         now: options.now,
+        ..ExecOptions::default()
     };
     let mut rendered = BTreeMap::new();
     for name in &keys {
