@@ -211,3 +211,5 @@ fn case_files_parse() {
     assert!(c.values_files.is_empty());
     assert!(c.include_crds && c.skip_tests);
 }
+
+mod charts;
