@@ -604,13 +604,13 @@ impl Object for KubeVersion {
 pub struct VersionSet(pub Vec<String>);
 
 /// The API versions client-go v0.32's scheme registers (plus apiextensions), which
-/// `helm template` assumes are served. Helm lists them in map order; sorted here.
+/// `helm template` assumes are served, in the order Helm 3.17.3 lists them.
 pub const DEFAULT_API_VERSIONS: &[&str] = &[
+    "v1",
     "admissionregistration.k8s.io/v1",
     "admissionregistration.k8s.io/v1alpha1",
     "admissionregistration.k8s.io/v1beta1",
-    "apiextensions.k8s.io/v1",
-    "apiextensions.k8s.io/v1beta1",
+    "internal.apiserver.k8s.io/v1alpha1",
     "apps/v1",
     "apps/v1beta1",
     "apps/v1beta2",
@@ -626,11 +626,11 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "batch/v1",
     "batch/v1beta1",
     "certificates.k8s.io/v1",
-    "certificates.k8s.io/v1alpha1",
     "certificates.k8s.io/v1beta1",
-    "coordination.k8s.io/v1",
+    "certificates.k8s.io/v1alpha1",
     "coordination.k8s.io/v1alpha2",
     "coordination.k8s.io/v1beta1",
+    "coordination.k8s.io/v1",
     "discovery.k8s.io/v1",
     "discovery.k8s.io/v1beta1",
     "events.k8s.io/v1",
@@ -640,7 +640,6 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "flowcontrol.apiserver.k8s.io/v1beta1",
     "flowcontrol.apiserver.k8s.io/v1beta2",
     "flowcontrol.apiserver.k8s.io/v1beta3",
-    "internal.apiserver.k8s.io/v1alpha1",
     "networking.k8s.io/v1",
     "networking.k8s.io/v1alpha1",
     "networking.k8s.io/v1beta1",
@@ -650,18 +649,19 @@ pub const DEFAULT_API_VERSIONS: &[&str] = &[
     "policy/v1",
     "policy/v1beta1",
     "rbac.authorization.k8s.io/v1",
-    "rbac.authorization.k8s.io/v1alpha1",
     "rbac.authorization.k8s.io/v1beta1",
-    "resource.k8s.io/v1alpha3",
+    "rbac.authorization.k8s.io/v1alpha1",
     "resource.k8s.io/v1beta1",
-    "scheduling.k8s.io/v1",
+    "resource.k8s.io/v1alpha3",
     "scheduling.k8s.io/v1alpha1",
     "scheduling.k8s.io/v1beta1",
+    "scheduling.k8s.io/v1",
+    "storage.k8s.io/v1beta1",
     "storage.k8s.io/v1",
     "storage.k8s.io/v1alpha1",
-    "storage.k8s.io/v1beta1",
     "storagemigration.k8s.io/v1alpha1",
-    "v1",
+    "apiextensions.k8s.io/v1beta1",
+    "apiextensions.k8s.io/v1",
 ];
 
 impl Object for VersionSet {

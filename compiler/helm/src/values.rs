@@ -76,11 +76,14 @@ fn coalesce_deps(
             }
             Some(Value::Map(m)) => m,
             Some(other) => {
-                // Go prints the value with %t.
+                // Go prints the value with %t; integers here can only come from --set.
+                let ty = match &other {
+                    Value::Int(_) => "int64".to_string(),
+                    v => v.type_name(),
+                };
                 return Err(HelmError::Values(format!(
-                    "type mismatch on {name}: %!t({}={})",
-                    other.type_name(),
-                    go_plain(&other)
+                    "type mismatch on {name}: %!t({ty}={})",
+                    gotemplate::gofmt::format_value(&other)
                 )));
             }
         };
@@ -90,17 +93,6 @@ fn coalesce_deps(
         dest.insert(name, Value::Map(result));
     }
     Ok(dest.clone())
-}
-
-fn go_plain(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.to_string(),
-        Value::Int(i) => i.to_string(),
-        Value::Float(f) => f.to_string(),
-        Value::Bool(b) => b.to_string(),
-        Value::List(_) => "[...]".into(),
-        _ => String::new(),
-    }
 }
 
 /// `coalesceGlobals`: copies the parent's globals (`src`) into the subchart's (`dest`).
