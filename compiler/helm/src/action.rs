@@ -187,6 +187,11 @@ pub fn locate_chart(name: &str) -> Result<&Path, HelmError> {
     if path.is_absolute() || name.starts_with('.') {
         return Err(HelmError::Io(format!("path {name:?} not found")));
     }
+    if !name.contains('/') {
+        return Err(HelmError::Chart(format!(
+            "non-absolute URLs should be in form of repo_name/path_to_chart, got: {name}"
+        )));
+    }
     Err(HelmError::Remote(format!(
         "chart {name:?} is not a local folder or archive; fetching charts from repositories or OCI registries is unavailable here (no network access and no chart cache)"
     )))
