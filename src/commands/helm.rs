@@ -15,13 +15,13 @@ pub struct Args {
 #[derive(Debug, clap::Subcommand)]
 pub enum HelmCommand {
     /// Locally render a chart's templates, byte for byte as `helm template` (Helm 3.17).
-    Template(TemplateArgs),
+    Template(Box<TemplateArgs>),
 }
 
 #[derive(Debug, clap::Args)]
 pub struct TemplateArgs {
     /// `[NAME] CHART`: the release name (default `release-name`) and a chart folder or `.tgz`.
-    #[arg(required = true, num_args = 1..=2, value_name = "NAME] [CHART")]
+    #[arg(required = true, num_args = 1..=2, value_names = ["NAME", "CHART"])]
     pub args: Vec<String>,
     /// Namespace of the release.
     #[arg(short = 'n', long, default_value = "default")]
@@ -66,7 +66,7 @@ pub struct TemplateArgs {
 
 pub fn exec(args: Args) -> ExitCode {
     match args.command {
-        HelmCommand::Template(t) => template(t),
+        HelmCommand::Template(t) => template(*t),
     }
 }
 
@@ -133,7 +133,8 @@ fn template(args: TemplateArgs) -> ExitCode {
 fn write_file(w: &FileWrite) -> Result<(), HelmError> {
     let path = std::path::Path::new(&w.path);
     if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| HelmError::Io(format!("{}: {e}", dir.display())))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| HelmError::Io(format!("{}: {e}", dir.display())))?;
     }
     let append = match w.mode {
         WriteMode::Create => false,

@@ -203,7 +203,9 @@ pub fn load_installable(path: &Path) -> Result<Chart, HelmError> {
     match chart.metadata.chart_type.as_str() {
         "" | "application" => {}
         other => {
-            return Err(HelmError::Chart(format!("{other} charts are not installable")));
+            return Err(HelmError::Chart(format!(
+                "{other} charts are not installable"
+            )));
         }
     }
     dependencies::check_dependencies(&chart)?;
@@ -218,9 +220,10 @@ pub fn render_release(
 ) -> Result<Release, HelmError> {
     let kube_version = match &opts.kube_version {
         None => None,
-        Some(v) => Some(KubeVersion::parse(v).map_err(|e| {
-            HelmError::Usage(format!("invalid kube version '{v}': {e}"))
-        })?),
+        Some(v) => Some(
+            KubeVersion::parse(v)
+                .map_err(|e| HelmError::Usage(format!("invalid kube version '{v}': {e}")))?,
+        ),
     };
     let mut chart = chart.clone();
     dependencies::process_dependencies(&mut chart, user_values)?;
@@ -434,7 +437,10 @@ mod tests {
         };
         let rel = Release {
             manifest: "---\n# Source: c/templates/a.yaml\na: 1\n".into(),
-            hooks: vec![hook("c/templates/job.yaml", "pre-install"), hook("c/templates/t.yaml", "test")],
+            hooks: vec![
+                hook("c/templates/job.yaml", "pre-install"),
+                hook("c/templates/t.yaml", "test"),
+            ],
             writes: vec![],
         };
         let opts = TemplateOptions {

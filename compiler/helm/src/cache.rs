@@ -35,7 +35,11 @@ fn hash_chart(h: &mut Sha256, c: &Chart, depth: usize) {
     put(h, "metadata", format!("{:?}", c.metadata).as_bytes());
     put_files(h, "templates", &c.templates);
     put_files(h, "files", &c.files);
-    put(h, "values", canonical(&Value::Map(c.values.clone())).as_bytes());
+    put(
+        h,
+        "values",
+        canonical(&Value::Map(c.values.clone())).as_bytes(),
+    );
     put(h, "schema", c.schema.as_deref().unwrap_or(b"\0none"));
     put(h, "deps", &(c.dependencies.len() as u64).to_le_bytes());
     if depth < 64 {
@@ -55,7 +59,11 @@ pub fn chart_digest(c: &Chart) -> Digest32 {
 /// The digest of a values tree (type-exact: `1` and `1.0` differ, as they render differently).
 pub fn values_digest(v: &Map) -> Digest32 {
     let mut h = Sha256::new();
-    put(&mut h, "values", canonical(&Value::Map(v.clone())).as_bytes());
+    put(
+        &mut h,
+        "values",
+        canonical(&Value::Map(v.clone())).as_bytes(),
+    );
     h.finalize().into()
 }
 
@@ -144,7 +152,10 @@ mod tests {
         b.insert("x", Value::Float(1.0));
         assert_ne!(values_digest(&a), values_digest(&b));
         assert_eq!(values_digest(&a), values_digest(&a.deep_copy()));
-        assert_eq!(chart_digest(&chart(a.clone())), chart_digest(&chart(a.deep_copy())));
+        assert_eq!(
+            chart_digest(&chart(a.clone())),
+            chart_digest(&chart(a.deep_copy()))
+        );
         assert_ne!(chart_digest(&chart(a)), chart_digest(&chart(b)));
     }
 

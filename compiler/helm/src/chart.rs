@@ -365,17 +365,16 @@ pub fn yaml_message(message: &str) -> String {
 pub fn decode_metadata(file: &str, text: &[u8], md: &mut Metadata) -> Result<(), HelmError> {
     let text = String::from_utf8_lossy(text);
     let root = gotemplate::funcs::encoding::from_yaml(&text).map_err(|e| {
-        HelmError::Load(format!(
-            "cannot load {file}: {}",
-            yaml_message(&e.message)
-        ))
+        HelmError::Load(format!("cannot load {file}: {}", yaml_message(&e.message)))
     })?;
     Decoder { file }.metadata(&root, md)
 }
 
 /// `sanitizeString`: whitespace becomes a space, unprintable characters go.
 fn sanitize(s: &mut String) {
-    if s.chars().all(|c| c == ' ' || (!c.is_whitespace() && !c.is_control())) {
+    if s.chars()
+        .all(|c| c == ' ' || (!c.is_whitespace() && !c.is_control()))
+    {
         return;
     }
     *s = s
@@ -429,7 +428,10 @@ pub fn validate_metadata(md: &mut Metadata) -> Result<(), HelmError> {
         return invalid("chart.metadata.version is required".into());
     }
     if semver::Version::parse(&md.version).is_err() {
-        return invalid(format!("chart.metadata.version {:?} is invalid", md.version));
+        return invalid(format!(
+            "chart.metadata.version {:?} is invalid",
+            md.version
+        ));
     }
     if !matches!(md.chart_type.as_str(), "" | "application" | "library") {
         return invalid("chart.metadata.type must be application or library".into());
@@ -459,7 +461,11 @@ pub fn validate_metadata(md: &mut Metadata) -> Result<(), HelmError> {
                 d.name
             ));
         }
-        let key = if d.alias.is_empty() { &d.name } else { &d.alias };
+        let key = if d.alias.is_empty() {
+            &d.name
+        } else {
+            &d.alias
+        };
         if !seen.insert(key.clone()) {
             return invalid(format!(
                 "more than one dependency with name or alias {key:?}"

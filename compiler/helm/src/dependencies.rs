@@ -121,11 +121,7 @@ fn process_dependency_tags(reqs: &mut [Dependency], cvals: &Map) {
                 }
             }
         }
-        if !has_true && has_false {
-            r.enabled = false;
-        } else {
-            r.enabled = true;
-        }
+        r.enabled = has_true || !has_false;
     }
 }
 
@@ -296,7 +292,10 @@ mod tests {
     }
 
     fn names(c: &Chart) -> Vec<String> {
-        c.dependencies.iter().map(|d| d.name().to_string()).collect()
+        c.dependencies
+            .iter()
+            .map(|d| d.name().to_string())
+            .collect()
     }
 
     #[test]
@@ -341,6 +340,9 @@ mod tests {
         let mut top = chart("top", "1.0.0", "{}");
         top.metadata.dependencies = Some(vec![dep("gone", "", "", &[])]);
         let e = check_dependencies(&top).unwrap_err();
-        assert!(e.to_string().ends_with("missing in charts/ directory: gone"));
+        assert!(
+            e.to_string()
+                .ends_with("missing in charts/ directory: gone")
+        );
     }
 }

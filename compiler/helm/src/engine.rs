@@ -62,6 +62,8 @@ pub fn render(
             .map_err(|e| cleanup_parse_error(name, &e.to_string()))?;
     }
 
+    // The update keeps options added to the engine later at their defaults.
+    #[allow(clippy::needless_update)]
     let exec = ExecOptions {
         missing_key: MissingKey::Zero,
         limits: options.limits,
@@ -176,10 +178,7 @@ fn cleanup_exec_error(filename: &str, message: &str) -> HelmError {
     if let Some(start) = tokens[2].find(WARN_START) {
         let rest = &tokens[2][start + WARN_START.len()..];
         if let Some(end) = rest.rfind(WARN_END) {
-            return HelmError::Render(format!(
-                "execution error at ({location}): {}",
-                &rest[..end]
-            ));
+            return HelmError::Render(format!("execution error at ({location}): {}", &rest[..end]));
         }
     }
     HelmError::Render(message.to_string())
@@ -227,7 +226,10 @@ mod tests {
             "c/templates/x.yaml",
             "template: c/templates/x.yaml:1:2: executing \"c/templates/x.yaml\" at <.Values.a.b>: nil pointer evaluating interface {}.b",
         );
-        assert!(e.to_string().starts_with("template: c/templates/x.yaml:1:2: executing"));
+        assert!(
+            e.to_string()
+                .starts_with("template: c/templates/x.yaml:1:2: executing")
+        );
         let e = cleanup_exec_error("c/x", "boom");
         assert_eq!(e.to_string(), "execution error in (c/x): boom");
     }

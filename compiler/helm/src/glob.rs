@@ -7,7 +7,10 @@ enum Token {
     Any,
     Super,
     Single,
-    Class { negated: bool, ranges: Vec<(char, char)> },
+    Class {
+        negated: bool,
+        ranges: Vec<(char, char)>,
+    },
     Alternatives(Vec<Vec<Token>>),
 }
 

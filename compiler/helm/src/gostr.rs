@@ -219,10 +219,18 @@ pub fn format_float32_g(f: f32) -> String {
         return "NaN".into();
     }
     if f.is_infinite() {
-        return if f > 0.0 { "+Inf".into() } else { "-Inf".into() };
+        return if f > 0.0 {
+            "+Inf".into()
+        } else {
+            "-Inf".into()
+        };
     }
     if f == 0.0 {
-        return if f.is_sign_negative() { "-0".into() } else { "0".into() };
+        return if f.is_sign_negative() {
+            "-0".into()
+        } else {
+            "0".into()
+        };
     }
     // Rust's `{:e}` prints the shortest round-tripping digits: "1.25e-7".
     let e = format!("{f:e}");
@@ -231,7 +239,7 @@ pub fn format_float32_g(f: f32) -> String {
     let negative = mantissa.starts_with('-');
     let digits: String = mantissa.chars().filter(|c| c.is_ascii_digit()).collect();
     let sign = if negative { "-" } else { "" };
-    if exp < -4 || exp >= 6 {
+    if !(-4..6).contains(&exp) {
         let (first, rest) = digits.split_at(1);
         let frac = if rest.is_empty() {
             String::new()
@@ -279,7 +287,10 @@ mod tests {
         assert_eq!(path_ext("a.b/c"), "");
         assert_eq!(path_clean("a/../../b/./c/"), "../b/c");
         assert_eq!(path_join(&["chart", "templates"]), "chart/templates");
-        assert_eq!(path_join(&["a/charts/b", "templates/x.yaml"]), "a/charts/b/templates/x.yaml");
+        assert_eq!(
+            path_join(&["a/charts/b", "templates/x.yaml"]),
+            "a/charts/b/templates/x.yaml"
+        );
     }
 
     fn check(pattern: &str, name: &str, expect: Result<bool, BadPattern>) {

@@ -149,7 +149,12 @@ mod tests {
         check("docs/*.txt\n", "x/docs/a.txt", false, false);
         check("*.tgz\n", "charts/sub-1.0.0.tgz", false, true);
         check(".*\n", ".helmignore", false, true);
-        check("*.swp\n*.bak\n*.tmp\n*.orig\n*~\n", "values.yaml~", false, true);
+        check(
+            "*.swp\n*.bak\n*.tmp\n*.orig\n*~\n",
+            "values.yaml~",
+            false,
+            true,
+        );
     }
 
     #[test]

@@ -30,7 +30,11 @@ pub fn decode_prefix(text: &str) -> Result<(Value, usize), String> {
 pub fn decode(text: &str) -> Result<Value, String> {
     let (v, end) = decode_prefix(text)?;
     let rest = &text[end..];
-    match rest.trim_start_matches([' ', '\t', '\n', '\r']).chars().next() {
+    match rest
+        .trim_start_matches([' ', '\t', '\n', '\r'])
+        .chars()
+        .next()
+    {
         None => Ok(v),
         Some(c) => Err(format!(
             "invalid character {} after top-level value",
@@ -92,7 +96,9 @@ impl Parser<'_> {
         for (k, b) in word.bytes().enumerate() {
             if self.s.get(self.i + k) != Some(&b) {
                 self.i += k;
-                return Err(self.err_here(&format!("in literal {word} (expecting '{}')", b as char)));
+                return Err(
+                    self.err_here(&format!("in literal {word} (expecting '{}')", b as char))
+                );
             }
         }
         self.i += word.len();
@@ -368,7 +374,11 @@ mod tests {
     fn decodes_a_prefix() {
         check("1,b=2", "1f", 1);
         check(" \"a\\u00e9\\n\"x", "\"aé\\n\"", 12);
-        check("{\"b\":[1,true,null],\"a\":{}}", "{\"a\":{},\"b\":[1f,true,null]}", 26);
+        check(
+            "{\"b\":[1,true,null],\"a\":{}}",
+            "{\"a\":{},\"b\":[1f,true,null]}",
+            26,
+        );
         check("[]", "[]", 2);
         check("-0.5e1", "-5f", 6);
     }

@@ -23,7 +23,7 @@ pub mod semver;
 pub mod strvals;
 pub mod values;
 
-pub use chart::Chart;
-pub use error::HelmError;
 pub use action::{TemplateOptions, TemplateOutput, ValueOptions};
 pub use cache::RenderCache;
+pub use chart::Chart;
+pub use error::HelmError;

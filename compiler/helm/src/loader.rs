@@ -65,14 +65,8 @@ fn detect_content_type(data: &[u8]) -> &'static str {
     let binary = head
         .iter()
         .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b));
-    if head.is_empty() || binary {
-        if head.is_empty() {
-            "text/plain; charset=utf-8"
-        } else {
-            "application/octet-stream"
-        }
-    } else if std::str::from_utf8(head).is_ok() {
-        "text/plain; charset=utf-8"
+    if binary {
+        "application/octet-stream"
     } else {
         "text/plain; charset=utf-8"
     }
@@ -148,8 +142,8 @@ fn walk(
                 "chart file {name:?} is larger than the maximum file size {MAX_FILE_SIZE}"
             )));
         }
-        let data = std::fs::read(&path)
-            .map_err(|e| HelmError::Load(format!("error reading {n}: {e}")))?;
+        let data =
+            std::fs::read(&path).map_err(|e| HelmError::Load(format!("error reading {n}: {e}")))?;
         out.push((n, trim_bom(data)));
     }
     Ok(())
@@ -197,7 +191,9 @@ pub fn archive_files(data: &[u8]) -> Result<Vec<(String, Vec<u8>)>, HelmError> {
         }
         let b = n.as_bytes();
         if b.len() >= 3 && b[0].is_ascii_alphabetic() && b[1] == b':' && b[2] == b'/' {
-            return Err(HelmError::Load("chart contains illegally named files".into()));
+            return Err(HelmError::Load(
+                "chart contains illegally named files".into(),
+            ));
         }
         if parts.first() == Some(&"Chart.yaml") {
             return Err(HelmError::Load("chart yaml not in base directory".into()));
@@ -276,6 +272,9 @@ fn parse_values(file: &str, data: &[u8]) -> Result<Map, HelmError> {
     }
 }
 
+/// A file of a subchart: its path below `charts/`, and its bytes.
+type NamedData = (String, Arc<[u8]>);
+
 /// Builds a chart from its files, relative to the chart root (`loader.LoadFiles`).
 pub fn load_files(files: Vec<(String, Vec<u8>)>, depth: usize) -> Result<Chart, HelmError> {
     if depth > MAX_DEPTH {
@@ -297,7 +296,7 @@ pub fn load_files(files: Vec<(String, Vec<u8>)>, depth: usize) -> Result<Chart, 
             }
         }
     }
-    let mut subcharts: BTreeMap<String, Vec<(String, Arc<[u8]>)>> = BTreeMap::new();
+    let mut subcharts: BTreeMap<String, Vec<NamedData>> = BTreeMap::new();
     for f in files {
         let name = f.name.as_str();
         match name {

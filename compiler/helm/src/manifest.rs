@@ -176,9 +176,8 @@ fn string_field(path: &str, v: &Value, field: &str) -> Result<String, HelmError>
 
 /// Reads a document's head as `yaml.Unmarshal(doc, &SimpleHead{})` would.
 pub fn parse_head(path: &str, doc: &str) -> Result<Head, HelmError> {
-    let v = gotemplate::funcs::encoding::from_yaml(doc).map_err(|e| {
-        head_error(path, &crate::chart::yaml_message(&e.message))
-    })?;
+    let v = gotemplate::funcs::encoding::from_yaml(doc)
+        .map_err(|e| head_error(path, &crate::chart::yaml_message(&e.message)))?;
     let mut head = Head::default();
     let root = match v {
         Value::Nil => return Ok(head),
@@ -280,7 +279,11 @@ pub fn sort_manifests(
             let mut unknown = false;
             for t in hook_types.split(',') {
                 let t = t.trim().to_lowercase();
-                let event = if t == "test-success" { "test".to_string() } else { t };
+                let event = if t == "test-success" {
+                    "test".to_string()
+                } else {
+                    t
+                };
                 if !HOOK_EVENTS.contains(&event.as_str()) {
                     unknown = true;
                     break;
@@ -359,11 +362,25 @@ mod tests {
 
     #[test]
     fn kinds_sort_in_install_order() {
-        let mut kinds = vec!["Deployment", "Zed", "Service", "Alpha", "Namespace", "Service"];
+        let mut kinds = vec![
+            "Deployment",
+            "Zed",
+            "Service",
+            "Alpha",
+            "Namespace",
+            "Service",
+        ];
         sort_by_kind(&mut kinds, |k| k);
         assert_eq!(
             kinds,
-            ["Namespace", "Service", "Service", "Deployment", "Alpha", "Zed"]
+            [
+                "Namespace",
+                "Service",
+                "Service",
+                "Deployment",
+                "Alpha",
+                "Zed"
+            ]
         );
     }
 }

@@ -95,9 +95,7 @@ impl Files {
     }
 
     fn glob(&self, pattern: &str) -> Files {
-        let g = Glob::compile(pattern)
-            .or_else(|_| Glob::compile("**"))
-            .ok();
+        let g = Glob::compile(pattern).or_else(|_| Glob::compile("**")).ok();
         Files {
             files: self
                 .files
@@ -111,7 +109,10 @@ impl Files {
     fn as_config(&self) -> String {
         let m = Map::new();
         for (k, v) in &self.files {
-            m.insert(path_base(k), Value::from(String::from_utf8_lossy(v).into_owned()));
+            m.insert(
+                path_base(k),
+                Value::from(String::from_utf8_lossy(v).into_owned()),
+            );
         }
         to_yaml_trimmed(&Value::Map(m))
     }
@@ -153,11 +154,7 @@ impl Object for Files {
 
     fn field(&self, name: &str) -> Option<Value> {
         // A map type: `.Files.name` indexes it.
-        Some(
-            self.files
-                .get(name)
-                .map_or(Value::Nil, |d| bytes_value(d)),
-        )
+        Some(self.files.get(name).map_or(Value::Nil, |d| bytes_value(d)))
     }
 
     fn call_method(&self, name: &str, args: &[Value]) -> Option<Result<Value, FuncError>> {
@@ -335,7 +332,9 @@ impl Object for ChartObject {
         match name {
             "IsRoot" => Some(Value::Bool(self.is_root)),
             // The embedded struct itself.
-            "Metadata" => Some(Value::Object(Arc::new(MetadataObject(self.metadata.clone())))),
+            "Metadata" => Some(Value::Object(Arc::new(MetadataObject(
+                self.metadata.clone(),
+            )))),
             _ => ChartObject::metadata_field(&self.metadata, name),
         }
     }
@@ -420,7 +419,11 @@ struct MaintainerObject(Maintainer);
 impl MaintainerObject {
     fn data(&self) -> Map {
         let m = Map::new();
-        for (k, v) in [("name", &self.0.name), ("email", &self.0.email), ("url", &self.0.url)] {
+        for (k, v) in [
+            ("name", &self.0.name),
+            ("email", &self.0.email),
+            ("url", &self.0.url),
+        ] {
             if !v.is_empty() {
                 m.insert(k, Value::from(v.as_str()));
             }
@@ -807,9 +810,18 @@ impl Object for Capabilities {
 
     fn to_data(&self) -> Option<Value> {
         let m = Map::new();
-        m.insert("KubeVersion", self.kube_version.to_data().unwrap_or_default());
-        m.insert("APIVersions", self.api_versions.to_data().unwrap_or_default());
-        m.insert("HelmVersion", self.helm_version.to_data().unwrap_or_default());
+        m.insert(
+            "KubeVersion",
+            self.kube_version.to_data().unwrap_or_default(),
+        );
+        m.insert(
+            "APIVersions",
+            self.api_versions.to_data().unwrap_or_default(),
+        );
+        m.insert(
+            "HelmVersion",
+            self.helm_version.to_data().unwrap_or_default(),
+        );
         Some(Value::Map(m))
     }
 }
@@ -835,18 +847,28 @@ mod tests {
     #[test]
     fn files_methods() {
         let f = files();
-        assert_eq!(call(&f, "Get", &["config/a.conf".into()]), Value::from("alpha\nbeta\n"));
+        assert_eq!(
+            call(&f, "Get", &["config/a.conf".into()]),
+            Value::from("alpha\nbeta\n")
+        );
         assert_eq!(call(&f, "Get", &["missing".into()]), Value::from(""));
         assert_eq!(
             call(&f, "Lines", &["config/a.conf".into()]),
             Value::list(vec!["alpha".into(), "beta".into()])
         );
         assert_eq!(call(&f, "Lines", &["missing".into()]), Value::list(vec![]));
-        assert!(f.call_method("Lines", &["empty.txt".into()]).unwrap().is_err());
+        assert!(
+            f.call_method("Lines", &["empty.txt".into()])
+                .unwrap()
+                .is_err()
+        );
         let Value::Object(g) = call(&f, "Glob", &["config/*".into()]) else {
             panic!("Glob returns files");
         };
-        assert_eq!(g.go_string(), "map[config/a.conf:[97 108 112 104 97 10 98 101 116 97 10]]");
+        assert_eq!(
+            g.go_string(),
+            "map[config/a.conf:[97 108 112 104 97 10 98 101 116 97 10]]"
+        );
         assert_eq!(
             f.call_method("Get", &[]).unwrap().unwrap_err().message,
             "wrong number of args for Get: want 1 got 0"

@@ -20,11 +20,11 @@ const MAX_DEPTH: usize = 256;
 /// schemas; the error text lists `chart:\n- error\n` blocks.
 pub fn validate_against_schema(chart: &Chart, values: &Map) -> Result<(), String> {
     let mut sb = String::new();
-    if let Some(schema) = &chart.schema {
-        if let Err(e) = validate_single(values, schema) {
-            sb.push_str(&format!("{}:\n", chart.name()));
-            sb.push_str(&e);
-        }
+    if let Some(schema) = &chart.schema
+        && let Err(e) = validate_single(values, schema)
+    {
+        sb.push_str(&format!("{}:\n", chart.name()));
+        sb.push_str(&e);
     }
     for sub in &chart.dependencies {
         let sub_values = match values.get(sub.name()) {
@@ -50,7 +50,13 @@ pub fn validate_single(values: &Map, schema_json: &[u8]) -> Result<(), String> {
         regexes: std::collections::HashMap::new(),
     };
     let mut errors = Vec::new();
-    v.validate(&schema, &Value::Map(values.clone()), "(root)", &mut errors, 0);
+    v.validate(
+        &schema,
+        &Value::Map(values.clone()),
+        "(root)",
+        &mut errors,
+        0,
+    );
     if errors.is_empty() {
         return Ok(());
     }
@@ -169,7 +175,13 @@ impl Validator<'_> {
         Some(cur)
     }
 
-    fn sub_valid(&mut self, schema: &Value, node: &Value, ctx: &str, depth: usize) -> Vec<SchemaError> {
+    fn sub_valid(
+        &mut self,
+        schema: &Value,
+        node: &Value,
+        ctx: &str,
+        depth: usize,
+    ) -> Vec<SchemaError> {
         let mut out = Vec::new();
         self.validate(schema, node, ctx, &mut out, depth + 1);
         out
@@ -305,7 +317,11 @@ impl Validator<'_> {
                 }
             }
             if valid != 1 {
-                push(out, ctx, "Must validate one and only one schema (oneOf)".into());
+                push(
+                    out,
+                    ctx,
+                    "Must validate one and only one schema (oneOf)".into(),
+                );
                 if valid == 0 {
                     out.extend(best.unwrap_or_default());
                 }
@@ -355,14 +371,22 @@ impl Validator<'_> {
             if if_ok && let Some(then) = get(s, "then") {
                 let r = self.sub_valid(&then, node, ctx, depth);
                 if !r.is_empty() {
-                    push(out, ctx, "Must validate \"then\" as \"if\" was valid".into());
+                    push(
+                        out,
+                        ctx,
+                        "Must validate \"then\" as \"if\" was valid".into(),
+                    );
                     out.extend(r);
                 }
             }
             if !if_ok && let Some(els) = get(s, "else") {
                 let r = self.sub_valid(&els, node, ctx, depth);
                 if !r.is_empty() {
-                    push(out, ctx, "Must validate \"else\" as \"if\" was not valid".into());
+                    push(
+                        out,
+                        ctx,
+                        "Must validate \"else\" as \"if\" was not valid".into(),
+                    );
                     out.extend(r);
                 }
             }
@@ -434,15 +458,24 @@ impl Validator<'_> {
         if let Some(min) = get(s, "minItems").as_ref().and_then(num)
             && (items.len() as f64) < min
         {
-            push(out, ctx, format!("Array must have at least {} items", big_float(min)));
+            push(
+                out,
+                ctx,
+                format!("Array must have at least {} items", big_float(min)),
+            );
         }
         if let Some(max) = get(s, "maxItems").as_ref().and_then(num)
             && (items.len() as f64) > max
         {
-            push(out, ctx, format!("Array must have at most {} items", big_float(max)));
+            push(
+                out,
+                ctx,
+                format!("Array must have at most {} items", big_float(max)),
+            );
         }
         if let Some(Value::Bool(true)) = get(s, "uniqueItems") {
-            let mut seen: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
+            let mut seen: std::collections::HashMap<String, usize> =
+                std::collections::HashMap::new();
             for (j, item) in items.iter().enumerate() {
                 let key = go_json(item);
                 if let Some(i) = seen.get(&key) {
@@ -484,12 +517,20 @@ impl Validator<'_> {
         if let Some(min) = get(s, "minProperties").as_ref().and_then(num)
             && len < min
         {
-            push(out, ctx, format!("Must have at least {} properties", big_float(min)));
+            push(
+                out,
+                ctx,
+                format!("Must have at least {} properties", big_float(min)),
+            );
         }
         if let Some(max) = get(s, "maxProperties").as_ref().and_then(num)
             && len > max
         {
-            push(out, ctx, format!("Must have at most {} properties", big_float(max)));
+            push(
+                out,
+                ctx,
+                format!("Must have at most {} properties", big_float(max)),
+            );
         }
         if let Some(Value::List(required)) = get(s, "required") {
             for r in required.iter() {
@@ -538,7 +579,11 @@ impl Validator<'_> {
             for pk in m.keys() {
                 let r = self.sub_valid(&names, &Value::from(pk.as_str()), ctx, depth);
                 if !r.is_empty() {
-                    push(out, ctx, format!("Property name of \"{pk}\" does not match"));
+                    push(
+                        out,
+                        ctx,
+                        format!("Property name of \"{pk}\" does not match"),
+                    );
                     out.extend(r);
                 }
             }
@@ -553,7 +598,10 @@ impl Validator<'_> {
             push(
                 out,
                 ctx,
-                format!("String length must be greater than or equal to {}", big_float(min)),
+                format!(
+                    "String length must be greater than or equal to {}",
+                    big_float(min)
+                ),
             );
         }
         if let Some(max) = get(s, "maxLength").as_ref().and_then(num)
@@ -562,7 +610,10 @@ impl Validator<'_> {
             push(
                 out,
                 ctx,
-                format!("String length must be less than or equal to {}", big_float(max)),
+                format!(
+                    "String length must be less than or equal to {}",
+                    big_float(max)
+                ),
             );
         }
         if let Some(Value::String(p)) = get(s, "pattern")
@@ -599,7 +650,11 @@ impl Validator<'_> {
                     push(out, ctx, format!("Must be less than {}", big_float(max)));
                 }
             } else if x > max {
-                push(out, ctx, format!("Must be less than or equal to {}", big_float(max)));
+                push(
+                    out,
+                    ctx,
+                    format!("Must be less than or equal to {}", big_float(max)),
+                );
             }
         }
         if let Some(max) = get(s, "exclusiveMaximum").as_ref().and_then(num)
@@ -686,9 +741,9 @@ fn format_ok(format: &str, s: Option<&str>) -> bool {
     match format {
         "ipv4" => s.parse::<std::net::Ipv4Addr>().is_ok(),
         "ipv6" => s.contains(':') && s.parse::<std::net::Ipv6Addr>().is_ok(),
-        "email" | "idn-email" => {
-            s.split_once('@').is_some_and(|(a, b)| !a.is_empty() && !b.is_empty())
-        }
+        "email" | "idn-email" => s
+            .split_once('@')
+            .is_some_and(|(a, b)| !a.is_empty() && !b.is_empty()),
         "uuid" => {
             let parts: Vec<&str> = s.split('-').collect();
             parts.len() == 5
@@ -716,7 +771,12 @@ fn format_ok(format: &str, s: Option<&str>) -> bool {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || "+-.".contains(c))
         }),
-        "date-time" => s.len() >= 20 && s.as_bytes().get(10).is_some_and(|c| matches!(c, b'T' | b't')),
+        "date-time" => {
+            s.len() >= 20
+                && s.as_bytes()
+                    .get(10)
+                    .is_some_and(|c| matches!(c, b'T' | b't'))
+        }
         "date" => s.len() == 10 && s.as_bytes()[4] == b'-' && s.as_bytes()[7] == b'-',
         _ => true,
     }
@@ -746,14 +806,42 @@ mod tests {
             "tags":{"type":"array","items":{"type":"string"},"uniqueItems":true},
             "nested":{"type":"object","required":["x"]}}}"#;
         check(s, r#"{"replicas":3}"#, "");
-        check(s, r#"{"logs":{}}"#, "- (root): Additional property logs is not allowed\n");
-        check(s, r#"{"replicas":1.5}"#, "- replicas: Invalid type. Expected: integer, given: number\n");
-        check(s, r#"{"replicas":0}"#, "- replicas: Must be greater than or equal to 1\n");
-        check(s, r#"{"name":"A"}"#, "- name: Does not match pattern '^[a-z]+$'\n");
-        check(s, r#"{"mode":"c"}"#, "- mode: mode must be one of the following: \"a\", \"b\"\n");
-        check(s, r#"{"tags":["a",1]}"#, "- tags.1: Invalid type. Expected: string, given: integer\n");
+        check(
+            s,
+            r#"{"logs":{}}"#,
+            "- (root): Additional property logs is not allowed\n",
+        );
+        check(
+            s,
+            r#"{"replicas":1.5}"#,
+            "- replicas: Invalid type. Expected: integer, given: number\n",
+        );
+        check(
+            s,
+            r#"{"replicas":0}"#,
+            "- replicas: Must be greater than or equal to 1\n",
+        );
+        check(
+            s,
+            r#"{"name":"A"}"#,
+            "- name: Does not match pattern '^[a-z]+$'\n",
+        );
+        check(
+            s,
+            r#"{"mode":"c"}"#,
+            "- mode: mode must be one of the following: \"a\", \"b\"\n",
+        );
+        check(
+            s,
+            r#"{"tags":["a",1]}"#,
+            "- tags.1: Invalid type. Expected: string, given: integer\n",
+        );
         check(s, r#"{"nested":{}}"#, "- nested: x is required\n");
-        check(s, r#"{"name":null}"#, "- name: Invalid type. Expected: string, given: null\n");
+        check(
+            s,
+            r#"{"name":null}"#,
+            "- name: Invalid type. Expected: string, given: null\n",
+        );
     }
 
     #[test]
@@ -762,7 +850,11 @@ mod tests {
             "properties":{"port":{"$ref":"#/definitions/port"},
             "either":{"oneOf":[{"type":"string"},{"type":"integer"}]}}}"##;
         check(s, r#"{"port":80,"either":"x"}"#, "");
-        check(s, r#"{"port":70000}"#, "- port: Must be less than or equal to 65535\n");
+        check(
+            s,
+            r#"{"port":70000}"#,
+            "- port: Must be less than or equal to 65535\n",
+        );
         check(
             s,
             r#"{"either":true}"#,

@@ -276,8 +276,7 @@ fn parse_constraint(c: &str) -> Result<Constraint, SemverError> {
         patch_dirty = true;
         ver = format!("{m3}{m4}.0{m6}");
     }
-    let con =
-        Version::parse(&ver).map_err(|_| SemverError("constraint Parser Error".into()))?;
+    let con = Version::parse(&ver).map_err(|_| SemverError("constraint Parser Error".into()))?;
     Ok(Constraint {
         con,
         op,
@@ -413,7 +412,7 @@ fn tilde(v: &Version, c: &Constraint) -> bool {
     if v.major != c.con.major {
         return false;
     }
-    !(v.minor != c.con.minor && !c.minor_dirty)
+    v.minor == c.con.minor || c.minor_dirty
 }
 
 /// `chartutil.IsCompatibleRange`: false when either side does not parse.
@@ -443,7 +442,10 @@ mod tests {
     fn versions_parse_leniently() {
         let v = Version::parse("v1.31").unwrap();
         assert_eq!(v.to_string(), "1.31.0");
-        assert_eq!(Version::parse("1.2.3-rc.1+b5").unwrap().to_string(), "1.2.3-rc.1+b5");
+        assert_eq!(
+            Version::parse("1.2.3-rc.1+b5").unwrap().to_string(),
+            "1.2.3-rc.1+b5"
+        );
         assert!(Version::parse("1.2.3.4").is_err());
         assert!(Version::parse("").is_err());
         assert!(Version::parse("1.2.3-01").is_err());

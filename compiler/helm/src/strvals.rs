@@ -253,7 +253,10 @@ impl Parser {
         if !k.is_empty() {
             return (
                 list,
-                err(format!("unexpected data at end of array index: {}", go_quote(&k))),
+                err(format!(
+                    "unexpected data at end of array index: {}",
+                    go_quote(&k)
+                )),
             );
         }
         match last {
@@ -410,7 +413,10 @@ fn set_index(mut list: Vec<Value>, index: i64, v: Value) -> (Vec<Value>, PResult
 fn go_atoi(s: &str) -> Result<i64, String> {
     let digits = s.strip_prefix(['+', '-']).unwrap_or(s);
     if digits.is_empty() || !digits.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(format!("strconv.Atoi: parsing {}: invalid syntax", go_quote(s)));
+        return Err(format!(
+            "strconv.Atoi: parsing {}: invalid syntax",
+            go_quote(s)
+        ));
     }
     s.parse::<i64>()
         .map_err(|_| format!("strconv.Atoi: parsing {}: value out of range", go_quote(s)))
@@ -453,13 +459,16 @@ mod tests {
 
     /// Parses `input` with `--set` typing and compares the canonical text of the result.
     fn check(input: &str, expect: &str) {
-        let got = parse(input, Mode::Typed)
-            .unwrap_or_else(|e| panic!("{input}: unexpected error {e}"));
+        let got =
+            parse(input, Mode::Typed).unwrap_or_else(|e| panic!("{input}: unexpected error {e}"));
         assert_eq!(canonical(&Value::Map(got)), expect, "{input}");
     }
 
     fn check_err(input: &str) {
-        assert!(parse(input, Mode::Typed).is_err(), "{input}: expected an error");
+        assert!(
+            parse(input, Mode::Typed).is_err(),
+            "{input}: expected an error"
+        );
     }
 
     fn check_into(start: &str, inputs: &[&str], mode: Mode, expect: &str) {
@@ -475,10 +484,19 @@ mod tests {
 
     #[test]
     fn parse_set_cases_from_helm() {
-        check("name1=null,f=false,t=true", r#"{"f":false,"name1":null,"t":true}"#);
+        check(
+            "name1=null,f=false,t=true",
+            r#"{"f":false,"name1":null,"t":true}"#,
+        );
         check("name1=value1", r#"{"name1":"value1"}"#);
-        check("name1=value1,name2=value2", r#"{"name1":"value1","name2":"value2"}"#);
-        check("name1=value1,name2=value2,", r#"{"name1":"value1","name2":"value2"}"#);
+        check(
+            "name1=value1,name2=value2",
+            r#"{"name1":"value1","name2":"value2"}"#,
+        );
+        check(
+            "name1=value1,name2=value2,",
+            r#"{"name1":"value1","name2":"value2"}"#,
+        );
         check_err("name1=value1,,,,name2=value2,");
         check("name1=,name2=value2", r#"{"name1":"","name2":"value2"}"#);
         check("leading_zeros=00009", r#"{"leading_zeros":"00009"}"#);
@@ -503,7 +521,10 @@ mod tests {
             r#"{"name1":"one two three","name2":"three two one"}"#,
         );
         check("outer.inner=value", r#"{"outer":{"inner":"value"}}"#);
-        check("outer.middle.inner=value", r#"{"outer":{"middle":{"inner":"value"}}}"#);
+        check(
+            "outer.middle.inner=value",
+            r#"{"outer":{"middle":{"inner":"value"}}}"#,
+        );
         check(
             "outer.inner1=value,outer.inner2=value2",
             r#"{"outer":{"inner1":"value","inner2":"value2"}}"#,
@@ -523,7 +544,10 @@ mod tests {
             r#"{"name1":["value1","value2"],"name2":["value1","value2"]}"#,
         );
         check("name1={1021,902}", r#"{"name1":[1021,902]}"#);
-        check("name1.name2={value1,value2}", r#"{"name1":{"name2":["value1","value2"]}}"#);
+        check(
+            "name1.name2={value1,value2}",
+            r#"{"name1":{"name2":["value1","value2"]}}"#,
+        );
         check_err("name1={1021,902");
         check("list[0]=foo", r#"{"list":["foo"]}"#);
         check("list[0].foo=bar", r#"{"list":[{"foo":"bar"}]}"#);
@@ -534,7 +558,10 @@ mod tests {
         check_err("list[0].foo=bar,list[-30].hello=world");
         check("list[0]=foo,list[1]=bar", r#"{"list":["foo","bar"]}"#);
         check("list[0]=foo,list[1]=bar,", r#"{"list":["foo","bar"]}"#);
-        check("list[0]=foo,list[3]=bar", r#"{"list":["foo",null,null,"bar"]}"#);
+        check(
+            "list[0]=foo,list[3]=bar",
+            r#"{"list":["foo",null,null,"bar"]}"#,
+        );
         check_err("list[0]=foo,list[-20]=bar");
         check_err("illegal[0]name.foo=bar");
         check("noval[0]", r#"{"noval":[]}"#);
@@ -549,7 +576,10 @@ mod tests {
             "name1.name2[1].foo=bar,name1.name2[0].foo=bar",
             r#"{"name1":{"name2":[{"foo":"bar"},{"foo":"bar"}]}}"#,
         );
-        check("name1.name2[1].foo=bar", r#"{"name1":{"name2":[null,{"foo":"bar"}]}}"#);
+        check(
+            "name1.name2[1].foo=bar",
+            r#"{"name1":{"name2":[null,{"foo":"bar"}]}}"#,
+        );
         check_err("]={}].");
     }
 
@@ -557,14 +587,23 @@ mod tests {
     fn typing_quirks() {
         // EqualFold: any case of true/false/null.
         check("a=TRUE,b=Null", r#"{"a":true,"b":null}"#);
-        check("a=+5,b=-7,c=1e3,d=0x10", r#"{"a":5,"b":-7,"c":"1e3","d":"0x10"}"#);
-        check("big=9223372036854775808", r#"{"big":"9223372036854775808"}"#);
+        check(
+            "a=+5,b=-7,c=1e3,d=0x10",
+            r#"{"a":5,"b":-7,"c":"1e3","d":"0x10"}"#,
+        );
+        check(
+            "big=9223372036854775808",
+            r#"{"big":"9223372036854775808"}"#,
+        );
     }
 
     #[test]
     fn parse_string_cases() {
         for (input, expect) in [
-            ("long_int_string=1234567890", r#"{"long_int_string":"1234567890"}"#),
+            (
+                "long_int_string=1234567890",
+                r#"{"long_int_string":"1234567890"}"#,
+            ),
             ("boolean=true", r#"{"boolean":"true"}"#),
             ("is_null=null", r#"{"is_null":"null"}"#),
             ("zero=0", r#"{"zero":"0"}"#),
@@ -590,19 +629,28 @@ mod tests {
         );
         check_into(
             "{}",
-            &["listOuter[0][0].type=listValue", "listOuter[0][0].status=alive"],
+            &[
+                "listOuter[0][0].type=listValue",
+                "listOuter[0][0].status=alive",
+            ],
             Mode::Typed,
             r#"{"listOuter":[[{"status":"alive","type":"listValue"}]]}"#,
         );
         check_into(
             "{}",
-            &["listOuter[0][0].type=listValue", "listOuter[1][0].status=alive"],
+            &[
+                "listOuter[0][0].type=listValue",
+                "listOuter[1][0].status=alive",
+            ],
             Mode::Typed,
             r#"{"listOuter":[[{"type":"listValue"}],[{"status":"alive"}]]}"#,
         );
         check_into(
             r#"{"listOuter":[[[{"exited":"old"}]]]}"#,
-            &["listOuter[0][1][0].type=listValue", "listOuter[0][0][1].status=alive"],
+            &[
+                "listOuter[0][1][0].type=listValue",
+                "listOuter[0][0][1].status=alive",
+            ],
             Mode::Typed,
             r#"{"listOuter":[[[{"exited":"old"},{"status":"alive"}],[{"type":"listValue"}]]]}"#,
         );
@@ -626,7 +674,9 @@ mod tests {
         );
         check_into(
             r#"{"outer":{"inner1":{"x":"overwrite"},"inner2":"value2"}}"#,
-            &[r#"outer.inner1=,outer.inner3={"aa":"1","bb":2,"cc":[1,2,3]},outer.inner3.cc[1]=null"#],
+            &[
+                r#"outer.inner1=,outer.inner3={"aa":"1","bb":2,"cc":[1,2,3]},outer.inner3.cc[1]=null"#,
+            ],
             Mode::Json,
             r#"{"outer":{"inner1":null,"inner2":"value2","inner3":{"aa":"1","bb":2f,"cc":[1f,null,3f]}}}"#,
         );

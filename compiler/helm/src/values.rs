@@ -141,19 +141,17 @@ fn coalesce_chart_values(c: &Chart, v: &Map, prefix: &str, merge: bool) {
             Some(value) => {
                 if value.is_nil() && !merge {
                     v.remove(&key);
-                } else if let Value::Map(dest) = &value {
-                    if let Value::Map(src) = &val {
-                        let merge = child_chart_merge_true(c, &key, merge);
-                        coalesce_tables_full_key(
-                            dest,
-                            src,
-                            &concat_prefix(&sub_prefix, &key),
-                            merge,
-                            0,
-                        );
-                    }
-                    // Otherwise: "warning: skipped value for ...: Not a table."
+                } else if let (Value::Map(dest), Value::Map(src)) = (&value, &val) {
+                    let merge = child_chart_merge_true(c, &key, merge);
+                    coalesce_tables_full_key(
+                        dest,
+                        src,
+                        &concat_prefix(&sub_prefix, &key),
+                        merge,
+                        0,
+                    );
                 }
+                // A table over a non-table: "warning: skipped value for ...: Not a table."
             }
             None => {
                 v.insert(key, val);
@@ -192,13 +190,11 @@ fn coalesce_tables_full_key(dst: &Map, src: &Map, prefix: &str, merge: bool, dep
                 dst.insert(key, val);
             }
             Some(dv) => {
-                if let Value::Map(sv) = &val {
-                    if let Value::Map(dm) = &dv {
-                        coalesce_tables_full_key(dm, sv, &full_key, merge, depth + 1);
-                    }
-                    // "warning: cannot overwrite table with non table"
+                if let (Value::Map(sv), Value::Map(dm)) = (&val, &dv) {
+                    coalesce_tables_full_key(dm, sv, &full_key, merge, depth + 1);
                 }
-                // "warning: destination for ... is a table. Ignoring non-table value"
+                // Otherwise Helm warns: "cannot overwrite table with non table" or
+                // "destination for ... is a table. Ignoring non-table value".
             }
         }
     }
@@ -290,18 +286,34 @@ mod tests {
     fn defaults_fill_in_under_user_values() {
         let c = chart("top", r#"{"a":1,"b":{"c":2,"d":3},"e":[1]}"#, vec![]);
         check(&c, "{}", r#"{"a":1f,"b":{"c":2f,"d":3f},"e":[1f]}"#);
-        check(&c, r#"{"b":{"c":9}}"#, r#"{"a":1f,"b":{"c":9f,"d":3f},"e":[1f]}"#);
+        check(
+            &c,
+            r#"{"b":{"c":9}}"#,
+            r#"{"a":1f,"b":{"c":9f,"d":3f},"e":[1f]}"#,
+        );
         // Lists are replaced, not merged.
-        check(&c, r#"{"e":[7,8]}"#, r#"{"a":1f,"b":{"c":2f,"d":3f},"e":[7f,8f]}"#);
+        check(
+            &c,
+            r#"{"e":[7,8]}"#,
+            r#"{"a":1f,"b":{"c":2f,"d":3f},"e":[7f,8f]}"#,
+        );
         // A null deletes the default.
-        check(&c, r#"{"a":null,"b":{"d":null}}"#, r#"{"b":{"c":2f},"e":[1f]}"#);
+        check(
+            &c,
+            r#"{"a":null,"b":{"d":null}}"#,
+            r#"{"b":{"c":2f},"e":[1f]}"#,
+        );
         // A scalar over a table keeps the scalar (with a warning in Helm).
         check(&c, r#"{"b":"x"}"#, r#"{"a":1f,"b":"x","e":[1f]}"#);
     }
 
     #[test]
     fn subcharts_get_scoped_defaults_and_globals() {
-        let sub = chart("sub", r#"{"port":80,"global":{"g":"sub","only":1}}"#, vec![]);
+        let sub = chart(
+            "sub",
+            r#"{"port":80,"global":{"g":"sub","only":1}}"#,
+            vec![],
+        );
         let top = chart(
             "top",
             r#"{"global":{"g":"top","t":{"x":1}},"sub":{"port":8080}}"#,

@@ -87,7 +87,13 @@ fn folder_with_subcharts_ignores_and_files() {
     s.write("charts/sub/Chart.yaml", &chart_yaml("sub", ""));
     s.write("charts/sub/values.yaml", "x: default\n");
     s.write("charts/sub/templates/s.yaml", "kind: Secret\n");
-    let packed = tgz("packed", &[("Chart.yaml", &chart_yaml("packed", "")), ("templates/p.yaml", "kind: Pod\n")]);
+    let packed = tgz(
+        "packed",
+        &[
+            ("Chart.yaml", &chart_yaml("packed", "")),
+            ("templates/p.yaml", "kind: Pod\n"),
+        ],
+    );
     std::fs::write(s.path("charts/packed-1.0.0.tgz"), packed).expect("tgz");
 
     let c = helm::loader::load(&s.0).expect("loads");
@@ -109,20 +115,35 @@ fn folder_with_subcharts_ignores_and_files() {
 #[test]
 fn built_in_objects_and_scoping() {
     let s = Scratch::new();
-    s.write("Chart.yaml", &chart_yaml("top", "dependencies:\n- name: sub\n  version: 1.0.0\n  condition: sub.enabled\n"));
-    s.write("values.yaml", "global: {env: prod}\nsub: {enabled: true, port: 80}\nname: top\n");
+    s.write(
+        "Chart.yaml",
+        &chart_yaml(
+            "top",
+            "dependencies:\n- name: sub\n  version: 1.0.0\n  condition: sub.enabled\n",
+        ),
+    );
+    s.write(
+        "values.yaml",
+        "global: {env: prod}\nsub: {enabled: true, port: 80}\nname: top\n",
+    );
     s.write(
         "templates/cm.yaml",
         "kind: ConfigMap\ndata:\n  release: {{ .Release.Name }}/{{ .Release.Namespace }}/{{ .Release.IsInstall }}/{{ .Release.Revision }}/{{ .Release.Service }}\n  chart: {{ .Chart.Name }}-{{ .Chart.Version }}-{{ .Chart.AppVersion }}-{{ .Chart.IsRoot }}\n  template: {{ .Template.Name }} {{ .Template.BasePath }}\n  subPort: {{ with .Subcharts.sub }}{{ .Values.port }}{{ end }}\n  kube: {{ .Capabilities.KubeVersion.Version }} {{ .Capabilities.KubeVersion.Minor }} {{ .Capabilities.APIVersions.Has \"apps/v1\" }}\n  missing: [{{ .Values.nope }}]\n",
     );
     s.write("charts/sub/Chart.yaml", &chart_yaml("sub", ""));
-    s.write("charts/sub/values.yaml", "port: 1\nglobal: {env: dev, own: yes}\n");
+    s.write(
+        "charts/sub/values.yaml",
+        "port: 1\nglobal: {env: dev, own: yes}\n",
+    );
     s.write(
         "charts/sub/templates/svc.yaml",
         "kind: Service\nport: {{ .Values.port }}\nenv: {{ .Values.global.env }}\nown: {{ .Values.global.own }}\nroot: {{ .Chart.IsRoot }}\nname: {{ .Values.name | default \"none\" }}\n",
     );
     s.write("templates/NOTES.txt", "not printed {{ .Release.Name }}");
-    s.write("templates/_helpers.tpl", "{{ define \"x\" }}kind: Never{{ end }}");
+    s.write(
+        "templates/_helpers.tpl",
+        "{{ define \"x\" }}kind: Never{{ end }}",
+    );
 
     let o = TemplateOptions {
         kube_version: Some("1.29".into()),
@@ -148,8 +169,14 @@ fn built_in_objects_and_scoping() {
 fn hooks_crds_sorting_and_empty_documents() {
     let s = Scratch::new();
     s.write("Chart.yaml", &chart_yaml("c", ""));
-    s.write("crds/crd.yaml", "kind: CustomResourceDefinition\nmetadata: {name: x}");
-    s.write("templates/a-deploy.yaml", "kind: Deployment\nmetadata: {name: d}\n---\n\n---\nkind: Namespace\nmetadata: {name: n}\n");
+    s.write(
+        "crds/crd.yaml",
+        "kind: CustomResourceDefinition\nmetadata: {name: x}",
+    );
+    s.write(
+        "templates/a-deploy.yaml",
+        "kind: Deployment\nmetadata: {name: d}\n---\n\n---\nkind: Namespace\nmetadata: {name: n}\n",
+    );
     s.write("templates/b-svc.yaml", "{{- if false }}kind: X{{ end }}\n");
     s.write(
         "templates/hook.yaml",
@@ -183,7 +210,10 @@ fn hooks_crds_sorting_and_empty_documents() {
         ..opts()
     };
     let out = render(&s.0, ValueOptions::default(), &o).expect("renders");
-    assert!(out.starts_with("---\n# Source: c/templates/hook.yaml\nkind: Job"), "{out}");
+    assert!(
+        out.starts_with("---\n# Source: c/templates/hook.yaml\nkind: Job"),
+        "{out}"
+    );
 }
 
 #[test]
@@ -198,11 +228,17 @@ fn output_dir_writes_files() {
     let user = action::merge_user_values(&ValueOptions::default()).expect("values");
     let chart = action::load_installable(&s.0).expect("loads");
     let out = action::template(&chart, &user, &o).expect("renders");
-    assert_eq!(out.stdout, "wrote out/c/templates/a.yaml\nwrote out/c/templates/a.yaml\n\n");
+    assert_eq!(
+        out.stdout,
+        "wrote out/c/templates/a.yaml\nwrote out/c/templates/a.yaml\n\n"
+    );
     assert_eq!(out.writes.len(), 2);
     assert_eq!(out.writes[0].mode, WriteMode::Create);
     assert_eq!(out.writes[1].mode, WriteMode::Append);
-    assert_eq!(out.writes[1].content, "---\n# Source: c/templates/a.yaml\nkind: B\n");
+    assert_eq!(
+        out.writes[1].content,
+        "---\n# Source: c/templates/a.yaml\nkind: B\n"
+    );
 }
 
 fn render_err(s: &Scratch, values: ValueOptions) -> String {
@@ -216,7 +252,10 @@ fn render_err(s: &Scratch, values: ValueOptions) -> String {
 fn errors_read_as_helm_prints_them() {
     let s = Scratch::new();
     s.write("Chart.yaml", &chart_yaml("c", ""));
-    s.write("templates/cm.yaml", "kind: ConfigMap\nname: {{ required \"name is required\" .Values.name }}\n");
+    s.write(
+        "templates/cm.yaml",
+        "kind: ConfigMap\nname: {{ required \"name is required\" .Values.name }}\n",
+    );
     assert_eq!(
         render_err(&s, ValueOptions::default()),
         "Error: execution error at (c/templates/cm.yaml:2:9): name is required\n\nUse --debug flag to render out invalid YAML\n"
@@ -237,9 +276,15 @@ fn errors_read_as_helm_prints_them() {
         set: vec!["a".into()],
         ..ValueOptions::default()
     };
-    assert_eq!(render_err(&s, v), "Error: failed parsing --set data: key \"a\" has no value\n");
+    assert_eq!(
+        render_err(&s, v),
+        "Error: failed parsing --set data: key \"a\" has no value\n"
+    );
 
-    s.write("values.schema.json", r#"{"properties": {"replicas": {"type": "integer"}}}"#);
+    s.write(
+        "values.schema.json",
+        r#"{"properties": {"replicas": {"type": "integer"}}}"#,
+    );
     let v = ValueOptions {
         set: vec!["replicas=many".into()],
         ..ValueOptions::default()
@@ -249,14 +294,20 @@ fn errors_read_as_helm_prints_them() {
         "Error: values don't meet the specifications of the schema(s) in the following chart(s):\nc:\n- replicas: Invalid type. Expected: integer, given: string\n\n"
     );
 
-    s.write("Chart.yaml", &chart_yaml("c", "kubeVersion: \">=1.40.0-0\"\n"));
+    s.write(
+        "Chart.yaml",
+        &chart_yaml("c", "kubeVersion: \">=1.40.0-0\"\n"),
+    );
     assert_eq!(
         render_err(&s, ValueOptions::default()),
         "Error: chart requires kubeVersion: >=1.40.0-0 which is incompatible with Kubernetes v1.32.0\n\nUse --debug flag to render out invalid YAML\n"
     );
 
     s.write("Chart.yaml", &chart_yaml("c", "type: library\n"));
-    assert_eq!(render_err(&s, ValueOptions::default()), "Error: library charts are not installable\n");
+    assert_eq!(
+        render_err(&s, ValueOptions::default()),
+        "Error: library charts are not installable\n"
+    );
 
     s.write("Chart.yaml", "apiVersion: v2\nname: c\n");
     assert_eq!(

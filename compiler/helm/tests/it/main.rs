@@ -80,8 +80,8 @@ fn render(root: &Path, case: &Case, cache: &RenderCache) -> Result<TemplateOutpu
     };
     let mut values = ValueOptions::default();
     for f in &case.values_files {
-        let data = std::fs::read(root.join(f))
-            .map_err(|e| HelmError::Io(format!("open {f}: {e}")))?;
+        let data =
+            std::fs::read(root.join(f)).map_err(|e| HelmError::Io(format!("open {f}: {e}")))?;
         values.values_files.push((f.clone(), data));
     }
     if let Some(v) = &opts.kube_version {
