@@ -56,6 +56,9 @@ pub fn render(
     let keys = sort_templates(&templates);
 
     let mut set = Template::new(FUNCS.clone());
+    // Helm's root template is `template.New("gotpl")`: the name appears in "no template ...
+    // associated with template" errors and is the name `tpl` parses its text as.
+    set.set_root_name("gotpl");
     for name in &keys {
         let r = &templates[name];
         set.parse(name, &r.text)
