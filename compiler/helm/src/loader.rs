@@ -44,7 +44,11 @@ fn io_error(path: &Path, e: &std::io::Error) -> HelmError {
 /// Loads a chart archive file (`loader.LoadFile`).
 pub fn load_file(path: &Path) -> Result<Chart, HelmError> {
     let data = std::fs::read(path).map_err(|e| io_error(path, &e))?;
-    let name = path.display().to_string();
+    // Helm names the file by its absolute path (`LocateChart` made it absolute).
+    let name = std::path::absolute(path)
+        .unwrap_or_else(|_| path.to_path_buf())
+        .display()
+        .to_string();
     if !data.starts_with(&[0x1f, 0x8b, 0x08]) {
         if name.ends_with(".yml") || name.ends_with(".yaml") {
             return Err(HelmError::Load(format!(
@@ -59,12 +63,15 @@ pub fn load_file(path: &Path) -> Result<Chart, HelmError> {
     load_archive(&data, 0)
 }
 
-/// A rough `http.DetectContentType` for the error message about non-archives.
+/// `http.DetectContentType` on the first 512 bytes, as Helm reads them into a zeroed buffer
+/// (so a short file always looks binary), for the error message about non-archives.
 fn detect_content_type(data: &[u8]) -> &'static str {
-    let head = &data[..data.len().min(512)];
+    let mut head = [0u8; 512];
+    let n = data.len().min(512);
+    head[..n].copy_from_slice(&data[..n]);
     let binary = head
         .iter()
-        .any(|&b| b < 0x20 && !matches!(b, b'\t' | b'\n' | b'\r' | 0x0c | 0x1b));
+        .any(|&b| matches!(b, 0x00..=0x08 | 0x0B | 0x0E..=0x1A | 0x1C..=0x1F));
     if binary {
         "application/octet-stream"
     } else {
