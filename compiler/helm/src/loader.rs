@@ -384,3 +384,125 @@ pub fn load_files(files: Vec<(String, Vec<u8>)>, depth: usize) -> Result<Chart, 
     }
     Ok(c)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(entries: &[(&str, &str)]) -> Vec<(String, Vec<u8>)> {
+        entries
+            .iter()
+            .map(|(n, d)| (n.to_string(), d.as_bytes().to_vec()))
+            .collect()
+    }
+
+    const CHART: &str = "apiVersion: v2\nname: top\nversion: 1.0.0\n";
+
+    fn tgz(entries: &[(&str, &str)]) -> Vec<u8> {
+        let gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        let mut b = tar::Builder::new(gz);
+        for (name, text) in entries {
+            let mut h = tar::Header::new_gnu();
+            h.set_size(text.len() as u64);
+            h.set_mode(0o644);
+            // Names are written raw so that hostile paths can be tested.
+            let bytes = name.as_bytes();
+            h.as_old_mut().name[..bytes.len()].copy_from_slice(bytes);
+            h.set_cksum();
+            b.append(&h, text.as_bytes()).unwrap();
+        }
+        b.into_inner().unwrap().finish().unwrap()
+    }
+
+    #[test]
+    fn files_are_sorted_into_the_chart() {
+        let c = load_files(
+            files(&[
+                ("Chart.yaml", CHART),
+                ("values.yaml", "a: 1\n"),
+                ("values.schema.json", "{}"),
+                ("templates/a.yaml", "kind: A"),
+                ("crds/c.yaml", "kind: CRD"),
+                ("README.md", "hi"),
+                (
+                    "charts/sub/Chart.yaml",
+                    "apiVersion: v2\nname: sub\nversion: 0.1.0\n",
+                ),
+                ("charts/sub/templates/b.yaml", "kind: B"),
+                ("charts/_skipped/Chart.yaml", "not a chart"),
+                ("charts/sub-0.1.0.tgz.prov", "signature"),
+            ]),
+            0,
+        )
+        .unwrap();
+        assert_eq!(c.name(), "top");
+        assert_eq!(c.values.get("a"), Some(Value::Float(1.0)));
+        assert!(c.schema.is_some());
+        let names = |fs: &[File]| fs.iter().map(|f| f.name.clone()).collect::<Vec<_>>();
+        assert_eq!(names(&c.templates), ["templates/a.yaml"]);
+        assert_eq!(
+            names(&c.files),
+            ["crds/c.yaml", "README.md", "charts/sub-0.1.0.tgz.prov"]
+        );
+        assert_eq!(c.dependencies.len(), 1);
+        assert_eq!(names(&c.dependencies[0].templates), ["templates/b.yaml"]);
+        assert_eq!(c.crd_objects("top")[0].0, "top/crds/c.yaml");
+    }
+
+    #[test]
+    fn load_errors_read_as_helm() {
+        let err = |entries: &[(&str, &str)]| load_files(files(entries), 0).unwrap_err().to_string();
+        assert_eq!(
+            err(&[("values.yaml", "a: 1")]),
+            "Chart.yaml file is missing"
+        );
+        assert_eq!(
+            err(&[("Chart.yaml", CHART), ("values.yaml", "- a\n")]),
+            "cannot load values.yaml: error unmarshaling JSON: while decoding JSON: json: cannot unmarshal array into Go value of type map[string]interface {}"
+        );
+        assert_eq!(
+            err(&[
+                ("Chart.yaml", CHART),
+                ("charts/sub/Chart.yaml", "apiVersion: v2\nname: sub\n")
+            ]),
+            "error unpacking subchart sub in top: validation: chart.metadata.version is required"
+        );
+    }
+
+    #[test]
+    fn archives_are_checked_as_helm_checks_them() {
+        let c = load_archive(
+            &tgz(&[("top/Chart.yaml", CHART), ("top/templates/a.yaml", "x")]),
+            0,
+        )
+        .unwrap();
+        assert_eq!(c.templates[0].name, "templates/a.yaml");
+        let err =
+            |entries: &[(&str, &str)]| load_archive(&tgz(entries), 0).unwrap_err().to_string();
+        // A top-level file has nothing left after its folder is cut off.
+        assert_eq!(
+            err(&[("Chart.yaml", CHART)]),
+            "chart illegally contains content outside the base directory: \"Chart.yaml\""
+        );
+        assert_eq!(
+            err(&[("Chart.yaml/x", CHART)]),
+            "chart yaml not in base directory"
+        );
+        assert_eq!(
+            err(&[("top/Chart.yaml", CHART), ("top/../../x", "x")]),
+            "chart illegally references parent directory"
+        );
+        assert_eq!(err(&[]), "no files in chart archive");
+        assert_eq!(
+            load_archive(b"this is not a gzip stream", 0)
+                .unwrap_err()
+                .to_string(),
+            "gzip: invalid header"
+        );
+        // Shorter than a gzip header: Go's io.ReadFull fails first.
+        assert_eq!(
+            load_archive(b"not gzip", 0).unwrap_err().to_string(),
+            "unexpected EOF"
+        );
+    }
+}
