@@ -7,8 +7,8 @@ use std::fmt::Write as _;
 
 use gotemplate::{Map, Value};
 
-/// Nesting accepted before giving up (Go's decoder allows 10000).
-const MAX_NESTING: usize = 10_000;
+/// Nesting accepted before giving up (Go allows 10000; this stays well inside a thread stack).
+const MAX_NESTING: usize = 1000;
 
 /// Decodes the first JSON value of `text` (after white space). Returns the value and the
 /// byte offset just after it (`Decoder.InputOffset`).
@@ -381,6 +381,12 @@ mod tests {
         );
         check("[]", "[]", 2);
         check("-0.5e1", "-5f", 6);
+    }
+
+    #[test]
+    fn deep_nesting_is_an_error_not_a_crash() {
+        let deep = "[".repeat(100_000);
+        assert_eq!(decode_prefix(&deep).unwrap_err(), "exceeded max depth");
     }
 
     #[test]

@@ -10,6 +10,8 @@ use crate::json;
 pub const MAX_INDEX: usize = 65536;
 /// Deepest dotted name `--set` accepts.
 pub const MAX_NESTED_NAME_LEVEL: usize = 30;
+/// Deepest list nesting (`a[0][0]…`) accepted; Go has no limit but a growable stack.
+pub const MAX_NESTED_LIST_LEVEL: usize = 100;
 
 /// What values are read as.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -157,7 +159,7 @@ impl Parser {
                     Some(Value::List(l)) => l.to_vec(),
                     Some(other) => return Err(conversion_panic(&other, "[]interface {}")),
                 };
-                let (list, e) = self.list_item(list, i, level);
+                let (list, e) = self.list_item(list, i, level, 0);
                 set(data, &k, Value::list(list));
                 e
             }
@@ -245,7 +247,21 @@ impl Parser {
     }
 
     /// `listItem`: returns the list (possibly changed) and the error, as Go returns both.
-    fn list_item(&mut self, list: Vec<Value>, i: i64, level: usize) -> (Vec<Value>, PResult<()>) {
+    fn list_item(
+        &mut self,
+        list: Vec<Value>,
+        i: i64,
+        level: usize,
+        depth: usize,
+    ) -> (Vec<Value>, PResult<()>) {
+        if depth > MAX_NESTED_LIST_LEVEL {
+            return (
+                list,
+                err(format!(
+                    "list nesting is greater than maximum supported level of {MAX_NESTED_LIST_LEVEL}"
+                )),
+            );
+        }
         if i < 0 {
             return (list, err(format!("negative {i} index not allowed")));
         }
@@ -308,7 +324,7 @@ impl Parser {
                         }
                     }
                 }
-                let (list2, e) = self.list_item(crt, next_i, level);
+                let (list2, e) = self.list_item(crt, next_i, level, depth + 1);
                 if e.is_err() {
                     return (list, e);
                 }
@@ -704,6 +720,12 @@ mod tests {
         assert_eq!(
             e,
             "value name nested level is greater than maximum supported nested level of 30"
+        );
+        let deep = format!("a{}=1", "[0]".repeat(5000));
+        assert!(
+            parse(&deep, Mode::Typed)
+                .unwrap_err()
+                .starts_with("list nesting")
         );
         let e = parse("a[65537]=x", Mode::Typed).unwrap_err();
         assert_eq!(
