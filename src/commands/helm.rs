@@ -53,6 +53,12 @@ pub struct TemplateArgs {
     /// Write the manifests to files in this folder instead of standard output.
     #[arg(long = "output-dir")]
     pub output_dir: Option<String>,
+    /// Write under `--output-dir/NAME`.
+    #[arg(long = "release-name")]
+    pub release_name: bool,
+    /// Leave hooks out of the output.
+    #[arg(long = "no-hooks")]
+    pub no_hooks: bool,
     /// Leave out test hooks.
     #[arg(long = "skip-tests")]
     pub skip_tests: bool,
@@ -97,6 +103,8 @@ fn template(args: TemplateArgs) -> ExitCode {
         is_upgrade: args.is_upgrade,
         show_only: args.show_only,
         output_dir: args.output_dir,
+        use_release_name: args.release_name,
+        no_hooks: args.no_hooks,
         skip_schema_validation: args.skip_schema_validation,
         seed: clock.unix_seconds as u64 ^ u64::from(clock.nanos),
         now: clock,

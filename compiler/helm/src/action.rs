@@ -37,6 +37,10 @@ pub struct TemplateOptions {
     pub show_only: Vec<String>,
     /// `--output-dir`: write files instead of printing manifests.
     pub output_dir: Option<String>,
+    /// `--release-name`: write under `output-dir/RELEASE`.
+    pub use_release_name: bool,
+    /// `--no-hooks`: leave hooks out of the output.
+    pub no_hooks: bool,
     pub skip_schema_validation: bool,
     /// Seed of `rand*`/`uuidv4` and the clock `now` reads.
     pub seed: u64,
@@ -55,6 +59,8 @@ impl Default for TemplateOptions {
             is_upgrade: false,
             show_only: Vec::new(),
             output_dir: None,
+            use_release_name: false,
+            no_hooks: false,
             skip_schema_validation: false,
             seed: 0,
             now: Timestamp {
@@ -279,7 +285,8 @@ pub fn render_release(
         ..Release::default()
     };
     let mut written: BTreeMap<String, ()> = BTreeMap::new();
-    let mut emit = |rel: &mut Release, name: &str, content: &str| match &opts.output_dir {
+    let out_dir = output_dir(opts);
+    let mut emit = |rel: &mut Release, name: &str, content: &str| match &out_dir {
         None => {
             rel.manifest
                 .push_str(&format!("---\n# Source: {name}\n{content}\n"));
@@ -307,6 +314,19 @@ pub fn render_release(
         emit(&mut rel, &m.name, &m.content);
     }
     Ok(rel)
+}
+
+/// The folder files go to: `--output-dir`, joined with the release name on request.
+fn output_dir(opts: &TemplateOptions) -> Option<String> {
+    let dir = opts.output_dir.as_ref()?;
+    if opts.use_release_name {
+        Some(crate::gostr::path_clean(&format!(
+            "{dir}/{}",
+            opts.release_name
+        )))
+    } else {
+        Some(dir.clone())
+    }
 }
 
 /// Go's `# Source: [^/]+/(.+)`: the template path after the chart name.
@@ -338,7 +358,10 @@ pub fn template_output(rel: &Release, opts: &TemplateOptions) -> Result<Template
         if opts.skip_tests && h.is_test() {
             continue;
         }
-        match &opts.output_dir {
+        if opts.no_hooks {
+            break;
+        }
+        match &output_dir(opts) {
             None => manifests.push_str(&format!("---\n# Source: {}\n{}\n", h.path, h.manifest)),
             Some(dir) => out.writes.push(FileWrite {
                 path: format!("{dir}/{}", h.path),
