@@ -90,6 +90,23 @@ fn go_quote(s: &str) -> String {
     format!("{s:?}")
 }
 
+/// `%q` of a `[]rune`: each rune single-quoted, space separated, in brackets.
+fn go_quote_runes(s: &str) -> String {
+    let quoted: Vec<String> = s
+        .chars()
+        .map(|c| match c {
+            '\'' => r"'\''".to_string(),
+            '\\' => r"'\\'".to_string(),
+            '\n' => r"'\n'".to_string(),
+            '\t' => r"'\t'".to_string(),
+            '\r' => r"'\r'".to_string(),
+            c if c.is_control() => format!(r"'\x{:02x}'", c as u32),
+            c => format!("'{c}'"),
+        })
+        .collect();
+    format!("[{}]", quoted.join(" "))
+}
+
 struct Parser {
     sc: Vec<char>,
     pos: usize,
@@ -271,7 +288,7 @@ impl Parser {
                 list,
                 err(format!(
                     "unexpected data at end of array index: {}",
-                    go_quote(&k)
+                    go_quote_runes(&k)
                 )),
             );
         }
@@ -732,6 +749,15 @@ mod tests {
             e,
             "index of 65537 is greater than maximum supported index of 65536"
         );
+    }
+
+    #[test]
+    fn rune_slices_quote_as_go() {
+        assert_eq!(
+            parse("x[0]y=1", Mode::Typed).unwrap_err(),
+            "unexpected data at end of array index: ['y']"
+        );
+        assert_eq!(go_quote_runes("a'b"), r"['a' '\'' 'b']");
     }
 
     #[test]
