@@ -315,3 +315,39 @@ fn errors_read_as_helm_prints_them() {
         "Error: validation: chart.metadata.version is required\n"
     );
 }
+
+#[test]
+fn a_loaded_chart_renders_the_same_every_time() {
+    let s = Scratch::new();
+    s.write(
+        "Chart.yaml",
+        &chart_yaml(
+            "top",
+            "dependencies:\n- name: sub\n  version: 1.0.0\n  import-values: [data]\n",
+        ),
+    );
+    s.write("values.yaml", "data: {mine: 1}\n");
+    s.write(
+        "templates/cm.yaml",
+        "kind: ConfigMap\ndata: {{ toJson .Values.data }}\n{{- $_ := set .Values \"touched\" true }}\n",
+    );
+    s.write("charts/sub/Chart.yaml", &chart_yaml("sub", ""));
+    s.write("charts/sub/values.yaml", "exports: {data: {theirs: 2}}\n");
+    let chart = action::load_installable(&s.0).expect("loads");
+    let render = |set: &[&str]| {
+        let values = ValueOptions {
+            set: set.iter().map(|v| v.to_string()).collect(),
+            ..ValueOptions::default()
+        };
+        let user = action::merge_user_values(&values).expect("values");
+        action::template(&chart, &user, &opts())
+            .expect("renders")
+            .stdout
+    };
+    let first = render(&[]);
+    assert!(first.contains(r#"data: {"mine":1,"theirs":2}"#), "{first}");
+    let other = render(&["data.mine=5"]);
+    assert!(other.contains(r#"data: {"mine":5,"theirs":2}"#), "{other}");
+    // Neither dependency processing nor templates changed the loaded chart.
+    assert_eq!(render(&[]), first);
+}
