@@ -2,8 +2,12 @@
 //! loading, values coalescing, dependencies, the template engine's built-in objects, schema
 //! validation, manifest sorting and output framing.
 //!
-//! The library does no printing: [`template::run`] returns the text `helm template` would
-//! print, or a [`HelmError`] whose [`HelmError::helm_output`] is what Helm prints on failure.
+//! The library does no printing. [`action::run`] takes a chart path and the command line's
+//! values and options and returns what `helm template` would print (and the files
+//! `--output-dir` would write), or a [`HelmError`] whose [`HelmError::helm_output`] is what
+//! Helm prints on failure. For many renders, load a chart once ([`action::load_installable`]),
+//! merge values ([`action::merge_user_values`]) and render through a [`RenderCache`], which
+//! renders each distinct (chart, values, options) once.
 
 pub mod action;
 pub mod cache;
