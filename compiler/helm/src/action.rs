@@ -218,19 +218,23 @@ pub fn load_installable(path: &Path) -> Result<Chart, HelmError> {
     Ok(chart)
 }
 
+/// `--kube-version` as `chartutil.ParseKubeVersion` reads it; empty means unset.
+pub fn parse_kube_version(opts: &TemplateOptions) -> Result<Option<KubeVersion>, HelmError> {
+    match opts.kube_version.as_deref() {
+        None | Some("") => Ok(None),
+        Some(v) => KubeVersion::parse(v)
+            .map(Some)
+            .map_err(|e| HelmError::Usage(format!("invalid kube version '{v}': {e}"))),
+    }
+}
+
 /// `action.Install.Run` for `helm template`: the release's manifest text and hooks.
 pub fn render_release(
     chart: &Chart,
     user_values: &Map,
     opts: &TemplateOptions,
 ) -> Result<Release, HelmError> {
-    let kube_version = match &opts.kube_version {
-        None => None,
-        Some(v) => Some(
-            KubeVersion::parse(v)
-                .map_err(|e| HelmError::Usage(format!("invalid kube version '{v}': {e}")))?,
-        ),
-    };
+    let kube_version = parse_kube_version(opts)?;
     let mut chart = chart.clone();
     dependencies::process_dependencies(&mut chart, user_values)?;
     let caps = Capabilities::for_template(kube_version, &opts.api_versions);
@@ -420,10 +424,7 @@ pub fn run(
     values: &ValueOptions,
     opts: &TemplateOptions,
 ) -> Result<TemplateOutput, HelmError> {
-    if let Some(v) = &opts.kube_version {
-        KubeVersion::parse(v)
-            .map_err(|e| HelmError::Usage(format!("invalid kube version '{v}': {e}")))?;
-    }
+    parse_kube_version(opts)?;
     let path = locate_chart(chart_ref)?;
     let user_values = merge_user_values(values)?;
     let chart = load_installable(path)?;

@@ -84,10 +84,7 @@ fn render(root: &Path, case: &Case, cache: &RenderCache) -> Result<TemplateOutpu
             std::fs::read(root.join(f)).map_err(|e| HelmError::Io(format!("open {f}: {e}")))?;
         values.values_files.push((f.clone(), data));
     }
-    if let Some(v) = &opts.kube_version {
-        helm::objects::KubeVersion::parse(v)
-            .map_err(|e| HelmError::Usage(format!("invalid kube version '{v}': {e}")))?;
-    }
+    action::parse_kube_version(&opts)?;
     let user_values = action::merge_user_values(&values)?;
     let chart = action::load_installable(&root.join(&case.chart))?;
     cache.template(&chart, &user_values, &opts)
