@@ -123,6 +123,9 @@ fn template(args: TemplateArgs) -> ExitCode {
     }
     match action::run(&chart, &values, &opts) {
         Ok(out) => {
+            for w in &out.warnings {
+                eprintln!("WARNING: {w}");
+            }
             for w in &out.writes {
                 if let Err(e) = write_file(w) {
                     return fail(&e);

@@ -106,6 +106,8 @@ pub struct FileWrite {
 pub struct TemplateOutput {
     pub stdout: String,
     pub writes: Vec<FileWrite>,
+    /// What Helm prints on standard error as `WARNING: ...` (e.g. a deprecated chart).
+    pub warnings: Vec<String>,
 }
 
 /// The rendered release: `rel.Manifest` and `rel.Hooks`.
@@ -415,7 +417,11 @@ pub fn template(
     opts: &TemplateOptions,
 ) -> Result<TemplateOutput, HelmError> {
     let rel = render_release(chart, user_values, opts)?;
-    template_output(&rel, opts)
+    let mut out = template_output(&rel, opts)?;
+    if chart.metadata.deprecated {
+        out.warnings.push("This chart is deprecated".into());
+    }
+    Ok(out)
 }
 
 /// `helm template RELEASE CHART` from a chart path and value options.
