@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 mod helm;
+mod select;
 mod template;
 
 #[derive(Debug, Subcommand)]
@@ -15,6 +16,8 @@ pub enum Command {
     Template(template::Args),
     /// Helm charts: `helm template`, rendered as Helm 3.17 renders it.
     Helm(helm::Args),
+    /// Print the clusters of a fleet that a CEL selector matches, sorted, one per line.
+    Select(select::Args),
 }
 
 /// Exit codes: 0 success, 1 diagnostics, 2 usage, 3 remote failure, 101 internal bug.
@@ -29,5 +32,6 @@ pub fn exec(command: Command) -> ExitCode {
     match command {
         Command::Template(args) => template::exec(args),
         Command::Helm(args) => helm::exec(args),
+        Command::Select(args) => select::exec(args),
     }
 }

@@ -99,9 +99,9 @@ impl CaseChart {
             Value::Nil
         };
         let values = match values {
-            // An empty values.yaml is an empty map for Helm.
-            Value::Nil => Value::Map(Map::new()),
-            Value::Map(m) => Value::Map(m),
+            // An empty values.yaml is an empty map for Helm; `.Values` is a `chartutil.Values`.
+            Value::Nil => Value::Map(Map::named("chartutil.Values", Default::default())),
+            Value::Map(m) => Value::Map(Map::named("chartutil.Values", m.with(|e| e.clone()))),
             other => return Err(format!("values.yaml is a {}, not a map", other.type_name())),
         };
 
@@ -178,7 +178,8 @@ impl CaseChart {
         top.insert("Files", Value::Map(Map::new()));
         top.insert("Subcharts", Value::Map(Map::new()));
 
-        let template = Map::new();
+        // Helm builds `.Template` as a `chartutil.Values`.
+        let template = Map::named("chartutil.Values", Default::default());
         template.insert("Name", Value::from(template_name));
         template.insert(
             "BasePath",

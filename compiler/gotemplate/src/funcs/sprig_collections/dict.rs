@@ -182,8 +182,10 @@ fn dig(ps: &[Value]) -> FuncResult {
     if keys.is_empty() {
         return Err(FuncError::new("dig needs at least three arguments"));
     }
-    let Value::Map(dict) = dict else {
-        return Err(type_assertion(dict, MAP));
+    let dict = match dict {
+        Value::Map(m) if m.go_type().is_none() => m,
+        // A named map type (Helm's `chartutil.Values`) fails Go's type assertion too.
+        other => return Err(type_assertion(other, MAP)),
     };
     let mut names = Vec::with_capacity(keys.len());
     for key in keys {
@@ -201,7 +203,7 @@ fn dig(ps: &[Value]) -> FuncResult {
             return Ok(step);
         }
         match step {
-            Value::Map(next) => current = next,
+            Value::Map(next) if next.go_type().is_none() => current = next,
             other => return Err(type_assertion(&other, MAP)),
         }
     }
