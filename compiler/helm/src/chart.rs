@@ -427,7 +427,7 @@ pub fn validate_metadata(md: &mut Metadata) -> Result<(), HelmError> {
     if md.version.is_empty() {
         return invalid("chart.metadata.version is required".into());
     }
-    if semver::Version::parse(&md.version).is_err() {
+    if semver::parse_version(&md.version).is_err() {
         return invalid(format!(
             "chart.metadata.version {:?} is invalid",
             md.version

@@ -546,9 +546,9 @@ pub struct KubeVersion {
 impl KubeVersion {
     /// `chartutil.ParseKubeVersion`: `1.31` becomes `v1.31.0`.
     pub fn parse(version: &str) -> Result<KubeVersion, crate::semver::SemverError> {
-        let sv = crate::semver::Version::parse(version)?;
+        let sv = crate::semver::parse_version(version)?;
         Ok(KubeVersion {
-            version: format!("v{sv}"),
+            version: format!("v{}", sv.to_canonical()),
             major: sv.major.to_string(),
             minor: sv.minor.to_string(),
         })
