@@ -40,6 +40,7 @@ fn check(format: &str, args: &[Value], want: &str) {
 }
 
 #[test]
+#[allow(clippy::approx_constant)] // 3.14159 is a test value, not π
 fn sprintf_matches_go() {
     let cases: &[(&str, &[Value], &str)] = &[
         ("%d", &[i(12345)], "12345"),

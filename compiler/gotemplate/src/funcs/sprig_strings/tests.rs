@@ -2632,7 +2632,8 @@ fn string_functions_match_sprig() {
 fn signatures_are_gos() {
     use crate::funcs::Ty::{Any, Int, String as Str};
     let funcs = FuncMap::sprig();
-    let cases: &[(&str, &[crate::funcs::Ty], Option<crate::funcs::Ty>)] = &[
+    type Signature<'a> = (&'a str, &'a [crate::funcs::Ty], Option<crate::funcs::Ty>);
+    let cases: &[Signature] = &[
         ("abbrev", &[Int, Str], None),
         ("abbrevboth", &[Int, Int, Str], None),
         ("trunc", &[Int, Str], None),
@@ -2689,7 +2690,8 @@ fn signatures_are_gos() {
 
 #[test]
 fn random_strings_have_the_length_and_alphabet() {
-    let cases: &[(&str, fn(char) -> bool)] = &[
+    type Alphabet = fn(char) -> bool;
+    let cases: &[(&str, Alphabet)] = &[
         ("randAlphaNum", |c| c.is_ascii_alphanumeric()),
         ("randAlpha", |c| c.is_ascii_alphabetic()),
         ("randNumeric", |c| c.is_ascii_digit()),
