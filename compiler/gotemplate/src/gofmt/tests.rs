@@ -3697,6 +3697,48 @@ fn format_float_like_strconv() {
     }
 }
 
+/// A value with a `String` method, as `*semver.Version` is.
+#[derive(Debug)]
+struct Version;
+
+impl crate::value::Object for Version {
+    fn type_name(&self) -> &str {
+        "*semver.Version"
+    }
+
+    fn go_string(&self) -> String {
+        "1.2.3".into()
+    }
+}
+
+#[test]
+fn objects_print_through_their_string_method() {
+    let v = || Value::Object(std::sync::Arc::new(Version));
+    let cases: &[(&str, &str)] = &[
+        ("%v", "1.2.3"),
+        ("%s", "1.2.3"),
+        ("%q", "\"1.2.3\""),
+        ("%x", "312e322e33"),
+        ("%7v|", "  1.2.3|"),
+        ("%.3s", "1.2"),
+        ("%T", "*semver.Version"),
+        ("%d", "%!d(*semver.Version=1.2.3)"),
+    ];
+    for (format, want) in cases {
+        check(format, &[v()], want);
+    }
+    check("%v", &[l(vec![v(), v()])], "[1.2.3 1.2.3]");
+    assert_eq!(format_value(&v()), "1.2.3");
+}
+
+#[test]
+fn pointer_verb_is_a_bad_verb() {
+    // Go prints a map's or slice's address, which has no equivalent here.
+    check("%p", &[l(vec![i(1)])], "%!p([]interface {}=[1])");
+    check("%p", &[i(1)], "%!p(int=1)");
+    check("%p", &[nil()], "%!p(<nil>)");
+}
+
 #[test]
 fn shortest_digits_of_floats() {
     assert_eq!(shortest_digits(1234.5), (false, "12345".to_string(), 3));
