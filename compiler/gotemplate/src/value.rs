@@ -96,7 +96,7 @@ impl Value {
             Value::Float(_) => "float64".into(),
             Value::String(_) => "string".into(),
             Value::List(_) => "[]interface {}".into(),
-            Value::Map(_) => "map[string]interface {}".into(),
+            Value::Map(m) => m.go_type().unwrap_or("map[string]interface {}").into(),
             Value::Object(o) => o.type_name().into(),
         }
     }
@@ -192,7 +192,7 @@ impl fmt::Debug for Value {
             Value::String(s) => write!(f, "{s:?}"),
             Value::List(l) => f.debug_list().entries(l.iter()).finish(),
             Value::Map(m) => {
-                let guard = m.0.read();
+                let guard = m.0.entries.read();
                 f.debug_map().entries(guard.iter()).finish()
             }
             Value::Object(o) => write!(f, "{}({:?})", o.type_name(), o),
@@ -211,7 +211,10 @@ impl PartialEq for Value {
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::String(a), Value::String(b)) => a == b,
             (Value::List(a), Value::List(b)) => a == b,
-            (Value::Map(a), Value::Map(b)) => a.ptr_eq(b) || *a.0.read() == *b.0.read(),
+            (Value::Map(a), Value::Map(b)) => {
+                a.ptr_eq(b)
+                    || (a.go_type() == b.go_type() && *a.0.entries.read() == *b.0.entries.read())
+            }
             (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
@@ -219,8 +222,19 @@ impl PartialEq for Value {
 }
 
 /// A shared, mutable `map[string]interface{}` with Go's (byte-wise) key order.
+///
+/// A map may carry the name of a Go map type whose underlying type is
+/// `map[string]interface{}` (Helm's `.Values` is a `chartutil.Values`): `%T` and `typeOf`
+/// print that name, and functions that type-assert `map[string]interface{}` (Sprig's `dig`)
+/// refuse it, as in Go.
 #[derive(Clone, Default)]
-pub struct Map(Arc<RwLock<BTreeMap<String, Value>>>);
+pub struct Map(Arc<MapInner>);
+
+#[derive(Default)]
+struct MapInner {
+    go_type: Option<&'static str>,
+    entries: RwLock<BTreeMap<String, Value>>,
+}
 
 impl Map {
     pub fn new() -> Map {
@@ -228,41 +242,59 @@ impl Map {
     }
 
     pub fn from_btree(entries: BTreeMap<String, Value>) -> Map {
-        Map(Arc::new(RwLock::new(entries)))
+        Map(Arc::new(MapInner {
+            go_type: None,
+            entries: RwLock::new(entries),
+        }))
+    }
+
+    /// A map of the named Go map type `go_type` (e.g. `chartutil.Values`) with `entries`.
+    pub fn named(go_type: &'static str, entries: BTreeMap<String, Value>) -> Map {
+        Map(Arc::new(MapInner {
+            go_type: Some(go_type),
+            entries: RwLock::new(entries),
+        }))
+    }
+
+    /// The name of the map's Go type when it is a named type, `None` for
+    /// `map[string]interface {}`.
+    pub fn go_type(&self) -> Option<&'static str> {
+        self.0.go_type
     }
 
     pub fn get(&self, key: &str) -> Option<Value> {
-        self.0.read().get(key).cloned()
+        self.0.entries.read().get(key).cloned()
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
-        self.0.read().contains_key(key)
+        self.0.entries.read().contains_key(key)
     }
 
     pub fn insert(&self, key: impl Into<String>, value: Value) -> Option<Value> {
-        self.0.write().insert(key.into(), value)
+        self.0.entries.write().insert(key.into(), value)
     }
 
     pub fn remove(&self, key: &str) -> Option<Value> {
-        self.0.write().remove(key)
+        self.0.entries.write().remove(key)
     }
 
     pub fn len(&self) -> usize {
-        self.0.read().len()
+        self.0.entries.read().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.read().is_empty()
+        self.0.entries.read().is_empty()
     }
 
     /// The keys, sorted.
     pub fn keys(&self) -> Vec<String> {
-        self.0.read().keys().cloned().collect()
+        self.0.entries.read().keys().cloned().collect()
     }
 
     /// A snapshot of the entries, sorted by key (values are shared, not copied).
     pub fn entries(&self) -> Vec<(String, Value)> {
         self.0
+            .entries
             .read()
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -271,27 +303,36 @@ impl Map {
 
     /// Read access to the entries without cloning them.
     pub fn with<R>(&self, f: impl FnOnce(&BTreeMap<String, Value>) -> R) -> R {
-        f(&self.0.read())
+        f(&self.0.entries.read())
     }
 
     /// Write access to the entries.
     pub fn with_mut<R>(&self, f: impl FnOnce(&mut BTreeMap<String, Value>) -> R) -> R {
-        f(&mut self.0.write())
+        f(&mut self.0.entries.write())
     }
 
     /// A new map with the same entries (values shared): Go's shallow map copy.
     pub fn shallow_copy(&self) -> Map {
-        Map::from_btree(self.0.read().clone())
+        self.with_type(self.0.entries.read().clone())
     }
 
     pub fn deep_copy(&self) -> Map {
-        Map::from_btree(
+        self.with_type(
             self.0
+                .entries
                 .read()
                 .iter()
                 .map(|(k, v)| (k.clone(), v.deep_copy()))
                 .collect(),
         )
+    }
+
+    /// A new map of this map's Go type.
+    fn with_type(&self, entries: BTreeMap<String, Value>) -> Map {
+        Map(Arc::new(MapInner {
+            go_type: self.0.go_type,
+            entries: RwLock::new(entries),
+        }))
     }
 
     pub fn ptr_eq(&self, other: &Map) -> bool {
@@ -301,7 +342,7 @@ impl Map {
 
 impl fmt::Debug for Map {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.read().iter()).finish()
+        f.debug_map().entries(self.0.entries.read().iter()).finish()
     }
 }
 

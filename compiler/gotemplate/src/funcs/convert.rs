@@ -12,15 +12,18 @@ pub fn strval(v: &Value) -> String {
     }
 }
 
-/// `cast.ToInt64`: floats truncate, bools are 0/1, strings parse with Go's base prefixes
+/// `cast.ToInt64`: floats truncate (NaN and out-of-range values give `i64::MIN`, as on
+/// amd64), bools are 0/1, strings parse with Go's base prefixes
 /// (`0x`, `0o`, `0b`, a leading `0` for octal, `_` separators) after trailing `.0…` is
 /// trimmed; anything else, or a failed parse, is 0.
 pub fn to_int64(v: &Value) -> i64 {
     match v {
         Value::Int(i) => *i,
+        // Go's float64 to int64 conversion on amd64 (where Helm runs): NaN and values out of
+        // range give the "integer indefinite" MinInt64, where Rust's `as` would saturate.
         Value::Float(f) => {
-            if f.is_nan() {
-                0
+            if f.is_nan() || !(i64::MIN as f64..-(i64::MIN as f64)).contains(f) {
+                i64::MIN
             } else {
                 *f as i64
             }
@@ -140,6 +143,9 @@ mod tests {
             (Value::from("3.5"), 0),
             (Value::from("abc"), 0),
             (Value::Float(3.9), 3),
+            (Value::Float(-3.9), -3),
+            (Value::Float(1e19), i64::MIN),
+            (Value::Float(f64::NAN), i64::MIN),
             (Value::Bool(true), 1),
             (Value::Nil, 0),
         ];

@@ -1,0 +1,3 @@
+module flotilla.invalid/go-reference
+
+go 1.19

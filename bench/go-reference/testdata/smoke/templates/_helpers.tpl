@@ -1,0 +1,1 @@
+{{- define "smoke.name" -}}{{ .Values.name | upper }}{{- end }}

@@ -1,0 +1,1 @@
+{{ define "x" }}{{ .Values.name | upper | }}{{ end }}

@@ -1,0 +1,1 @@
+{{ define "full" }}full{{ end }}{{ define "e" }}{{ end }}

@@ -1,0 +1,1 @@
+{{ define "dup" }}from _aaa.tpl{{ end }}{{ define "only-a" }}a{{ end }}

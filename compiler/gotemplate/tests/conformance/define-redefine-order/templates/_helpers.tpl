@@ -1,0 +1,1 @@
+{{ define "dup" }}from _helpers.tpl{{ end }}{{ define "only-b" }}b{{ end }}

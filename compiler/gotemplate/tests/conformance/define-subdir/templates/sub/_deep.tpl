@@ -1,0 +1,1 @@
+{{ define "deep" }}from a subdirectory{{ end }}

@@ -1,0 +1,2 @@
+{{ define "x" }}
+{{ if }}{{ end }}{{ end }}

@@ -1,0 +1,1 @@
+{{ define "tname" }}{{ .Template.Name }}{{ end }}

@@ -1,0 +1,1 @@
+{{ define "name" }}{{ .Chart.Name }}{{ end }}

@@ -1,0 +1,1 @@
+{{ define "leaf" }}{{ .Values.nested.inner.leaf }}{{ end }}

@@ -1,0 +1,1 @@
+{{- define "show" }}dot={{ . }} dollar-is-dot={{ eq (printf "%v" $) (printf "%v" .) }}{{ end -}}
