@@ -695,11 +695,15 @@ impl<'o> Printer<'o> {
                     return;
                 }
                 let sharp_v = self.f.sharp_v;
-                self.buf.push_str(if sharp_v {
-                    "map[string]interface {}{"
+                if sharp_v {
+                    // The map's Go type: `map[string]interface {}`, or a named one such as
+                    // Helm's `chartutil.Values`.
+                    self.buf
+                        .push_str(m.go_type().unwrap_or("map[string]interface {}"));
+                    self.buf.push('{');
                 } else {
-                    "map["
-                });
+                    self.buf.push_str("map[");
+                }
                 m.with(|entries| {
                     for (i, (k, item)) in entries.iter().enumerate() {
                         if i > 0 {

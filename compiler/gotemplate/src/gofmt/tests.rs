@@ -3732,6 +3732,22 @@ fn objects_print_through_their_string_method() {
 }
 
 #[test]
+fn named_maps_print_their_type() {
+    let values = Value::Map(Map::named(
+        "chartutil.Values",
+        BTreeMap::from([("a".to_string(), i(1))]),
+    ));
+    check("%v", std::slice::from_ref(&values), "map[a:1]");
+    check(
+        "%#v",
+        std::slice::from_ref(&values),
+        r#"chartutil.Values{"a":1}"#,
+    );
+    check("%T", std::slice::from_ref(&values), "chartutil.Values");
+    check("%d", &[values], "map[%!d(string=a):1]");
+}
+
+#[test]
 fn pointer_verb_is_a_bad_verb() {
     // Go prints a map's or slice's address, which has no equivalent here.
     check("%p", &[l(vec![i(1)])], "%!p([]interface {}=[1])");

@@ -283,9 +283,9 @@ fn helm_conformance() {
                 let _ = writeln!(report, "KNOWN {name}: {why}\n      {detail}");
                 continue;
             }
-            (Verdict::Pass | Verdict::PassInexactError(_), Some(_)) => Verdict::Fail(format!(
-                "matches helm now: delete its {KNOWN_DIVERGENCE}"
-            )),
+            (Verdict::Pass | Verdict::PassInexactError(_), Some(_)) => {
+                Verdict::Fail(format!("matches helm now: delete its {KNOWN_DIVERGENCE}"))
+            }
             (verdict, None) => verdict,
         };
         match verdict {
