@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod helm;
 mod select;
 mod template;
 
@@ -13,6 +14,8 @@ pub enum Command {
     /// Render a Go template file with YAML or JSON data, as Go's text/template with Sprig and
     /// Helm's functions would.
     Template(template::Args),
+    /// Helm charts: `helm template`, rendered as Helm 3.17 renders it.
+    Helm(helm::Args),
     /// Print the clusters of a fleet that a CEL selector matches, sorted, one per line.
     Select(select::Args),
 }
@@ -28,6 +31,7 @@ pub mod exit {
 pub fn exec(command: Command) -> ExitCode {
     match command {
         Command::Template(args) => template::exec(args),
+        Command::Helm(args) => helm::exec(args),
         Command::Select(args) => select::exec(args),
     }
 }

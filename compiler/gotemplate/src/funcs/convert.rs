@@ -96,7 +96,9 @@ pub fn parse_go_int(s: &str) -> Option<i64> {
     if digits.is_empty() || (!prefixed && digits.contains('_')) {
         return None;
     }
-    if digits.starts_with('_') && radix != 8 || digits.ends_with('_') || digits.contains("__") {
+    // Go allows `_` between digits and right after a base prefix (`0x_1f`), never at the end
+    // or doubled.
+    if digits.ends_with('_') || digits.contains("__") {
         return None;
     }
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
@@ -138,6 +140,8 @@ mod tests {
         let cases: &[(Value, i64)] = &[
             (Value::from("42"), 42),
             (Value::from("0x1f"), 31),
+            (Value::from("0x_1f"), 31),
+            (Value::from("0x1f_"), 0),
             (Value::from("010"), 8),
             (Value::from("3.0"), 3),
             (Value::from("3.5"), 0),

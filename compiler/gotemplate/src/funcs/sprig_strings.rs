@@ -231,14 +231,15 @@ fn string_list(items: Vec<String>) -> Value {
     Value::list(items.into_iter().map(Value::from).collect())
 }
 
-/// Sprig's `map[string]string` of split parts, keyed `_0`, `_1`, ….
+/// Sprig's `map[string]string` of split parts, keyed `_0`, `_1`, …: a map of that Go type, so
+/// that `%T` and `typeOf` print it as Go does.
 fn indexed_map(parts: Vec<String>) -> Value {
     let entries: BTreeMap<String, Value> = parts
         .into_iter()
         .enumerate()
         .map(|(i, part)| (format!("_{i}"), Value::from(part)))
         .collect();
-    Value::Map(Map::from_btree(entries))
+    Value::Map(Map::named("map[string]string", entries))
 }
 
 /// `s[from..to]` of bytes, as Go slices a string; a cut character becomes U+FFFD.
