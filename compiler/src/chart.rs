@@ -113,11 +113,9 @@ pub mod fake {
             let chart_yaml = files
                 .get("Chart.yaml")
                 .ok_or("Chart.yaml file is missing")?;
-            let meta = encoding::from_yaml_map(
-                &String::from_utf8_lossy(chart_yaml),
-                "chart.Metadata",
-            )
-            .map_err(|e| e.message)?;
+            let meta =
+                encoding::from_yaml_map(&String::from_utf8_lossy(chart_yaml), "chart.Metadata")
+                    .map_err(|e| e.message)?;
             let field = |k: &str| meta.get(k).and_then(|v| v.as_str().map(str::to_owned));
             let name = field("name").ok_or("validation: chart.metadata.name is required")?;
             let version =

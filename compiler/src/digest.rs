@@ -1,8 +1,8 @@
 //! Content addresses of service versions: a service is identified by the sha256 of its
 //! canonical spec and values template (and, once charts are loaded, of its chart).
 
-use serde::Serialize;
 use crate::model::{Digest, ServiceSpec};
+use serde::Serialize;
 
 /// The content address of one service version: `sha256:<hex>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]

@@ -7,14 +7,18 @@
 //! [`graph`] (dependencies and waves), [`render`] (values templates per cluster, charts through
 //! a [`ChartRenderer`], the plan), with [`digest`] and [`values`] giving content addresses.
 
+pub mod bundle;
 pub mod cache;
 pub mod chart;
 pub mod digest;
 pub mod graph;
+pub mod helm_renderer;
 pub mod load;
 pub mod model;
 pub mod render;
+pub mod review;
 pub mod source;
+pub mod synthetic;
 pub mod targeting;
 pub mod values;
 pub mod yaml;
@@ -33,6 +37,7 @@ pub use crate::cache::DiskCache;
 pub use crate::chart::ChartRenderer;
 use crate::diag::Diags;
 use crate::digest::ServiceDigest;
+pub use crate::helm_renderer::HelmRenderer;
 use crate::model::{ClusterName, Embedded, Fleet, Selection, ServiceName, Waves};
 pub use crate::render::{Manifests, Progress, Stats};
 pub use crate::source::{FleetFiles, SourceError};
@@ -79,9 +84,9 @@ impl std::fmt::Debug for Options<'_> {
     }
 }
 
-/// Compiles the fleet with the default chart renderer and no persistent cache.
+/// Compiles the fleet with Helm's renderer and no persistent cache.
 pub fn compile(files: &FleetFiles) -> Compilation {
-    compile_with(files, &chart::fake::FakeRenderer::new(), Options::default())
+    compile_with(files, &HelmRenderer, Options::default())
 }
 
 /// Loads, targets and orders the fleet, renders values and charts, and makes the plan.

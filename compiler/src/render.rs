@@ -257,11 +257,22 @@ pub fn render<R: ChartRenderer>(
             Ok(t) => t,
             Err(e) => {
                 let mut scratch = Report::new();
-                let src = scratch.source(crate::values::template_name(name.as_str()), spec.values.text.clone());
+                let src = scratch.source(
+                    crate::values::template_name(name.as_str()),
+                    spec.values.text.clone(),
+                );
                 diagnostics::template::parse_error(&mut scratch, src, &e, &known);
                 for d in scratch.diagnostics {
-                    let message = format!("the values template of `{name}` does not parse: {}", d.message);
-                    push_mapped(diags, &spec.values, &scratch.sources[src].text, Diagnostic { message, ..d });
+                    let message = format!(
+                        "the values template of `{name}` does not parse: {}",
+                        d.message
+                    );
+                    push_mapped(
+                        diags,
+                        &spec.values,
+                        &scratch.sources[src].text,
+                        Diagnostic { message, ..d },
+                    );
                 }
                 continue;
             }
@@ -293,14 +304,24 @@ pub fn render<R: ChartRenderer>(
     let done = std::sync::atomic::AtomicUsize::new(0);
     let clusters: Vec<(&ClusterName, &Waves)> = waves.iter().collect();
     let services: Vec<&Prepared<'_, R::Chart>> = prepared.values().collect();
-    let index: HashMap<&ServiceName, usize> =
-        services.iter().enumerate().map(|(i, p)| (p.name, i)).collect();
+    let index: HashMap<&ServiceName, usize> = services
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name, i))
+        .collect();
     let outs: Vec<(ClusterOut, Stats)> = clusters
         .par_iter()
         .map(|(cluster, cluster_waves)| {
             let mut stats = Stats::default();
             let out = render_cluster(
-                fleet, cluster, cluster_waves, &services, &index, renderer, &cache, &mut stats,
+                fleet,
+                cluster,
+                cluster_waves,
+                &services,
+                &index,
+                renderer,
+                &cache,
+                &mut stats,
             );
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
             if let Some(p) = progress {
@@ -439,8 +460,16 @@ fn render_cluster<R: ChartRenderer>(
 /// Names clusters in a message: all of them when few, else the first ones and a count.
 fn cluster_list(clusters: &[Arc<str>]) -> String {
     const SHOWN: usize = 5;
-    let word = if clusters.len() == 1 { "cluster" } else { "clusters" };
-    let names: Vec<String> = clusters.iter().take(SHOWN).map(|c| format!("`{c}`")).collect();
+    let word = if clusters.len() == 1 {
+        "cluster"
+    } else {
+        "clusters"
+    };
+    let names: Vec<String> = clusters
+        .iter()
+        .take(SHOWN)
+        .map(|c| format!("`{c}`"))
+        .collect();
     let more = clusters.len().saturating_sub(SHOWN);
     if more > 0 {
         format!("{word} {} and {more} more", names.join(", "))

@@ -220,7 +220,9 @@ fn walk(dir: &Path, rel: &str, depth: usize, out: &mut Vec<(String, Result<Vec<u
     if depth > MAX_CHART_DEPTH {
         out.push((
             rel.to_owned(),
-            Err(format!("chart folders nest deeper than {MAX_CHART_DEPTH} levels")),
+            Err(format!(
+                "chart folders nest deeper than {MAX_CHART_DEPTH} levels"
+            )),
         ));
         return;
     }
@@ -237,7 +239,9 @@ fn walk(dir: &Path, rel: &str, depth: usize, out: &mut Vec<(String, Result<Vec<u
                     "the chart file is larger than the maximum file size {MAX_CHART_FILE}"
                 )),
             )),
-            Ok(m) if m.is_file() => out.push((key, std::fs::read(&path).map_err(|e| e.to_string()))),
+            Ok(m) if m.is_file() => {
+                out.push((key, std::fs::read(&path).map_err(|e| e.to_string())))
+            }
             Ok(_) => out.push((key, Err("not a regular file".into()))),
             Err(e) => out.push((key, Err(e.to_string()))),
         }

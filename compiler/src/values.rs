@@ -120,10 +120,9 @@ pub fn values_digest(values: &Map) -> Digest {
                 stack.extend(items.iter().rev().cloned());
             }
             Value::Map(m) => {
-                let entries: Vec<(String, Value)> =
-                    m.with(|e: &BTreeMap<String, Value>| {
-                        e.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
-                    });
+                let entries: Vec<(String, Value)> = m.with(|e: &BTreeMap<String, Value>| {
+                    e.iter().map(|(k, v)| (k.clone(), v.clone())).collect()
+                });
                 put(&mut h, b'm', &(entries.len() as u64).to_le_bytes());
                 // Keys are hashed now, values as they are popped: push them in reverse, each
                 // behind a marker holding its key.
@@ -148,7 +147,10 @@ mod tests {
 
     #[test]
     fn digests_ignore_spelling_but_not_types() {
-        assert_eq!(digest_of("a: 1\nb: x\n"), digest_of("b: 'x'   # comment\na: 1"));
+        assert_eq!(
+            digest_of("a: 1\nb: x\n"),
+            digest_of("b: 'x'   # comment\na: 1")
+        );
         assert_ne!(digest_of("a: 1"), digest_of("a: '1'"));
         assert_ne!(digest_of("a: [1, 2]"), digest_of("a: [2, 1]"));
         assert_ne!(digest_of("a: {b: 1}"), digest_of("a: {c: 1}"));
