@@ -91,8 +91,10 @@ impl Failure {
         match self {
             Failure::Values(ValuesError::Exec(e)) => e.to_string(),
             Failure::Values(ValuesError::Yaml { message, line }) => match line {
-                Some((n, text)) => format!("{message} (line {n}: `{}`)", text.trim()),
-                None => message.clone(),
+                Some((n, text)) if !text.trim().is_empty() => {
+                    format!("{message} (rendered line {n}: `{}`)", text.trim())
+                }
+                _ => message.clone(),
             },
             Failure::Render(m) => m.clone(),
         }
@@ -495,8 +497,17 @@ fn report_failure<C>(
                 p.values_span.text.clone(),
             );
             diagnostics::template::exec_error(&mut scratch, src, e);
-            for d in scratch.diagnostics {
-                let message = format!("the values of `{name}` failed on {on}: {}", d.message);
+            for mut d in scratch.diagnostics {
+                let message = format!(
+                    "the values of `{name}` failed on {on}: {}",
+                    helm_exec_message(&d.message)
+                );
+                for l in &mut d.labels {
+                    l.message = l
+                        .message
+                        .replace(HELM_ERR_START, "")
+                        .replace(HELM_ERR_END, "");
+                }
                 push_mapped(
                     diags,
                     p.values_span,
@@ -530,6 +541,23 @@ fn report_failure<C>(
             );
         }
     }
+}
+
+const HELM_ERR_START: &str = "HELM_ERR_START";
+const HELM_ERR_END: &str = "HELM_ERR_END";
+
+/// Helm's wording of `fail` and `required` errors (its engine's `cleanupExecError`):
+/// `execution error at (name:line:col): message`.
+fn helm_exec_message(text: &str) -> String {
+    let tokens: Vec<&str> = text.splitn(3, ": ").collect();
+    if let [_, location, rest] = tokens.as_slice()
+        && let Some(start) = rest.find(HELM_ERR_START)
+        && let Some(end) = rest[start..].rfind(HELM_ERR_END)
+    {
+        let inner = &rest[start + HELM_ERR_START.len()..start + end];
+        return format!("execution error at ({location}): {inner}");
+    }
+    text.to_owned()
 }
 
 /// Adds a diagnostic made against a template's own text, its labels moved into the file the

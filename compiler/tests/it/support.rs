@@ -31,9 +31,12 @@ pub fn fleet(files: Vec<(String, String)>) -> FleetFiles {
     files
 }
 
-/// Adds `Chart.yaml` to every chart folder a service names that has no files: fixtures that
-/// are about selection and ordering need not write charts.
+/// Adds `Chart.yaml` to every chart folder a service names, when the fleet has no chart at
+/// all: fixtures that are about selection and ordering need not write charts.
 pub fn add_stub_charts(files: &mut FleetFiles) {
+    if !files.blobs.is_empty() || files.files.keys().any(|k| k.starts_with("charts/")) {
+        return;
+    }
     for dir in files.chart_dirs() {
         if files.chart_files(&dir).is_empty() {
             let name = dir.rsplit('/').next().unwrap_or("chart");
