@@ -9,19 +9,18 @@ use std::process::ExitCode;
 use super::exit;
 
 #[derive(Debug, clap::Args)]
-#[group(multiple = false)]
 pub struct Args {
     /// The fleet repository.
     #[arg(long, default_value = ".")]
     pub fleet: PathBuf,
     /// Accept the new plan without asking: it replaces the accepted one.
-    #[arg(long, group = "decision")]
+    #[arg(long, conflicts_with_all = ["reject", "check"])]
     pub accept: bool,
     /// Reject the new plan without asking: the accepted one stays.
-    #[arg(long, group = "decision")]
+    #[arg(long, conflicts_with = "check")]
     pub reject: bool,
     /// Only compare: exit with 1 when the plan differs from the accepted one (for CI).
-    #[arg(long, group = "decision")]
+    #[arg(long)]
     pub check: bool,
     /// Do not read or write the persistent cache.
     #[arg(long)]
