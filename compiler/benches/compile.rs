@@ -32,7 +32,11 @@ fn compile(files: &FleetFiles, cache: Option<&DiskCache>) -> usize {
             progress: None,
         },
     );
-    assert!(!c.diagnostics.has_errors(), "{}", c.diagnostics.render_text());
+    assert!(
+        !c.diagnostics.has_errors(),
+        "{}",
+        c.diagnostics.render_text()
+    );
     c.plan.release_count()
 }
 

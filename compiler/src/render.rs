@@ -19,7 +19,9 @@ use crate::diag::Diags;
 use crate::digest::{ServiceDigest, service_digest};
 use crate::model::{ChartRef, ClusterName, Digest, Embedded, Fleet, ServiceName, Waves};
 use crate::source::FleetFiles;
-use crate::values::{ValuesError, ValuesTemplate, data_value, values_digest};
+use crate::values::{
+    Reads, ValuesError, ValuesTemplate, cluster_reads, data_value, projection, values_digest,
+};
 
 /// Rendered manifests by digest: each distinct manifest once, however many releases share it.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -36,6 +38,8 @@ impl Manifests {
 pub struct Stats {
     /// Values templates executed.
     pub values_rendered: u64,
+    /// Values reused from another cluster whose data the template reads is the same.
+    pub values_reused: u64,
     /// Releases in the plan.
     pub releases: u64,
     /// Charts rendered by the renderer.
@@ -78,7 +82,13 @@ struct Prepared<'a, C> {
     /// The service file and where its chart is given.
     file: &'a str,
     chart_span: std::ops::Range<usize>,
+    /// What the values template reads of `.Cluster`, and the values already rendered for
+    /// each distinct projection of it.
+    reads: Reads,
+    memo: Mutex<HashMap<Digest, ValuesSlot>>,
 }
+
+type ValuesSlot = Arc<OnceLock<Result<(Map, Digest), ValuesError>>>;
 
 /// One failure on one cluster.
 enum Failure {
@@ -293,6 +303,8 @@ pub fn render<R: ChartRenderer>(
                 values_span: &spec.values,
                 file: &spec.file,
                 chart_span: spec.chart_span.clone(),
+                reads: cluster_reads(&spec.values.text),
+                memo: Mutex::new(HashMap::new()),
             },
         );
     }
@@ -341,6 +353,7 @@ pub fn render<R: ChartRenderer>(
     let mut failures: BTreeMap<(usize, String), (Failure, Vec<Arc<str>>)> = BTreeMap::new();
     for (out, s) in outs {
         stats.values_rendered += s.values_rendered;
+        stats.values_reused += s.values_reused;
         stats.chart_renders += s.chart_renders;
         stats.render_hits += s.render_hits;
         stats.disk_hits += s.disk_hits;
@@ -411,23 +424,51 @@ fn render_cluster<R: ChartRenderer>(
     let Some(spec) = fleet.clusters.get(cluster) else {
         return out;
     };
-    let mut cluster_data: Option<Value> = None;
+    let data = spec.to_data();
+    let mut cluster_value: Option<Value> = None;
     for (wave, names) in waves.0.iter().enumerate() {
         for name in names {
             let Some(&i) = index.get(name) else {
                 continue;
             };
             let p = services[i];
-            let data = cluster_data.get_or_insert_with(|| data_value(&spec.to_data()));
-            stats.values_rendered += 1;
-            let values: Map = match p.template.render(data, &p.data) {
+            let mut run = || {
+                let value = cluster_value.get_or_insert_with(|| data_value(&data));
+                let values = p.template.render(value, &p.data)?;
+                let digest = values_digest(&values);
+                Ok((values, digest))
+            };
+            let result = match &p.reads {
+                Reads::Everything => {
+                    stats.values_rendered += 1;
+                    run()
+                }
+                Reads::Chains(chains) => {
+                    let key = projection(chains, &data);
+                    let slot = {
+                        let mut memo = p.memo.lock().unwrap_or_else(|e| e.into_inner());
+                        memo.entry(key).or_default().clone()
+                    };
+                    let mut fresh = false;
+                    let r = slot.get_or_init(|| {
+                        fresh = true;
+                        run()
+                    });
+                    if fresh {
+                        stats.values_rendered += 1;
+                    } else {
+                        stats.values_reused += 1;
+                    }
+                    r.clone()
+                }
+            };
+            let (values, values_digest) = match result {
                 Ok(v) => v,
                 Err(e) => {
                     out.failures.push((i, Failure::Values(e)));
                     continue;
                 }
             };
-            let values_digest = values_digest(&values);
             let release = ReleaseRef {
                 name: &p.release,
                 namespace: &p.namespace,

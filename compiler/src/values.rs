@@ -79,6 +79,178 @@ impl ValuesTemplate {
     }
 }
 
+/// What of `.Cluster` a values template reads, as far as its text tells: the field chains
+/// after `.Cluster` (`["metadata", "dnsZone"]`; an empty chain is the whole cluster), or
+/// everything when the template can reach the data another way (a bare `.` or `$`, which can
+/// hand the whole root to a function) or its actions cannot be scanned.
+///
+/// Sound because, in a Go template, data is reached only from the root: through `.Cluster`
+/// (written as such, possibly after `$`), or through a bare `.`/`$` holding the root. Two
+/// clusters whose chains lead to the same values therefore render the same values.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reads {
+    Chains(Vec<Vec<String>>),
+    Everything,
+}
+
+/// Scans a template's actions for what it reads of `.Cluster`.
+pub fn cluster_reads(text: &str) -> Reads {
+    let mut chains: Vec<Vec<String>> = Vec::new();
+    let mut rest = text;
+    while let Some(open) = rest.find("{{") {
+        let action = &rest[open + 2..];
+        let Some(len) = scan_action(action, &mut chains) else {
+            return Reads::Everything;
+        };
+        rest = &action[len..];
+    }
+    chains.sort();
+    chains.dedup();
+    Reads::Chains(chains)
+}
+
+fn is_ident(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+/// Scans one action (after its `{{`), recording `.Cluster` chains; returns the length up to
+/// and including its `}}`, or `None` when it reads the root whole or cannot be scanned.
+fn scan_action(action: &str, chains: &mut Vec<Vec<String>>) -> Option<usize> {
+    let b = action.as_bytes();
+    let mut i = 0;
+    // A comment action: `{{/* … */}}`, possibly with trim markers.
+    let start = action.trim_start_matches(['-', ' ']);
+    if start.starts_with("/*") {
+        let skip = b.len() - start.len();
+        let end = start.find("*/")?;
+        let after = &start[end + 2..];
+        let close = after.find("}}")?;
+        return Some(skip + end + 2 + close + 2);
+    }
+    while i < b.len() {
+        match b[i] {
+            b'}' if b.get(i + 1) == Some(&b'}') => return Some(i + 2),
+            b'"' | b'\'' => {
+                let quote = b[i];
+                i += 1;
+                loop {
+                    match b.get(i)? {
+                        b'\\' => i += 2,
+                        c if *c == quote => break,
+                        b'\n' => return None,
+                        _ => i += 1,
+                    }
+                }
+                i += 1;
+            }
+            b'`' => {
+                i += 1 + action[i + 1..].find('`')? + 1;
+            }
+            b'$' => {
+                match b.get(i + 1) {
+                    Some(&c) if is_ident(c) || c == b'.' => {}
+                    _ => return None,
+                }
+                i += 1;
+            }
+            b'.' => {
+                let prev = if i == 0 { b' ' } else { b[i - 1] };
+                if is_ident(prev) || prev == b')' || prev == b']' {
+                    // A field of something else, or a number's point.
+                    i += 1;
+                    continue;
+                }
+                let name_end = (i + 1..b.len())
+                    .find(|&j| !is_ident(b[j]))
+                    .unwrap_or(b.len());
+                let name = &action[i + 1..name_end];
+                if name.is_empty() || name.as_bytes()[0].is_ascii_digit() {
+                    if name.is_empty() {
+                        return None;
+                    }
+                    i = name_end;
+                    continue;
+                }
+                i = name_end;
+                if name == "Cluster" {
+                    let mut chain = Vec::new();
+                    while b.get(i) == Some(&b'.') {
+                        let end = (i + 1..b.len())
+                            .find(|&j| !is_ident(b[j]))
+                            .unwrap_or(b.len());
+                        if end == i + 1 {
+                            break;
+                        }
+                        chain.push(action[i + 1..end].to_owned());
+                        i = end;
+                    }
+                    chains.push(chain);
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
+/// The digest of what `reads` reads of a cluster's data: equal digests mean the template
+/// renders equal values on the two clusters.
+pub fn projection(reads: &[Vec<String>], cluster: &Data) -> Digest {
+    let mut h = Sha256::new();
+    h.update(b"flotilla.projection/v1\0");
+    for chain in reads {
+        h.update((chain.len() as u64).to_le_bytes());
+        let mut at = Some(cluster);
+        for field in chain {
+            h.update((field.len() as u64).to_le_bytes());
+            h.update(field.as_bytes());
+            // A missing key is nil; a field of something that is not a map is an error that
+            // names its type, so that value is what counts.
+            match at {
+                Some(Data::Map(m)) => at = m.get(field),
+                _ => break,
+            }
+        }
+        match at {
+            Some(v) => hash_data(&mut h, v, 0),
+            None => h.update([b'?']),
+        }
+    }
+    Digest(h.finalize().into())
+}
+
+fn hash_data(h: &mut Sha256, d: &Data, depth: usize) {
+    let put = |h: &mut Sha256, tag: u8, bytes: &[u8]| {
+        h.update([tag]);
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    if depth > 128 {
+        h.update([b'!']);
+        return;
+    }
+    match d {
+        Data::Null => h.update([b'z']),
+        Data::Bool(b) => h.update([b'b', u8::from(*b)]),
+        Data::Int(i) => put(h, b'i', &i.to_le_bytes()),
+        Data::Float(f) => put(h, b'f', &f.to_bits().to_le_bytes()),
+        Data::String(s) => put(h, b's', s.as_bytes()),
+        Data::List(items) => {
+            put(h, b'l', &(items.len() as u64).to_le_bytes());
+            for i in items {
+                hash_data(h, i, depth + 1);
+            }
+        }
+        Data::Map(m) => {
+            put(h, b'm', &(m.len() as u64).to_le_bytes());
+            for (k, v) in m {
+                put(h, b'k', k.as_bytes());
+                hash_data(h, v, depth + 1);
+            }
+        }
+    }
+}
+
 /// Data (cluster metadata, `.Cluster`, `.Service`) as a template value. YAML integers stay
 /// integers (they are not Helm values, which would be float64), so that `eq .Cluster.x 3` and
 /// printing behave as written.
@@ -140,6 +312,86 @@ pub fn values_digest(values: &Map) -> Digest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_are_the_cluster_chains_or_everything() {
+        let check = |text: &str, expect: Option<&[&str]>| {
+            let got = match cluster_reads(text) {
+                Reads::Everything => None,
+                Reads::Chains(c) => Some(c.iter().map(|c| c.join(".")).collect::<Vec<_>>()),
+            };
+            let expect = expect.map(|e| e.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+            assert_eq!(got, expect, "{text}");
+        };
+        check("a: 1", Some(&[]));
+        check("a: {{ .Cluster.name }}.example.com", Some(&["name"]));
+        check(
+            "{{- if eq .Cluster.environment \"prod\" }}3{{ else }}{{ $.Cluster.tags.tier }}{{ end -}}",
+            Some(&["environment", "tags.tier"]),
+        );
+        check(
+            "{{ index .Cluster.tags \"x\" | default \"\" }}",
+            Some(&["tags"]),
+        );
+        check(
+            "{{ with .Cluster.metadata }}{{ .dnsZone }}{{ end }}",
+            Some(&["metadata"]),
+        );
+        check("{{ toYaml .Cluster }}", Some(&[""]));
+        check(
+            "{{ .Service.name }} {{ 3.5 }} {{ $x := 1 }}{{ $x }}",
+            Some(&[]),
+        );
+        check(
+            "{{ \"}} .Cluster.fake\" }}{{ .Cluster.region }}",
+            Some(&["region"]),
+        );
+        check("{{/* {{ . }} */}}{{ .Cluster.name }}", Some(&["name"]));
+        // Ways to reach the root whole: every field may matter.
+        check(
+            "{{ range .Cluster.metadata.zones }}- {{ . }}{{ end }}",
+            None,
+        );
+        check("{{ toYaml . }}", None);
+        check("{{ index . \"Cluster\" }}", None);
+        check("{{ $ }}", None);
+        check("{{ include \"x\" $ }}", None);
+        check("{{ .Cluster.name", None);
+        check("{{ \"unterminated }}", None);
+    }
+
+    #[test]
+    fn projections_see_only_the_chains() {
+        let cluster = |env: &str, name: &str| {
+            Data::Map(
+                [
+                    ("environment".to_owned(), Data::String(env.into())),
+                    ("name".to_owned(), Data::String(name.into())),
+                ]
+                .into_iter()
+                .collect(),
+            )
+        };
+        let env = vec![vec!["environment".to_owned()]];
+        assert_eq!(
+            projection(&env, &cluster("prod", "a")),
+            projection(&env, &cluster("prod", "b"))
+        );
+        assert_ne!(
+            projection(&env, &cluster("prod", "a")),
+            projection(&env, &cluster("dev", "a"))
+        );
+        let missing = vec![vec!["metadata".to_owned(), "x".to_owned()]];
+        assert_eq!(
+            projection(&missing, &cluster("prod", "a")),
+            projection(&missing, &cluster("dev", "b"))
+        );
+        let whole = vec![vec![]];
+        assert_ne!(
+            projection(&whole, &cluster("prod", "a")),
+            projection(&whole, &cluster("prod", "b"))
+        );
+    }
 
     fn digest_of(yaml: &str) -> Digest {
         values_digest(&encoding::from_yaml_map(yaml, "map").unwrap_or_default())
