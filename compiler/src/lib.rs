@@ -58,7 +58,19 @@ pub struct Compilation {
     /// The manifests the plan's releases name, by digest.
     pub manifests: Manifests,
     pub stats: Stats,
+    /// How long each phase took (for `flotilla dev compile`; never part of a result).
+    pub timings: Timings,
     pub diagnostics: Report,
+}
+
+/// Wall-clock time of each phase of a compile.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    pub load: std::time::Duration,
+    pub select: std::time::Duration,
+    pub graph: std::time::Duration,
+    /// Charts, values, renders and the plan.
+    pub render: std::time::Duration,
 }
 
 impl Compilation {
@@ -95,8 +107,16 @@ pub fn compile_with<R: ChartRenderer>(
     renderer: &R,
     options: Options<'_>,
 ) -> Compilation {
+    let mut timings = Timings::default();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |slot: &mut std::time::Duration| {
+        let now = std::time::Instant::now();
+        *slot = now - clock;
+        clock = now;
+    };
     let mut diags = Diags::new(files);
     let fleet = load::load(files, &mut diags);
+    lap(&mut timings.load);
     let bounds = targeting::data_bounds(&fleet);
 
     let mut selectors = Vec::new();
@@ -168,7 +188,9 @@ pub fn compile_with<R: ChartRenderer>(
             );
         }
     }
+    lap(&mut timings.select);
     let waves = graph::order(&fleet, &selection, &unknown, &mut diags);
+    lap(&mut timings.graph);
     let rendered = render::render(
         files,
         &fleet,
@@ -178,6 +200,7 @@ pub fn compile_with<R: ChartRenderer>(
         options.progress,
         &mut diags,
     );
+    lap(&mut timings.render);
     Compilation {
         fleet,
         selection,
@@ -186,6 +209,7 @@ pub fn compile_with<R: ChartRenderer>(
         plan: rendered.plan,
         manifests: rendered.manifests,
         stats: rendered.stats,
+        timings,
         diagnostics: diags.finish(),
     }
 }

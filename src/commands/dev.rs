@@ -86,6 +86,15 @@ pub fn exec(args: Args) -> ExitCode {
                 s.render_hits,
                 s.disk_hits,
             );
+            let t = &compiled.timings;
+            println!(
+                "phases: load {:.3}s, select {:.3}s, graph {:.3}s, render {:.3}s; {} values reused",
+                t.load.as_secs_f64(),
+                t.select.as_secs_f64(),
+                t.graph.as_secs_f64(),
+                t.render.as_secs_f64(),
+                s.values_reused,
+            );
             if compiled.diagnostics.has_errors() {
                 return ExitCode::from(exit::DIAGNOSTICS);
             }
