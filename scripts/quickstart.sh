@@ -19,3 +19,18 @@ echo
 echo "== a Deployment rendered from a values template"
 "$flotilla" template examples/templates/hello.tpl \
     --helpers examples/templates/_helpers.tpl -f examples/templates/hello.yaml
+
+out="$(mktemp -d)"
+trap 'rm -rf "$out"' EXIT
+echo
+echo "== the plan of examples/fleet"
+"$flotilla" plan --fleet examples/fleet --out "$out/plan" --no-cache
+echo
+echo "-- $out/plan/plan.yaml (first cluster)"
+awk '/^  - name: / { n++ } n <= 1' "$out/plan/plan.yaml"
+echo
+echo "-- manifests of aws-prod-use1, in installation order"
+ls "$out/plan/clusters/aws-prod-use1"
+echo
+echo "-- $out/plan/clusters/aws-prod-use1/02-payments.yaml (first 40 lines)"
+head -n 40 "$out/plan/clusters/aws-prod-use1/02-payments.yaml"

@@ -5,7 +5,10 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod dev;
 mod helm;
+mod plan;
+mod review;
 mod select;
 mod template;
 
@@ -18,6 +21,12 @@ pub enum Command {
     Helm(helm::Args),
     /// Print the clusters of a fleet that a CEL selector matches, sorted, one per line.
     Select(select::Args),
+    /// Compile a fleet into a plan bundle: plan.yaml and every release's manifest.
+    Plan(plan::Args),
+    /// Compare a fresh plan with the accepted one, and accept or reject it.
+    Review(review::Args),
+    /// Tools for developing Flotilla: a synthetic fleet generator, a timed compile.
+    Dev(dev::Args),
 }
 
 /// Exit codes: 0 success, 1 diagnostics, 2 usage, 3 remote failure, 101 internal bug.
@@ -33,5 +42,8 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Template(args) => template::exec(args),
         Command::Helm(args) => helm::exec(args),
         Command::Select(args) => select::exec(args),
+        Command::Plan(args) => plan::exec(args),
+        Command::Review(args) => review::exec(args),
+        Command::Dev(args) => dev::exec(args),
     }
 }
