@@ -14,7 +14,7 @@ pub mod source;
 pub mod targeting;
 pub mod yaml;
 
-mod diag;
+pub mod diag;
 
 use std::collections::{BTreeMap, BTreeSet};
 

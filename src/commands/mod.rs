@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod auth;
 mod select;
 mod template;
 
@@ -15,6 +16,8 @@ pub enum Command {
     Template(template::Args),
     /// Print the clusters of a fleet that a CEL selector matches, sorted, one per line.
     Select(select::Args),
+    /// Ask the fleet's RBAC policy: `auth can-i ACTION [SERVICE] --cluster NAME --as user:NAME`.
+    Auth(auth::Args),
 }
 
 /// Exit codes: 0 success, 1 diagnostics, 2 usage, 3 remote failure, 101 internal bug.
@@ -29,5 +32,6 @@ pub fn exec(command: Command) -> ExitCode {
     match command {
         Command::Template(args) => template::exec(args),
         Command::Select(args) => select::exec(args),
+        Command::Auth(args) => auth::exec(args),
     }
 }
