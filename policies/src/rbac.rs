@@ -202,7 +202,7 @@ impl Principal {
             SubjectKind::User => self.kind == SubjectKind::User && self.name == s.name,
             SubjectKind::Group => {
                 (self.kind == SubjectKind::Group && self.name == s.name)
-                    || self.groups.iter().any(|g| *g == s.name)
+                    || self.groups.contains(&s.name)
             }
         }
     }
@@ -425,10 +425,20 @@ pub(crate) fn load(cx: &mut Cx<'_, '_>) -> Rbac {
             rbac.roles.push(Role { name, allow, span });
         }
     }
+    // Roles some binding names, even a broken one (whose own problems are reported).
+    let mut named: Vec<String> = Vec::new();
     if let Some(e) = fields.get("bindings")
         && let Some(items) = cx.list(&e.value, "`bindings`")
     {
         for item in items {
+            if let compiler::yaml::Kind::Map(entries) = &item.kind
+                && let Some(role) = entries
+                    .iter()
+                    .find(|e| e.key.as_str() == Some("role"))
+                    .and_then(|e| e.value.as_str())
+            {
+                named.push(role.to_owned());
+            }
             if let Some(b) = binding(cx, item, &seen) {
                 rbac.bindings.push(b);
             }
@@ -436,7 +446,7 @@ pub(crate) fn load(cx: &mut Cx<'_, '_>) -> Rbac {
     }
     // A role no binding gives to anyone is dead code.
     for role in &rbac.roles {
-        if !rbac.bindings.iter().any(|b| b.role == role.name) {
+        if !named.contains(&role.name) {
             cx.warning(
                 "rbac::unbound-role",
                 format!("role `{}` is bound to no one", role.name),

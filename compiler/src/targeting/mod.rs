@@ -489,6 +489,17 @@ fn expr_range(e: &IdedExpr, selector: &Selector) -> Range<usize> {
         step(ch, &mut depth);
         hi = start_hi + i + ch.len_utf8();
     }
+    // A clause ending in a field selection (`"x" in principal.groups`) is known by its `.`:
+    // take in the field's name.
+    if text[lo..hi].ends_with('.') {
+        let rest = &text[hi..];
+        let name = rest.trim_start();
+        let skipped = rest.len() - name.len();
+        let len = name
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(name.len());
+        hi += skipped + len;
+    }
     lo..hi
 }
 
