@@ -99,3 +99,4 @@ fn usage_errors_exit_with_2() {
         2
     );
 }
+mod helm;
