@@ -4,6 +4,7 @@
 //! that `scripts/bench-helm.sh`, the bench and the tests render the same inputs.
 
 /// The corpus chart the variants are for, relative to the corpus folder.
+#[allow(dead_code)] // used by the bench and the tests
 pub const CHART: &str = "charts/podinfo";
 
 const REGIONS: [&str; 8] = [
@@ -30,7 +31,7 @@ pub fn variant(i: usize) -> String {
     let tag = format!("6.{}.{}", 5 + i % 10, i % 7);
     let cpu = 50 + (i % 20) * 10;
     let memory = 64 + (i % 8) * 32;
-    let level = if i % 2 == 0 { "info" } else { "debug" };
+    let level = if i.is_multiple_of(2) { "info" } else { "debug" };
     let mut y = format!(
         "# variant {i}: {cluster} in {region}\n\
          replicaCount: {replicas}\n\
@@ -50,21 +51,21 @@ pub fn variant(i: usize) -> String {
     if replicas > 1 {
         y.push_str("podDisruptionBudget:\n  maxUnavailable: 1\n");
     }
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         y.push_str(&format!(
             "hpa:\n  enabled: true\n  maxReplicas: {}\n  cpu: {}\n",
             replicas + 4,
             60 + i % 30
         ));
     }
-    if i % 3 == 0 {
+    if i.is_multiple_of(3) {
         y.push_str(&format!(
             "serviceMonitor:\n  enabled: true\n  interval: {}s\n  additionalLabels:\n    \
              release: monitoring-{region}\n",
             15 + (i % 4) * 15
         ));
     }
-    if i % 5 == 0 {
+    if i.is_multiple_of(5) {
         y.push_str(&format!(
             "ingress:\n  enabled: true\n  className: nginx\n  hosts:\n    - host: podinfo.{cluster}.example.com\n      \
              paths:\n        - path: /\n          pathType: Prefix\n  tls:\n    - secretName: podinfo-tls\n      \
