@@ -57,27 +57,34 @@ say "${#FILES[@]} values files in $TMP/values"
     printf ' %q/values/*.yaml 2>>%q\n' "$TMP" "$TMP/flotilla.log"
 } >"$TMP/flotilla-run.sh"
 
+# Mean wall-clock and CPU (user + system, children included) milliseconds of each side.
 if command -v hyperfine >/dev/null; then
     hyperfine --runs "$RUNS" --warmup 0 --export-json "$TMP/times.json" \
         -n "helm template x$N" "bash $TMP/helm-loop.sh" \
         -n "flotilla x$N, one process" "bash $TMP/flotilla-run.sh" >&2
-    read -r HELM_MS FLOTILLA_MS < <(python3 -c '
+else
+    python3 - "$RUNS" "$TMP/times.json" "$TMP/helm-loop.sh" "$TMP/flotilla-run.sh" <<'PY'
+import json, resource, subprocess, sys, time
+runs, out, scripts = int(sys.argv[1]), sys.argv[2], sys.argv[3:]
+results = []
+for script in scripts:
+    wall = cpu_user = cpu_sys = 0.0
+    for _ in range(runs):
+        before = resource.getrusage(resource.RUSAGE_CHILDREN)
+        start = time.perf_counter()
+        subprocess.run(["bash", script], check=True)
+        wall += time.perf_counter() - start
+        after = resource.getrusage(resource.RUSAGE_CHILDREN)
+        cpu_user += after.ru_utime - before.ru_utime
+        cpu_sys += after.ru_stime - before.ru_stime
+    results.append({"command": script, "mean": wall / runs, "user": cpu_user / runs, "system": cpu_sys / runs})
+json.dump({"results": results}, open(out, "w"))
+PY
+fi
+read -r HELM_MS FLOTILLA_MS HELM_CPU FLOTILLA_CPU < <(python3 -c '
 import json, sys
 r = json.load(open(sys.argv[1]))["results"]
-print(*(round(x["mean"] * 1000, 1) for x in r))' "$TMP/times.json")
-else
-    mean_ms() {
-        local total=0 start i
-        for ((i = 0; i < RUNS; i++)); do
-            start=$(date +%s%N)
-            bash "$1"
-            total=$((total + $(date +%s%N) - start))
-        done
-        python3 -c "print(round($total / $RUNS / 1e6, 1))"
-    }
-    HELM_MS=$(mean_ms "$TMP/helm-loop.sh")
-    FLOTILLA_MS=$(mean_ms "$TMP/flotilla-run.sh")
-fi
+print(*(round(x["mean"] * 1000, 1) for x in r), *(round((x["user"] + x["system"]) * 1000, 1) for x in r))' "$TMP/times.json")
 tail -n 1 "$TMP/flotilla.log" >&2
 
 # Byte-for-byte, every variant.
@@ -98,13 +105,15 @@ if [[ -x "$ROOT/.tools/bin/go-reference" ]]; then
     GO_LINE=$("$ROOT/.tools/bin/go-reference" -n 1000 -values "$TMP/merged.yaml" "$CHART" | grep '^execute')
 fi
 
-python3 - "$N" "$HELM_MS" "$FLOTILLA_MS" "$mismatches" "${GO_LINE:-}" <<'PY'
-import sys
-n, helm, flo, bad, go = int(sys.argv[1]), float(sys.argv[2]), float(sys.argv[3]), int(sys.argv[4]), sys.argv[5]
+python3 - "$N" "$HELM_MS" "$FLOTILLA_MS" "$HELM_CPU" "$FLOTILLA_CPU" "$mismatches" "${GO_LINE:-}" <<'PY'
+import os, sys
+n, helm, flo, helm_cpu, flo_cpu = int(sys.argv[1]), *map(float, sys.argv[2:6])
+bad, go = int(sys.argv[6]), sys.argv[7]
 print(f"variants:            {n} (podinfo, one values file per cluster)")
-print(f"helm template loop:  {helm:.0f} ms total, {helm / n:.2f} ms per render (process)")
-print(f"flotilla, 1 process: {flo:.0f} ms total, {flo / n:.3f} ms per render")
-print(f"ratio:               {helm / flo:.1f}x")
+print(f"machine:             {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f} at the end")
+print(f"helm template loop:  {helm:.0f} ms wall ({helm / n:.2f} ms per render), {helm_cpu:.0f} ms CPU ({helm_cpu / n:.2f} ms per render)")
+print(f"flotilla, 1 process: {flo:.0f} ms wall ({flo / n:.3f} ms per render), {flo_cpu:.0f} ms CPU ({flo_cpu / n:.3f} ms per render)")
+print(f"ratio:               {helm / flo:.1f}x wall-clock, {helm_cpu / flo_cpu:.1f}x CPU time")
 print(f"byte-identical:      {n - bad} of {n} variants")
 if go:
     ns = int(go.split()[3])
