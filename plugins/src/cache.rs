@@ -25,20 +25,19 @@ pub(crate) fn path_for(dir: &Path, digest: &Digest) -> PathBuf {
 #[allow(unsafe_code)]
 pub(crate) fn load(engine: &Engine, dir: &Path, digest: &Digest) -> Option<Component> {
     let path = path_for(dir, digest);
-    if !path.is_file() {
-        return None;
-    }
-    // SAFETY: `Component::deserialize_file` maps the file and runs the native code in it, so it
-    // must be an artifact produced by `Component::serialize` of a compatible engine and must not
-    // change while mapped. The cache holds only our own serialized artifacts: files are written
-    // by `store` below (fully written to a temporary file, then renamed into place, so a reader
-    // never sees a partial file and a file is never rewritten in place), under a name made of
-    // the SHA-256 of the plugin's bytes plus the wasmtime version and our engine configuration
-    // tag. wasmtime itself checks the header (version, target, engine settings) and refuses
-    // anything incompatible. What remains trusted is the cache directory itself: whoever can
-    // write there could equally replace the flotilla binary, and it lives beside it in the
+    let bytes = std::fs::read(&path).ok()?;
+    // SAFETY: `Component::deserialize` runs the native code in `bytes`, so they must be an
+    // artifact produced by `Component::serialize` of a compatible engine. The cache holds only
+    // our own serialized artifacts: files are written by `store` below (fully written to a
+    // temporary file, then renamed into place, so a reader never sees a partial file) under a
+    // name made of the SHA-256 of the plugin's bytes, the wasmtime version and our engine
+    // configuration tag, and wasmtime itself checks the artifact's header (version, target,
+    // engine settings) and refuses anything incompatible. The file is read into memory rather
+    // than mapped (`deserialize_file`), so another process truncating or rewriting it cannot
+    // pull pages from under running code. What remains trusted is the cache directory itself:
+    // whoever can write there could equally replace the flotilla binary, and it lives in the
     // user's own cache.
-    match unsafe { Component::deserialize_file(engine, &path) } {
+    match unsafe { Component::deserialize(engine, &bytes) } {
         Ok(component) => Some(component),
         Err(_) => {
             let _ = std::fs::remove_file(&path);

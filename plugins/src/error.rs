@@ -87,7 +87,7 @@ pub enum LoadErrorKind {
     #[error("not a valid WebAssembly component: {0}")]
     Compile(String),
     /// The component does not implement the contract, or imports what the host does not offer.
-    #[error("does not implement flotilla:plugin/resolver@{}: {0}", crate::CONTRACT_VERSION)]
+    #[error("does not implement flotilla:plugin/resolver@{version}: {0}", version = crate::CONTRACT_VERSION)]
     Contract(String),
     /// A plugin name must be lowercase letters, digits, `-` and `_`, starting with a letter.
     #[error("bad plugin name {0:?} (use lowercase letters, digits, `-` and `_`)")]

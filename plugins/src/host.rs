@@ -124,6 +124,12 @@ impl PluginHost {
         &self.config
     }
 
+    /// Whether calls get their instances from the pooling allocator (false only where the
+    /// address space it reserves was refused, e.g. under a tight `ulimit -v`).
+    pub fn pooling_allocator(&self) -> Result<bool, String> {
+        runtime().map(|rt| rt.pooling)
+    }
+
     /// Loads every `<name>.wasm` of a fleet's `plugins/` folder, with its optional
     /// `<name>.yaml` limits. A missing folder means no plugins. Every broken file is reported.
     pub fn load(&self, dir: &Path) -> Result<Plugins, LoadErrors> {
@@ -378,7 +384,7 @@ impl Plugin {
     /// A long-lived instance for repeated calls (benchmarks, a plugin's own tests). Its state
     /// carries over from call to call, so the compiler never uses it: plans must not depend on
     /// call order. Each call gets the plugin's full fuel and time budget again.
-    pub fn instance(&self) -> Result<PluginInstance, PluginError> {
+    pub fn instance(&self) -> Result<PluginInstance<'_>, PluginError> {
         let seed = self.seed(b"");
         let mut store = self.store(seed);
         let resolver = {
@@ -485,8 +491,8 @@ impl Plugin {
             let frames: Vec<String> = bt
                 .frames()
                 .iter()
+                .filter_map(|f| f.func_name().map(String::from))
                 .take(TRAP_FRAMES)
-                .map(|f| f.func_name().map_or_else(|| format!("#{}", f.func_index()), String::from))
                 .collect();
             if !frames.is_empty() {
                 message.push_str(" (in ");
@@ -601,7 +607,7 @@ mod tests {
     #[test]
     fn hostile_guests_fail_within_their_limits() {
         check("bad-json", "", "err: returned invalid JSON: expected ident at line 1 column 2");
-        check("trap", "", "err: trapped: wasm `unreachable` instruction executed (in explode");
+        check("trap", "", "err: trapped: wasm trap: wasm `unreachable` instruction executed (in explode)");
         check("spin", "fuel: 1000000\n", "err: ran out of fuel after 1000000 units");
         check(
             "spin",
@@ -644,7 +650,7 @@ mod tests {
     fn the_world_is_fixed_and_seeded() {
         let plugin = load("wasi-world", "");
         let a1 = call(&plugin, json!({"name": "a"}), &[]);
-        let a2 = show(plugin.call_report(r#"{"args":[],"cluster":{"name":"a"},"service":"api"}"#).result);
+        let a2 = show(plugin.call_report(r#"{"cluster":{"name":"a"},"service":"api","args":[]}"#).result);
         let b = call(&plugin, json!({"name": "b"}), &[]);
         assert!(a1.starts_with("ok: [946684800,"), "{a1}");
         assert_eq!(a1, a2, "same request, same randomness");

@@ -41,7 +41,9 @@ impl Limits {
         }) {
             return Ok(defaults);
         }
-        let spec: LimitsSpec = serde_saphyr::from_str(text).map_err(|e| e.to_string())?;
+        let options = serde_saphyr::options! { with_snippet: false };
+        let spec: LimitsSpec =
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| e.to_string())?;
         let mut limits = defaults;
         if let Some(fuel) = spec.fuel {
             limits.fuel = in_range("fuel", fuel, 1, Self::MAX_FUEL)?;

@@ -55,7 +55,6 @@ fn engine_config(pooling: bool) -> Config {
         .consume_fuel(true)
         .epoch_interruption(true)
         .cranelift_opt_level(OptLevel::Speed)
-        .wasm_backtrace(true)
         .max_wasm_stack(1 << 20);
     if pooling {
         let mut pool = PoolingAllocationConfig::new();
@@ -68,7 +67,6 @@ fn engine_config(pooling: bool) -> Config {
             .max_tables_per_component(32)
             .table_elements(100_000)
             .total_stacks(0)
-            .total_gc_heaps(0)
             .max_memory_size((Limits::MAX_MEMORY_MIB << 20) as usize);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
     }

@@ -50,7 +50,7 @@ impl Sandbox {
             .monotonic_clock(FixedMonotonicClock)
             .secure_random(SplitMix64::new(seed))
             .insecure_random(SplitMix64::new(seed ^ 0x9e37_79b9_7f4a_7c15))
-            .insecure_random_seed(u128::from(seed) << 64 | u128::from(!seed))
+            .insecure_random_seed((u128::from(seed) << 64) | u128::from(!seed))
             .max_random_size(1 << 20)
             .allow_tcp(false)
             .allow_udp(false)
