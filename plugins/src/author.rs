@@ -5,8 +5,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::host::{HostConfig, PluginHost, Request};
 use crate::error::PluginError;
+use crate::host::{HostConfig, PluginHost, Request};
 
 /// The wit-bindgen version Rust scaffolds use.
 const WIT_BINDGEN_VERSION: &str = "0.63";
@@ -38,7 +38,9 @@ impl std::str::FromStr for Lang {
 pub enum AuthorError {
     #[error("unknown plugin language {0:?} (expected python or rust)")]
     UnknownLang(String),
-    #[error("bad plugin name {0:?} (use lowercase letters, digits, `-` and `_`, starting with a letter)")]
+    #[error(
+        "bad plugin name {0:?} (use lowercase letters, digits, `-` and `_`, starting with a letter)"
+    )]
     BadName(String),
     #[error("{} already exists", .0.display())]
     Exists(PathBuf),
@@ -52,7 +54,9 @@ pub enum AuthorError {
     },
     #[error("{tool} not found: {hint}")]
     ToolMissing { tool: String, hint: String },
-    #[error("the Rust target {RUST_TARGET} is not installed: run `rustup target add {RUST_TARGET}`")]
+    #[error(
+        "the Rust target {RUST_TARGET} is not installed: run `rustup target add {RUST_TARGET}`"
+    )]
     TargetMissing,
     #[error("`{command}` failed:\n{output}")]
     BuildFailed { command: String, output: String },
@@ -63,14 +67,19 @@ pub enum AuthorError {
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuthorError + '_ {
-    move |source| AuthorError::Io { path: path.to_path_buf(), source }
+    move |source| AuthorError::Io {
+        path: path.to_path_buf(),
+        source,
+    }
 }
 
 /// Creates `dir/<name>/` with a working plugin to start from: `app.py` (python) or a crate
 /// (rust), and the contract in `wit/resolver.wit`. Returns the new folder.
 pub fn new_plugin(name: &str, lang: Lang, dir: &Path) -> Result<PathBuf, AuthorError> {
     let valid = name.chars().next().is_some_and(|c| c.is_ascii_lowercase())
-        && name.chars().all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-' | '_'));
+        && name
+            .chars()
+            .all(|c| matches!(c, 'a'..='z' | '0'..='9' | '-' | '_'));
     if !valid {
         return Err(AuthorError::BadName(name.to_string()));
     }
@@ -79,7 +88,10 @@ pub fn new_plugin(name: &str, lang: Lang, dir: &Path) -> Result<PathBuf, AuthorE
         return Err(AuthorError::Exists(root));
     }
     let files: Vec<(&str, String)> = match lang {
-        Lang::Python => vec![("app.py", python_app(name)), ("wit/resolver.wit", crate::CONTRACT_WIT.into())],
+        Lang::Python => vec![
+            ("app.py", python_app(name)),
+            ("wit/resolver.wit", crate::CONTRACT_WIT.into()),
+        ],
         Lang::Rust => vec![
             ("Cargo.toml", rust_manifest(name)),
             ("src/lib.rs", rust_lib(name)),
@@ -209,13 +221,11 @@ fn find_tool(name: &str) -> PathBuf {
     let in_path = std::env::var_os("PATH")
         .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
         .unwrap_or(false);
-    if !in_path {
-        if let Ok(cwd) = std::env::current_dir() {
-            for dir in cwd.ancestors() {
-                let candidate = dir.join(".tools").join("bin").join(name);
-                if candidate.is_file() {
-                    return candidate;
-                }
+    if !in_path && let Ok(cwd) = std::env::current_dir() {
+        for dir in cwd.ancestors() {
+            let candidate = dir.join(".tools").join("bin").join(name);
+            if candidate.is_file() {
+                return candidate;
             }
         }
     }
@@ -240,14 +250,19 @@ pub fn build_plugin(dir: &Path, config: &BuildConfig) -> Result<PathBuf, AuthorE
             .args(["-d", "wit", "-w", "resolver", "componentize", "app", "-o"])
             .arg(&out)
             .arg("--stub-wasi");
-        run(cmd, "componentize-py", "run scripts/install-plugin-tools.sh, or `pip install componentize-py`")?;
+        run(
+            cmd,
+            "componentize-py",
+            "run scripts/install-plugin-tools.sh, or `pip install componentize-py`",
+        )?;
         Ok(out)
     } else if dir.join("Cargo.toml").is_file() {
         if !rust_target_installed(&config.rustc) {
             return Err(AuthorError::TargetMissing);
         }
         let mut cmd = Command::new(&config.cargo);
-        cmd.current_dir(dir).args(["build", "--release", "--target", RUST_TARGET]);
+        cmd.current_dir(dir)
+            .args(["build", "--release", "--target", RUST_TARGET]);
         run(cmd, "cargo", "install Rust from https://rustup.rs")?;
         let built = dir
             .join("target")
@@ -267,7 +282,12 @@ fn rust_target_installed(rustc: &Path) -> bool {
         return false;
     };
     let sysroot = String::from_utf8_lossy(&out.stdout).trim().to_string();
-    Path::new(&sysroot).join("lib").join("rustlib").join(RUST_TARGET).join("lib").is_dir()
+    Path::new(&sysroot)
+        .join("lib")
+        .join("rustlib")
+        .join(RUST_TARGET)
+        .join("lib")
+        .is_dir()
 }
 
 fn run(mut cmd: Command, tool: &str, hint: &str) -> Result<(), AuthorError> {
@@ -277,12 +297,19 @@ fn run(mut cmd: Command, tool: &str, hint: &str) -> Result<(), AuthorError> {
         Ok(out) => {
             let mut output = String::from_utf8_lossy(&out.stderr).into_owned();
             output.push_str(&String::from_utf8_lossy(&out.stdout));
-            Err(AuthorError::BuildFailed { command: shown, output: output.trim().to_string() })
+            Err(AuthorError::BuildFailed {
+                command: shown,
+                output: output.trim().to_string(),
+            })
         }
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-            Err(AuthorError::ToolMissing { tool: tool.to_string(), hint: hint.to_string() })
-        }
-        Err(e) => Err(AuthorError::BuildFailed { command: shown, output: e.to_string() }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Err(AuthorError::ToolMissing {
+            tool: tool.to_string(),
+            hint: hint.to_string(),
+        }),
+        Err(e) => Err(AuthorError::BuildFailed {
+            command: shown,
+            output: e.to_string(),
+        }),
     }
 }
 
@@ -305,7 +332,12 @@ pub fn test_plugin(
     cluster_json: &str,
     args: &[serde_json::Value],
 ) -> Result<TestReport, AuthorError> {
-    test_plugin_with(&PluginHost::new(HostConfig::with_user_cache()), wasm, cluster_json, args)
+    test_plugin_with(
+        &PluginHost::new(HostConfig::with_user_cache()),
+        wasm,
+        cluster_json,
+        args,
+    )
 }
 
 /// [`test_plugin`] with a given host (its cache, sandbox and default limits).
@@ -317,9 +349,16 @@ pub fn test_plugin_with(
 ) -> Result<TestReport, AuthorError> {
     let cluster: serde_json::Value =
         serde_json::from_str(cluster_json).map_err(|e| AuthorError::BadCluster(e.to_string()))?;
-    let plugin = host.load_file(wasm).map_err(|e| AuthorError::Load(e.to_string()))?;
-    let request = Request { cluster: &cluster, service: "test", args };
-    let json = serde_json::to_string(&request).map_err(|e| AuthorError::BadCluster(e.to_string()))?;
+    let plugin = host
+        .load_file(wasm)
+        .map_err(|e| AuthorError::Load(e.to_string()))?;
+    let request = Request {
+        cluster: &cluster,
+        service: "test",
+        args,
+    };
+    let json =
+        serde_json::to_string(&request).map_err(|e| AuthorError::BadCluster(e.to_string()))?;
     let report = plugin.call_report(&json);
     Ok(TestReport {
         result: report.result,

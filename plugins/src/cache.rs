@@ -17,7 +17,10 @@ pub(crate) const WASMTIME_VERSION: &str = "48.0.8";
 
 /// The cache file for a plugin digest: `<sha256 hex>-wasmtime48.0.8-<config tag>.cwasm`.
 pub(crate) fn path_for(dir: &Path, digest: &Digest) -> PathBuf {
-    dir.join(format!("{}-wasmtime{WASMTIME_VERSION}-{CONFIG_TAG}.cwasm", digest.hex()))
+    dir.join(format!(
+        "{}-wasmtime{WASMTIME_VERSION}-{CONFIG_TAG}.cwasm",
+        digest.hex()
+    ))
 }
 
 /// Loads the compiled component for `digest` from the cache directory, if present and usable.
@@ -49,7 +52,9 @@ pub(crate) fn load(engine: &Engine, dir: &Path, digest: &Digest) -> Option<Compo
 /// Stores a compiled component under its digest, best effort: a cache that cannot be written
 /// only costs a recompilation next time.
 pub(crate) fn store(dir: &Path, digest: &Digest, component: &Component) {
-    let Ok(bytes) = component.serialize() else { return };
+    let Ok(bytes) = component.serialize() else {
+        return;
+    };
     if std::fs::create_dir_all(dir).is_err() {
         return;
     }
@@ -69,7 +74,11 @@ pub(crate) fn store(dir: &Path, digest: &Digest, component: &Component) {
 /// The default cache directory: `$FLOTILLA_CACHE_DIR/plugins`, else
 /// `$XDG_CACHE_HOME/flotilla/plugins`, else `$HOME/.cache/flotilla/plugins`.
 pub(crate) fn default_dir() -> Option<PathBuf> {
-    let var = |name| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from);
+    let var = |name| {
+        std::env::var_os(name)
+            .filter(|v| !v.is_empty())
+            .map(PathBuf::from)
+    };
     if let Some(dir) = var("FLOTILLA_CACHE_DIR") {
         return Some(dir.join("plugins"));
     }

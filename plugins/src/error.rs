@@ -139,7 +139,11 @@ mod tests {
     }
 
     fn named(kind: ErrorKind) -> PluginError {
-        PluginError { plugin: "netalloc".into(), digest: Some("sha256:0123456789ab".into()), kind }
+        PluginError {
+            plugin: "netalloc".into(),
+            digest: Some("sha256:0123456789ab".into()),
+            kind,
+        }
     }
 
     #[test]
@@ -165,7 +169,9 @@ mod tests {
             PluginError {
                 plugin: "nope".into(),
                 digest: None,
-                kind: ErrorKind::NotFound { known: vec!["a".into(), "b".into()] },
+                kind: ErrorKind::NotFound {
+                    known: vec!["a".into(), "b".into()],
+                },
             },
             "from plugin \"nope\": no such plugin (the fleet's plugins are: a, b)",
         );

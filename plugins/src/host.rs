@@ -14,7 +14,9 @@ use wasmtime::component::Component;
 use wasmtime::{PoolConcurrencyLimitError, Store, Trap, WasmBacktrace};
 
 use crate::cache;
-use crate::error::{ErrorKind, LoadError, LoadErrorKind, LoadErrors, PluginError, truncate_message};
+use crate::error::{
+    ErrorKind, LoadError, LoadErrorKind, LoadErrors, PluginError, truncate_message,
+};
 use crate::limits::Limits;
 use crate::runtime::{Runtime, runtime};
 use crate::sandbox::{MemoryCapExceeded, Sandbox, SandboxConfig};
@@ -87,7 +89,10 @@ impl HostConfig {
     /// The default configuration with the user's cache directory (`$FLOTILLA_CACHE_DIR/plugins`,
     /// `$XDG_CACHE_HOME/flotilla/plugins` or `~/.cache/flotilla/plugins`).
     pub fn with_user_cache() -> HostConfig {
-        HostConfig { cache_dir: cache::default_dir(), ..HostConfig::default() }
+        HostConfig {
+            cache_dir: cache::default_dir(),
+            ..HostConfig::default()
+        }
     }
 }
 
@@ -111,13 +116,18 @@ pub struct PluginHost {
 
 impl fmt::Debug for PluginHost {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PluginHost").field("config", &self.config).finish_non_exhaustive()
+        f.debug_struct("PluginHost")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
     }
 }
 
 impl PluginHost {
     pub fn new(config: HostConfig) -> PluginHost {
-        PluginHost { config, compiled: Mutex::new(HashMap::new()) }
+        PluginHost {
+            config,
+            compiled: Mutex::new(HashMap::new()),
+        }
     }
 
     pub fn config(&self) -> &HostConfig {
@@ -142,7 +152,10 @@ impl PluginHost {
             }
             Err(e) => {
                 let kind = LoadErrorKind::Io(e.to_string());
-                return Err(LoadErrors(vec![LoadError { path: dir.to_path_buf(), kind }]));
+                return Err(LoadErrors(vec![LoadError {
+                    path: dir.to_path_buf(),
+                    kind,
+                }]));
             }
         };
         let mut wasm_files = Vec::new();
@@ -152,7 +165,10 @@ impl PluginHost {
                 Ok(entry) => entry.path(),
                 Err(e) => {
                     let kind = LoadErrorKind::Io(e.to_string());
-                    errors.push(LoadError { path: dir.to_path_buf(), kind });
+                    errors.push(LoadError {
+                        path: dir.to_path_buf(),
+                        kind,
+                    });
                     continue;
                 }
             };
@@ -169,7 +185,10 @@ impl PluginHost {
             if !wasm_files.contains(&wasm) {
                 let expected = wasm.file_name().map(|n| n.to_string_lossy().into_owned());
                 let kind = LoadErrorKind::Orphan(expected.unwrap_or_default());
-                errors.push(LoadError { path: yaml.clone(), kind });
+                errors.push(LoadError {
+                    path: yaml.clone(),
+                    kind,
+                });
             }
         }
         for wasm in wasm_files {
@@ -180,13 +199,23 @@ impl PluginHost {
                 Err(e) => errors.push(e),
             }
         }
-        if errors.is_empty() { Ok(Plugins { plugins }) } else { Err(LoadErrors(errors)) }
+        if errors.is_empty() {
+            Ok(Plugins { plugins })
+        } else {
+            Err(LoadErrors(errors))
+        }
     }
 
     /// Loads one `<name>.wasm` file with its optional `<name>.yaml` limits beside it.
     pub fn load_file(&self, wasm: &Path) -> Result<Plugin, LoadError> {
-        let err = |path: &Path, kind| LoadError { path: path.to_path_buf(), kind };
-        let name = wasm.file_stem().and_then(|s| s.to_str()).unwrap_or_default();
+        let err = |path: &Path, kind| LoadError {
+            path: path.to_path_buf(),
+            kind,
+        };
+        let name = wasm
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or_default();
         if !valid_name(name) {
             let shown = wasm.file_stem().map(|s| s.to_string_lossy().into_owned());
             return Err(err(wasm, LoadErrorKind::BadName(shown.unwrap_or_default())));
@@ -199,7 +228,8 @@ impl PluginHost {
             Err(e) => return Err(err(&yaml, LoadErrorKind::Io(e.to_string()))),
         };
         let bytes = std::fs::read(wasm).map_err(|e| err(wasm, LoadErrorKind::Io(e.to_string())))?;
-        self.load_bytes(name, &bytes, limits).map_err(|kind| err(wasm, kind))
+        self.load_bytes(name, &bytes, limits)
+            .map_err(|kind| err(wasm, kind))
     }
 
     /// Loads a plugin from its bytes (a WebAssembly component in binary form).
@@ -273,13 +303,19 @@ pub struct Plugins {
 impl Plugins {
     /// Calls the plugin `name` (memoised: the same request gets the same answer without
     /// running the plugin again).
-    pub fn call(&self, name: &str, request: &Request<'_>) -> Result<serde_json::Value, PluginError> {
+    pub fn call(
+        &self,
+        name: &str,
+        request: &Request<'_>,
+    ) -> Result<serde_json::Value, PluginError> {
         match self.plugins.get(name) {
             Some(plugin) => plugin.call(request),
             None => Err(PluginError {
                 plugin: name.to_string(),
                 digest: None,
-                kind: ErrorKind::NotFound { known: self.plugins.keys().cloned().collect() },
+                kind: ErrorKind::NotFound {
+                    known: self.plugins.keys().cloned().collect(),
+                },
             }),
         }
     }
@@ -297,6 +333,9 @@ impl Plugins {
     }
 }
 
+/// Results by request JSON (errors too: they are as deterministic as answers).
+type Memo = HashMap<Box<[u8]>, Result<serde_json::Value, ErrorKind>>;
+
 /// One loaded plugin: its compiled code, ready to instantiate, and its limits.
 pub struct Plugin {
     name: String,
@@ -306,7 +345,7 @@ pub struct Plugin {
     sandbox: SandboxConfig,
     runtime: &'static Runtime,
     pre: ResolverPre<Sandbox>,
-    memo: Mutex<HashMap<Box<[u8]>, Result<serde_json::Value, ErrorKind>>>,
+    memo: Mutex<Memo>,
 }
 
 impl fmt::Debug for Plugin {
@@ -394,11 +433,19 @@ impl Plugin {
                 self.error(kind)
             })?
         };
-        Ok(PluginInstance { plugin: self, store, resolver })
+        Ok(PluginInstance {
+            plugin: self,
+            store,
+            resolver,
+        })
     }
 
     fn error(&self, kind: ErrorKind) -> PluginError {
-        PluginError { plugin: self.name.clone(), digest: Some(self.digest.short()), kind }
+        PluginError {
+            plugin: self.name.clone(),
+            digest: Some(self.digest.short()),
+            kind,
+        }
     }
 
     fn seed(&self, request: &[u8]) -> u64 {
@@ -435,7 +482,10 @@ impl Plugin {
             Err(e) => Err(self.classify(e, &store, true)),
         };
         let stats = Stats {
-            fuel_used: self.limits.fuel.saturating_sub(store.get_fuel().unwrap_or(0)),
+            fuel_used: self
+                .limits
+                .fuel
+                .saturating_sub(store.get_fuel().unwrap_or(0)),
             output: store.data().output_text(),
         };
         (result, stats)
@@ -449,7 +499,10 @@ impl Plugin {
     ) -> Result<serde_json::Value, ErrorKind> {
         match resolver.call_resolve(&mut *store, request) {
             Ok(Ok(text)) => self.decode(&text),
-            Ok(Err(message)) => Err(ErrorKind::Guest(truncate_message(message, MAX_MESSAGE_BYTES))),
+            Ok(Err(message)) => Err(ErrorKind::Guest(truncate_message(
+                message,
+                MAX_MESSAGE_BYTES,
+            ))),
             Err(e) => Err(self.classify(e, store, false)),
         }
     }
@@ -457,19 +510,33 @@ impl Plugin {
     fn decode(&self, text: &str) -> Result<serde_json::Value, ErrorKind> {
         let limit = self.limits.max_output_bytes;
         if text.len() > limit {
-            return Err(ErrorKind::OutputTooLarge { len: text.len(), limit });
+            return Err(ErrorKind::OutputTooLarge {
+                len: text.len(),
+                limit,
+            });
         }
         serde_json::from_str(text).map_err(|e| ErrorKind::BadJson(e.to_string()))
     }
 
     /// Turns a wasmtime error into the kind of failure it is.
-    fn classify(&self, e: wasmtime::Error, store: &Store<Sandbox>, instantiating: bool) -> ErrorKind {
+    fn classify(
+        &self,
+        e: wasmtime::Error,
+        store: &Store<Sandbox>,
+        instantiating: bool,
+    ) -> ErrorKind {
         if e.is::<MemoryCapExceeded>() || store.data().limiter.exceeded {
-            return ErrorKind::MemoryLimit { mib: self.limits.memory_mib() };
+            return ErrorKind::MemoryLimit {
+                mib: self.limits.memory_mib(),
+            };
         }
         if let Some(trap) = e.downcast_ref::<Trap>() {
             match trap {
-                Trap::OutOfFuel => return ErrorKind::OutOfFuel { fuel: self.limits.fuel },
+                Trap::OutOfFuel => {
+                    return ErrorKind::OutOfFuel {
+                        fuel: self.limits.fuel,
+                    };
+                }
                 Trap::Interrupt => {
                     let ms = u64::try_from(self.limits.timeout.as_millis()).unwrap_or(u64::MAX);
                     return ErrorKind::Timeout { ms };
@@ -478,7 +545,9 @@ impl Plugin {
             }
         }
         if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-            return ErrorKind::Trap(self.with_output(format!("exited with code {}", exit.0), store));
+            return ErrorKind::Trap(
+                self.with_output(format!("exited with code {}", exit.0), store),
+            );
         }
         if e.is::<PoolConcurrencyLimitError>() || (instantiating && !e.is::<Trap>()) {
             return ErrorKind::Instantiate(format!("{:#}", e));
@@ -527,7 +596,9 @@ pub struct PluginInstance<'a> {
 
 impl fmt::Debug for PluginInstance<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("PluginInstance").field("plugin", &self.plugin.name).finish_non_exhaustive()
+        f.debug_struct("PluginInstance")
+            .field("plugin", &self.plugin.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -540,12 +611,16 @@ impl PluginInstance<'_> {
         match self.resolver.call_resolve(&mut self.store, request_json) {
             Ok(Ok(text)) if text.len() > plugin.limits.max_output_bytes => {
                 let limit = plugin.limits.max_output_bytes;
-                Err(plugin.error(ErrorKind::OutputTooLarge { len: text.len(), limit }))
+                Err(plugin.error(ErrorKind::OutputTooLarge {
+                    len: text.len(),
+                    limit,
+                }))
             }
             Ok(Ok(text)) => Ok(text),
-            Ok(Err(message)) => {
-                Err(plugin.error(ErrorKind::Guest(truncate_message(message, MAX_MESSAGE_BYTES))))
-            }
+            Ok(Err(message)) => Err(plugin.error(ErrorKind::Guest(truncate_message(
+                message,
+                MAX_MESSAGE_BYTES,
+            )))),
             Err(e) => {
                 let kind = plugin.classify(e, &self.store, false);
                 Err(plugin.error(kind))
@@ -573,7 +648,8 @@ mod tests {
     fn load(fixture: &str, limits_yaml: &str) -> Plugin {
         let host = PluginHost::new(HostConfig::default());
         let limits = Limits::from_yaml(limits_yaml, Limits::default()).expect("limits");
-        host.load_bytes(fixture, &wasm(fixture), limits).expect("load fixture")
+        host.load_bytes(fixture, &wasm(fixture), limits)
+            .expect("load fixture")
     }
 
     fn show(result: Result<serde_json::Value, PluginError>) -> String {
@@ -584,7 +660,11 @@ mod tests {
     }
 
     fn call(plugin: &Plugin, cluster: serde_json::Value, args: &[serde_json::Value]) -> String {
-        show(plugin.call(&Request { cluster: &cluster, service: "api", args }))
+        show(plugin.call(&Request {
+            cluster: &cluster,
+            service: "api",
+            args,
+        }))
     }
 
     /// Runs fixture `fixture` with the limits `limits_yaml` on a small request and checks the
@@ -594,29 +674,60 @@ mod tests {
         let started = Instant::now();
         let got = call(&plugin, json!({"name": "eu-1"}), &[json!("a"), json!(1)]);
         let took = started.elapsed();
-        assert!(got.starts_with(expect), "{fixture}: got {got:?}, want {expect:?}…");
+        assert!(
+            got.starts_with(expect),
+            "{fixture}: got {got:?}, want {expect:?}…"
+        );
         assert!(took < Duration::from_secs(5), "{fixture}: took {took:?}");
     }
 
     #[test]
     fn well_behaved_guests() {
-        check("echo", "", r#"ok: {"args":["a",1],"cluster":{"name":"eu-1"},"service":"api"}"#);
+        check(
+            "echo",
+            "",
+            r#"ok: {"args":["a",1],"cluster":{"name":"eu-1"},"service":"api"}"#,
+        );
         check("err", "", "err: no free subnet left in 10.0.0.0/8");
     }
 
     #[test]
     fn hostile_guests_fail_within_their_limits() {
-        check("bad-json", "", "err: returned invalid JSON: expected ident at line 1 column 2");
-        check("trap", "", "err: trapped: wasm trap: wasm `unreachable` instruction executed (in explode)");
-        check("spin", "fuel: 1000000\n", "err: ran out of fuel after 1000000 units");
+        check(
+            "bad-json",
+            "",
+            "err: returned invalid JSON: expected ident at line 1 column 2",
+        );
+        check(
+            "trap",
+            "",
+            "err: trapped: wasm trap: wasm `unreachable` instruction executed (in explode)",
+        );
+        check(
+            "spin",
+            "fuel: 1000000\n",
+            "err: ran out of fuel after 1000000 units",
+        );
         check(
             "spin",
             "fuel: 100000000000\ntimeoutMs: 50\n",
             "err: timed out after 50 ms (raise `timeoutMs` in its limits file)",
         );
-        check("memory-bomb", "memoryMiB: 16\n", "err: exceeded its memory limit of 16 MiB");
-        check("memory-bomb", "", "err: exceeded its memory limit of 256 MiB");
-        check("huge-output", "", "err: returned 2097152 bytes, more than its limit of 1048576");
+        check(
+            "memory-bomb",
+            "memoryMiB: 16\n",
+            "err: exceeded its memory limit of 16 MiB",
+        );
+        check(
+            "memory-bomb",
+            "",
+            "err: exceeded its memory limit of 256 MiB",
+        );
+        check(
+            "huge-output",
+            "",
+            "err: returned 2097152 bytes, more than its limit of 1048576",
+        );
         check(
             "huge-output",
             "maxOutputBytes: 4194304\n",
@@ -631,8 +742,17 @@ mod tests {
         let started = Instant::now();
         let report = plugin.call_report("{}");
         let took = started.elapsed();
-        assert!(matches!(report.result, Err(PluginError { kind: ErrorKind::Timeout { ms: 100 }, .. })));
-        assert!(took >= Duration::from_millis(100), "stopped early: {took:?}");
+        assert!(matches!(
+            report.result,
+            Err(PluginError {
+                kind: ErrorKind::Timeout { ms: 100 },
+                ..
+            })
+        ));
+        assert!(
+            took >= Duration::from_millis(100),
+            "stopped early: {took:?}"
+        );
         assert!(took < Duration::from_millis(1500), "stopped late: {took:?}");
     }
 
@@ -650,7 +770,11 @@ mod tests {
     fn the_world_is_fixed_and_seeded() {
         let plugin = load("wasi-world", "");
         let a1 = call(&plugin, json!({"name": "a"}), &[]);
-        let a2 = show(plugin.call_report(r#"{"cluster":{"name":"a"},"service":"api","args":[]}"#).result);
+        let a2 = show(
+            plugin
+                .call_report(r#"{"cluster":{"name":"a"},"service":"api","args":[]}"#)
+                .result,
+        );
         let b = call(&plugin, json!({"name": "b"}), &[]);
         assert!(a1.starts_with("ok: [946684800,"), "{a1}");
         assert_eq!(a1, a2, "same request, same randomness");
@@ -661,10 +785,15 @@ mod tests {
         assert_eq!(call(&again, json!({"name": "a"}), &[]), a1);
 
         let host = PluginHost::new(HostConfig {
-            sandbox: SandboxConfig { wall_clock_secs: 1_700_000_000, random_seed: 7 },
+            sandbox: SandboxConfig {
+                wall_clock_secs: 1_700_000_000,
+                random_seed: 7,
+            },
             ..HostConfig::default()
         });
-        let other = host.load_bytes("w", &wasm("wasi-world"), Limits::default()).expect("load");
+        let other = host
+            .load_bytes("w", &wasm("wasi-world"), Limits::default())
+            .expect("load");
         let c = call(&other, json!({"name": "a"}), &[]);
         assert!(c.starts_with("ok: [1700000000,"), "{c}");
         assert_ne!(c[16..], a1[15..], "another seed, other randomness");
@@ -680,7 +809,10 @@ mod tests {
         assert_eq!(plugin.memo.lock().len(), 2);
         let err = load("err", "");
         call(&err, json!({}), &[]);
-        assert_eq!(call(&err, json!({}), &[]), "err: no free subnet left in 10.0.0.0/8");
+        assert_eq!(
+            call(&err, json!({}), &[]),
+            "err: no free subnet left in 10.0.0.0/8"
+        );
         assert_eq!(err.memo.lock().len(), 1);
     }
 
@@ -693,7 +825,9 @@ mod tests {
                 s.spawn(move || {
                     for i in 0..25 {
                         let got = call(plugin, json!({"t": t, "i": i}), &[]);
-                        let want = format!(r#"ok: {{"args":[],"cluster":{{"i":{i},"t":{t}}},"service":"api"}}"#);
+                        let want = format!(
+                            r#"ok: {{"args":[],"cluster":{{"i":{i},"t":{t}}},"service":"api"}}"#
+                        );
                         assert_eq!(got, want);
                     }
                 });
@@ -719,23 +853,46 @@ mod tests {
             Err(e) => e.to_string(),
         };
         let no_export = r#"(component (core module $m) (core instance (instantiate $m)))"#;
-        assert!(load(no_export).starts_with("does not implement flotilla:plugin/resolver@0.1.0:"), "{}", load(no_export));
+        assert!(
+            load(no_export).starts_with("does not implement flotilla:plugin/resolver@0.1.0:"),
+            "{}",
+            load(no_export)
+        );
         let wrong_type = r#"(component
             (core module $m (func (export "f") (result i32) (i32.const 0)))
             (core instance $i (instantiate $m))
             (func (export "resolve") (result u32) (canon lift (core func $i "f"))))"#;
-        assert!(load(wrong_type).starts_with("does not implement"), "{}", load(wrong_type));
+        assert!(
+            load(wrong_type).starts_with("does not implement"),
+            "{}",
+            load(wrong_type)
+        );
         let foreign_import = r#"(component
             (import "acme:vault/secrets@1.0.0" (instance (export "get" (func (param "k" string) (result string))))))"#;
-        assert!(load(foreign_import).contains("acme:vault/secrets@1.0.0"), "{}", load(foreign_import));
+        assert!(
+            load(foreign_import).contains("acme:vault/secrets@1.0.0"),
+            "{}",
+            load(foreign_import)
+        );
         let core_module = "(module)";
-        assert!(load(core_module).starts_with("not a valid WebAssembly component:"), "{}", load(core_module));
+        assert!(
+            load(core_module).starts_with("not a valid WebAssembly component:"),
+            "{}",
+            load(core_module)
+        );
     }
 
     #[test]
     fn unknown_plugins_are_named() {
         let plugins = Plugins::default();
-        let err = plugins.call("nope", &Request { cluster: &json!({}), service: "s", args: &[] });
+        let err = plugins.call(
+            "nope",
+            &Request {
+                cluster: &json!({}),
+                service: "s",
+                args: &[],
+            },
+        );
         assert_eq!(
             err.map_err(|e| e.to_string()),
             Err("from plugin \"nope\": no such plugin (the fleet's plugins are: none)".to_string())
@@ -747,7 +904,11 @@ mod tests {
         let dir = TempDir::new("load");
         let host = PluginHost::new(HostConfig::default());
         // A missing folder is a fleet without plugins.
-        assert!(host.load(&dir.path().join("missing")).expect("missing").is_empty());
+        assert!(
+            host.load(&dir.path().join("missing"))
+                .expect("missing")
+                .is_empty()
+        );
 
         std::fs::write(dir.path().join("echo.wasm"), wasm("echo")).expect("write");
         std::fs::write(dir.path().join("echo.yaml"), "fuel: 5000000\n").expect("write");
@@ -755,50 +916,100 @@ mod tests {
         std::fs::write(dir.path().join("README.md"), "not a plugin").expect("write");
         let plugins = host.load(dir.path()).expect("load");
         assert_eq!(plugins.names().collect::<Vec<_>>(), ["echo", "err"]);
-        assert_eq!(plugins.get("echo").map(|p| p.limits().fuel), Some(5_000_000));
-        assert_eq!(plugins.get("err").map(|p| p.limits().fuel), Some(Limits::DEFAULT_FUEL));
-        let err = plugins.call("missing", &Request { cluster: &json!({}), service: "s", args: &[] });
-        assert!(err.is_err_and(|e| e.to_string().ends_with("(the fleet's plugins are: echo, err)")));
+        assert_eq!(
+            plugins.get("echo").map(|p| p.limits().fuel),
+            Some(5_000_000)
+        );
+        assert_eq!(
+            plugins.get("err").map(|p| p.limits().fuel),
+            Some(Limits::DEFAULT_FUEL)
+        );
+        let err = plugins.call(
+            "missing",
+            &Request {
+                cluster: &json!({}),
+                service: "s",
+                args: &[],
+            },
+        );
+        assert!(err.is_err_and(|e| {
+            e.to_string()
+                .ends_with("(the fleet's plugins are: echo, err)")
+        }));
 
         // Every broken file is reported, each with its path.
         std::fs::write(dir.path().join("echo.yaml"), "fuel: 5000000\ncpu: 1\n").expect("write");
         std::fs::write(dir.path().join("orphan.yaml"), "fuel: 1\n").expect("write");
         std::fs::write(dir.path().join("Bad.wasm"), wasm("echo")).expect("write");
         std::fs::write(dir.path().join("junk.wasm"), b"\0asm junk").expect("write");
-        let errors = host.load(dir.path()).expect_err("broken folder").to_string();
+        let errors = host
+            .load(dir.path())
+            .expect_err("broken folder")
+            .to_string();
         let lines: Vec<&str> = errors.lines().collect();
         assert_eq!(lines.len(), 4, "{errors}");
-        assert!(lines[0].ends_with("orphan.yaml: limits file without a plugin (expected orphan.wasm)"), "{errors}");
-        assert!(lines[1].ends_with("Bad.wasm: bad plugin name \"Bad\" (use lowercase letters, digits, `-` and `_`)"), "{errors}");
-        assert!(lines[2].contains("echo.yaml: bad limits file: ") && lines[2].contains("cpu"), "{errors}");
-        assert!(lines[3].contains("junk.wasm: not a valid WebAssembly component: "), "{errors}");
+        assert!(
+            lines[0].ends_with("orphan.yaml: limits file without a plugin (expected orphan.wasm)"),
+            "{errors}"
+        );
+        assert!(
+            lines[1].ends_with(
+                "Bad.wasm: bad plugin name \"Bad\" (use lowercase letters, digits, `-` and `_`)"
+            ),
+            "{errors}"
+        );
+        assert!(
+            lines[2].contains("echo.yaml: bad limits file: ") && lines[2].contains("cpu"),
+            "{errors}"
+        );
+        assert!(
+            lines[3].contains("junk.wasm: not a valid WebAssembly component: "),
+            "{errors}"
+        );
     }
 
     #[test]
     fn compiled_plugins_are_cached_on_disk() {
         let cache = TempDir::new("cache");
-        let config = HostConfig { cache_dir: Some(cache.path().to_path_buf()), ..HostConfig::default() };
+        let config = HostConfig {
+            cache_dir: Some(cache.path().to_path_buf()),
+            ..HostConfig::default()
+        };
         let bytes = wasm("echo");
         let first = PluginHost::new(config.clone());
-        let from = |host: &PluginHost| host.load_bytes("echo", &bytes, Limits::default()).map(|p| p.loaded_from());
+        let from = |host: &PluginHost| {
+            host.load_bytes("echo", &bytes, Limits::default())
+                .map(|p| p.loaded_from())
+        };
         assert_eq!(from(&first), Ok(LoadedFrom::Compiled));
         assert_eq!(from(&first), Ok(LoadedFrom::Memory));
         let second = PluginHost::new(config.clone());
         assert_eq!(from(&second), Ok(LoadedFrom::DiskCache));
-        let plugin = second.load_bytes("echo", &bytes, Limits::default()).expect("load");
-        assert_eq!(show(plugin.call_report(r#"{"a":1}"#).result), r#"ok: {"a":1}"#);
+        let plugin = second
+            .load_bytes("echo", &bytes, Limits::default())
+            .expect("load");
+        assert_eq!(
+            show(plugin.call_report(r#"{"a":1}"#).result),
+            r#"ok: {"a":1}"#
+        );
 
         // A damaged cache file is dropped and the plugin compiled again.
         let path = cache::path_for(cache.path(), &Digest::of(&bytes));
         std::fs::write(&path, b"garbage").expect("damage");
-        assert_eq!(from(&PluginHost::new(config.clone())), Ok(LoadedFrom::Compiled));
+        assert_eq!(
+            from(&PluginHost::new(config.clone())),
+            Ok(LoadedFrom::Compiled)
+        );
         assert_eq!(from(&PluginHost::new(config)), Ok(LoadedFrom::DiskCache));
     }
 
     #[test]
     fn digests() {
         let d = Digest::of(b"");
-        assert_eq!(d.hex(), "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855");
+        assert_eq!(
+            d.hex(),
+            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
+        );
         assert_eq!(d.short(), "sha256:e3b0c44298fc");
         assert_eq!(d.to_string(), format!("sha256:{}", d.hex()));
     }

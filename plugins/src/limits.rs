@@ -96,7 +96,9 @@ fn in_range(field: &str, value: u64, min: u64, max: u64) -> Result<u64, String> 
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(format!("{field} must be between {min} and {max}, got {value}"))
+        Err(format!(
+            "{field} must be between {min} and {max}, got {value}"
+        ))
     }
 }
 
@@ -116,7 +118,10 @@ mod tests {
             ),
             Err(e) => format!("error: {e}"),
         };
-        assert!(got.contains(expect), "{yaml:?}: got {got:?}, want it to contain {expect:?}");
+        assert!(
+            got.contains(expect),
+            "{yaml:?}: got {got:?}, want it to contain {expect:?}"
+        );
     }
 
     #[test]
@@ -138,10 +143,22 @@ mod tests {
 
     #[test]
     fn bad_limits_files() {
-        check("fuel: 0\n", "error: fuel must be between 1 and 100000000000, got 0");
-        check("memoryMiB: 4096\n", "error: memoryMiB must be between 1 and 1024, got 4096");
-        check("timeoutMs: 600000\n", "error: timeoutMs must be between 1 and 60000");
-        check("maxOutputBytes: 0\n", "error: maxOutputBytes must be between 1");
+        check(
+            "fuel: 0\n",
+            "error: fuel must be between 1 and 100000000000, got 0",
+        );
+        check(
+            "memoryMiB: 4096\n",
+            "error: memoryMiB must be between 1 and 1024, got 4096",
+        );
+        check(
+            "timeoutMs: 600000\n",
+            "error: timeoutMs must be between 1 and 60000",
+        );
+        check(
+            "maxOutputBytes: 0\n",
+            "error: maxOutputBytes must be between 1",
+        );
         check("memoryMib: 64\n", "error: ");
         check("memoryMib: 64\n", "memoryMib");
         check("timeout: 5\n", "unknown field");

@@ -45,7 +45,10 @@ pub(crate) struct Runtime {
 /// returned to every caller.
 pub(crate) fn runtime() -> Result<&'static Runtime, String> {
     static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
-    RUNTIME.get_or_init(Runtime::start).as_ref().map_err(Clone::clone)
+    RUNTIME
+        .get_or_init(Runtime::start)
+        .as_ref()
+        .map_err(Clone::clone)
 }
 
 fn engine_config(pooling: bool) -> Config {
@@ -79,24 +82,38 @@ impl Runtime {
         // (a tight `ulimit -v`), fall back to allocating on demand.
         let (engine, pooling) = match Engine::new(&engine_config(true)) {
             Ok(engine) => (engine, true),
-            Err(_) => (Engine::new(&engine_config(false)).map_err(|e| format!("{e:#}"))?, false),
+            Err(_) => (
+                Engine::new(&engine_config(false)).map_err(|e| format!("{e:#}"))?,
+                false,
+            ),
         };
         let linker = sandbox_linker(&engine).map_err(|e| format!("{e:#}"))?;
         let ticker = Ticker::start(engine.clone())?;
-        Ok(Runtime { engine, linker, pooling, ticker, gate: Gate::new(MAX_CONCURRENT_CALLS) })
+        Ok(Runtime {
+            engine,
+            linker,
+            pooling,
+            ticker,
+            gate: Gate::new(MAX_CONCURRENT_CALLS),
+        })
     }
 
     /// Waits for a call slot and keeps the epoch ticker running for the duration of the call.
     pub(crate) fn enter(&self) -> CallGuard<'_> {
         self.gate.acquire();
-        CallGuard { runtime: self, _ticking: self.ticking() }
+        CallGuard {
+            runtime: self,
+            _ticking: self.ticking(),
+        }
     }
 
     /// Keeps the epoch ticker running (without taking a call slot) while held.
     pub(crate) fn ticking(&self) -> TickGuard<'_> {
         self.ticker.active.fetch_add(1, Ordering::SeqCst);
         self.ticker.thread.unpark();
-        TickGuard { ticker: &self.ticker }
+        TickGuard {
+            ticker: &self.ticker,
+        }
     }
 
     /// The epoch deadline (in ticks from now) for a wall-clock budget.
@@ -140,13 +157,17 @@ fn sandbox_linker(engine: &Engine) -> wasmtime::Result<Linker<Sandbox>> {
     clock.func_wrap(
         "subscribe-duration",
         |_store, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
-            Err(wasmtime::Error::msg("plugins cannot sleep (monotonic-clock.subscribe-duration)"))
+            Err(wasmtime::Error::msg(
+                "plugins cannot sleep (monotonic-clock.subscribe-duration)",
+            ))
         },
     )?;
     clock.func_wrap(
         "subscribe-instant",
         |_store, (_,): (u64,)| -> wasmtime::Result<(Resource<DynPollable>,)> {
-            Err(wasmtime::Error::msg("plugins cannot sleep (monotonic-clock.subscribe-instant)"))
+            Err(wasmtime::Error::msg(
+                "plugins cannot sleep (monotonic-clock.subscribe-instant)",
+            ))
         },
     )?;
     linker.allow_shadowing(false);
@@ -182,7 +203,10 @@ impl Ticker {
                 }
             })
             .map_err(|e| format!("cannot start the epoch thread: {e}"))?;
-        Ok(Ticker { active, thread: handle.thread().clone() })
+        Ok(Ticker {
+            active,
+            thread: handle.thread().clone(),
+        })
     }
 }
 
@@ -194,7 +218,10 @@ struct Gate {
 
 impl Gate {
     fn new(slots: usize) -> Gate {
-        Gate { free: Mutex::new(slots), freed: Condvar::new() }
+        Gate {
+            free: Mutex::new(slots),
+            freed: Condvar::new(),
+        }
     }
 
     fn acquire(&self) {

@@ -27,7 +27,10 @@ pub struct SandboxConfig {
 impl Default for SandboxConfig {
     fn default() -> Self {
         // 2000-01-01T00:00:00Z: obviously not "now", so nobody mistakes it for a real time.
-        SandboxConfig { wall_clock_secs: 946_684_800, random_seed: 0 }
+        SandboxConfig {
+            wall_clock_secs: 946_684_800,
+            random_seed: 0,
+        }
     }
 }
 
@@ -58,20 +61,29 @@ impl Sandbox {
         Sandbox {
             wasi: wasi.build(),
             table: ResourceTable::new(),
-            limiter: MemoryLimiter { limit: memory_bytes, used: 0, exceeded: false },
+            limiter: MemoryLimiter {
+                limit: memory_bytes,
+                used: 0,
+                exceeded: false,
+            },
             output,
         }
     }
 
     /// The captured stdout/stderr, lossily decoded, trimmed.
     pub(crate) fn output_text(&self) -> String {
-        String::from_utf8_lossy(&self.output.contents()).trim().to_string()
+        String::from_utf8_lossy(&self.output.contents())
+            .trim()
+            .to_string()
     }
 }
 
 impl WasiView for Sandbox {
     fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+        WasiCtxView {
+            ctx: &mut self.wasi,
+            table: &mut self.table,
+        }
     }
 }
 
@@ -210,7 +222,11 @@ mod tests {
 
     #[test]
     fn memory_limiter_counts_all_memories() {
-        let mut l = MemoryLimiter { limit: 100, used: 0, exceeded: false };
+        let mut l = MemoryLimiter {
+            limit: 100,
+            used: 0,
+            exceeded: false,
+        };
         assert!(l.memory_growing(0, 60, None).is_ok());
         assert!(l.memory_growing(0, 40, None).is_ok());
         assert!(l.memory_growing(40, 41, None).is_err());

@@ -9,7 +9,9 @@ use serde_json::{Value, json};
 
 /// The examples' output folder, laid out like a fleet's `plugins/`.
 fn examples_out() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("examples").join("out")
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("examples")
+        .join("out")
 }
 
 /// The built examples, loaded once (compiled components are cached under the target dir).
@@ -29,7 +31,10 @@ fn examples() -> &'static Plugins {
             );
         }
         let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache");
-        let host = PluginHost::new(HostConfig { cache_dir: Some(cache), ..HostConfig::default() });
+        let host = PluginHost::new(HostConfig {
+            cache_dir: Some(cache),
+            ..HostConfig::default()
+        });
         match host.load(&out) {
             Ok(plugins) => plugins,
             Err(e) => panic!("loading the examples: {e}"),
@@ -38,7 +43,11 @@ fn examples() -> &'static Plugins {
 }
 
 fn call(plugin: &str, cluster: Value, args: &[Value]) -> Result<Value, String> {
-    let request = Request { cluster: &cluster, service: "api", args };
+    let request = Request {
+        cluster: &cluster,
+        service: "api",
+        args,
+    };
     examples().call(plugin, &request).map_err(|e| match e.kind {
         ErrorKind::Guest(message) => message,
         other => format!("not a guest error: {other}"),
@@ -69,7 +78,7 @@ fn cidr_allocator() {
     check(
         "cidr-allocator",
         json!({"name": "eu-1"}),
-        &[pool.clone()],
+        std::slice::from_ref(&pool),
         Err("expected 2 arguments (pool, prefix length), got 1"),
     );
     check(
@@ -91,13 +100,19 @@ fn cidr_allocator() {
         Err("the cluster has neither an integer `index` nor a `name`"),
     );
     // By name: a stable hash (FNV-1a 64) of the name picks the subnet.
-    let by_name = call("cidr-allocator", json!({"name": "us-east-2"}), &[pool.clone(), json!(20)]);
+    let by_name = call(
+        "cidr-allocator",
+        json!({"name": "us-east-2"}),
+        &[pool.clone(), json!(20)],
+    );
     let by_name = by_name.expect("allocate by name");
     assert_eq!(by_name["index"], json!(fnv1a(b"us-east-2") % 2048));
 }
 
 fn fnv1a(bytes: &[u8]) -> u64 {
-    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3))
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 #[test]
@@ -107,7 +122,9 @@ fn region_endpoints() {
         "region-endpoints",
         aws.clone(),
         &[json!("s3"), json!("sts")],
-        Ok(json!({"s3": "https://s3.eu-west-1.amazonaws.com", "sts": "https://sts.eu-west-1.amazonaws.com"})),
+        Ok(
+            json!({"s3": "https://s3.eu-west-1.amazonaws.com", "sts": "https://sts.eu-west-1.amazonaws.com"}),
+        ),
     );
     check(
         "region-endpoints",
@@ -147,36 +164,78 @@ fn examples_are_limited_and_measured() {
     let report = cidr.call_report(
         r#"{"args":["10.0.0.0/8",16],"cluster":{"name":"a","index":3},"service":"api"}"#,
     );
-    assert_eq!(report.result.ok(), Some(json!({"cidr": "10.3.0.0/16", "gateway": "10.3.0.1", "index": 3})));
-    assert!(report.fuel_used > 0 && report.fuel_used < cidr.limits().fuel, "{}", report.fuel_used);
+    assert_eq!(
+        report.result.ok(),
+        Some(json!({"cidr": "10.3.0.0/16", "gateway": "10.3.0.1", "index": 3}))
+    );
+    assert!(
+        report.fuel_used > 0 && report.fuel_used < cidr.limits().fuel,
+        "{}",
+        report.fuel_used
+    );
     // json's JSONDecodeError is a ValueError, which the example turns into `err`.
     let bad = cidr.call_report("not json");
     assert_eq!(
         bad.result.map_err(|e| e.kind),
-        Err(ErrorKind::Guest("Expecting value: line 1 column 1 (char 0)".into()))
+        Err(ErrorKind::Guest(
+            "Expecting value: line 1 column 1 (char 0)".into()
+        ))
     );
 }
 
 #[test]
 fn scaffolded_python_plugins_build_and_run() {
-    let componentize_py = Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/componentize-py");
+    let componentize_py =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../.tools/bin/componentize-py");
     assert!(
         componentize_py.is_file(),
         "componentize-py is not installed: run scripts/install-plugin-tools.sh (CI does)"
     );
-    let dir = std::env::temp_dir().join(format!("flotilla-plugins-it-new-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    let root = plugins::new_plugin("hello", Lang::Python, &dir).expect("scaffold");
-    assert!(matches!(plugins::new_plugin("hello", Lang::Python, &dir), Err(plugins::AuthorError::Exists(_))));
-    let config = plugins::BuildConfig { componentize_py, ..plugins::BuildConfig::default() };
-    let wasm = plugins::build_plugin(&root, &config).expect("build");
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR"));
+    let fresh = tmp.join("scaffold-new");
+    let _ = std::fs::remove_dir_all(&fresh);
+    let root = plugins::new_plugin("hello", Lang::Python, &fresh).expect("scaffold");
+    assert!(matches!(
+        plugins::new_plugin("hello", Lang::Python, &fresh),
+        Err(plugins::AuthorError::Exists(_))
+    ));
+    assert!(matches!(
+        plugins::new_plugin("Hello", Lang::Python, &fresh),
+        Err(plugins::AuthorError::BadName(_))
+    ));
+
+    // componentize-py's output differs from build to build, and compiling an 18 MB component
+    // takes a minute in a debug build: reuse the last build while the scaffold is unchanged.
+    let kept = tmp.join("scaffold").join("hello");
+    let same = |rel: &str| std::fs::read(root.join(rel)).ok() == std::fs::read(kept.join(rel)).ok();
+    let built = kept.join("out").join("hello.wasm");
+    let wasm = if same("app.py") && same("wit/resolver.wit") && built.is_file() {
+        built
+    } else {
+        let _ = std::fs::remove_dir_all(&kept);
+        std::fs::create_dir_all(tmp.join("scaffold")).expect("mkdir");
+        std::fs::rename(&root, &kept).expect("keep scaffold");
+        let config = plugins::BuildConfig {
+            componentize_py,
+            ..plugins::BuildConfig::default()
+        };
+        plugins::build_plugin(&kept, &config).expect("build")
+    };
     let cache = Path::new(env!("CARGO_TARGET_TMPDIR")).join("plugin-cache");
-    let host = PluginHost::new(HostConfig { cache_dir: Some(cache), ..HostConfig::default() });
+    let host = PluginHost::new(HostConfig {
+        cache_dir: Some(cache),
+        ..HostConfig::default()
+    });
     let cluster = r#"{"name": "eu-1"}"#;
     let report = plugins::test_plugin_with(&host, &wasm, cluster, &[json!("x")]).expect("test");
-    assert_eq!(report.result.ok(), Some(json!({"cluster": "eu-1", "service": "test", "args": ["x"]})));
+    assert_eq!(
+        report.result.ok(),
+        Some(json!({"cluster": "eu-1", "service": "test", "args": ["x"]}))
+    );
     assert!(report.fuel_used > 0);
     let report = plugins::test_plugin_with(&host, &wasm, cluster, &[]).expect("test");
-    assert_eq!(report.result.map_err(|e| e.kind), Err(ErrorKind::Guest("expected at least one argument".into())));
-    let _ = std::fs::remove_dir_all(&dir);
+    assert_eq!(
+        report.result.map_err(|e| e.kind),
+        Err(ErrorKind::Guest("expected at least one argument".into()))
+    );
 }
