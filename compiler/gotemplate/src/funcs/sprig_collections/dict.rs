@@ -182,8 +182,11 @@ fn dig(ps: &[Value]) -> FuncResult {
     if keys.is_empty() {
         return Err(FuncError::new("dig needs at least three arguments"));
     }
-    let Value::Map(dict) = dict else {
-        return Err(type_assertion(dict, MAP));
+    // Go's type assertion to `map[string]interface {}` fails for a named map type too
+    // (Helm's `chartutil.Values`: `dig "x" "d" .Values` is an error in Helm).
+    let dict = match dict {
+        Value::Map(m) if m.go_type().is_none() => m,
+        other => return Err(type_assertion(other, MAP)),
     };
     let mut names = Vec::with_capacity(keys.len());
     for key in keys {
@@ -201,7 +204,7 @@ fn dig(ps: &[Value]) -> FuncResult {
             return Ok(step);
         }
         match step {
-            Value::Map(next) => current = next,
+            Value::Map(next) if next.go_type().is_none() => current = next,
             other => return Err(type_assertion(&other, MAP)),
         }
     }
@@ -706,6 +709,14 @@ mod tests {
             "dig",
             &[s("a"), m(&[])],
             "dig needs at least three arguments",
+        );
+        let values = Value::Map(
+            crate::value::Map::new().with_go_type(crate::value::MapType::CHARTUTIL_VALUES),
+        );
+        check_err(
+            "dig",
+            &[s("a"), s(""), values],
+            "interface conversion: interface {} is chartutil.Values, not map[string]interface {}",
         );
         check_err(
             "dig",
