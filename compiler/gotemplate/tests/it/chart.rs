@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use gotemplate::funcs::encoding::from_yaml;
-use gotemplate::{Map, Value};
+use gotemplate::{Map, MapType, Value};
 
 /// The release every golden was rendered as (`helm install fleet <chart> --namespace apps`).
 pub const RELEASE_NAME: &str = "fleet";
@@ -147,8 +147,13 @@ impl CaseChart {
     /// The top-level data Helm executes a template of this chart with (its
     /// `chartutil.ToRenderValues` plus the `.Template` the engine adds).
     pub fn render_data(&self, template_name: &str) -> Value {
-        let top = Map::new();
-        top.insert("Values", self.values.clone());
+        // `.`, `.Values` and `.Template` are `chartutil.Values`; the rest plain maps.
+        let top = Map::new().with_go_type(MapType::CHARTUTIL_VALUES);
+        let values = match &self.values {
+            Value::Map(m) => Value::Map(m.with_go_type(MapType::CHARTUTIL_VALUES)),
+            other => other.clone(),
+        };
+        top.insert("Values", values);
         top.insert("Chart", self.metadata.clone());
 
         let release = Map::new();
@@ -178,7 +183,7 @@ impl CaseChart {
         top.insert("Files", Value::Map(Map::new()));
         top.insert("Subcharts", Value::Map(Map::new()));
 
-        let template = Map::new();
+        let template = Map::new().with_go_type(MapType::CHARTUTIL_VALUES);
         template.insert("Name", Value::from(template_name));
         template.insert(
             "BasePath",

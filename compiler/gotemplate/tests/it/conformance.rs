@@ -99,6 +99,8 @@ fn render(dir: &Path) -> Outcome {
         Err(e) => return Outcome::Broken(e),
     };
     let mut set = Template::new(Arc::new(FuncMap::helm()));
+    // Helm's engine: `template.New("gotpl")`.
+    set.set_root_name("gotpl");
     for file in &chart.templates {
         if let Err(e) = set.parse(&file.name, &file.text) {
             // Go's full message (`template: NAME:LINE: …`), as Helm receives it.
