@@ -127,12 +127,16 @@ pub(crate) struct Shared {
     output_bytes: usize,
     iterations: u64,
     depth: usize,
+    /// How many of the `depth` levels are executions run by functions (`include`, `tpl`).
+    nested_executions: usize,
     rng: u64,
     /// The error of the last nested execution a function ran, to attach as the cause of
     /// that function's error; with the message the function was given.
     nested_error: Option<(String, Box<ExecError>)>,
     /// The name of the template the outermost execution started with.
     top_name: Arc<str>,
+    /// `include` executions in progress, by template name ([`Context::include_depth`]).
+    include_depths: HashMap<String, usize>,
 }
 
 impl Shared {
@@ -142,9 +146,11 @@ impl Shared {
             output_bytes: 0,
             iterations: 0,
             depth: 0,
+            nested_executions: 0,
             rng: options.seed,
             nested_error: None,
             top_name: Arc::from(top_name),
+            include_depths: HashMap::new(),
         }
     }
 }
@@ -161,6 +167,8 @@ enum Flow {
 type EResult<T> = Result<T, Box<ExecError>>;
 
 const RED_ZONE: usize = 64 * 1024;
+/// See [`State::check_nested_depth`].
+pub(crate) const MAX_NESTED_EXECUTIONS: usize = 1024;
 const STACK_GROWTH: usize = 1024 * 1024;
 
 /// The state of one execution of one template set.
@@ -469,6 +477,24 @@ impl<'t, 's> State<'t, 's> {
             return Err(self.error_kind(
                 ExecErrorKind::Limit,
                 format!("exceeded maximum template depth ({max})"),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The depth check of an execution nested through a function (`include`, `tpl`). Each
+    /// such level builds its error text from the level below (as Go does), so a failure at
+    /// depth n costs O(n²); they nest at most [`MAX_NESTED_EXECUTIONS`] deep, whatever
+    /// `max_depth` allows. (Helm stops `include` recursion at 1001 nested calls of one name.)
+    fn check_nested_depth(&self) -> EResult<()> {
+        self.check_depth()?;
+        if self.shared.nested_executions >= MAX_NESTED_EXECUTIONS {
+            return Err(self.error_kind(
+                ExecErrorKind::Limit,
+                format!(
+                    "exceeded maximum nesting of templates executed by functions \
+                     ({MAX_NESTED_EXECUTIONS})"
+                ),
             ));
         }
         Ok(())
@@ -856,6 +882,20 @@ impl<'t, 's> State<'t, 's> {
                 "wrong type for value; expected {}; got interface {{}}",
                 t.go_name()
             ))),
+            RV::Iface(Value::Map(m)) | RV::Val(Value::Map(m))
+                if t == Ty::Map && m.go_type().is_some() =>
+            {
+                // A named map type converts to its underlying `map[string]interface {}` (Go's
+                // assignability); another map type (`map[string]string`) does not.
+                match m.go_type() {
+                    Some(g) if !g.assignable_to_generic => Err(self.errorf(format!(
+                        "wrong type for value; expected {}; got {}",
+                        t.go_name(),
+                        g.name
+                    ))),
+                    _ => Ok(RV::Val(Value::Map(m.untyped()))),
+                }
+            }
             RV::Iface(v) | RV::Val(v) => {
                 let ok = matches!(
                     (t, &v),
@@ -959,7 +999,7 @@ impl<'t, 's> State<'t, 's> {
         let Some(tmpl) = set.trees.get(name) else {
             return Err(Box::new(no_such_template(name, &set.root_name)));
         };
-        self.check_depth()?;
+        self.check_nested_depth()?;
         let tmpl: &'t Tree = tmpl;
         let dot = RV::from_value(data);
         let saved_tree = std::mem::replace(&mut self.tree, tmpl);
@@ -967,7 +1007,9 @@ impl<'t, 's> State<'t, 's> {
         let saved_out = std::mem::take(&mut self.out);
         let saved_node = self.node.take();
         self.shared.depth += 1;
+        self.shared.nested_executions += 1;
         let r = self.walk_list(&dot, &tmpl.root);
+        self.shared.nested_executions -= 1;
         self.shared.depth -= 1;
         let out = std::mem::replace(&mut self.out, saved_out);
         self.tree = saved_tree;
@@ -988,14 +1030,16 @@ impl<'t, 's> State<'t, 's> {
             Ok(t) => t,
             Err(e) => return Err(FuncError::new(e.to_string())),
         };
-        if let Err(e) = self.check_depth() {
+        if let Err(e) = self.check_nested_depth() {
             return Err(self.nested_failed(e));
         }
         self.shared.depth += 1;
+        self.shared.nested_executions += 1;
         let r = {
             let mut nested = State::new(&set, &tree, data, self.shared);
             nested.run().map(|_| nested.out)
         };
+        self.shared.nested_executions -= 1;
         self.shared.depth -= 1;
         r.map_err(|e| self.nested_failed(e))
     }
@@ -1046,5 +1090,13 @@ impl Context for State<'_, '_> {
 
     fn now(&self) -> Timestamp {
         self.shared.options.now
+    }
+
+    fn include_depth(&mut self, name: &str) -> Option<&mut usize> {
+        let depths = &mut self.shared.include_depths;
+        if !depths.contains_key(name) {
+            depths.insert(name.to_string(), 0);
+        }
+        depths.get_mut(name)
     }
 }

@@ -1200,6 +1200,51 @@ fn missing_key_modes() {
 }
 
 #[test]
+fn named_map_types() {
+    // Helm's `.Values` is a `chartutil.Values` (a named `map[string]interface{}`): fields work
+    // as on any map, `%T` and errors name the type, and a `map[string]interface {}` parameter
+    // accepts it (Go's assignability), converting it to the unnamed type.
+    let values = Map::new().with_go_type(crate::value::MapType::CHARTUTIL_VALUES);
+    values.insert("name", s("x"));
+    values.insert("nested", m(&[("k", s("v"))]));
+    let strings = Map::new().with_go_type(crate::value::MapType::STRING_TO_STRING);
+    strings.insert("_0", s("a"));
+    let data = m(&[("Values", Value::Map(values)), ("S", Value::Map(strings))]);
+    check_cases(
+        &[
+            (
+                "{{.Values.name}} {{.Values.nested.k}} {{.Values}}",
+                "x v map[name:x nested:map[k:v]]",
+            ),
+            (
+                "{{printf \"%T %T\" .Values .Values.nested}}",
+                "chartutil.Values map[string]interface {}",
+            ),
+            ("{{mapArg .Values}}", "2"),
+            ("{{printf \"%T\" (echo .Values)}}", "chartutil.Values"),
+            ("{{range $k, $v := .Values}}{{$k}};{{end}}", "name;nested;"),
+            ("{{len .Values}} {{index .Values \"name\"}}", "2 x"),
+            (
+                "{{oneArg .Values}}",
+                "!template: t:1:9: executing \"t\" at <.Values>: wrong type for value; expected string; got chartutil.Values",
+            ),
+            (
+                "{{eq .Values .Values}}",
+                "!template: t:1:2: executing \"t\" at <eq .Values .Values>: error calling eq: non-comparable type map[name:x nested:map[k:v]]: chartutil.Values",
+            ),
+            ("{{.S._0}} {{printf \"%T\" .S}}", "a map[string]string"),
+            // `map[string]string` is not assignable to `map[string]interface {}`.
+            (
+                "{{mapArg .S}}",
+                "!template: t:1:9: executing \"t\" at <.S>: wrong type for value; expected map[string]interface {}; got map[string]string",
+            ),
+        ],
+        &data,
+        &ExecOptions::default(),
+    );
+}
+
+#[test]
 fn templates_and_blocks() {
     check(&[
         ("{{define \"x\"}}X{{.}}{{end}}{{template \"x\" 1}}", "X1"),
@@ -1521,7 +1566,7 @@ fn limits_hold() {
     );
     assert_eq!(
         e.to_string(),
-        "template: t:1:25: executing \"r\" at <{{template \"r\" .}}>: exceeded maximum template depth (1000)"
+        "template: t:1:25: executing \"r\" at <{{template \"r\" .}}>: exceeded maximum template depth (100000)"
     );
     let e = err_of(
         "{{define \"r\"}}{{template \"r\" .}}{{end}}{{template \"r\" .}}",
@@ -1555,8 +1600,26 @@ fn limits_hold() {
 
 #[test]
 fn deep_recursion_does_not_overflow_the_stack() {
-    // Default depth limit with include: every level is a function call and an execution.
+    // Default depth limit with include (without Helm's own count): every level is a
+    // function call and an execution; their nesting has a bound of its own, so that the
+    // error (each level's text containing the text of the level below) stays cheap.
     let mut t = Template::new(Arc::new(test_funcs()));
+    t.parse(
+        "t",
+        "{{define \"r\"}}{{include \"r\" .}}{{end}}{{include \"r\" .}}",
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let e = t
+        .execute("t", &Value::Nil, &ExecOptions::default())
+        .unwrap_err();
+    assert_eq!(
+        e.root_cause().message,
+        "exceeded maximum nesting of templates executed by functions (1024)"
+    );
+    assert!(start.elapsed().as_secs() < 10);
+    // Helm's include stops at 1001 nested includes of one name, as Helm does.
+    let mut t = Template::new(Arc::new(FuncMap::helm()));
     t.parse(
         "t",
         "{{define \"r\"}}{{include \"r\" .}}{{end}}{{include \"r\" .}}",
@@ -1565,10 +1628,23 @@ fn deep_recursion_does_not_overflow_the_stack() {
     let e = t
         .execute("t", &Value::Nil, &ExecOptions::default())
         .unwrap_err();
-    assert!(
-        e.root_cause()
-            .message
-            .contains("exceeded maximum template depth (1000)")
+    assert_eq!(
+        e.root_cause().to_string(),
+        "template: t:1:16: executing \"r\" at <include \"r\" .>: error calling include: \
+         rendering template has a nested reference name: r: unable to execute template"
+    );
+    assert_eq!(e.to_string().matches("error calling include").count(), 1002);
+    // Template recursion goes as deep as Go's limit.
+    let mut t = Template::new(Arc::new(test_funcs()));
+    t.parse(
+        "t",
+        "{{define \"down\"}}{{if .}}{{template \"down\" (slice . 1)}}{{else}}done{{end}}{{end}}{{template \"down\" .}}",
+    )
+    .unwrap();
+    let list = l((0..20_000).map(i).collect());
+    assert_eq!(
+        t.execute("t", &list, &ExecOptions::default()).unwrap(),
+        "done"
     );
     // Legal deep nesting of blocks and parentheses executes.
     let n = 900;

@@ -61,7 +61,11 @@ impl Request {
             Value::Null => Vec::new(),
             other => return Err(format!("bad request: args is not a list: {other}")),
         };
-        Ok(Request { cluster: v["cluster"].take(), service, args })
+        Ok(Request {
+            cluster: v["cluster"].take(),
+            service,
+            args,
+        })
     }
 }
 
@@ -106,7 +110,9 @@ mod tests {
             if request.args.is_empty() {
                 return Err("expected an argument".into());
             }
-            Ok(json!({"cluster": request.cluster, "service": request.service, "args": request.args}))
+            Ok(
+                json!({"cluster": request.cluster, "service": request.service, "args": request.args}),
+            )
         }
     }
 
@@ -121,9 +127,18 @@ mod tests {
             r#"{"cluster":{"name":"a"},"service":"api","args":[1]}"#,
             Ok(r#"{"args":[1],"cluster":{"name":"a"},"service":"api"}"#),
         );
-        check(r#"{"cluster":{},"service":"api","args":[]}"#, Err("expected an argument"));
-        check(r#"{"cluster":{},"service":"api"}"#, Err("expected an argument"));
+        check(
+            r#"{"cluster":{},"service":"api","args":[]}"#,
+            Err("expected an argument"),
+        );
+        check(
+            r#"{"cluster":{},"service":"api"}"#,
+            Err("expected an argument"),
+        );
         check(r#"{"args":3}"#, Err("bad request: args is not a list: 3"));
-        check("nope", Err("bad request: expected ident at line 1 column 2"));
+        check(
+            "nope",
+            Err("bad request: expected ident at line 1 column 2"),
+        );
     }
 }
