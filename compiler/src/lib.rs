@@ -1,2 +1,377 @@
 //! The fleet compiler: from a fleet repository (clusters, service versions, policies) to a
 //! deterministic plan.
+//!
+//! The core is pure: it reads [`FleetFiles`] (file contents in memory) and never fails; every
+//! problem in what users wrote becomes a diagnostic, and all of them are reported together.
+//! Phases: [`load`] (YAML with positions, validation), [`targeting`] (CEL selectors),
+//! [`graph`] (dependencies and waves), [`render`] (values templates per cluster, charts through
+//! a [`ChartRenderer`], the plan), with [`digest`] and [`values`] giving content addresses.
+
+pub mod bundle;
+pub mod cache;
+pub mod chart;
+pub mod digest;
+pub mod graph;
+pub mod helm_renderer;
+pub mod load;
+pub mod model;
+pub mod render;
+pub mod review;
+pub mod source;
+pub mod synthetic;
+pub mod targeting;
+pub mod values;
+pub mod yaml;
+
+pub mod diag;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+pub use diagnostics;
+use diagnostics::{Diagnostic, Report};
+use serde::Serialize;
+
+pub use plan::Plan;
+
+pub use crate::cache::DiskCache;
+pub use crate::chart::ChartRenderer;
+use crate::diag::Diags;
+use crate::digest::ServiceDigest;
+pub use crate::helm_renderer::HelmRenderer;
+use crate::model::{ClusterName, Embedded, Fleet, Selection, ServiceName, Waves};
+pub use crate::render::{Manifests, Progress, Stats};
+pub use crate::source::{FleetFiles, SourceError};
+use crate::targeting::{Explanation, Outcome, Problem};
+
+/// Everything the compiler learned about a fleet. The plan is applicable only when
+/// `diagnostics` has no errors ([`Compilation::applicable`]); otherwise it holds what could be
+/// compiled.
+#[derive(Debug)]
+pub struct Compilation {
+    pub fleet: Fleet,
+    pub selection: Selection,
+    /// Each cluster's services in installation order.
+    pub waves: BTreeMap<ClusterName, Waves>,
+    /// Every service version's digest (spec, values template and chart files).
+    pub digests: BTreeMap<ServiceName, ServiceDigest>,
+    pub plan: Plan,
+    /// The manifests the plan's releases name, by digest.
+    pub manifests: Manifests,
+    pub stats: Stats,
+    /// How long each phase took (for `flotilla dev compile`; never part of a result).
+    pub timings: Timings,
+    pub diagnostics: Report,
+}
+
+/// Wall-clock time of each phase of a compile.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    pub load: std::time::Duration,
+    pub select: std::time::Duration,
+    pub graph: std::time::Duration,
+    /// Charts, values, renders and the plan.
+    pub render: std::time::Duration,
+}
+
+impl Compilation {
+    /// The plan and its manifests, when nothing went wrong.
+    pub fn applicable(&self) -> Option<(&Plan, &Manifests)> {
+        (!self.diagnostics.has_errors()).then_some((&self.plan, &self.manifests))
+    }
+}
+
+/// How to compile: the persistent cache and a progress callback, both optional.
+#[derive(Default, Clone, Copy)]
+pub struct Options<'a> {
+    pub cache: Option<&'a DiskCache>,
+    pub progress: Option<Progress<'a>>,
+}
+
+impl std::fmt::Debug for Options<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("cache", &self.cache)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// Compiles the fleet with Helm's renderer and no persistent cache.
+pub fn compile(files: &FleetFiles) -> Compilation {
+    compile_with(files, &HelmRenderer, Options::default())
+}
+
+/// Loads, targets and orders the fleet, renders values and charts, and makes the plan.
+pub fn compile_with<R: ChartRenderer>(
+    files: &FleetFiles,
+    renderer: &R,
+    options: Options<'_>,
+) -> Compilation {
+    let mut timings = Timings::default();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |slot: &mut std::time::Duration| {
+        let now = std::time::Instant::now();
+        *slot = now - clock;
+        clock = now;
+    };
+    let mut diags = Diags::new(files);
+    let fleet = load::load(files, &mut diags);
+    lap(&mut timings.load);
+    let bounds = targeting::data_bounds(&fleet);
+
+    let mut selectors = Vec::new();
+    // Where a service's selection is unknown (its selector failed), per service.
+    let mut unknown: BTreeMap<ServiceName, BTreeSet<ClusterName>> = BTreeMap::new();
+    for (name, spec) in &fleet.services {
+        match targeting::compile(&spec.selector.text, bounds) {
+            Ok(s) => selectors.push((name.as_str(), s)),
+            Err(problems) => {
+                report_selector(&mut diags, &spec.selector, &problems);
+                unknown.insert(name.clone(), fleet.clusters.keys().cloned().collect());
+            }
+        }
+    }
+    let outcomes = targeting::evaluate_all(selectors.iter().map(|(n, s)| (*n, s)), &fleet);
+    let mut selection = Selection {
+        clusters: fleet
+            .clusters
+            .keys()
+            .map(|c| (c.clone(), BTreeSet::new()))
+            .collect(),
+    };
+    for (service, per_cluster) in &outcomes {
+        let Some((name, spec)) = fleet.services.get_key_value(service.as_str()) else {
+            continue;
+        };
+        // One diagnostic per distinct failure, naming the clusters it happened on.
+        let mut failures: BTreeMap<&str, Vec<&ClusterName>> = BTreeMap::new();
+        for (cluster, outcome) in per_cluster {
+            match outcome {
+                Outcome::Selected => {
+                    selection
+                        .clusters
+                        .entry(cluster.clone())
+                        .or_default()
+                        .insert(name.clone());
+                }
+                Outcome::NotSelected => {}
+                Outcome::Error(e) => {
+                    failures.entry(e).or_default().push(cluster);
+                    unknown
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(cluster.clone());
+                }
+            }
+        }
+        for (error, clusters) in failures {
+            let names: Vec<String> = clusters.iter().map(|c| format!("`{c}`")).collect();
+            let label = diags.label(
+                &spec.selector.file,
+                spec.selector.span.clone(),
+                "this selector",
+            );
+            diags.push(
+                Diagnostic::error(
+                    "cel::eval",
+                    format!(
+                        "the selector of `{name}` failed on {} {}: {error}",
+                        if names.len() == 1 { "cluster" } else { "clusters" },
+                        names.join(", ")
+                    ),
+                )
+                .with_help(
+                    "the service is not deployed where its selector fails; guard optional \
+                     data with `has(...)`, e.g. `has(cluster.metadata.x) && cluster.metadata.x == 1`",
+                ),
+                vec![label],
+            );
+        }
+    }
+    lap(&mut timings.select);
+    let waves = graph::order(&fleet, &selection, &unknown, &mut diags);
+    lap(&mut timings.graph);
+    let rendered = render::render(
+        files,
+        &fleet,
+        &waves,
+        renderer,
+        options.cache,
+        options.progress,
+        &mut diags,
+    );
+    lap(&mut timings.render);
+    Compilation {
+        fleet,
+        selection,
+        waves,
+        digests: rendered.digests,
+        plan: rendered.plan,
+        manifests: rendered.manifests,
+        stats: rendered.stats,
+        timings,
+        diagnostics: diags.finish(),
+    }
+}
+
+fn report_selector(diags: &mut Diags<'_>, selector: &Embedded, problems: &[Problem]) {
+    for p in problems {
+        let range = selector.file_range(p.range.clone());
+        let label = diags.label(&selector.file, range, p.label.clone());
+        let mut d = Diagnostic::error(p.code, p.message.clone());
+        d.help = p.help.clone();
+        diags.push(d, vec![label]);
+    }
+}
+
+/// The name a selector given on the command line is shown under in diagnostics.
+pub const COMMAND_LINE: &str = "<selector>";
+
+/// The answer of `flotilla select`.
+#[derive(Debug)]
+pub struct SelectRun {
+    /// The clusters the expression selects, sorted.
+    pub matches: Vec<ClusterName>,
+    /// With `explain`: how the expression decided on every cluster.
+    pub explanations: BTreeMap<ClusterName, Explanation>,
+    pub diagnostics: Report,
+}
+
+/// Evaluates a selector on the fleet's clusters (only the cluster files are read).
+pub fn select(files: &FleetFiles, expr: &str, explain: bool) -> SelectRun {
+    let clusters_only = FleetFiles {
+        files: files
+            .files
+            .iter()
+            .filter(|(k, _)| k.starts_with("clusters/"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        unreadable: files
+            .unreadable
+            .iter()
+            .filter(|(k, _)| k.starts_with("clusters/"))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        display_root: files.display_root.clone(),
+        ..FleetFiles::default()
+    };
+    let mut diags = Diags::new(&clusters_only);
+    let fleet = load::load(&clusters_only, &mut diags);
+    diags.add_text(COMMAND_LINE, expr);
+    let selector = Embedded::detached(expr, COMMAND_LINE);
+    let mut matches = Vec::new();
+    let mut explanations = BTreeMap::new();
+    match targeting::compile(expr, targeting::data_bounds(&fleet)) {
+        Err(problems) => report_selector(&mut diags, &selector, &problems),
+        Ok(compiled) => {
+            let evaluator = targeting::Evaluator::new();
+            let mut failures: BTreeMap<String, Vec<&ClusterName>> = BTreeMap::new();
+            for (name, cluster) in &fleet.clusters {
+                let value = targeting::cluster_value(cluster);
+                let outcome = evaluator.eval(&compiled, &value);
+                match &outcome {
+                    Outcome::Selected => matches.push(name.clone()),
+                    Outcome::NotSelected => {}
+                    Outcome::Error(e) => failures.entry(e.clone()).or_default().push(name),
+                }
+                if explain {
+                    explanations.insert(name.clone(), evaluator.explain(&compiled, &value));
+                }
+            }
+            if !explain {
+                for (error, clusters) in failures {
+                    let names: Vec<String> = clusters.iter().map(|c| format!("`{c}`")).collect();
+                    let label = diags.label(COMMAND_LINE, 0..expr.len(), "this selector");
+                    diags.push(
+                        Diagnostic::error(
+                            "cel::eval",
+                            format!(
+                                "the selector failed on {} {}: {error}",
+                                if names.len() == 1 {
+                                    "cluster"
+                                } else {
+                                    "clusters"
+                                },
+                                names.join(", ")
+                            ),
+                        )
+                        .with_help("guard optional data with `has(...)`"),
+                        vec![label],
+                    );
+                }
+            }
+        }
+    }
+    SelectRun {
+        matches,
+        explanations,
+        diagnostics: diags.finish(),
+    }
+}
+
+#[derive(Serialize)]
+struct ExplainedCluster<'a> {
+    cluster: &'a ClusterName,
+    selected: bool,
+    #[serde(flatten)]
+    explanation: &'a Explanation,
+}
+
+impl SelectRun {
+    /// The matching clusters, one per line; with explanations, each cluster's clauses.
+    pub fn render_text(&self) -> String {
+        let mut out = String::new();
+        if self.explanations.is_empty() {
+            for m in &self.matches {
+                out.push_str(m.as_str());
+                out.push('\n');
+            }
+            return out;
+        }
+        for (cluster, e) in &self.explanations {
+            let verdict = match &e.outcome {
+                Outcome::Selected => "selected".to_owned(),
+                Outcome::NotSelected => "not selected".to_owned(),
+                Outcome::Error(err) => format!("error: {err}"),
+            };
+            out.push_str(&format!("{cluster}: {verdict}\n"));
+            for c in &e.clauses {
+                let (value, mark) = match &c.value {
+                    targeting::ClauseValue::Bool(b) => (b.to_string(), String::new()),
+                    targeting::ClauseValue::Other(v) => ("value".to_owned(), format!("  <- {v}")),
+                    targeting::ClauseValue::Error(err) => {
+                        ("error".to_owned(), format!("  <- {err}"))
+                    }
+                };
+                let mark = if c.decides && e.clauses.len() > 1 {
+                    "  <- decides".to_owned()
+                } else {
+                    mark
+                };
+                out.push_str(&format!("  {value:<6} {}{mark}\n", c.text));
+            }
+        }
+        out
+    }
+
+    /// The matching clusters as a JSON array; with explanations, an array of objects.
+    pub fn render_json(&self) -> String {
+        let json = if self.explanations.is_empty() {
+            serde_json::to_string_pretty(&self.matches)
+        } else {
+            let list: Vec<ExplainedCluster<'_>> = self
+                .explanations
+                .iter()
+                .map(|(cluster, explanation)| ExplainedCluster {
+                    cluster,
+                    selected: explanation.outcome == Outcome::Selected,
+                    explanation,
+                })
+                .collect();
+            serde_json::to_string_pretty(&list)
+        };
+        let mut s = json.unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+        s.push('\n');
+        s
+    }
+}

@@ -158,14 +158,11 @@ impl Report {
             files.add(s.name.clone(), s.text.clone());
         }
         let config = term::Config::default();
-        let mut out = Vec::new();
-        {
-            let mut writer = term::termcolor::NoColor::new(&mut out);
-            for d in &self.diagnostics {
-                let _ = term::emit(&mut writer, &config, &files, &to_codespan(d));
-            }
+        let mut out = String::new();
+        for d in &self.diagnostics {
+            let _ = term::emit_to_string(&mut out, &config, &files, &to_codespan(d));
         }
-        String::from_utf8_lossy(&out).into_owned()
+        out
     }
 
     /// The diagnostics as JSON (files by name, positions 1-based).

@@ -92,6 +92,10 @@ fn load_expected(dir: &Path) -> Result<Expected, String> {
     }
 }
 
+/// A file in a case folder whose first line says why the engine does not (yet) render the case
+/// as helm does.
+const KNOWN_DIVERGENCE: &str = "known-divergence.md";
+
 /// Renders the case's NOTES.txt the way Helm does.
 fn render(dir: &Path) -> Outcome {
     let chart = match CaseChart::load(dir) {
@@ -246,6 +250,7 @@ fn helm_conformance() {
     let mut report = String::new();
     let (mut run, mut passed, mut exact_errors, mut error_cases) = (0usize, 0usize, 0usize, 0usize);
     let mut failed_names = Vec::new();
+    let mut known_divergences: Vec<String> = Vec::new();
     for dir in dirs {
         let name = dir
             .file_name()
@@ -266,6 +271,21 @@ fn helm_conformance() {
                 let notes = CaseChart::load(&dir).map(|c| c.notes()).unwrap_or_default();
                 judge(&expected, render_guarded(dir.clone()), &notes, strict)
             }
+        };
+        // A case whose difference from helm is known and explained: it must still differ (and
+        // is reported), and must lose its note once it matches.
+        let known = fs::read_to_string(dir.join(KNOWN_DIVERGENCE)).ok();
+        let verdict = match (verdict, known) {
+            (Verdict::Fail(detail), Some(why)) => {
+                let why = why.lines().next().unwrap_or_default().to_string();
+                known_divergences.push(name.clone());
+                let _ = writeln!(report, "KNOWN {name}: {why}\n      {detail}");
+                continue;
+            }
+            (Verdict::Pass | Verdict::PassInexactError(_), Some(_)) => {
+                Verdict::Fail(format!("matches helm now: delete its {KNOWN_DIVERGENCE}"))
+            }
+            (verdict, None) => verdict,
         };
         match verdict {
             Verdict::Pass => {
@@ -291,9 +311,11 @@ fn helm_conformance() {
     }
     print!("{report}");
     println!(
-        "conformance summary: {passed} of {run} cases match helm ({} fail); \
+        "conformance summary: {passed} of {run} cases match helm ({} fail, {} known divergences: {}); \
          {exact_errors} of {error_cases} error cases with helm's exact message",
         failed_names.len(),
+        known_divergences.len(),
+        known_divergences.join(", "),
     );
     assert!(
         failed_names.is_empty(),

@@ -1,0 +1,968 @@
+//! Loading: from the fleet's files to a validated [`Fleet`], with a diagnostic for every
+//! problem (unknown, duplicate, missing and mistyped fields, names that do not match their
+//! files, duplicate names, unknown dependencies, invalid release names, chart sources).
+//!
+//! The fields each file may have are declared once, in [`CLUSTER_FIELDS`] and
+//! [`SERVICE_FIELDS`]; the JSON Schemas under `schemas/` are checked against them.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use crate::diag::{Diags, suggest};
+use crate::model::{
+    ChartRef, ClusterName, ClusterSpec, Data, Dependency, Embedded, Fleet, Owners, ReleaseSpec,
+    ServiceName, ServiceSpec,
+};
+use crate::source::FleetFiles;
+use crate::yaml::{self, Entry, Kind, Node};
+
+/// A field a file may have, and the fields of its value when that is a mapping with fixed
+/// fields.
+#[derive(Debug, Clone, Copy)]
+pub struct FieldDef {
+    pub name: &'static str,
+    pub required: bool,
+    pub fields: &'static [FieldDef],
+}
+
+const fn field(name: &'static str, required: bool) -> FieldDef {
+    FieldDef {
+        name,
+        required,
+        fields: &[],
+    }
+}
+
+/// The fields of `clusters/<name>.yaml`.
+pub const CLUSTER_FIELDS: &[FieldDef] = &[
+    field("name", true),
+    field("provider", true),
+    field("region", true),
+    field("environment", true),
+    field("tags", false),
+    field("metadata", false),
+];
+
+const OWNERS_FIELDS: &[FieldDef] = &[
+    field("team", true),
+    field("slack", false),
+    field("email", false),
+];
+const CHART_FIELDS: &[FieldDef] = &[
+    field("path", false),
+    field("repository", false),
+    field("name", false),
+    field("version", false),
+];
+const RELEASE_FIELDS: &[FieldDef] = &[field("name", true), field("namespace", true)];
+
+/// The fields of `services/<name>/service.yaml`.
+pub const SERVICE_FIELDS: &[FieldDef] = &[
+    field("name", true),
+    FieldDef {
+        name: "owners",
+        required: true,
+        fields: OWNERS_FIELDS,
+    },
+    FieldDef {
+        name: "chart",
+        required: true,
+        fields: CHART_FIELDS,
+    },
+    field("selector", true),
+    field("dependsOn", false),
+    FieldDef {
+        name: "release",
+        required: true,
+        fields: RELEASE_FIELDS,
+    },
+    field("values", false),
+];
+
+/// Every field path of a file kind (`chart.path`, ...), for keeping schemas in sync.
+pub fn field_paths(defs: &[FieldDef]) -> Vec<String> {
+    let mut out = Vec::new();
+    for d in defs {
+        out.push(d.name.to_owned());
+        for sub in field_paths(d.fields) {
+            out.push(format!("{}.{sub}", d.name));
+        }
+    }
+    out
+}
+
+/// Loads and validates every cluster and service; problems go to `diags`.
+pub fn load(files: &FleetFiles, diags: &mut Diags<'_>) -> Fleet {
+    let mut fleet = Fleet::default();
+    for (path, reason) in &files.unreadable {
+        diags.add_text(&files.display_name(path), "");
+        diags.error_at(
+            "fleet::unreadable",
+            format!("cannot read {path}: {reason}"),
+            &files.display_name(path),
+            0..0,
+            "here",
+            None,
+        );
+    }
+    // Cluster and service files, with the name they are filed under.
+    let mut cluster_files = Vec::new();
+    let mut service_files = Vec::new();
+    for path in files.files.keys() {
+        if let Some(rest) = path.strip_prefix("clusters/") {
+            if let Some(stem) = rest
+                .strip_suffix(".yaml")
+                .or_else(|| rest.strip_suffix(".yml"))
+                && !stem.contains('/')
+            {
+                cluster_files.push((path.as_str(), stem));
+            }
+        } else if let Some(rest) = path.strip_prefix("services/")
+            && let Some(dir) = rest.strip_suffix("/service.yaml")
+            && !dir.contains('/')
+        {
+            service_files.push((path.as_str(), dir));
+        }
+    }
+
+    let mut cluster_origin: BTreeMap<ClusterName, (String, Range<usize>)> = BTreeMap::new();
+    for (path, stem) in cluster_files {
+        let mut cx = FileCx {
+            file: path,
+            text: files.text(path),
+            diags,
+        };
+        let Some((spec, name_span)) = cx.cluster(stem) else {
+            continue;
+        };
+        if let Some((first, first_span)) = cluster_origin.get(&spec.name) {
+            let primary = diags.label(path, name_span, "declared again here");
+            let note = diags.note(first, first_span.clone(), "first declared here");
+            diags.push(
+                diagnostics::Diagnostic::error(
+                    "cluster::duplicate",
+                    format!("two clusters are named `{}`", spec.name),
+                )
+                .with_help("cluster names are unique in a fleet; rename one"),
+                vec![primary, note],
+            );
+            continue;
+        }
+        cluster_origin.insert(spec.name.clone(), (path.to_owned(), name_span));
+        fleet.clusters.insert(spec.name.clone(), spec);
+    }
+
+    let mut service_origin: BTreeMap<ServiceName, (String, Range<usize>)> = BTreeMap::new();
+    // Services whose file exists but did not load: their dependents are not told the service
+    // does not exist (its own problems are reported).
+    let mut broken: Vec<String> = files
+        .unreadable
+        .keys()
+        .filter_map(|p| p.strip_prefix("services/")?.strip_suffix("/service.yaml"))
+        .map(str::to_owned)
+        .collect();
+    for (path, dir) in service_files {
+        let mut cx = FileCx {
+            file: path,
+            text: files.text(path),
+            diags,
+        };
+        let Some((spec, name_span)) = cx.service(dir) else {
+            broken.push(dir.to_owned());
+            if let Some(n) = declared_name(files.text(path)) {
+                broken.push(n);
+            }
+            continue;
+        };
+        if let Some((first, first_span)) = service_origin.get(&spec.name) {
+            let primary = diags.label(path, name_span, "declared again here");
+            let note = diags.note(first, first_span.clone(), "first declared here");
+            diags.push(
+                diagnostics::Diagnostic::error(
+                    "service::duplicate",
+                    format!("two services are named `{}`", spec.name),
+                )
+                .with_help("service names are unique in a fleet; rename one"),
+                vec![primary, note],
+            );
+            continue;
+        }
+        service_origin.insert(spec.name.clone(), (path.to_owned(), name_span));
+        fleet.services.insert(spec.name.clone(), spec);
+    }
+
+    // Dependencies must name services of the fleet.
+    let names: Vec<&str> = fleet.services.keys().map(ServiceName::as_str).collect();
+    for spec in fleet.services.values() {
+        for dep in &spec.depends_on {
+            if fleet.services.contains_key(&dep.name)
+                || broken.iter().any(|b| b == dep.name.as_str())
+            {
+                continue;
+            }
+            let help = match suggest(dep.name.as_str(), names.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!("the fleet has no folder services/{}/", dep.name),
+            };
+            diags.error_at(
+                "service::unknown-dependency",
+                format!(
+                    "`{}` depends on `{}`, which is not a service of the fleet",
+                    spec.name, dep.name
+                ),
+                &spec.file,
+                dep.span.clone(),
+                "unknown service",
+                Some(help),
+            );
+        }
+    }
+    fleet
+}
+
+/// The `name:` a service file declares, read leniently (for files that did not load).
+fn declared_name(text: &str) -> Option<String> {
+    let root = yaml::parse(text).root?;
+    let Kind::Map(entries) = root.kind else {
+        return None;
+    };
+    entries
+        .iter()
+        .find(|e| e.key.as_str() == Some("name"))
+        .and_then(|e| e.value.as_str().map(str::to_owned))
+}
+
+/// Validation of one file.
+struct FileCx<'a, 'f> {
+    file: &'a str,
+    text: &'a str,
+    diags: &'a mut Diags<'f>,
+}
+
+/// The entries of a mapping with fixed fields, by field name.
+type Fields<'n> = BTreeMap<&'static str, &'n Entry>;
+
+impl FileCx<'_, '_> {
+    fn error(
+        &mut self,
+        code: &str,
+        message: impl Into<String>,
+        span: Range<usize>,
+        label: impl Into<String>,
+        help: Option<String>,
+    ) {
+        self.diags
+            .error_at(code, message, self.file, span, label, help);
+    }
+
+    /// Parses the file; reports YAML problems.
+    fn root(&mut self) -> Option<Node> {
+        let parsed = yaml::parse(self.text);
+        for p in parsed.problems {
+            let primary = self.diags.label(self.file, p.span, "here");
+            let mut labels = vec![primary];
+            if let Some((span, message)) = p.related {
+                labels.push(self.diags.note(self.file, span, message));
+            }
+            let mut d = diagnostics::Diagnostic::error(p.code, p.message);
+            d.help = p.help;
+            self.diags.push(d, labels);
+        }
+        if parsed.root.is_none() && self.text.trim().is_empty() {
+            self.error(
+                "yaml::empty",
+                format!("{} is empty", self.file),
+                0..0,
+                "expected a mapping",
+                None,
+            );
+        }
+        parsed.root
+    }
+
+    /// The fields of a mapping, with unknown fields and missing required ones reported.
+    /// `what` names the mapping in messages (`cluster`, `chart`).
+    fn fields<'n>(&mut self, node: &'n Node, defs: &[FieldDef], what: &str) -> Option<Fields<'n>> {
+        let Kind::Map(entries) = &node.kind else {
+            self.wrong_type(node, "a mapping", what);
+            return None;
+        };
+        let mut out = Fields::new();
+        for e in entries {
+            let Some(key) = e.key.as_str() else {
+                self.error(
+                    "yaml::type",
+                    format!(
+                        "keys of {what} are field names, found {}",
+                        e.key.kind_name()
+                    ),
+                    e.key.span.clone(),
+                    "not a field name",
+                    None,
+                );
+                continue;
+            };
+            match defs.iter().find(|d| d.name == key) {
+                Some(d) => {
+                    out.insert(d.name, e);
+                }
+                None => {
+                    let known = defs.iter().map(|d| d.name);
+                    let help = match suggest(key, known) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!(
+                            "the fields of {what} are {}",
+                            defs.iter()
+                                .map(|d| format!("`{}`", d.name))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    };
+                    self.error(
+                        "yaml::unknown-field",
+                        format!("unknown field `{key}` in {what}"),
+                        e.key.span.clone(),
+                        "unknown field",
+                        Some(help),
+                    );
+                }
+            }
+        }
+        for d in defs.iter().filter(|d| d.required) {
+            if !out.contains_key(d.name) {
+                let span = node.span.start..node.span.start;
+                self.error(
+                    "yaml::missing-field",
+                    format!("{what} has no `{}`", d.name),
+                    span,
+                    format!("`{}` is required", d.name),
+                    None,
+                );
+            }
+        }
+        Some(out)
+    }
+
+    fn wrong_type(&mut self, node: &Node, expected: &str, what: &str) {
+        let help = if node.is_scalar() && expected == "a string" {
+            let raw = self.text.get(node.span.clone()).unwrap_or("").trim();
+            Some(format!("quote it to make it a string: \"{raw}\""))
+        } else {
+            None
+        };
+        // A collection is shown by its first line.
+        let mut span = node.span.clone();
+        if let Some(nl) = self
+            .text
+            .get(span.clone())
+            .and_then(|t| t.trim_end().find('\n'))
+        {
+            span.end = span.start + nl;
+        }
+        let trimmed = self
+            .text
+            .get(span.clone())
+            .map_or(0, |t| t.trim_end().len());
+        span.end = span.start + trimmed;
+        self.error(
+            "yaml::type",
+            format!("{what} must be {expected}, found {}", node.kind_name()),
+            span,
+            format!("expected {expected}"),
+            help,
+        );
+    }
+
+    /// A string field.
+    fn string(&mut self, fields: &Fields<'_>, name: &str, what: &str) -> Option<String> {
+        let e = fields.get(name)?;
+        match &e.value.kind {
+            Kind::Str(s) => Some(s.clone()),
+            _ => {
+                self.wrong_type(&e.value, "a string", &format!("`{name}` of {what}"));
+                None
+            }
+        }
+    }
+
+    /// A required, non-empty string field (its absence was reported by `fields`).
+    fn name_like(&mut self, fields: &Fields<'_>, name: &str, what: &str) -> Option<String> {
+        let s = self.string(fields, name, what)?;
+        if s.trim().is_empty() {
+            let span = fields.get(name).map_or(0..0, |e| e.value.span.clone());
+            self.error(
+                "yaml::empty",
+                format!("`{name}` of {what} is empty"),
+                span,
+                "empty",
+                None,
+            );
+            return None;
+        }
+        Some(s)
+    }
+
+    /// Reports a name that is not a DNS-1123 label; returns whether it is one.
+    fn dns_label(
+        &mut self,
+        code: &str,
+        what: &str,
+        value: &str,
+        span: Range<usize>,
+        max: usize,
+    ) -> bool {
+        match dns1123_label(value, max) {
+            Ok(()) => true,
+            Err(why) => {
+                self.error(
+                    code,
+                    format!("invalid {what} `{value}`: {why}"),
+                    span,
+                    "not a DNS-1123 label",
+                    Some(
+                        "use lower case letters, digits and '-', starting and ending with a \
+                         letter or digit (e.g. 'my-name' or '123-abc')"
+                            .into(),
+                    ),
+                );
+                false
+            }
+        }
+    }
+
+    fn cluster(&mut self, stem: &str) -> Option<(ClusterSpec, Range<usize>)> {
+        let root = self.root()?;
+        let fields = self.fields(&root, CLUSTER_FIELDS, "a cluster")?;
+        let name = self.name_like(&fields, "name", "the cluster");
+        let name_span = fields
+            .get("name")
+            .map_or(root.span.start..root.span.start, |e| e.value.span.clone());
+        let provider = self.name_like(&fields, "provider", "the cluster");
+        let region = self.name_like(&fields, "region", "the cluster");
+        let environment = self.name_like(&fields, "environment", "the cluster");
+        let mut tags = BTreeMap::new();
+        if let Some(e) = fields.get("tags") {
+            match &e.value.kind {
+                Kind::Map(entries) => {
+                    for t in entries {
+                        let Some(k) = t.key.as_str() else {
+                            self.wrong_type(&t.key, "a string", "a tag name");
+                            continue;
+                        };
+                        match &t.value.kind {
+                            Kind::Str(v) => {
+                                tags.insert(k.to_owned(), v.clone());
+                            }
+                            _ => self.wrong_type(&t.value, "a string", &format!("tag `{k}`")),
+                        }
+                    }
+                }
+                Kind::Null => {}
+                _ => self.wrong_type(&e.value, "a mapping", "`tags`"),
+            }
+        }
+        let mut metadata = BTreeMap::new();
+        if let Some(e) = fields.get("metadata") {
+            match &e.value.kind {
+                Kind::Map(entries) => {
+                    for m in entries {
+                        let Some(k) = m.key.as_str() else {
+                            self.wrong_type(&m.key, "a string", "a metadata key");
+                            continue;
+                        };
+                        if let Some(v) = self.data(&m.value) {
+                            metadata.insert(k.to_owned(), v);
+                        }
+                    }
+                }
+                Kind::Null => {}
+                _ => self.wrong_type(&e.value, "a mapping", "`metadata`"),
+            }
+        }
+
+        // Identity: the declared name when it is valid, else the file's.
+        let mut identity = None;
+        if let Some(n) = &name
+            && self.dns_label(
+                "cluster::invalid-name",
+                "cluster name",
+                n,
+                name_span.clone(),
+                63,
+            )
+        {
+            identity = Some(n.clone());
+            if n != stem {
+                self.error(
+                    "cluster::name-mismatch",
+                    format!("cluster `{n}` is declared in clusters/{stem}.yaml"),
+                    name_span.clone(),
+                    format!("the file name says `{stem}`"),
+                    Some(format!(
+                        "a cluster file is named after its cluster: rename the file to \
+                         clusters/{n}.yaml, or set `name: {stem}`"
+                    )),
+                );
+            }
+        }
+        if identity.is_none() && name.is_none() && dns1123_label(stem, 63).is_ok() {
+            identity = Some(stem.to_owned());
+        }
+        let identity = identity?;
+        Some((
+            ClusterSpec {
+                name: ClusterName::new(identity),
+                provider: provider.unwrap_or_default(),
+                region: region.unwrap_or_default(),
+                environment: environment.unwrap_or_default(),
+                tags,
+                metadata,
+                file: self.file.to_owned(),
+            },
+            name_span,
+        ))
+    }
+
+    fn data(&mut self, node: &Node) -> Option<Data> {
+        Some(match &node.kind {
+            Kind::Null => Data::Null,
+            Kind::Bool(b) => Data::Bool(*b),
+            Kind::Int(i) => Data::Int(*i),
+            Kind::Float(f) => Data::Float(*f),
+            Kind::Str(s) => Data::String(s.clone()),
+            Kind::Seq(items) => Data::List(items.iter().filter_map(|n| self.data(n)).collect()),
+            Kind::Map(entries) => {
+                let mut out = BTreeMap::new();
+                for e in entries {
+                    let Some(k) = e.key.as_str() else {
+                        self.wrong_type(&e.key, "a string", "a metadata key");
+                        continue;
+                    };
+                    if let Some(v) = self.data(&e.value) {
+                        out.insert(k.to_owned(), v);
+                    }
+                }
+                Data::Map(out)
+            }
+        })
+    }
+
+    fn embedded(&self, node: &Node, text: String) -> Embedded {
+        Embedded {
+            offsets: yaml::string_offsets(self.text, node).unwrap_or_default(),
+            text,
+            file: self.file.to_owned(),
+            span: node.span.clone(),
+        }
+    }
+
+    fn service(&mut self, dir: &str) -> Option<(ServiceSpec, Range<usize>)> {
+        let root = self.root()?;
+        let fields = self.fields(&root, SERVICE_FIELDS, "a service")?;
+        let name = self.name_like(&fields, "name", "the service");
+        let name_span = fields
+            .get("name")
+            .map_or(root.span.start..root.span.start, |e| e.value.span.clone());
+
+        let owners = fields.get("owners").and_then(|e| {
+            let f = self.fields(&e.value, OWNERS_FIELDS, "`owners`")?;
+            let team = self.name_like(&f, "team", "`owners`");
+            let slack = self.string(&f, "slack", "`owners`");
+            let email = self.string(&f, "email", "`owners`");
+            Some(Owners {
+                team: team?,
+                slack,
+                email,
+            })
+        });
+        let chart = fields.get("chart").and_then(|e| self.chart(&e.value, dir));
+        let chart_span = fields
+            .get("chart")
+            .map_or(0..0, |e| e.key.span.start..e.value.span.end);
+        let selector = fields.get("selector").and_then(|e| match &e.value.kind {
+            Kind::Str(s) if !s.trim().is_empty() => Some(self.embedded(&e.value, s.clone())),
+            Kind::Str(_) => {
+                self.error(
+                    "yaml::empty",
+                    "the selector is empty",
+                    e.value.span.clone(),
+                    "empty",
+                    Some("select every cluster with `selector: 'true'`".into()),
+                );
+                None
+            }
+            Kind::Bool(b) => {
+                self.wrong_type(&e.value, "a string", "`selector`");
+                let _ = b;
+                None
+            }
+            _ => {
+                self.wrong_type(&e.value, "a string", "`selector`");
+                None
+            }
+        });
+        let mut depends_on = Vec::new();
+        if let Some(e) = fields.get("dependsOn") {
+            match &e.value.kind {
+                Kind::Seq(items) => {
+                    for item in items {
+                        let Some(dep) = item.as_str() else {
+                            self.wrong_type(item, "a string", "an entry of `dependsOn`");
+                            continue;
+                        };
+                        if depends_on
+                            .iter()
+                            .any(|d: &Dependency| d.name.as_str() == dep)
+                        {
+                            self.diags.warning_at(
+                                "service::duplicate-dependency",
+                                format!("`{dep}` is listed twice in `dependsOn`"),
+                                self.file,
+                                item.span.clone(),
+                                "listed again here",
+                                Some("remove one".into()),
+                            );
+                            continue;
+                        }
+                        depends_on.push(Dependency {
+                            name: ServiceName::new(dep),
+                            span: item.span.clone(),
+                        });
+                    }
+                }
+                Kind::Null => {}
+                _ => self.wrong_type(&e.value, "a list", "`dependsOn`"),
+            }
+        }
+        let release = fields.get("release").and_then(|e| {
+            let f = self.fields(&e.value, RELEASE_FIELDS, "`release`")?;
+            let name = self.name_like(&f, "name", "`release`")?;
+            let namespace = self.name_like(&f, "namespace", "`release`")?;
+            let mut ok = true;
+            if let Err(why) = release_name(&name) {
+                let span = f.get("name").map_or(0..0, |e| e.value.span.clone());
+                self.error(
+                    "release::invalid-name",
+                    format!("invalid release name `{name}`: {why}"),
+                    span,
+                    "not a valid Helm release name",
+                    Some(
+                        "a release name is a DNS-1123 subdomain of at most 53 characters: \
+                         lower case letters, digits, '-' and '.'"
+                            .into(),
+                    ),
+                );
+                ok = false;
+            }
+            let ns_span = f.get("namespace").map_or(0..0, |e| e.value.span.clone());
+            ok &= self.dns_label(
+                "release::invalid-namespace",
+                "namespace",
+                &namespace,
+                ns_span,
+                63,
+            );
+            ok.then_some(ReleaseSpec {
+                name,
+                namespace,
+                span: e.key.span.clone(),
+            })
+        });
+        let values = match fields.get("values") {
+            None => None,
+            Some(e) => match &e.value.kind {
+                Kind::Str(s) => Some(self.embedded(&e.value, s.clone())),
+                Kind::Null => None,
+                _ => {
+                    self.error(
+                        "yaml::type",
+                        format!("`values` must be a string, found {}", e.value.kind_name()),
+                        e.value.span.clone(),
+                        "expected a Go template",
+                        Some(
+                            "values is a Go template that renders to YAML: write `values: |` \
+                             and the template indented below it"
+                                .into(),
+                        ),
+                    );
+                    None
+                }
+            },
+        };
+
+        let mut identity = None;
+        if let Some(n) = &name
+            && self.dns_label(
+                "service::invalid-name",
+                "service name",
+                n,
+                name_span.clone(),
+                63,
+            )
+        {
+            identity = Some(n.clone());
+            if n != dir {
+                self.error(
+                    "service::name-mismatch",
+                    format!("service `{n}` is declared in services/{dir}/"),
+                    name_span.clone(),
+                    format!("the folder name says `{dir}`"),
+                    Some(format!(
+                        "a service folder is named after its service: rename the folder to \
+                         services/{n}/, or set `name: {dir}`"
+                    )),
+                );
+            }
+        }
+        if identity.is_none() && name.is_none() && dns1123_label(dir, 63).is_ok() {
+            identity = Some(dir.to_owned());
+        }
+        let identity = identity?;
+        // A service whose parts failed is left out; its problems are reported.
+        let spec = ServiceSpec {
+            name: ServiceName::new(identity),
+            owners: owners?,
+            chart: chart?,
+            chart_span,
+            selector: selector?,
+            depends_on,
+            release: release?,
+            values: values.unwrap_or_else(|| Embedded {
+                text: String::new(),
+                file: self.file.to_owned(),
+                span: root.span.start..root.span.start,
+                offsets: Vec::new(),
+            }),
+            file: self.file.to_owned(),
+        };
+        Some((spec, name_span))
+    }
+
+    fn chart(&mut self, node: &Node, dir: &str) -> Option<ChartRef> {
+        let f = self.fields(node, CHART_FIELDS, "`chart`")?;
+        let path = self.string(&f, "path", "`chart`");
+        let repository = self.string(&f, "repository", "`chart`");
+        let name = self.string(&f, "name", "`chart`");
+        let version = self.string(&f, "version", "`chart`");
+        let key_span = |k: &str| f.get(k).map(|e| e.key.span.clone());
+        match (f.contains_key("path"), f.contains_key("repository")) {
+            (true, true) => {
+                let p = self.diags.label(
+                    self.file,
+                    key_span("path").unwrap_or_default(),
+                    "a local chart",
+                );
+                let r = self.diags.label(
+                    self.file,
+                    key_span("repository").unwrap_or_default(),
+                    "a repository chart",
+                );
+                self.diags.push(
+                    diagnostics::Diagnostic::error(
+                        "chart::source",
+                        "the chart gives both `path` and `repository`",
+                    )
+                    .with_help("a chart comes either from the fleet (`path`) or from a Helm repository (`repository`, `name`, `version`); keep one"),
+                    vec![p, r],
+                );
+                None
+            }
+            (false, false) => {
+                self.error(
+                    "chart::source",
+                    "the chart gives neither `path` nor `repository`",
+                    node.span.clone(),
+                    "no chart source",
+                    Some("give `path: ../../charts/<name>` for a chart in the fleet, or `repository`, `name` and `version` for a chart from a Helm repository".into()),
+                );
+                None
+            }
+            (true, false) => {
+                for extra in ["name", "version"] {
+                    if let Some(span) = key_span(extra) {
+                        self.error(
+                            "chart::source",
+                            format!("`{extra}` belongs with `repository`, not with `path`"),
+                            span,
+                            "not used with `path`",
+                            Some(format!(
+                                "a local chart's {extra} is in its Chart.yaml; remove it here"
+                            )),
+                        );
+                    }
+                }
+                let path = path?;
+                let span = f.get("path").map_or(0..0, |e| e.value.span.clone());
+                match normalize_chart_path(dir, &path) {
+                    Ok(p) => Some(ChartRef::Local { path: p }),
+                    Err(why) => {
+                        self.error(
+                            "chart::path",
+                            format!("invalid chart path `{path}`: {why}"),
+                            span,
+                            "here",
+                            Some("give a path relative to the service folder, inside the fleet, e.g. ../../charts/<name>".into()),
+                        );
+                        None
+                    }
+                }
+            }
+            (false, true) => {
+                for (k, v) in [("name", &name), ("version", &version)] {
+                    if !f.contains_key(k) {
+                        self.error(
+                            "yaml::missing-field",
+                            format!("`chart` has no `{k}`"),
+                            node.span.start..node.span.start,
+                            format!("`{k}` is required with `repository`"),
+                            None,
+                        );
+                    } else if v.as_deref().is_some_and(|s| s.trim().is_empty()) {
+                        let span = f.get(k).map_or(0..0, |e| e.value.span.clone());
+                        self.error(
+                            "yaml::empty",
+                            format!("`{k}` of `chart` is empty"),
+                            span,
+                            "empty",
+                            None,
+                        );
+                    }
+                }
+                let repository = repository?;
+                let rspan = f.get("repository").map_or(0..0, |e| e.value.span.clone());
+                if !["https://", "http://", "oci://"]
+                    .iter()
+                    .any(|p| repository.starts_with(p))
+                {
+                    self.error(
+                        "chart::repository",
+                        format!("invalid chart repository `{repository}`"),
+                        rspan,
+                        "not a repository URL",
+                        Some("give an https://, http:// or oci:// URL".into()),
+                    );
+                    return None;
+                }
+                let version = version?;
+                let vspan = f.get("version").map_or(0..0, |e| e.value.span.clone());
+                if semver::Version::parse(&version).is_err() {
+                    self.error(
+                        "chart::version",
+                        format!("invalid chart version `{version}`"),
+                        vspan,
+                        "not an exact semantic version",
+                        Some("a service version pins its chart: give an exact version such as 1.2.3 (no ranges, no leading `v`)".into()),
+                    );
+                    return None;
+                }
+                Some(ChartRef::Repository {
+                    repository,
+                    name: name.filter(|n| !n.trim().is_empty())?,
+                    version,
+                })
+            }
+        }
+    }
+}
+
+/// `dir`'s chart path resolved from `services/<dir>/`, relative to the fleet root.
+pub fn normalize_chart_path(dir: &str, path: &str) -> Result<String, String> {
+    if path.starts_with('/') || path.contains('\\') || path.contains(':') {
+        return Err("it must be a relative path with `/` separators".into());
+    }
+    let mut parts: Vec<&str> = vec!["services", dir];
+    for seg in path.split('/') {
+        match seg {
+            "" | "." => {}
+            ".." => {
+                if parts.pop().is_none() {
+                    return Err("it leads outside the fleet repository".into());
+                }
+            }
+            s => parts.push(s),
+        }
+    }
+    if parts.is_empty() {
+        return Err("it names the fleet repository itself".into());
+    }
+    Ok(parts.join("/"))
+}
+
+/// Kubernetes' RFC 1123 label: at most `max` characters of `[a-z0-9-]`, starting and ending
+/// with an alphanumeric character.
+pub fn dns1123_label(s: &str, max: usize) -> Result<(), String> {
+    if s.is_empty() {
+        return Err("it is empty".into());
+    }
+    if s.len() > max {
+        return Err(format!("it is longer than {max} characters"));
+    }
+    if let Some(c) = s
+        .chars()
+        .find(|c| !(c.is_ascii_lowercase() || c.is_ascii_digit() || *c == '-'))
+    {
+        return Err(format!("it contains {c:?}"));
+    }
+    if s.starts_with('-') || s.ends_with('-') {
+        return Err("it must start and end with a letter or digit".into());
+    }
+    Ok(())
+}
+
+/// Helm's release name rule: a DNS-1123 subdomain of at most 53 characters.
+pub fn release_name(s: &str) -> Result<(), String> {
+    if s.len() > 53 {
+        return Err("it is longer than 53 characters".into());
+    }
+    for label in s.split('.') {
+        dns1123_label(label, 63)?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chart_paths_resolve_from_the_service_folder() {
+        let check = |path: &str, expect: Result<&str, &str>| {
+            assert_eq!(
+                normalize_chart_path("api", path),
+                expect.map(str::to_owned).map_err(str::to_owned),
+                "{path}"
+            );
+        };
+        check("../../charts/api", Ok("charts/api"));
+        check("./chart", Ok("services/api/chart"));
+        check("../../../x", Err("it leads outside the fleet repository"));
+        check(
+            "/abs",
+            Err("it must be a relative path with `/` separators"),
+        );
+        check("../..", Err("it names the fleet repository itself"));
+    }
+
+    #[test]
+    fn names_follow_kubernetes() {
+        assert_eq!(dns1123_label("a-1", 63), Ok(()));
+        assert_eq!(dns1123_label("A", 63), Err("it contains 'A'".into()));
+        assert_eq!(
+            dns1123_label("-a", 63),
+            Err("it must start and end with a letter or digit".into())
+        );
+        assert_eq!(release_name("a.b-c"), Ok(()));
+        assert_eq!(release_name("a..b"), Err("it is empty".into()));
+        assert_eq!(
+            release_name(&"a".repeat(54)),
+            Err("it is longer than 53 characters".into())
+        );
+    }
+
+    #[test]
+    fn field_paths_cover_nested_fields() {
+        let paths = field_paths(SERVICE_FIELDS);
+        assert!(paths.contains(&"chart.repository".to_owned()));
+        assert!(paths.contains(&"release.namespace".to_owned()));
+    }
+}

@@ -1,0 +1,304 @@
+//! The fleet as the rest of the compiler sees it: what users write (`*Spec`), the names that
+//! identify things (newtype ids), what was selected where, and in which order it installs.
+//!
+//! Everything here is plain data, ordered (sorted maps) so that anything derived from it is
+//! deterministic.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
+use std::ops::Range;
+
+use serde::Serialize;
+
+macro_rules! name_type {
+    ($(#[$doc:meta])* $name:ident) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+        #[serde(transparent)]
+        pub struct $name(String);
+
+        impl $name {
+            /// Wraps a name; the loader validates names before it makes them.
+            pub fn new(name: impl Into<String>) -> $name {
+                $name(name.into())
+            }
+
+            pub fn as_str(&self) -> &str {
+                &self.0
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(&self.0)
+            }
+        }
+
+        impl std::borrow::Borrow<str> for $name {
+            fn borrow(&self) -> &str {
+                &self.0
+            }
+        }
+    };
+}
+
+name_type!(
+    /// A cluster's name: its file name under `clusters/` and its identity everywhere.
+    ClusterName
+);
+name_type!(
+    /// A service's name: its folder under `services/`.
+    ServiceName
+);
+
+/// The whole fleet repository, loaded and validated. Files that had errors contribute what
+/// could be read of them (a cluster or service with an invalid field is still present when its
+/// name is known, so later phases report their own problems too).
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct Fleet {
+    pub clusters: BTreeMap<ClusterName, ClusterSpec>,
+    pub services: BTreeMap<ServiceName, ServiceSpec>,
+}
+
+/// `clusters/<name>.yaml`.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ClusterSpec {
+    pub name: ClusterName,
+    pub provider: String,
+    pub region: String,
+    pub environment: String,
+    pub tags: BTreeMap<String, String>,
+    pub metadata: BTreeMap<String, Data>,
+    /// The file it was read from, relative to the fleet root.
+    #[serde(skip)]
+    pub file: String,
+}
+
+/// `services/<name>/service.yaml`: one immutable version of a service.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct ServiceSpec {
+    pub name: ServiceName,
+    pub owners: Owners,
+    pub chart: ChartRef,
+    /// Where the chart is given in the service file (`chart:` and its value).
+    #[serde(skip)]
+    pub chart_span: Range<usize>,
+    pub selector: Embedded,
+    #[serde(rename = "dependsOn")]
+    pub depends_on: Vec<Dependency>,
+    pub release: ReleaseSpec,
+    /// A Go template rendered once per cluster (with `.Cluster` and `.Service`) into YAML
+    /// values for the chart. Empty when the service gives none.
+    pub values: Embedded,
+    /// The file it was read from, relative to the fleet root.
+    #[serde(skip)]
+    pub file: String,
+}
+
+impl ServiceSpec {
+    pub fn dependencies(&self) -> impl Iterator<Item = &ServiceName> {
+        self.depends_on.iter().map(|d| &d.name)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Owners {
+    pub team: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub slack: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+}
+
+/// One entry of `dependsOn`, with where it was written (for diagnostics about it).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Dependency {
+    pub name: ServiceName,
+    #[serde(skip)]
+    pub span: Range<usize>,
+}
+
+/// Where a service's chart comes from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub enum ChartRef {
+    /// A chart in the fleet repository; `path` is relative to the fleet root, normalized
+    /// (`services/x/../../charts/y` is `charts/y`).
+    Local { path: String },
+    /// A chart from a Helm repository, at an exact version.
+    Repository {
+        repository: String,
+        name: String,
+        version: String,
+    },
+}
+
+/// The Helm release a service installs as.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ReleaseSpec {
+    pub name: String,
+    pub namespace: String,
+    /// Where `release:` is written in the service file.
+    #[serde(skip)]
+    pub span: Range<usize>,
+}
+
+/// A text written inside a YAML file (a CEL selector, a values template), with the way back
+/// from a position in the text to the position in the file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Embedded {
+    pub text: String,
+    /// The file, relative to the fleet root.
+    #[serde(skip)]
+    pub file: String,
+    /// Byte span of the whole YAML scalar in the file.
+    #[serde(skip)]
+    pub span: Range<usize>,
+    /// File byte offset of every byte of `text` and of its end; empty when the text could not
+    /// be aligned with its source (then positions fall back to `span.start`).
+    #[serde(skip)]
+    pub offsets: Vec<usize>,
+}
+
+impl Embedded {
+    /// Text that was not written in any file (a selector given on the command line).
+    pub fn detached(text: impl Into<String>, file: impl Into<String>) -> Embedded {
+        let text = text.into();
+        let offsets = (0..=text.len()).collect();
+        Embedded {
+            span: 0..text.len(),
+            text,
+            file: file.into(),
+            offsets,
+        }
+    }
+
+    /// The file byte range of a byte range of the text.
+    pub fn file_range(&self, range: Range<usize>) -> Range<usize> {
+        match (self.offsets.get(range.start), self.offsets.get(range.end)) {
+            (Some(&s), Some(&e)) => s..e.max(s),
+            (Some(&s), None) => s..s,
+            _ => self.span.start..self.span.start,
+        }
+    }
+}
+
+impl ClusterSpec {
+    /// The cluster as values templates see it (`.Cluster`): the same fields as CEL's `cluster`.
+    pub fn to_data(&self) -> Data {
+        let mut m = BTreeMap::new();
+        m.insert("name".into(), Data::String(self.name.as_str().to_owned()));
+        m.insert("provider".into(), Data::String(self.provider.clone()));
+        m.insert("region".into(), Data::String(self.region.clone()));
+        m.insert("environment".into(), Data::String(self.environment.clone()));
+        m.insert(
+            "tags".into(),
+            Data::Map(
+                self.tags
+                    .iter()
+                    .map(|(k, v)| (k.clone(), Data::String(v.clone())))
+                    .collect(),
+            ),
+        );
+        m.insert("metadata".into(), Data::Map(self.metadata.clone()));
+        Data::Map(m)
+    }
+}
+
+impl ServiceSpec {
+    /// The service as values templates see it (`.Service`): `name`, `owners`, `release`,
+    /// `chart` and `dependsOn`, with the field names users write.
+    pub fn to_data(&self) -> Data {
+        let s = |v: &str| Data::String(v.to_owned());
+        let mut owners = BTreeMap::new();
+        owners.insert("team".into(), s(&self.owners.team));
+        if let Some(slack) = &self.owners.slack {
+            owners.insert("slack".into(), s(slack));
+        }
+        if let Some(email) = &self.owners.email {
+            owners.insert("email".into(), s(email));
+        }
+        let mut release = BTreeMap::new();
+        release.insert("name".into(), s(&self.release.name));
+        release.insert("namespace".into(), s(&self.release.namespace));
+        let mut chart = BTreeMap::new();
+        match &self.chart {
+            ChartRef::Local { path } => {
+                chart.insert("path".into(), s(path));
+            }
+            ChartRef::Repository {
+                repository,
+                name,
+                version,
+            } => {
+                chart.insert("repository".into(), s(repository));
+                chart.insert("name".into(), s(name));
+                chart.insert("version".into(), s(version));
+            }
+        }
+        let mut m = BTreeMap::new();
+        m.insert("name".into(), s(self.name.as_str()));
+        m.insert("owners".into(), Data::Map(owners));
+        m.insert("release".into(), Data::Map(release));
+        m.insert("chart".into(), Data::Map(chart));
+        m.insert(
+            "dependsOn".into(),
+            Data::List(self.dependencies().map(|d| s(d.as_str())).collect()),
+        );
+        Data::Map(m)
+    }
+}
+
+/// Free-form data (cluster metadata): what YAML can say, with sorted maps.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Data {
+    Null,
+    Bool(bool),
+    Int(i64),
+    Float(f64),
+    String(String),
+    List(Vec<Data>),
+    Map(BTreeMap<String, Data>),
+}
+
+/// A content address: `sha256:<hex>`.
+pub use plan::Digest;
+
+/// Which services each cluster runs.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Selection {
+    /// Every cluster of the fleet, with the (possibly empty) set of services selected on it.
+    pub clusters: BTreeMap<ClusterName, BTreeSet<ServiceName>>,
+}
+
+impl Selection {
+    pub fn services_on(&self, cluster: &str) -> impl Iterator<Item = &ServiceName> {
+        self.clusters.get(cluster).into_iter().flatten()
+    }
+
+    /// The clusters a service is selected on, sorted.
+    pub fn clusters_of(&self, service: &str) -> Vec<&ClusterName> {
+        self.clusters
+            .iter()
+            .filter(|(_, s)| s.contains(service))
+            .map(|(c, _)| c)
+            .collect()
+    }
+}
+
+/// A cluster's services in installation order: wave `i` holds the services whose longest chain
+/// of dependencies (among the services selected on the cluster) has length `i`; the services of
+/// a wave can install in parallel once the previous waves are ready. Each wave is sorted.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+#[serde(transparent)]
+pub struct Waves(pub Vec<Vec<ServiceName>>);
+
+impl Waves {
+    /// All services, dependencies first.
+    pub fn order(&self) -> impl Iterator<Item = &ServiceName> {
+        self.0.iter().flatten()
+    }
+}

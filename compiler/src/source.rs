@@ -1,0 +1,260 @@
+//! The fleet repository as files in memory: the only input of the compiler's core, and the one
+//! place (`FleetFiles::read_dir`) that reads the disk.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::chart::ChartFiles;
+use crate::yaml::{self, Kind};
+
+/// Larger chart files are not read (Helm's `MaxDecompressedFileSize` is 5 MiB too).
+pub const MAX_CHART_FILE: u64 = 5 << 20;
+/// Chart folders nested deeper than this are not followed.
+const MAX_CHART_DEPTH: usize = 32;
+
+/// The files of a fleet repository the compiler reads, by path relative to the fleet root
+/// (`clusters/a.yaml`, `services/x/service.yaml`), with `/` separators.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FleetFiles {
+    pub files: BTreeMap<String, String>,
+    /// Other files, as bytes: the charts the services point at (`charts/ingress/Chart.yaml`).
+    /// Chart files may also be given in `files`.
+    pub blobs: BTreeMap<String, Arc<[u8]>>,
+    /// Files that exist but could not be read as text, with the reason.
+    pub unreadable: BTreeMap<String, String>,
+    /// Prepended to file names in diagnostics (e.g. `examples/fleet/`), so that they name the
+    /// file from where the user works. Empty in tests.
+    pub display_root: String,
+}
+
+/// Why a fleet could not be read at all (the directory itself, not a file in it).
+#[derive(Debug, thiserror::Error)]
+pub enum SourceError {
+    #[error("cannot read fleet directory {path}: {source}")]
+    Dir {
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("{path} is not a fleet repository: it has neither clusters/ nor services/")]
+    NotAFleet { path: PathBuf },
+}
+
+impl FleetFiles {
+    /// Files given in memory (tests, tools).
+    pub fn from_files<K: Into<String>, V: Into<String>>(
+        files: impl IntoIterator<Item = (K, V)>,
+    ) -> FleetFiles {
+        FleetFiles {
+            files: files
+                .into_iter()
+                .map(|(k, v)| (k.into(), v.into()))
+                .collect(),
+            ..FleetFiles::default()
+        }
+    }
+
+    /// Reads `clusters/*.yaml`, `services/*/service.yaml` and every file of the local charts
+    /// the services point at (`chart: {path: ...}`) under `root`.
+    pub fn read_dir(root: &Path) -> Result<FleetFiles, SourceError> {
+        let dir_error = |source| SourceError::Dir {
+            path: root.to_path_buf(),
+            source,
+        };
+        std::fs::metadata(root).map_err(dir_error)?;
+        let clusters = root.join("clusters");
+        let services = root.join("services");
+        if !clusters.is_dir() && !services.is_dir() {
+            return Err(SourceError::NotAFleet {
+                path: root.to_path_buf(),
+            });
+        }
+        let mut out = FleetFiles::default();
+        for entry in sorted_entries(&clusters) {
+            let Some(name) = entry
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            if (name.ends_with(".yaml") || name.ends_with(".yml")) && entry.is_file() {
+                out.read_one(&entry, format!("clusters/{name}"));
+            }
+        }
+        for entry in sorted_entries(&services) {
+            let Some(name) = entry
+                .file_name()
+                .and_then(|n| n.to_str())
+                .map(str::to_owned)
+            else {
+                continue;
+            };
+            if entry.is_dir() {
+                let file = entry.join("service.yaml");
+                let key = format!("services/{name}/service.yaml");
+                if file.is_file() {
+                    out.read_one(&file, key);
+                } else {
+                    out.unreadable
+                        .insert(key, "the service folder has no service.yaml".into());
+                }
+            }
+        }
+        out.read_charts(root);
+        let mut shown = root.to_string_lossy().replace('\\', "/");
+        if shown == "." {
+            shown.clear();
+        } else if !shown.ends_with('/') {
+            shown.push('/');
+        }
+        out.display_root = shown;
+        Ok(out)
+    }
+
+    fn read_one(&mut self, path: &Path, key: String) {
+        match std::fs::read(path) {
+            Ok(bytes) => match String::from_utf8(bytes) {
+                Ok(text) => {
+                    self.files.insert(key, text);
+                }
+                Err(_) => {
+                    self.unreadable
+                        .insert(key, "the file is not UTF-8 text".into());
+                }
+            },
+            Err(e) => {
+                self.unreadable.insert(key, e.to_string());
+            }
+        }
+    }
+
+    /// Reads the folders of the local charts the service files name (read leniently: a
+    /// service that does not load has its problems reported by the loader).
+    fn read_charts(&mut self, root: &Path) {
+        for dir in self.chart_dirs() {
+            let mut found = Vec::new();
+            walk(&root.join(&dir), &dir, 0, &mut found);
+            for (key, result) in found {
+                match result {
+                    Ok(bytes) => {
+                        self.blobs.insert(key, bytes.into());
+                    }
+                    Err(reason) => {
+                        self.unreadable.insert(key, reason);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The folders of the local charts the service files name, relative to the fleet root.
+    pub fn chart_dirs(&self) -> BTreeSet<String> {
+        let mut dirs = BTreeSet::new();
+        for (path, text) in &self.files {
+            let Some(dir) = path
+                .strip_prefix("services/")
+                .and_then(|p| p.strip_suffix("/service.yaml"))
+            else {
+                continue;
+            };
+            if let Some(chart) = chart_path(text)
+                && let Ok(p) = crate::load::normalize_chart_path(dir, &chart)
+            {
+                dirs.insert(p);
+            }
+        }
+        dirs
+    }
+
+    /// The files of the chart in folder `dir` (relative to the fleet root), by path inside
+    /// the chart.
+    pub fn chart_files(&self, dir: &str) -> ChartFiles {
+        let prefix = format!("{dir}/");
+        let mut out = ChartFiles::new();
+        for (k, v) in self.blobs.range(prefix.clone()..) {
+            let Some(rest) = k.strip_prefix(&prefix) else {
+                break;
+            };
+            out.insert(rest.to_owned(), v.clone());
+        }
+        for (k, v) in self.files.range(prefix.clone()..) {
+            let Some(rest) = k.strip_prefix(&prefix) else {
+                break;
+            };
+            out.insert(rest.to_owned(), Arc::from(v.as_bytes()));
+        }
+        out
+    }
+
+    /// The name a file is shown under in diagnostics.
+    pub fn display_name(&self, path: &str) -> String {
+        format!("{}{}", self.display_root, path)
+    }
+
+    pub fn text(&self, path: &str) -> &str {
+        self.files.get(path).map_or("", String::as_str)
+    }
+}
+
+/// `chart.path` of a service file, if it has one.
+fn chart_path(text: &str) -> Option<String> {
+    let root = yaml::parse(text).root?;
+    let Kind::Map(entries) = root.kind else {
+        return None;
+    };
+    let chart = entries.iter().find(|e| e.key.as_str() == Some("chart"))?;
+    let Kind::Map(fields) = &chart.value.kind else {
+        return None;
+    };
+    fields
+        .iter()
+        .find(|e| e.key.as_str() == Some("path"))
+        .and_then(|e| e.value.as_str().map(str::to_owned))
+}
+
+/// Every file under `dir` (symbolic links followed, as Helm does), keyed `rel/name`.
+fn walk(dir: &Path, rel: &str, depth: usize, out: &mut Vec<(String, Result<Vec<u8>, String>)>) {
+    if depth > MAX_CHART_DEPTH {
+        out.push((
+            rel.to_owned(),
+            Err(format!(
+                "chart folders nest deeper than {MAX_CHART_DEPTH} levels"
+            )),
+        ));
+        return;
+    }
+    for path in sorted_entries(dir) {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let key = format!("{rel}/{name}");
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => walk(&path, &key, depth + 1, out),
+            Ok(m) if m.len() > MAX_CHART_FILE => out.push((
+                key,
+                Err(format!(
+                    "the chart file is larger than the maximum file size {MAX_CHART_FILE}"
+                )),
+            )),
+            Ok(m) if m.is_file() => {
+                out.push((key, std::fs::read(&path).map_err(|e| e.to_string())))
+            }
+            Ok(_) => out.push((key, Err("not a regular file".into()))),
+            Err(e) => out.push((key, Err(e.to_string()))),
+        }
+    }
+}
+
+fn sorted_entries(dir: &Path) -> Vec<PathBuf> {
+    let mut out: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .collect();
+    out.sort();
+    out
+}

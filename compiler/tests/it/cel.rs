@@ -1,0 +1,412 @@
+//! CEL in selectors: the helpers Kubernetes users expect, the checker's diagnostics, and
+//! hostile selectors that must neither panic nor hang.
+
+use std::collections::BTreeMap;
+
+use compiler::model::{ClusterName, ClusterSpec, Data};
+use compiler::targeting::{self, DataBounds, Evaluator, Outcome};
+
+fn cluster() -> ClusterSpec {
+    let mut metadata = BTreeMap::new();
+    metadata.insert("kubernetesVersion".into(), Data::String("1.30.4".into()));
+    metadata.insert("podIP".into(), Data::String("10.10.4.17".into()));
+    metadata.insert("podIPv6".into(), Data::String("fd00::17".into()));
+    metadata.insert("nodes".into(), Data::Int(42));
+    metadata.insert("ratio".into(), Data::Float(0.5));
+    metadata.insert(
+        "zones".into(),
+        Data::List(vec![
+            Data::String("us-east-1a".into()),
+            Data::String("us-east-1b".into()),
+        ]),
+    );
+    let mut nested = BTreeMap::new();
+    nested.insert("enabled".into(), Data::Bool(true));
+    metadata.insert("gpu".into(), Data::Map(nested));
+    ClusterSpec {
+        name: ClusterName::new("aws-prod-use1"),
+        provider: "aws".into(),
+        region: "us-east-1".into(),
+        environment: "prod".into(),
+        tags: [("tier", "edge"), ("pci", "true"), ("Team", "Platform")]
+            .into_iter()
+            .map(|(k, v)| (k.to_owned(), v.to_owned()))
+            .collect(),
+        metadata,
+        file: "clusters/aws-prod-use1.yaml".into(),
+    }
+}
+
+/// `true`, `false`, `error: <message>` (evaluation) or `<code>: <message>` (compilation).
+fn run(expr: &str) -> String {
+    match targeting::compile(expr, DataBounds::default()) {
+        Err(problems) => problems
+            .iter()
+            .map(|p| format!("{}: {}", p.code, p.message))
+            .collect::<Vec<_>>()
+            .join("; "),
+        Ok(selector) => {
+            let value = targeting::cluster_value(&cluster());
+            match Evaluator::new().eval(&selector, &value) {
+                Outcome::Selected => "true".into(),
+                Outcome::NotSelected => "false".into(),
+                Outcome::Error(e) => format!("error: {e}"),
+            }
+        }
+    }
+}
+
+fn check(expr: &str, expect: &str) {
+    assert_eq!(run(expr), expect, "{expr}");
+}
+
+#[test]
+fn cluster_fields() {
+    check(r#"cluster.name == "aws-prod-use1""#, "true");
+    check(
+        r#"cluster.provider == "aws" && cluster.region == "us-east-1""#,
+        "true",
+    );
+    check(r#"cluster.environment in ["staging", "prod"]"#, "true");
+    check(r#"cluster.tags.tier == "edge""#, "true");
+    check(r#"cluster.tags["pci"] == "true""#, "true");
+    check(r#""tier" in cluster.tags"#, "true");
+    check(r#"has(cluster.tags.gpu)"#, "false");
+    check(
+        r#"has(cluster.metadata.gpu) && cluster.metadata.gpu.enabled"#,
+        "true",
+    );
+    check("cluster.metadata.nodes > 40", "true");
+    check("cluster.metadata.ratio < 1.0", "true");
+    check("cluster.metadata.nodes > 40.5", "true");
+}
+
+#[test]
+fn string_helpers() {
+    check(r#"cluster.region.startsWith("us-")"#, "true");
+    check(r#"cluster.region.endsWith("-1")"#, "true");
+    check(r#"cluster.name.contains("prod")"#, "true");
+    check(
+        r#"cluster.region.matches("^us-(east|west)-[0-9]$")"#,
+        "true",
+    );
+    check(r#"matches(cluster.region, "^eu-")"#, "false");
+    check(r#"cluster.tags.Team.lowerAscii() == "platform""#, "true");
+    check(r#"cluster.provider.upperAscii() == "AWS""#, "true");
+    check(
+        r#"cluster.region.split("-") == ["us", "east", "1"]"#,
+        "true",
+    );
+    check(
+        r#"cluster.region.split("-").join("_") == "us_east_1""#,
+        "true",
+    );
+    check(r#"cluster.region.substring(0, 2) == "us""#, "true");
+    check(r#"cluster.region.indexOf("east") == 3"#, "true");
+    check(r#"cluster.region.replace("-", "") == "useast1""#, "true");
+    check(r#"" x ".trim() == "x""#, "true");
+    check(r#"size(cluster.name) == 13"#, "true");
+    check(r#"cluster.name.size() == 13"#, "true");
+    // An invalid regular expression fails when it runs.
+    check(
+        r#"cluster.name.matches("(")"#,
+        "error: error executing function 'matches': '(' not a valid regex:\nregex parse error:\n    (\n    ^\nerror: unclosed group",
+    );
+}
+
+#[test]
+fn list_macros() {
+    check(
+        r#"cluster.metadata.zones.all(z, z.startsWith("us-east-1"))"#,
+        "true",
+    );
+    check(
+        r#"cluster.metadata.zones.exists(z, z.endsWith("b"))"#,
+        "true",
+    );
+    check(
+        r#"cluster.metadata.zones.exists_one(z, z.endsWith("a"))"#,
+        "true",
+    );
+    check(
+        r#"cluster.metadata.zones.map(z, z.substring(9)) == ["a", "b"]"#,
+        "true",
+    );
+    check(
+        r#"cluster.metadata.zones.filter(z, z.endsWith("b")).size() == 1"#,
+        "true",
+    );
+    check(r#"size(cluster.metadata.zones) >= 2"#, "true");
+    check(r#""us-east-1b" in cluster.metadata.zones"#, "true");
+    check(r#"cluster.tags.all(k, k.size() > 0)"#, "true");
+    check(r#"[1, 2, 3].map(x, x * 2) == [2, 4, 6]"#, "true");
+}
+
+#[test]
+fn semver_helpers() {
+    check(
+        r#"semver(cluster.metadata.kubernetesVersion).isGreaterThan(semver("1.29.0"))"#,
+        "true",
+    );
+    check(
+        r#"semver(cluster.metadata.kubernetesVersion).isLessThan(semver("1.29.0"))"#,
+        "false",
+    );
+    check(
+        r#"semver("1.30.4").compareTo(semver("1.30.4")) == 0"#,
+        "true",
+    );
+    check(
+        r#"semver("1.2.3").compareTo(semver("1.10.0")) == -1"#,
+        "true",
+    );
+    check(
+        r#"semver("1.30.4").major() == 1 && semver("1.30.4").minor() == 30"#,
+        "true",
+    );
+    check(r#"semver("1.30.4").patch() == 4"#, "true");
+    check(r#"semver("v1.30", true) == semver("1.30.0")"#, "true");
+    check(r#"isSemver("1.2.3") && !isSemver("v1.2.3")"#, "true");
+    check(r#"isSemver("v1.2", true)"#, "true");
+    check(
+        r#"semver("v1.2.3").major() == 1"#,
+        "error: error executing function 'semver': invalid semver: v1.2.3",
+    );
+}
+
+#[test]
+fn ip_and_cidr_helpers() {
+    check(
+        r#"cidr("10.0.0.0/8").containsIP(ip(cluster.metadata.podIP))"#,
+        "true",
+    );
+    check(
+        r#"cidr("10.0.0.0/8").containsIP(cluster.metadata.podIP)"#,
+        "true",
+    );
+    check(
+        r#"cidr("192.168.0.0/16").containsIP(ip(cluster.metadata.podIP))"#,
+        "false",
+    );
+    check(
+        r#"cidr("fd00::/8").containsIP(ip(cluster.metadata.podIPv6))"#,
+        "true",
+    );
+    check(
+        r#"cidr("10.0.0.0/8").containsCIDR(cidr("10.1.0.0/16"))"#,
+        "true",
+    );
+    check(r#"cidr("10.1.0.0/16").containsCIDR("10.0.0.0/8")"#, "false");
+    check(
+        r#"cidr("10.1.2.3/16").masked() == cidr("10.1.0.0/16")"#,
+        "true",
+    );
+    check(r#"cidr("10.1.2.3/16").prefixLength() == 16"#, "true");
+    check(r#"cidr("10.1.2.3/16").ip() == ip("10.1.2.3")"#, "true");
+    check(r#"ip(cluster.metadata.podIP).family() == 4"#, "true");
+    check(
+        r#"ip("::1").family() == 6 && ip("::1").isLoopback()"#,
+        "true",
+    );
+    check(r#"ip("0.0.0.0").isUnspecified()"#, "true");
+    check(r#"ip("fe80::1").isLinkLocalUnicast()"#, "true");
+    check(r#"ip("224.0.0.251").isLinkLocalMulticast()"#, "true");
+    check(r#"ip("8.8.8.8").isGlobalUnicast()"#, "true");
+    check(r#"isIP("10.0.0.1") && !isIP("10.0.0.256")"#, "true");
+    check(r#"isCIDR("10.0.0.0/8") && !isCIDR("10.0.0.0/33")"#, "true");
+    check(
+        r#"ip("300.1.1.1").family() == 4"#,
+        "error: error executing function 'ip': IP Address \"300.1.1.1\" parse error",
+    );
+}
+
+#[test]
+fn the_checker_knows_the_schema() {
+    check(
+        r#"cluster.regoin == "us-east-1""#,
+        "cel::unknown-field: cluster has no field `regoin`",
+    );
+    check(
+        r#"region == "x""#,
+        "cel::unknown-variable: undeclared reference to `region`",
+    );
+    check(
+        r#"cluster.name.lower() == "x""#,
+        "cel::unknown-function: undeclared reference to function `lower`",
+    );
+    check(
+        r#"cluster.name.startsWith(1)"#,
+        "cel::no-overload: found no matching overload for 'startsWith' applied to 'string.(int)'",
+    );
+    check(
+        r#"cluster.name == 1"#,
+        "cel::no-overload: found no matching overload for '_==_' applied to '(string, int)'",
+    );
+    check(
+        r#"cluster.name"#,
+        "cel::type: a selector must be a bool, this one is a string",
+    );
+    check(
+        r#"cluster.name.foo"#,
+        "cel::type: type 'string' does not support field selection",
+    );
+    check(
+        r#"semver("1.0.0").isGreaterThan("0.9.0")"#,
+        "cel::no-overload: found no matching overload for 'isGreaterThan' applied to 'kubernetes.Semver.(string)'",
+    );
+    check(
+        r#"cluster.tags.size() + 1"#,
+        "cel::type: a selector must be a bool, this one is a int",
+    );
+    // Metadata is free-form: the checker lets it through and evaluation decides.
+    check(r#"cluster.metadata.nope == 1"#, "error: no such key: nope");
+    check(
+        r#"cluster.name = "x""#,
+        "cel::syntax: syntax error: token recognition error at: '= '; cel::syntax: syntax error: extraneous input '\"x\"' expecting <EOF>",
+    );
+}
+
+#[test]
+fn the_cost_of_a_selector_is_bounded() {
+    let list: Vec<String> = (0..100).map(|i| i.to_string()).collect();
+    let l = format!("[{}]", list.join(","));
+    // 100 × 100 iterations are fine; 100 × 100 × 100 are not.
+    check(&format!("{l}.all(a, {l}.all(b, a + b >= 0))"), "true");
+    check(
+        &format!("{l}.all(a, {l}.all(b, {l}.all(c, a + b + c >= 0)))"),
+        "cel::cost: the selector may cost up to 21111103 to evaluate, more than the limit of 1000000",
+    );
+    let long = format!("cluster.name == \"{}\"", "x".repeat(5000));
+    check(
+        &long,
+        "cel::limit: the selector is 5018 bytes long, more than the limit of 4096",
+    );
+}
+
+/// Whatever the input, compiling and evaluating returns: no panic, no hang, no stack overflow.
+#[test]
+fn hostile_selectors_do_not_panic() {
+    let mut inputs: Vec<String> = vec![
+        "(".repeat(3000),
+        format!("{}true{}", "(".repeat(1000), ")".repeat(1000)),
+        format!("{}1", "-".repeat(3000)),
+        format!("{}true", "!".repeat(3000)),
+        std::iter::repeat_n("1", 1500).collect::<Vec<_>>().join("+") + " > 0",
+        std::iter::repeat_n("true", 1000)
+            .collect::<Vec<_>>()
+            .join(" && "),
+        format!("{}1{}", "[".repeat(1000), "]".repeat(1000)),
+        format!("{}{}", "{1:".repeat(500), "}".repeat(500)),
+        "cluster.".repeat(500) + "name",
+        "a.b(".repeat(600),
+        "\"\\u00".into(),
+        "'\\xZZ'".into(),
+        "b\"\\377\" == b\"\\377\"".into(),
+        "\u{0}\u{1}\u{7f}".into(),
+        "🦀 == 🦀".into(),
+        "9223372036854775807 + 1 > 0".into(),
+        "-9223372036854775808 - 1 < 0".into(),
+        "1 / 0 == 1".into(),
+        "1 % 0 == 1".into(),
+        "int(\"x\") == 1".into(),
+        "int(1e100) == 1".into(),
+        "uint(-1) == 1u".into(),
+        "dyn(1).foo".into(),
+        "size(cluster) > 0".into(),
+        "cluster.tags[1] == \"\"".into(),
+        "cluster.metadata.zones[99] == \"\"".into(),
+        "cluster.metadata.zones[-1] == \"\"".into(),
+        "type(cluster) == map".into(),
+        "\"a\".matches(\"(((((((((((((((((((((((((((((((\")".into(),
+        "\"a\".matches(\"\\\\\")".into(),
+        "\"x\".substring(5) == \"\"".into(),
+        "\"x\".charAt(-1) == \"\"".into(),
+        "\"%s\".format([1, 2]) == \"\"".into(),
+        "\"abc\".split(\"\", -5) == []".into(),
+        "\"abc\".indexOf(\"\", 99) == 0".into(),
+        "cidr(\"::/0\").containsIP(\"::1\")".into(),
+        "cidr(\"1.2.3.4/999999999999\").prefixLength() > 0".into(),
+        "semver(\"99999999999999999999.0.0\").major() > 0".into(),
+        "{1: 2, 1: 3}.size() == 1".into(),
+        "[1, 2].map(x, [x].map(y, y)).size() == 2".into(),
+        "cluster.metadata.zones.map(z, cluster.metadata.zones.map(y, z + y)).size() > 0".into(),
+        "has(cluster)".into(),
+        "has(1.x)".into(),
+        "x.all(y, y)".into(),
+        "[].all(x, x)".into(),
+        "{}.exists(k, k)".into(),
+        "null == null".into(),
+        "1 == 1.0".into(),
+        "1u < 2".into(),
+        "[1] + \"x\" == []".into(),
+        "true ? 1 : \"a\"".into(),
+        "(true ? cluster : cluster).name == \"\"".into(),
+        "cluster.metadata.gpu.enabled.x == 1".into(),
+        "google.protobuf.Duration{seconds: 1} == 1".into(),
+        "optional.of(1).hasValue()".into(),
+        "cluster.?name".into(),
+        "timestamp(\"x\") == 1".into(),
+        "".into(),
+        " ".into(),
+        "\n\n\n".into(),
+    ];
+    inputs.push("'".repeat(4000));
+    inputs.push("\"".repeat(4001));
+    // Returning is the test; the snapshot documents what each input gives.
+    let mut out = String::new();
+    for input in &inputs {
+        let shown: String = input.chars().take(40).collect();
+        let more = if input.chars().count() > 40 {
+            "…"
+        } else {
+            ""
+        };
+        let result: String = run(input).chars().take(160).collect();
+        out.push_str(&format!("{shown:?}{more}\n  => {result}\n"));
+    }
+    insta::assert_snapshot!(out);
+}
+
+#[test]
+fn selectors_know_what_they_read_of_the_cluster() {
+    let check = |expr: &str, expect: Option<&[&str]>| {
+        let reads = targeting::compile(expr, DataBounds::default())
+            .map(|s| s.reads)
+            .unwrap_or_else(|p| panic!("{expr}: {p:?}"));
+        let got = reads.map(|r| r.iter().map(|c| c.join(".")).collect::<Vec<_>>());
+        let expect = expect.map(|e| e.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(got, expect, "{expr}");
+    };
+    check("true", Some(&[]));
+    check(
+        r#"cluster.environment == "prod" && cluster.tags.tier in ["edge"]"#,
+        Some(&["environment", "tags.tier"]),
+    );
+    check("has(cluster.metadata.dnsZone)", Some(&["metadata.dnsZone"]));
+    check(
+        r#"cluster.tags.exists(k, k.startsWith("x")) || cluster.metadata["nodes"] > 3"#,
+        Some(&["metadata", "tags"]),
+    );
+    check(
+        r#"semver(cluster.metadata.kubernetesVersion).isGreaterThan(semver("1.29.0"))"#,
+        Some(&["metadata.kubernetesVersion"]),
+    );
+    // `cluster` used whole, or shadowed: every field may matter.
+    check(r#"[cluster].size() == 1"#, None);
+    check(r#"[1].exists(cluster, cluster == 1)"#, None);
+}
+
+#[test]
+fn selections_are_the_same_with_and_without_sharing() {
+    // A selector over one field decides once per distinct value; it must agree with a
+    // selector that reads the whole cluster (so is evaluated on every one).
+    let files = crate::example::example_fleet();
+    let compiled = compiler::compile(&files);
+    for (name, spec) in &compiled.fleet.services {
+        let text = format!("[cluster].size() == 1 && ({})", spec.selector.text);
+        let whole = compiler::select(&files, &text, false);
+        let by_field: Vec<&ClusterName> = compiled.selection.clusters_of(name.as_str());
+        let whole: Vec<&ClusterName> = whole.matches.iter().collect();
+        assert_eq!(by_field, whole, "{name}");
+    }
+}

@@ -1,0 +1,138 @@
+//! The JSON Schemas under `schemas/` agree with the loader: the same fields, and the example
+//! fleet validates against them.
+
+use std::collections::BTreeSet;
+use std::path::Path;
+
+use compiler::load::{CLUSTER_FIELDS, SERVICE_FIELDS, field_paths};
+use compiler::yaml::{self, Kind, Node};
+use serde_json::{Map, Value};
+
+use crate::example::example_fleet;
+
+fn schema(name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../schemas")
+        .join(name);
+    let text = std::fs::read_to_string(&path).expect("the schema exists");
+    serde_json::from_str(&text).expect("the schema is JSON")
+}
+
+fn json(node: &Node) -> Value {
+    match &node.kind {
+        Kind::Null => Value::Null,
+        Kind::Bool(b) => Value::Bool(*b),
+        Kind::Int(i) => Value::from(*i),
+        Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        Kind::Str(s) => Value::String(s.clone()),
+        Kind::Seq(items) => Value::Array(items.iter().map(json).collect()),
+        Kind::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|e| (yaml::key_text(&e.key), json(&e.value)))
+                .collect::<Map<String, Value>>(),
+        ),
+    }
+}
+
+fn yaml_json(text: &str) -> Value {
+    json(&yaml::parse(text).root.expect("a YAML document"))
+}
+
+/// Property paths of a schema (`chart.path`, ...), through nested object properties.
+fn schema_paths(schema: &Value, prefix: &str, out: &mut BTreeSet<String>) {
+    let Some(props) = schema.get("properties").and_then(Value::as_object) else {
+        return;
+    };
+    for (name, sub) in props {
+        let path = format!("{prefix}{name}");
+        out.insert(path.clone());
+        schema_paths(sub, &format!("{path}."), out);
+    }
+}
+
+#[test]
+fn schemas_name_every_field_the_loader_knows() {
+    for (file, fields) in [
+        ("cluster.schema.json", CLUSTER_FIELDS),
+        ("service.schema.json", SERVICE_FIELDS),
+    ] {
+        let mut in_schema = BTreeSet::new();
+        schema_paths(&schema(file), "", &mut in_schema);
+        let in_loader: BTreeSet<String> = field_paths(fields).into_iter().collect();
+        assert_eq!(in_schema, in_loader, "{file}");
+    }
+}
+
+#[test]
+fn schemas_are_valid_draft_2020_12() {
+    for file in ["cluster.schema.json", "service.schema.json"] {
+        let s = schema(file);
+        assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
+        jsonschema::draft202012::meta::validate(&s).expect("a valid schema");
+    }
+}
+
+#[test]
+fn the_example_fleet_validates() {
+    let clusters = jsonschema::validator_for(&schema("cluster.schema.json")).expect("compiles");
+    let services = jsonschema::validator_for(&schema("service.schema.json")).expect("compiles");
+    let files = example_fleet();
+    let mut seen = 0;
+    for (path, text) in &files.files {
+        let validator = if path.starts_with("clusters/") {
+            &clusters
+        } else {
+            &services
+        };
+        let errors: Vec<String> = validator
+            .iter_errors(&yaml_json(text))
+            .map(|e| e.to_string())
+            .collect();
+        assert!(errors.is_empty(), "{path}: {errors:?}");
+        seen += 1;
+    }
+    assert_eq!(seen, 18);
+}
+
+/// What the loader rejects, the schema rejects too (for what a schema can say).
+#[test]
+fn the_schemas_reject_what_the_loader_rejects() {
+    let services = jsonschema::validator_for(&schema("service.schema.json")).expect("compiles");
+    let clusters = jsonschema::validator_for(&schema("cluster.schema.json")).expect("compiles");
+    let base = "name: x\nowners: {team: t}\nselector: 'true'\nrelease: {name: x, namespace: x}\n";
+    let check = |extra: &str, valid: bool| {
+        let doc = yaml_json(&format!("{base}{extra}"));
+        assert_eq!(services.is_valid(&doc), valid, "{extra}");
+    };
+    check("chart: {path: ../../charts/x}", true);
+    check(
+        "chart: {repository: https://c.example.com, name: x, version: 1.2.3}",
+        true,
+    );
+    check(
+        "chart: {path: ../../charts/x, repository: https://c.example.com}",
+        false,
+    );
+    check("chart: {}", false);
+    check("chart: {repository: https://c.example.com, name: x}", false);
+    check(
+        "chart: {repository: https://c.example.com, name: x, version: v1.2}",
+        false,
+    );
+    check("chart: {path: ../../charts/x}\ndependson: [y]", false);
+    check("chart: {path: ../../charts/x}\nvalues: {a: 1}", false);
+    let cluster = |text: &str| clusters.is_valid(&yaml_json(text));
+    assert!(cluster(
+        "name: a\nprovider: aws\nregion: r\nenvironment: prod\ntags: {pci: \"true\"}"
+    ));
+    assert!(!cluster(
+        "name: a\nprovider: aws\nregion: r\nenvironment: prod\ntags: {pci: true}"
+    ));
+    assert!(!cluster(
+        "name: A\nprovider: aws\nregion: r\nenvironment: prod"
+    ));
+    assert!(!cluster(
+        "name: a\nprovider: aws\nregoin: r\nenvironment: prod"
+    ));
+}
