@@ -505,9 +505,44 @@ impl<'t, 's> State<'t, 's> {
         let before = self.out.len();
         match v {
             RV::Invalid => self.out.push_str("<no value>"),
-            RV::Iface(v) | RV::Val(v) => gofmt::write_value(&mut self.out, v),
+            RV::Iface(v) | RV::Val(v) => {
+                // Lists and maps share their elements, so a small value can stand for an
+                // exponentially large tree; every element prints at least one byte, so one
+                // with more elements than the output may hold fails before it is printed.
+                let left = self.output_left();
+                if matches!(v, Value::List(_) | Value::Map(_)) && more_elements_than(v, left) {
+                    return self.count_output(left.saturating_add(1));
+                }
+                gofmt::write_value(&mut self.out, v)
+            }
         }
         self.count_output(self.out.len() - before)
+    }
+
+    /// Bytes that may still be written.
+    fn output_left(&self) -> usize {
+        let max = self.shared.options.limits.max_output_bytes;
+        max.saturating_sub(self.shared.output_bytes)
+    }
+
+    /// A function's result must fit in the output limit: a string by its bytes, a list or a
+    /// map by its entries. Otherwise a loop like `{{$s = print $s $s}}` would double a value
+    /// no output limit sees until memory runs out.
+    fn check_result_size(&self, v: &Value) -> EResult<()> {
+        let max = self.shared.options.limits.max_output_bytes;
+        let size = match v {
+            Value::String(s) => s.len(),
+            Value::List(l) => l.len(),
+            Value::Map(m) => m.len(),
+            _ => 0,
+        };
+        if size > max {
+            return Err(self.error_kind(
+                ExecErrorKind::Limit,
+                format!("value larger than the maximum output size ({max} bytes)"),
+            ));
+        }
+        Ok(())
     }
 
     // Evaluation.
@@ -843,7 +878,13 @@ impl<'t, 's> State<'t, 's> {
             Callee::Builtin(b) => {
                 let callee_name = all_args.get(1).map(|a| a.to_string()).unwrap_or_default();
                 match b.call(argv, &callee_name) {
-                    Ok(v) => Ok(v),
+                    Ok(v) => {
+                        if let RV::Val(s @ Value::String(_)) = &v {
+                            self.at(node);
+                            self.check_result_size(s)?;
+                        }
+                        Ok(v)
+                    }
                     Err(msg) => {
                         self.at(node);
                         Err(self.func_error(name, FuncError::new(msg)))
@@ -853,7 +894,11 @@ impl<'t, 's> State<'t, 's> {
             Callee::Func(f) => {
                 let values: Vec<Value> = argv.iter().map(RV::to_value).collect();
                 match f.call(self, &values) {
-                    Ok(v) => Ok(RV::from_result(v)),
+                    Ok(v) => {
+                        self.at(node);
+                        self.check_result_size(&v)?;
+                        Ok(RV::from_result(v))
+                    }
                     Err(e) => {
                         self.at(node);
                         Err(self.func_error(name, e))
@@ -1043,6 +1088,33 @@ impl<'t, 's> State<'t, 's> {
         self.shared.depth -= 1;
         r.map_err(|e| self.nested_failed(e))
     }
+}
+
+/// Whether `v` has more than `budget` list elements and map entries, counting a shared
+/// container as often as it appears; stops past the budget (so it costs at most `budget`).
+fn more_elements_than(v: &Value, budget: usize) -> bool {
+    let is_container = |x: &&Value| matches!(x, Value::List(_) | Value::Map(_));
+    let mut left = budget;
+    let mut stack = vec![v.clone()];
+    while let Some(v) = stack.pop() {
+        let n = match &v {
+            Value::List(items) => items.len(),
+            Value::Map(m) => m.len(),
+            _ => continue,
+        };
+        if n > left {
+            return true;
+        }
+        left -= n;
+        match &v {
+            Value::List(items) => stack.extend(items.iter().filter(is_container).cloned()),
+            Value::Map(m) => {
+                m.with(|entries| stack.extend(entries.values().filter(is_container).cloned()));
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 impl Set {

@@ -161,6 +161,10 @@ fn test_funcs() -> FuncMap {
             Ok(i(a[0].as_list().map_or(-1, |l| l.len() as i64)))
         }),
     );
+    fm.insert(
+        "pair",
+        Func::pure(&[Ty::Any, Ty::Any], None, |a| Ok(l(a.to_vec()))),
+    );
     fm.insert("zeroArgs", Func::pure(&[], None, |_| Ok(s("zeroArgs"))));
     fm.insert("die", Func::pure(&[], None, |_| Err(FuncError::new("die"))));
     fm.insert(
@@ -1549,6 +1553,41 @@ fn limits_hold() {
         e.to_string()
             .ends_with("exceeded maximum output size (15 bytes)"),
         "{e}"
+    );
+    // Values that double on every iteration stop at the output limit, though never printed:
+    // strings and lists returned by functions, and shared trees when printed.
+    let e = err_of(
+        "{{$s := \"x\"}}{{range $.SI}}{{range $.SI}}{{range $.SI}}{{$s = print $s $s}}{{end}}{{end}}{{end}}",
+        &limits(|l| l.max_output_bytes = 1000),
+    );
+    assert_eq!(
+        e.to_string(),
+        "template: t:1:62: executing \"t\" at <print $s $s>: value larger than the maximum output size (1000 bytes)"
+    );
+    assert_eq!(e.kind, ExecErrorKind::Limit);
+    let deep = "{{$l := 1}}{{range $.SI}}{{range $.SI}}{{range $.SI}}{{$l = pair $l $l}}{{end}}{{end}}{{end}}";
+    let e = err_of(
+        &format!("{deep}{{{{$l}}}}"),
+        &limits(|l| l.max_output_bytes = 10_000),
+    );
+    assert_eq!(
+        e.to_string(),
+        "template: t:1:95: executing \"t\" at <{{$l}}>: exceeded maximum output size (10000 bytes)"
+    );
+    // 2^27 elements, shared: fine as long as nothing prints it.
+    let e = err_of(
+        &format!("{deep}{{{{len $l}}}}{{{{fail}}}}"),
+        &ExecOptions::default(),
+    );
+    assert!(
+        e.message
+            .ends_with("wrong number of args for fail: want 1 got 0"),
+        "{e}"
+    );
+    let e = err_of("{{len (echo .SI)}}", &limits(|l| l.max_output_bytes = 2));
+    assert_eq!(
+        e.to_string(),
+        "template: t:1:7: executing \"t\" at <echo .SI>: value larger than the maximum output size (2 bytes)"
     );
     // A huge range stops at the iteration limit.
     let mut opts = limits(|l| l.max_iterations = 1000);
