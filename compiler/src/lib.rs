@@ -23,7 +23,7 @@ pub mod targeting;
 pub mod values;
 pub mod yaml;
 
-mod diag;
+pub mod diag;
 
 use std::collections::{BTreeMap, BTreeSet};
 

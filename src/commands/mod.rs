@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod auth;
 mod dev;
 mod helm;
 mod plan;
@@ -27,6 +28,8 @@ pub enum Command {
     Review(review::Args),
     /// Tools for developing Flotilla: a synthetic fleet generator, a timed compile.
     Dev(dev::Args),
+    /// Ask the fleet's RBAC policy: `auth can-i ACTION [SERVICE] --cluster NAME --as user:NAME`.
+    Auth(auth::Args),
 }
 
 /// Exit codes: 0 success, 1 diagnostics, 2 usage, 3 remote failure, 101 internal bug.
@@ -45,5 +48,6 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Plan(args) => plan::exec(args),
         Command::Review(args) => review::exec(args),
         Command::Dev(args) => dev::exec(args),
+        Command::Auth(args) => auth::exec(args),
     }
 }

@@ -101,3 +101,4 @@ fn usage_errors_exit_with_2() {
         2
     );
 }
+mod helm;

@@ -3,11 +3,12 @@
 //! scope (`.Values`, `.Chart`, `.Files`, `.Subcharts`, `.Template`), `missingkey=zero`, and
 //! `<no value>` removed from the output.
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, LazyLock};
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, LazyLock, Mutex};
 
 use gotemplate::funcs::Timestamp;
 use gotemplate::{ExecOptions, FuncMap, Limits, Map, MissingKey, Template, Value};
+use sha2::{Digest, Sha256};
 
 use crate::chart::Chart;
 use crate::error::HelmError;
@@ -16,6 +17,15 @@ use crate::objects::{ChartObject, Files};
 use crate::values::table;
 
 static FUNCS: LazyLock<Arc<FuncMap>> = LazyLock::new(|| Arc::new(FuncMap::helm()));
+
+/// Parsed template sets by the SHA-256 of their (name, text) list in parse order: a chart
+/// rendered many times (many values sets) is parsed once per process. Parsing (and dropping
+/// the trees) is half the time of a render of a chart like podinfo; executing a shared set is
+/// read-only.
+static PARSED: LazyLock<Mutex<HashMap<[u8; 32], Template>>> = LazyLock::new(Default::default);
+
+/// Sets kept in [`PARSED`] (all are dropped when it is full).
+const PARSED_MAX: usize = 32;
 
 /// What one render may vary besides its inputs: the generator seed and the clock.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -54,16 +64,7 @@ pub fn render(
     let mut templates = BTreeMap::new();
     rec_all_templates(chart, &mut templates, top, chart.name(), true, 0)?;
     let keys = sort_templates(&templates);
-
-    let mut set = Template::new(FUNCS.clone());
-    // Helm's root template is `template.New("gotpl")`: the name appears in "no template ...
-    // associated with template" errors and is the name `tpl` parses its text as.
-    set.set_root_name("gotpl");
-    for name in &keys {
-        let r = &templates[name];
-        set.parse(name, &r.text)
-            .map_err(|e| cleanup_parse_error(name, &e.to_string()))?;
-    }
+    let set = parse_set(&keys, &templates)?;
 
     // The update keeps options added to the engine later at their defaults.
     #[allow(clippy::needless_update)]
@@ -90,6 +91,44 @@ pub fn render(
         rendered.insert(name.clone(), out.replace("<no value>", ""));
     }
     Ok(rendered)
+}
+
+/// The chart's templates parsed into one set, in Helm's order (from [`PARSED`] when the same
+/// texts were parsed before).
+fn parse_set(
+    keys: &[String],
+    templates: &BTreeMap<String, Renderable>,
+) -> Result<Template, HelmError> {
+    let mut h = Sha256::new();
+    for name in keys {
+        let text = templates[name].text.as_bytes();
+        h.update((name.len() as u64).to_le_bytes());
+        h.update(name.as_bytes());
+        h.update((text.len() as u64).to_le_bytes());
+        h.update(text);
+    }
+    let digest: [u8; 32] = h.finalize().into();
+    if let Some(set) = PARSED
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(&digest)
+    {
+        return Ok(set.clone());
+    }
+    let mut set = Template::new(FUNCS.clone());
+    // Helm's root template is `template.New("gotpl")`: the name appears in "no template ...
+    // associated with template" errors and is the name `tpl` parses its text as.
+    set.set_root_name("gotpl");
+    for name in keys {
+        set.parse(name, &templates[name].text)
+            .map_err(|e| cleanup_parse_error(name, &e.to_string()))?;
+    }
+    let mut parsed = PARSED.lock().unwrap_or_else(|e| e.into_inner());
+    if parsed.len() >= PARSED_MAX {
+        parsed.clear();
+    }
+    parsed.insert(digest, set.clone());
+    Ok(set)
 }
 
 /// `recAllTpls`: collects the chart's templates with their scope, recursing into subcharts.
@@ -247,5 +286,43 @@ mod tests {
             e.to_string(),
             "parse error at (c/templates/x.yaml:7): function \"nope\" not defined"
         );
+    }
+
+    #[test]
+    fn parsed_sets_are_reused_only_for_the_same_texts() {
+        let set = |pairs: &[(&str, &str)]| {
+            let mut m = BTreeMap::new();
+            for (name, text) in pairs {
+                m.insert(
+                    name.to_string(),
+                    Renderable {
+                        text: text.to_string(),
+                        vals: Map::new(),
+                        base_path: String::new(),
+                    },
+                );
+            }
+            let keys = sort_templates(&m);
+            let out = parse_set(&keys, &m).map(|t| {
+                t.execute(&keys[0], &Value::Nil, &ExecOptions::default())
+                    .unwrap_or_else(|e| e.to_string())
+            });
+            out.map_err(|e| e.to_string())
+        };
+        let a = [("cache-test/templates/a.yaml", "{{ 1 }}")];
+        assert_eq!(set(&a).as_deref(), Ok("1"));
+        assert_eq!(set(&a).as_deref(), Ok("1"));
+        let b = [("cache-test/templates/a.yaml", "{{ 2 }}")];
+        assert_eq!(set(&b).as_deref(), Ok("2"));
+        let renamed = [("cache-test/templates/b.yaml", "{{ 1 }}")];
+        assert_eq!(set(&renamed).as_deref(), Ok("1"));
+        // A parse error is reported every time (never cached).
+        let bad = [("cache-test/templates/a.yaml", "{{ 1 ")];
+        for _ in 0..2 {
+            assert_eq!(
+                set(&bad),
+                Err("parse error at (cache-test/templates/a.yaml:1): unclosed action".to_string())
+            );
+        }
     }
 }

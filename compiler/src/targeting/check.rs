@@ -12,6 +12,7 @@
 use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use cel::common::ast::SourceInfo;
 use cel::common::ast::{Expr, IdedExpr, LiteralValue};
@@ -48,6 +49,8 @@ pub enum Ty {
     List(Box<Ty>),
     Map(Box<Ty>, Box<Ty>),
     Cluster,
+    /// A value with fixed, typed fields (`principal`, `release`): declared by a [`Scope`].
+    Record(Arc<Record>),
     Semver,
     Ip,
     Cidr,
@@ -68,6 +71,7 @@ impl fmt::Display for Ty {
             Ty::List(e) => write!(f, "list({e})"),
             Ty::Map(k, v) => write!(f, "map({k}, {v})"),
             Ty::Cluster => f.write_str("cluster"),
+            Ty::Record(r) => f.write_str(&r.name),
             Ty::Semver => f.write_str("kubernetes.Semver"),
             Ty::Ip => f.write_str("net.IP"),
             Ty::Cidr => f.write_str("net.CIDR"),
@@ -97,6 +101,73 @@ impl Ty {
             || (self.is_num() && other.is_num())
             || *self == Ty::Null
             || *other == Ty::Null
+    }
+}
+
+/// The fields of a [`Ty::Record`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct Record {
+    /// The type's name in messages (`principal`).
+    pub name: String,
+    pub fields: Vec<(String, Ty)>,
+}
+
+impl Record {
+    pub fn new(name: &str, fields: &[(&str, Ty)]) -> Record {
+        Record {
+            name: name.to_owned(),
+            fields: fields
+                .iter()
+                .map(|(n, t)| ((*n).to_owned(), t.clone()))
+                .collect(),
+        }
+    }
+}
+
+/// What an expression may see and what it must give: its variables, what it is called in
+/// messages, and whether it must be a bool. Selectors see `cluster` ([`Scope::selector`]); the
+/// policy engine declares its own scopes (`principal`, `object`, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct Scope {
+    /// What the expression is called in messages (`selector`, `` `when` condition ``).
+    pub noun: String,
+    pub variables: Vec<(String, Ty)>,
+    /// Whether the result must be a bool (a selector, a condition) or may be anything (an
+    /// interpolated message part).
+    pub want_bool: bool,
+}
+
+impl Scope {
+    /// A service selector: one variable, `cluster`; a bool.
+    pub fn selector() -> Scope {
+        Scope {
+            noun: "selector".into(),
+            variables: vec![("cluster".into(), Ty::Cluster)],
+            want_bool: true,
+        }
+    }
+
+    /// `a` or `an` and the noun.
+    pub fn a_noun(&self) -> String {
+        let first = self.noun.chars().find(|c| c.is_alphanumeric());
+        let article = if first.is_some_and(|c| "aeiouAEIOU".contains(c)) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {}", self.noun)
+    }
+
+    /// The fields a name could belong to (`write `cluster.region``).
+    fn owner_of(&self, field: &str) -> Option<&str> {
+        self.variables.iter().find_map(|(v, ty)| {
+            let has = match ty {
+                Ty::Cluster => CLUSTER_FIELDS.contains(&field),
+                Ty::Record(r) => r.fields.iter().any(|(f, _)| f == field),
+                _ => false,
+            };
+            has.then_some(v.as_str())
+        })
     }
 }
 
@@ -160,6 +231,7 @@ impl Info {
 struct Checker<'a> {
     text: &'a str,
     info: &'a SourceInfo,
+    scope: &'a Scope,
     bounds: DataBounds,
     scopes: Vec<(String, Info)>,
     problems: Vec<Problem>,
@@ -168,9 +240,22 @@ struct Checker<'a> {
 
 /// Checks a parsed selector.
 pub fn check(expr: &IdedExpr, info: &SourceInfo, text: &str, bounds: DataBounds) -> Checked {
+    check_in(expr, info, text, bounds, &Scope::selector())
+}
+
+/// Checks a parsed expression that sees the variables of `scope`.
+pub fn check_in(
+    expr: &IdedExpr,
+    info: &SourceInfo,
+    text: &str,
+    bounds: DataBounds,
+    scope: &Scope,
+) -> Checked {
+    let noun = &scope.noun;
     let mut c = Checker {
         text,
         info,
+        scope,
         bounds: DataBounds {
             max_len: bounds.max_len.max(1),
         },
@@ -182,16 +267,20 @@ pub fn check(expr: &IdedExpr, info: &SourceInfo, text: &str, bounds: DataBounds)
     if c.too_deep {
         c.problems.push(Problem {
             code: "cel::limit",
-            message: format!("the selector nests deeper than {MAX_DEPTH} levels"),
+            message: format!("the {noun} nests deeper than {MAX_DEPTH} levels"),
             range: 0..text.len(),
             label: "too deep".into(),
             help: Some("split it into simpler clauses".into()),
         });
     } else if c.problems.is_empty() {
-        if !matches!(out.ty, Ty::Bool | Ty::Dyn) {
+        if scope.want_bool && !matches!(out.ty, Ty::Bool | Ty::Dyn) {
             c.problems.push(Problem {
                 code: "cel::type",
-                message: format!("a selector must be a bool, this one is a {}", out.ty),
+                message: format!(
+                    "{} must be a bool, this one is a {}",
+                    scope.a_noun(),
+                    out.ty
+                ),
                 range: 0..text.len(),
                 label: format!("this is a {}", out.ty),
                 help: Some("compare it with something, e.g. `... == \"value\"`".into()),
@@ -201,16 +290,15 @@ pub fn check(expr: &IdedExpr, info: &SourceInfo, text: &str, bounds: DataBounds)
             c.problems.push(Problem {
                 code: "cel::cost",
                 message: format!(
-                    "the selector may cost up to {} to evaluate, more than the limit of {MAX_COST}",
+                    "the {noun} may cost up to {} to evaluate, more than the limit of {MAX_COST}",
                     out.cost
                 ),
                 range: 0..text.len(),
                 label: "too costly".into(),
-                help: Some(
+                help: Some(format!(
                     "nested comprehensions over large lists multiply their costs; \
-                     simplify the selector or filter earlier"
-                        .into(),
-                ),
+                     simplify the {noun} or filter earlier"
+                )),
             });
         }
     }
@@ -512,7 +600,7 @@ impl Checker<'_> {
                 let r = self.range(e.id);
                 self.problem(
                     "cel::unsupported",
-                    "selectors cannot construct messages".into(),
+                    format!("{}s cannot construct messages", self.scope.noun),
                     r,
                     "not supported",
                     None,
@@ -591,19 +679,39 @@ impl Checker<'_> {
         if let Some((_, info)) = self.scopes.iter().rev().find(|(n, _)| n == name) {
             return info.clone();
         }
+        if let Some((_, ty)) = self.scope.variables.iter().find(|(n, _)| n == name) {
+            return Info::scalar(ty.clone(), 1);
+        }
         match name {
-            "cluster" => return Info::scalar(Ty::Cluster, 1),
             "int" | "uint" | "double" | "bool" | "string" | "bytes" | "list" | "map"
             | "null_type" | "type" | "dyn" => return Info::scalar(Ty::Type, 1),
             _ => {}
         }
         let range = self.range(id);
-        let mut candidates: Vec<&str> = vec!["cluster"];
+        let vars: Vec<&str> = self
+            .scope
+            .variables
+            .iter()
+            .map(|(n, _)| n.as_str())
+            .collect();
+        let mut candidates = vars.clone();
         candidates.extend(self.scopes.iter().map(|(n, _)| n.as_str()));
         let help = match suggest(name, candidates.iter().copied()) {
             Some(s) => format!("did you mean `{s}`?"),
-            None if CLUSTER_FIELDS.contains(&name) => format!("write `cluster.{name}`"),
-            None => "a selector sees one variable, `cluster`".to_owned(),
+            None => match self.scope.owner_of(name) {
+                Some(v) => format!("write `{v}.{name}`"),
+                None if vars.len() == 1 => {
+                    format!("{} sees one variable, `{}`", self.scope.a_noun(), vars[0])
+                }
+                None => format!(
+                    "{} sees the variables {}",
+                    self.scope.a_noun(),
+                    vars.iter()
+                        .map(|v| format!("`{v}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
         };
         self.problem(
             "cel::unknown-variable",
@@ -637,6 +745,38 @@ impl Checker<'_> {
                     self.problem(
                         "cel::unknown-field",
                         format!("cluster has no field `{field}`"),
+                        range,
+                        "unknown field",
+                        Some(help),
+                    );
+                    Info::scalar(Ty::Dyn, 1)
+                }
+            },
+            Ty::Record(r) => match r.fields.iter().find(|(f, _)| f == field) {
+                Some((_, ty)) => self.data(ty.clone()),
+                None => {
+                    let range = self.name_range(id, field, true);
+                    let names = r.fields.iter().map(|(f, _)| f.as_str());
+                    let help = match suggest(field, names) {
+                        Some(s) => format!("did you mean `{s}`?"),
+                        None => format!(
+                            "{} {} has {}",
+                            if r.name.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                                "an"
+                            } else {
+                                "a"
+                            },
+                            r.name,
+                            r.fields
+                                .iter()
+                                .map(|(f, _)| format!("`{f}`"))
+                                .collect::<Vec<_>>()
+                                .join(", ")
+                        ),
+                    };
+                    self.problem(
+                        "cel::unknown-field",
+                        format!("{} has no field `{field}`", r.name),
                         range,
                         "unknown field",
                         Some(help),
@@ -848,7 +988,10 @@ impl Checker<'_> {
             let alias = ALIASES.iter().find(|(a, _)| *a == name).map(|(_, f)| *f);
             let help = match alias.or_else(|| suggest(name, table.keys().copied())) {
                 Some(s) => format!("did you mean `{s}`?"),
-                None => "see the functions a selector may call in schemas/README.md".into(),
+                None => format!(
+                    "see the functions {} may call in schemas/README.md",
+                    self.scope.a_noun()
+                ),
             };
             self.problem(
                 "cel::unknown-function",

@@ -19,7 +19,7 @@ use cel::{Context, Env, Program, Value};
 use serde::Serialize;
 
 use crate::model::{ClusterName, ClusterSpec, Data, Fleet};
-pub use check::{DataBounds, Problem, Ty};
+pub use check::{DataBounds, Problem, Record, Scope, Ty};
 
 /// Longer selectors are refused.
 pub const MAX_SELECTOR_BYTES: usize = 4096;
@@ -35,10 +35,21 @@ pub struct Selector {
     /// The field chains the selector reads of `cluster` (`["tags", "team"]`; empty is the whole
     /// cluster), or `None` when it uses `cluster` whole.
     pub reads: Option<Vec<Vec<String>>>,
+    /// What it is called in messages (`selector`).
+    noun: String,
     program: Arc<Program>,
 }
 
-fn env() -> Arc<Env> {
+impl Selector {
+    /// The parsed program (its expression tree and source positions).
+    pub fn program(&self) -> &Program {
+        &self.program
+    }
+}
+
+/// The CEL environment every expression is parsed in: the standard library and the strings
+/// extension.
+pub fn env() -> Arc<Env> {
     static ENV: OnceLock<Arc<Env>> = OnceLock::new();
     ENV.get_or_init(|| {
         let mut env = Env::stdlib().with_optional_support(false);
@@ -51,11 +62,18 @@ fn env() -> Arc<Env> {
 
 /// Parses and checks a selector. Problems point at byte ranges of `text`.
 pub fn compile(text: &str, bounds: DataBounds) -> Result<Selector, Vec<Problem>> {
+    compile_in(text, bounds, &Scope::selector())
+}
+
+/// Parses and checks an expression that sees the variables of `scope` (the policy engine's
+/// conditions and rules). Problems point at byte ranges of `text`.
+pub fn compile_in(text: &str, bounds: DataBounds, scope: &Scope) -> Result<Selector, Vec<Problem>> {
+    let noun = scope.noun.clone();
     if text.len() > MAX_SELECTOR_BYTES {
         return Err(vec![Problem {
             code: "cel::limit",
             message: format!(
-                "the selector is {} bytes long, more than the limit of {MAX_SELECTOR_BYTES}",
+                "the {noun} is {} bytes long, more than the limit of {MAX_SELECTOR_BYTES}",
                 text.len()
             ),
             range: 0..0,
@@ -64,13 +82,12 @@ pub fn compile(text: &str, bounds: DataBounds) -> Result<Selector, Vec<Problem>>
         }]);
     }
     let owned = text.to_owned();
+    let owned_scope = scope.clone();
     let run = move || {
-        catch_unwind(AssertUnwindSafe(|| compile_here(&owned, bounds))).unwrap_or_else(|_| {
-            Err(vec![internal(
-                &owned,
-                "the CEL parser failed on this selector",
-            )])
-        })
+        catch_unwind(AssertUnwindSafe(|| {
+            compile_here(&owned, bounds, &owned_scope)
+        }))
+        .unwrap_or_else(|_| Err(vec![internal(&owned, &owned_scope.noun)]))
     };
     let joined = std::thread::Builder::new()
         .name("cel-compile".into())
@@ -79,24 +96,21 @@ pub fn compile(text: &str, bounds: DataBounds) -> Result<Selector, Vec<Problem>>
         .map(|h| h.join());
     match joined {
         Ok(Ok(result)) => result,
-        _ => Err(vec![internal(
-            text,
-            "the CEL parser failed on this selector",
-        )]),
+        _ => Err(vec![internal(text, &noun)]),
     }
 }
 
-fn internal(text: &str, message: &str) -> Problem {
+fn internal(text: &str, noun: &str) -> Problem {
     Problem {
         code: "cel::syntax",
-        message: message.into(),
+        message: format!("the CEL parser failed on this {noun}"),
         range: 0..text.len(),
         label: "here".into(),
-        help: Some("please report this selector as a bug".into()),
+        help: Some(format!("please report this {noun} as a bug")),
     }
 }
 
-fn compile_here(text: &str, bounds: DataBounds) -> Result<Selector, Vec<Problem>> {
+fn compile_here(text: &str, bounds: DataBounds, scope: &Scope) -> Result<Selector, Vec<Problem>> {
     let program = match env().compile(text) {
         Ok(p) => p,
         Err(errors)
@@ -107,7 +121,7 @@ fn compile_here(text: &str, bounds: DataBounds) -> Result<Selector, Vec<Problem>
         {
             return Err(vec![Problem {
                 code: "cel::limit",
-                message: "the selector nests deeper than the parser allows".into(),
+                message: format!("the {} nests deeper than the parser allows", scope.noun),
                 range: 0..text.len(),
                 label: "too deep".into(),
                 help: Some("split it into simpler clauses".into()),
@@ -138,7 +152,13 @@ fn compile_here(text: &str, bounds: DataBounds) -> Result<Selector, Vec<Problem>
                 .collect());
         }
     };
-    let checked = check::check(program.expression(), program.source_info(), text, bounds);
+    let checked = check::check_in(
+        program.expression(),
+        program.source_info(),
+        text,
+        bounds,
+        scope,
+    );
     if !checked.problems.is_empty() {
         return Err(checked.problems);
     }
@@ -152,6 +172,7 @@ fn compile_here(text: &str, bounds: DataBounds) -> Result<Selector, Vec<Problem>
         text: text.to_owned(),
         cost: checked.cost,
         reads,
+        noun: scope.noun.clone(),
         program: Arc::new(program),
     })
 }
@@ -332,27 +353,44 @@ impl Evaluator {
         Evaluator { root }
     }
 
-    /// Evaluates `expr` (the whole selector or a clause of it) on a cluster.
-    fn value(&self, expr: &IdedExpr, cluster: &Value) -> Result<Value, String> {
+    /// Evaluates `expr` (the whole expression or a clause of it) with the given variables.
+    fn value(&self, expr: &IdedExpr, vars: &[(&str, &Value)], noun: &str) -> Result<Value, String> {
         let run = || {
             let mut scope = self.root.new_inner_scope();
-            scope.add_variable_from_value("cluster", cluster.clone());
+            for (name, value) in vars {
+                scope.add_variable_from_value(*name, (*value).clone());
+            }
             scope.resolve(expr)
         };
         match catch_unwind(AssertUnwindSafe(run)) {
             Ok(Ok(v)) => Ok(v),
             Ok(Err(e)) => Err(lower_first(&e.to_string())),
-            Err(_) => Err("the CEL interpreter failed on this selector".into()),
+            Err(_) => Err(format!("the CEL interpreter failed on this {noun}")),
         }
+    }
+
+    /// The value of a compiled expression with the variables of its scope.
+    pub fn value_with(
+        &self,
+        selector: &Selector,
+        vars: &[(&str, &Value)],
+    ) -> Result<Value, String> {
+        self.value(selector.program.expression(), vars, &selector.noun)
     }
 
     /// Whether the selector selects the cluster.
     pub fn eval(&self, selector: &Selector, cluster: &Value) -> Outcome {
-        match self.value(selector.program.expression(), cluster) {
+        self.eval_with(selector, &[("cluster", cluster)])
+    }
+
+    /// Whether a bool expression holds with the given variables.
+    pub fn eval_with(&self, selector: &Selector, vars: &[(&str, &Value)]) -> Outcome {
+        match self.value_with(selector, vars) {
             Ok(Value::Bool(true)) => Outcome::Selected,
             Ok(Value::Bool(false)) => Outcome::NotSelected,
             Ok(other) => Outcome::Error(format!(
-                "the selector gave {} {}, not a bool",
+                "the {} gave {} {}, not a bool",
+                selector.noun,
                 article(&other.type_of().to_string()),
                 other.type_of()
             )),
@@ -362,7 +400,12 @@ impl Evaluator {
 
     /// Evaluates each top-level clause of the selector on the cluster, to show which decided.
     pub fn explain(&self, selector: &Selector, cluster: &Value) -> Explanation {
-        let outcome = self.eval(selector, cluster);
+        self.explain_with(selector, &[("cluster", cluster)])
+    }
+
+    /// Evaluates each top-level clause of a bool expression, to show which decided.
+    pub fn explain_with(&self, selector: &Selector, vars: &[(&str, &Value)]) -> Explanation {
+        let outcome = self.eval_with(selector, vars);
         let root = selector.program.expression();
         let (op, parts) = clauses(root);
         let decisive = match op {
@@ -374,7 +417,7 @@ impl Evaluator {
         let clauses = parts
             .iter()
             .map(|part| {
-                let value = match self.value(part, cluster) {
+                let value = match self.value(part, vars, &selector.noun) {
                     Ok(Value::Bool(b)) => ClauseValue::Bool(b),
                     Ok(v) => ClauseValue::Other(format!("{v:?}")),
                     Err(e) => ClauseValue::Error(e),
@@ -515,6 +558,17 @@ fn expr_range(e: &IdedExpr, selector: &Selector) -> Range<usize> {
         }
         step(ch, &mut depth);
         hi = start_hi + i + ch.len_utf8();
+    }
+    // A clause ending in a field selection (`"x" in principal.groups`) is known by its `.`:
+    // take in the field's name.
+    if text[lo..hi].ends_with('.') {
+        let rest = &text[hi..];
+        let name = rest.trim_start();
+        let skipped = rest.len() - name.len();
+        let len = name
+            .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+            .unwrap_or(name.len());
+        hi += skipped + len;
     }
     lo..hi
 }

@@ -1,0 +1,539 @@
+//! CEL in policies: the variables each kind of expression sees, compiling every expression once
+//! through the compiler's targeting (parser, checker, cost bound), and evaluating it within a
+//! cost limit.
+//!
+//! The cost limit: the checker bounds an expression's evaluation cost as a function of the
+//! size of the data it may meet. At load time an expression is checked with the default bound
+//! (64, as selectors); then the largest input bound under which its cost stays within
+//! [`MAX_COST`] is computed once ([`Expr::max_input`]). At evaluation, an input with a larger
+//! list or map (an object with a 5,000-entry list under a rule with nested comprehensions) is
+//! not evaluated: the caller gets an error, and the policy fails closed.
+//!
+//! Only list and map sizes count towards the input bound: they multiply (comprehensions),
+//! while string operations are linear in the string. Strings are bounded on their own: an
+//! object with a string longer than [`MAX_STRING`] (Kubernetes refuses objects of more than
+//! 1.5 MiB) is refused. So one evaluation takes at most `MAX_COST` steps, each at most linear in
+//! a string of at most `MAX_STRING` bytes, and a large ConfigMap is no problem for a rule that
+//! only reads its `kind`.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
+
+use cel::Value;
+use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr};
+use compiler::targeting::check::{self, MAX_COST};
+use compiler::targeting::{
+    self, DataBounds, Evaluator, Explanation, Outcome, Problem, Record, Scope, Selector, Ty,
+};
+
+/// Where an expression is written, which decides what it sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Place {
+    /// A role's `when`: `principal`, `cluster`, `service`, `action`; a bool.
+    When,
+    /// A manifest rule's `match`: `object`, `cluster`, `release`; a bool.
+    Match,
+    /// A manifest rule's `validate`: as `match`.
+    Validate,
+    /// A `{{ ... }}` in a rule's message: as `match`, any type.
+    Message,
+}
+
+impl Place {
+    /// The variables and the noun used in messages.
+    pub fn scope(self) -> Scope {
+        let s = || Ty::String;
+        let (noun, variables, want_bool) = match self {
+            Place::When => (
+                "`when` condition",
+                vec![
+                    ("principal", Ty::Record(Arc::new(principal_record()))),
+                    ("cluster", Ty::Cluster),
+                    (
+                        "service",
+                        Ty::Record(Arc::new(Record::new(
+                            "service",
+                            &[("name", s()), ("team", s())],
+                        ))),
+                    ),
+                    ("action", s()),
+                ],
+                true,
+            ),
+            Place::Match | Place::Validate | Place::Message => (
+                match self {
+                    Place::Match => "`match` expression",
+                    Place::Validate => "`validate` expression",
+                    _ => "message expression",
+                },
+                vec![
+                    ("object", Ty::Dyn),
+                    ("cluster", Ty::Cluster),
+                    (
+                        "release",
+                        Ty::Record(Arc::new(Record::new(
+                            "release",
+                            &[("name", s()), ("namespace", s()), ("service", s())],
+                        ))),
+                    ),
+                ],
+                self != Place::Message,
+            ),
+        };
+        Scope {
+            noun: noun.into(),
+            variables: variables
+                .into_iter()
+                .map(|(n, t)| (n.to_owned(), t))
+                .collect(),
+            want_bool,
+        }
+    }
+}
+
+fn principal_record() -> Record {
+    Record::new(
+        "principal",
+        &[
+            ("name", Ty::String),
+            ("kind", Ty::String),
+            ("groups", Ty::List(Box::new(Ty::String))),
+        ],
+    )
+}
+
+/// A compiled, checked expression.
+#[derive(Debug)]
+pub struct Expr {
+    pub text: String,
+    pub place: Place,
+    /// The checker's cost bound with the default input bound.
+    pub cost: u64,
+    /// The largest input bound (longest list or map) under which the cost bound stays within
+    /// [`MAX_COST`].
+    pub max_input: u64,
+    /// The variables it reads.
+    pub uses: BTreeSet<String>,
+    selector: Selector,
+}
+
+/// Upper end of the search for [`Expr::max_input`]: inputs beyond it are refused anyway.
+const MAX_INPUT: u64 = 1 << 32;
+
+/// Parses and checks an expression. Problems point at byte ranges of `text`.
+pub fn compile(text: &str, place: Place) -> Result<Expr, Vec<Problem>> {
+    let scope = place.scope();
+    let selector = targeting::compile_in(text, DataBounds::default(), &scope)?;
+    let cost_at = |max_len: u64| {
+        let p = selector.program();
+        check::check_in(
+            p.expression(),
+            p.source_info(),
+            text,
+            DataBounds { max_len },
+            &scope,
+        )
+        .cost
+    };
+    // The cost is monotone in the bound: double, then bisect.
+    let mut lo = DataBounds::default().max_len;
+    let mut hi = lo;
+    while hi < MAX_INPUT && cost_at(hi.saturating_mul(2)) <= MAX_COST {
+        hi = hi.saturating_mul(2);
+    }
+    if hi >= MAX_INPUT {
+        lo = MAX_INPUT;
+    } else {
+        lo = lo.max(hi);
+        let mut top = hi.saturating_mul(2);
+        for _ in 0..16 {
+            if top - lo <= 1 {
+                break;
+            }
+            let mid = lo + (top - lo) / 2;
+            if cost_at(mid) <= MAX_COST {
+                lo = mid;
+            } else {
+                top = mid;
+            }
+        }
+    }
+    let mut uses = BTreeSet::new();
+    idents(selector.program().expression(), &mut uses);
+    Ok(Expr {
+        text: text.to_owned(),
+        place,
+        cost: selector.cost,
+        max_input: lo,
+        uses,
+        selector,
+    })
+}
+
+/// The identifiers an expression names (variables, and comprehension variables).
+fn idents(e: &IdedExpr, out: &mut BTreeSet<String>) {
+    let mut stack = vec![e];
+    while let Some(e) = stack.pop() {
+        match &e.expr {
+            Ast::Ident(name) => {
+                out.insert(name.clone());
+            }
+            Ast::Select(s) => stack.push(&s.operand),
+            Ast::Call(c) => {
+                stack.extend(c.target.as_deref());
+                stack.extend(c.args.iter());
+            }
+            Ast::List(l) => stack.extend(l.elements.iter()),
+            Ast::Map(m) => {
+                for entry in &m.entries {
+                    if let EntryExpr::MapEntry(me) = &entry.expr {
+                        stack.push(&me.key);
+                        stack.push(&me.value);
+                    }
+                }
+            }
+            Ast::Comprehension(c) => {
+                stack.push(&c.iter_range);
+                stack.push(&c.accu_init);
+                stack.push(&c.loop_cond);
+                stack.push(&c.loop_step);
+                stack.push(&c.result);
+            }
+            _ => {}
+        }
+    }
+}
+
+thread_local! {
+    /// The CEL context with the functions, built once per thread.
+    static EVALUATOR: Evaluator = Evaluator::new();
+}
+
+impl Expr {
+    /// Whether it reads the variable `name`.
+    pub fn uses(&self, name: &str) -> bool {
+        self.uses.contains(name)
+    }
+
+    fn too_large(&self, input: u64) -> Option<String> {
+        (input > self.max_input).then(|| {
+            format!(
+                "the input is too large for this {}'s cost limit: it has a list or map of {input} \
+                 entries, the limit allows {}",
+                self.place.scope().noun,
+                self.max_input
+            )
+        })
+    }
+
+    /// Evaluates a bool expression; `input` bounds the sizes in `vars` (see [`bound`]).
+    pub fn eval_bool(&self, vars: &[(&str, &Value)], input: u64) -> Outcome {
+        if let Some(e) = self.too_large(input) {
+            return Outcome::Error(e);
+        }
+        EVALUATOR.with(|ev| ev.eval_with(&self.selector, vars))
+    }
+
+    /// Evaluates an expression to a value.
+    pub fn eval_value(&self, vars: &[(&str, &Value)], input: u64) -> Result<Value, String> {
+        if let Some(e) = self.too_large(input) {
+            return Err(e);
+        }
+        EVALUATOR.with(|ev| ev.value_with(&self.selector, vars))
+    }
+
+    /// Evaluates each top-level clause of a bool expression, to show which decided.
+    pub fn explain(&self, vars: &[(&str, &Value)], input: u64) -> Explanation {
+        if let Some(e) = self.too_large(input) {
+            return Explanation {
+                outcome: Outcome::Error(e),
+                op: None,
+                clauses: Vec::new(),
+            };
+        }
+        EVALUATOR.with(|ev| ev.explain_with(&self.selector, vars))
+    }
+}
+
+/// The deepest JSON objects converted (Kubernetes objects are far shallower).
+pub const MAX_OBJECT_DEPTH: usize = 64;
+/// The longest string an object may hold.
+pub const MAX_STRING: usize = 1 << 20;
+
+/// A JSON value (a rendered Kubernetes object) as a CEL value, and the size bound of its
+/// contents: the largest list or map in it.
+pub fn json_value(v: &serde_json::Value) -> Result<(Value, u64), String> {
+    let mut bound = 1u64;
+    let value = json(v, 0, &mut bound)?;
+    Ok((value, bound))
+}
+
+fn json(v: &serde_json::Value, depth: usize, bound: &mut u64) -> Result<Value, String> {
+    if depth > MAX_OBJECT_DEPTH {
+        return Err(format!(
+            "the object nests deeper than {MAX_OBJECT_DEPTH} levels"
+        ));
+    }
+    Ok(match v {
+        serde_json::Value::Null => Value::Null,
+        serde_json::Value::Bool(b) => Value::Bool(*b),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Value::Int(i)
+            } else if let Some(u) = n.as_u64() {
+                Value::UInt(u)
+            } else {
+                Value::Float(n.as_f64().unwrap_or(f64::NAN))
+            }
+        }
+        serde_json::Value::String(s) => {
+            if s.len() > MAX_STRING {
+                return Err(format!(
+                    "the object holds a string of {} bytes, more than the limit of {MAX_STRING}",
+                    s.len()
+                ));
+            }
+            Value::String(Arc::new(s.clone()))
+        }
+        serde_json::Value::Array(items) => {
+            *bound = (*bound).max(items.len() as u64);
+            Value::List(Arc::new(
+                items
+                    .iter()
+                    .map(|i| json(i, depth + 1, bound))
+                    .collect::<Result<Vec<_>, _>>()?,
+            ))
+        }
+        serde_json::Value::Object(map) => {
+            *bound = (*bound).max(map.len() as u64);
+            let mut out: HashMap<String, Value> = HashMap::with_capacity(map.len());
+            for (k, v) in map {
+                out.insert(k.clone(), json(v, depth + 1, bound)?);
+            }
+            Value::from(out)
+        }
+    })
+}
+
+/// The input bound of lists and maps given as CEL inputs: the largest of their sizes.
+pub fn bound(sizes: &[usize]) -> u64 {
+    sizes.iter().map(|n| *n as u64).max().unwrap_or(1).max(1)
+}
+
+/// A string as a CEL value.
+pub fn string(s: &str) -> Value {
+    Value::String(Arc::new(s.to_owned()))
+}
+
+/// A map of strings (a record value) as a CEL value.
+pub fn record(fields: &[(&str, Value)]) -> Value {
+    Value::from(
+        fields
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), v.clone()))
+            .collect::<HashMap<String, Value>>(),
+    )
+}
+
+/// A value as text in a violation message: strings as they are, numbers and bools as CEL
+/// prints them, lists and maps in CEL syntax with sorted keys.
+pub fn display(v: &Value) -> String {
+    let mut out = String::new();
+    write_value(v, &mut out, 0);
+    out
+}
+
+fn write_value(v: &Value, out: &mut String, depth: usize) {
+    if depth > MAX_OBJECT_DEPTH {
+        out.push('…');
+        return;
+    }
+    match v {
+        Value::String(s) if depth == 0 => out.push_str(s),
+        Value::String(s) => out.push_str(&format!("{:?}", s.as_str())),
+        Value::Int(i) => out.push_str(&i.to_string()),
+        Value::UInt(u) => out.push_str(&format!("{u}u")),
+        Value::Float(f) => out.push_str(&f.to_string()),
+        Value::Bool(b) => out.push_str(&b.to_string()),
+        Value::Null => out.push_str("null"),
+        Value::Bytes(b) => out.push_str(&format!("b{:?}", String::from_utf8_lossy(b))),
+        Value::List(items) => {
+            out.push('[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                write_value(item, out, depth + 1);
+            }
+            out.push(']');
+        }
+        Value::Map(m) => {
+            let mut entries: Vec<(String, &Value)> = m
+                .map
+                .iter()
+                .map(|(k, v)| {
+                    let key = match k {
+                        cel::objects::Key::String(s) => format!("{:?}", s.as_str()),
+                        cel::objects::Key::Int(i) => i.to_string(),
+                        cel::objects::Key::Uint(u) => format!("{u}u"),
+                        cel::objects::Key::Bool(b) => b.to_string(),
+                    };
+                    (key, v)
+                })
+                .collect();
+            entries.sort_by(|a, b| a.0.cmp(&b.0));
+            out.push('{');
+            for (i, (k, v)) in entries.iter().enumerate() {
+                if i > 0 {
+                    out.push_str(", ");
+                }
+                out.push_str(k);
+                out.push_str(": ");
+                write_value(v, out, depth + 1);
+            }
+            out.push('}');
+        }
+        other => out.push_str(&format!("{other:?}")),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn problems(text: &str, place: Place) -> String {
+        match compile(text, place) {
+            Ok(_) => "ok".into(),
+            Err(ps) => ps
+                .iter()
+                .map(|p| format!("{}: {}", p.code, p.message))
+                .collect::<Vec<_>>()
+                .join("; "),
+        }
+    }
+
+    #[test]
+    fn each_place_sees_its_variables() {
+        let check = |text: &str, place: Place, expect: &str| {
+            assert_eq!(problems(text, place), expect, "{text}");
+        };
+        check(
+            r#""oncall" in principal.groups && cluster.environment == "prod""#,
+            Place::When,
+            "ok",
+        );
+        check(
+            r#"service.team in principal.groups && action == "deploy""#,
+            Place::When,
+            "ok",
+        );
+        check(
+            "principal.group",
+            Place::When,
+            "cel::unknown-field: principal has no field `group`",
+        );
+        check(
+            "object.kind == 1",
+            Place::When,
+            "cel::unknown-variable: undeclared reference to `object`",
+        );
+        check(
+            r#"object.kind == "Deployment" && release.namespace != "default""#,
+            Place::Match,
+            "ok",
+        );
+        check(
+            "object.spec.template.spec.containers.all(c, has(c.readinessProbe))",
+            Place::Validate,
+            "ok",
+        );
+        // `object` is dynamic: that it is not a bool is found when it runs.
+        check("object.metadata.name", Place::Validate, "ok");
+        check("object.metadata.name", Place::Message, "ok");
+        check(
+            "release.name",
+            Place::Match,
+            "cel::type: a `match` expression must be a bool, this one is a string",
+        );
+        check(
+            "principal == 1",
+            Place::Match,
+            "cel::unknown-variable: undeclared reference to `principal`",
+        );
+    }
+
+    #[test]
+    fn the_input_bound_follows_the_cost() {
+        // `==` on dynamic data may compare lists: cost ~ 10 × the bound.
+        let simple = compile(r#"object.kind == "Deployment""#, Place::Match).unwrap();
+        assert!(simple.max_input >= 50_000, "{simple:?}");
+        let constant = compile(r#"release.name == "x""#, Place::Match).unwrap();
+        assert!(constant.max_input >= 50_000, "{constant:?}");
+        let one = compile(
+            "object.spec.containers.all(c, has(c.readinessProbe))",
+            Place::Validate,
+        )
+        .unwrap();
+        let two = compile(
+            "object.spec.containers.all(c, c.ports.all(p, p.containerPort > 1024))",
+            Place::Validate,
+        )
+        .unwrap();
+        assert!(one.max_input > two.max_input, "{one:?} {two:?}");
+        assert!(two.max_input >= 64, "{two:?}");
+        assert!(one.uses("object") && !one.uses("cluster"));
+    }
+
+    #[test]
+    fn too_large_inputs_are_not_evaluated() {
+        let e = compile(
+            "object.items.all(a, object.items.all(b, a <= b || a > b))",
+            Place::Validate,
+        )
+        .unwrap();
+        let big: Vec<serde_json::Value> = (0..5000).map(serde_json::Value::from).collect();
+        let (v, b) = json_value(&serde_json::json!({"items": big})).unwrap();
+        assert_eq!(b, 5000);
+        let out = e.eval_bool(&[("object", &v)], b);
+        assert!(
+            matches!(&out, Outcome::Error(m) if m.contains("too large")),
+            "{out:?}"
+        );
+        let (small, b) = json_value(&serde_json::json!({"items": [1, 2, 3]})).unwrap();
+        assert_eq!(e.eval_bool(&[("object", &small)], b), Outcome::Selected);
+    }
+
+    #[test]
+    fn long_strings_do_not_count_as_large_inputs() {
+        let (_, b) =
+            json_value(&serde_json::json!({"data": {"big": "x".repeat(500_000)}})).unwrap();
+        assert_eq!(b, 1);
+        let err = json_value(&serde_json::json!({"data": "x".repeat(MAX_STRING + 1)}));
+        assert_eq!(
+            err.err(),
+            Some(
+                "the object holds a string of 1048577 bytes, more than the limit of 1048576".into()
+            )
+        );
+    }
+
+    #[test]
+    fn deep_objects_are_refused() {
+        let mut v = serde_json::json!(1);
+        for _ in 0..100 {
+            v = serde_json::json!([v]);
+        }
+        assert_eq!(
+            json_value(&v).err(),
+            Some("the object nests deeper than 64 levels".to_owned())
+        );
+    }
+
+    #[test]
+    fn values_display_for_messages() {
+        let (v, _) = json_value(&serde_json::json!({"b": [1, "x", null], "a": true})).unwrap();
+        assert_eq!(display(&v), r#"{"a": true, "b": [1, "x", null]}"#);
+        assert_eq!(display(&string("plain")), "plain");
+        assert_eq!(display(&Value::Float(1.5)), "1.5");
+    }
+}

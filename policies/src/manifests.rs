@@ -1,0 +1,499 @@
+//! Rules over rendered manifests (`policies/manifests.yaml`): for every Kubernetes object a
+//! release renders on a cluster, each rule whose `match` holds must `validate`, or the object
+//! violates it; a `deny` violation stops the plan, a `warn` one is reported.
+//!
+//! An expression that fails to evaluate (a missing field not guarded with `has()`, an object
+//! too large for the rule's cost limit) counts as a violation carrying the error: rules fail
+//! closed.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::ops::Range;
+
+use cel::Value;
+use compiler::load::FieldDef;
+use compiler::model::{ClusterSpec, Embedded};
+use compiler::targeting::{self, Outcome};
+use compiler::yaml::Node;
+use serde::Serialize;
+
+use crate::expr::{self, Expr, Place};
+use crate::yaml_cx::{Cx, first_definition};
+
+/// What a violation does to the plan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RuleAction {
+    /// The plan is refused.
+    Deny,
+    /// The plan goes on; the violation is reported.
+    Warn,
+}
+
+impl fmt::Display for RuleAction {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            RuleAction::Deny => "deny",
+            RuleAction::Warn => "warn",
+        })
+    }
+}
+
+/// `policies/manifests.yaml`, loaded.
+#[derive(Debug, Default)]
+pub struct ManifestRules {
+    /// The file it was read from, relative to the fleet root.
+    pub file: String,
+    pub rules: Vec<Rule>,
+}
+
+#[derive(Debug)]
+pub struct Rule {
+    pub name: String,
+    /// `None`: every object.
+    pub matches: Option<Expr>,
+    pub validate: Expr,
+    /// `None`: a message naming the rule.
+    pub message: Option<Message>,
+    pub action: RuleAction,
+    pub span: Range<usize>,
+}
+
+/// A message with `{{ expression }}` parts.
+#[derive(Debug)]
+pub struct Message {
+    pub parts: Vec<Part>,
+}
+
+#[derive(Debug)]
+pub enum Part {
+    Text(String),
+    Expr(Expr),
+}
+
+const fn field(name: &'static str, required: bool) -> FieldDef {
+    FieldDef {
+        name,
+        required,
+        fields: &[],
+    }
+}
+
+/// The fields of a rule.
+pub const RULE_FIELDS: &[FieldDef] = &[
+    field("name", true),
+    field("match", false),
+    field("validate", true),
+    field("message", false),
+    field("action", false),
+];
+
+/// The fields of `policies/manifests.yaml` (for lists, `fields` are those of each item).
+pub const MANIFEST_FIELDS: &[FieldDef] = &[FieldDef {
+    name: "rules",
+    required: false,
+    fields: RULE_FIELDS,
+}];
+
+/// Reads `policies/manifests.yaml` (or a rules file of `policies/rules/`); problems go to the
+/// report.
+pub(crate) fn load(cx: &mut Cx<'_, '_>) -> ManifestRules {
+    let mut out = ManifestRules {
+        file: cx.file.to_owned(),
+        rules: Vec::new(),
+    };
+    let Some(root) = cx.root() else {
+        return out;
+    };
+    let Some(fields) = cx.fields(&root, MANIFEST_FIELDS, "the manifest rules") else {
+        return out;
+    };
+    let mut seen: BTreeMap<String, Range<usize>> = BTreeMap::new();
+    if let Some(e) = fields.get("rules")
+        && let Some(items) = cx.list(&e.value, "`rules`")
+    {
+        for item in items {
+            if let Some(rule) = rule(cx, item, &mut seen) {
+                out.rules.push(rule);
+            }
+        }
+    }
+    out
+}
+
+fn rule(
+    cx: &mut Cx<'_, '_>,
+    node: &Node,
+    seen: &mut BTreeMap<String, Range<usize>>,
+) -> Option<Rule> {
+    let f = cx.fields(node, RULE_FIELDS, "a rule")?;
+    let name_node = &f.get("name")?.value;
+    let name = cx.string(name_node, "the rule's `name`")?;
+    let mut ok = first_definition(
+        cx,
+        seen,
+        &name,
+        name_node.span.clone(),
+        "manifests::duplicate-rule",
+        "rule",
+    );
+    let matches = match f.get("match") {
+        Some(e) => {
+            let m = cx.cel(&e.value, Place::Match, "`match`");
+            ok &= m.is_some();
+            m
+        }
+        None => None,
+    };
+    let validate = f
+        .get("validate")
+        .and_then(|e| cx.cel(&e.value, Place::Validate, "`validate`"));
+    let message = match f.get("message") {
+        Some(e) => {
+            let m = cx
+                .string(&e.value, "`message`")
+                .and_then(|text| message(cx, &e.value, text));
+            ok &= m.is_some();
+            m
+        }
+        None => None,
+    };
+    let action = match f.get("action") {
+        None => RuleAction::Deny,
+        Some(e) => match e.value.as_str() {
+            Some("deny") => RuleAction::Deny,
+            Some("warn") => RuleAction::Warn,
+            _ => {
+                cx.error(
+                    "manifests::action",
+                    format!(
+                        "`action` must be `deny` or `warn`, found `{}`",
+                        cx.text.get(e.value.span.clone()).unwrap_or("").trim()
+                    ),
+                    e.value.span.clone(),
+                    "not deny or warn",
+                    Some("`deny` refuses the plan, `warn` reports and goes on".into()),
+                );
+                ok = false;
+                RuleAction::Deny
+            }
+        },
+    };
+    let validate = validate?;
+    ok.then_some(Rule {
+        name,
+        matches,
+        validate,
+        message,
+        action,
+        span: name_node.span.clone(),
+    })
+}
+
+/// Splits a message into text and `{{ expression }}` parts, compiling each expression.
+fn message(cx: &mut Cx<'_, '_>, node: &Node, text: String) -> Option<Message> {
+    let embedded: Embedded = cx.embedded(node, text);
+    let text = embedded.text.as_str();
+    let mut parts = Vec::new();
+    let mut ok = true;
+    let mut rest = 0usize;
+    while let Some(open) = text[rest..].find("{{").map(|i| rest + i) {
+        if open > rest {
+            parts.push(Part::Text(text[rest..open].to_owned()));
+        }
+        let inner_start = open + 2;
+        let Some(close) = text[inner_start..].find("}}").map(|i| inner_start + i) else {
+            cx.error(
+                "manifests::message",
+                "`{{` is never closed with `}}`",
+                embedded.file_range(open..open + 2),
+                "opened here",
+                Some(
+                    "write `{{ object.metadata.name }}`, or `{{ \"{{\" }}` for a literal `{{`"
+                        .into(),
+                ),
+            );
+            return None;
+        };
+        let inner = &text[inner_start..close];
+        let lead = inner.len() - inner.trim_start().len();
+        let range = inner_start + lead..inner_start + inner.trim_end().len();
+        if range.is_empty() {
+            cx.error(
+                "manifests::message",
+                "`{{ }}` holds no expression",
+                embedded.file_range(open..close + 2),
+                "empty",
+                Some("put a CEL expression inside, e.g. `{{ object.metadata.name }}`".into()),
+            );
+            ok = false;
+        } else {
+            match cx.cel_in(&embedded, range, Place::Message) {
+                Some(e) => parts.push(Part::Expr(e)),
+                None => ok = false,
+            }
+        }
+        rest = close + 2;
+    }
+    if rest < text.len() {
+        parts.push(Part::Text(text[rest..].to_owned()));
+    }
+    ok.then_some(Message { parts })
+}
+
+/// The release a set of objects was rendered for, as CEL sees it: `release.name`,
+/// `release.namespace`, `release.service`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Release {
+    pub name: String,
+    pub namespace: String,
+    pub service: String,
+}
+
+/// One object that broke one rule.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct Violation {
+    pub cluster: String,
+    pub release: String,
+    pub kind: String,
+    /// `metadata.namespace`, empty when the object does not set it.
+    pub namespace: String,
+    pub name: String,
+    pub rule: String,
+    pub action: RuleAction,
+    pub service: String,
+    pub message: String,
+}
+
+/// Checks every object against every rule. The result is sorted by cluster, release, object
+/// kind, namespace and name, then rule.
+pub fn evaluate(
+    rules: &ManifestRules,
+    cluster: &ClusterSpec,
+    release: &Release,
+    objects: &[serde_json::Value],
+) -> Vec<Violation> {
+    if rules.rules.is_empty() {
+        return Vec::new();
+    }
+    let inputs = Inputs::new(cluster, release);
+    let mut out = Vec::new();
+    for object in objects {
+        evaluate_object(rules, &inputs, object, &mut out);
+    }
+    out.sort();
+    out
+}
+
+/// The CEL values of a cluster and a release, built once for all their objects.
+pub(crate) struct Inputs<'a> {
+    cluster: &'a ClusterSpec,
+    release: &'a Release,
+    cluster_value: Value,
+    release_value: Value,
+    bound: u64,
+}
+
+impl<'a> Inputs<'a> {
+    pub fn new(cluster: &'a ClusterSpec, release: &'a Release) -> Inputs<'a> {
+        Inputs {
+            cluster,
+            release,
+            cluster_value: targeting::cluster_value(cluster),
+            release_value: expr::record(&[
+                ("name", expr::string(&release.name)),
+                ("namespace", expr::string(&release.namespace)),
+                ("service", expr::string(&release.service)),
+            ]),
+            bound: crate::rbac::cluster_bound(cluster),
+        }
+    }
+}
+
+fn text_at<'v>(object: &'v serde_json::Value, path: &[&str]) -> Option<&'v str> {
+    let mut v = object;
+    for p in path {
+        v = v.get(p)?;
+    }
+    v.as_str()
+}
+
+pub(crate) fn evaluate_object(
+    rules: &ManifestRules,
+    inputs: &Inputs<'_>,
+    object: &serde_json::Value,
+    out: &mut Vec<Violation>,
+) {
+    let violation = |rule: &Rule, message: String| Violation {
+        cluster: inputs.cluster.name.as_str().to_owned(),
+        release: inputs.release.name.clone(),
+        service: inputs.release.service.clone(),
+        kind: text_at(object, &["kind"]).unwrap_or("<no kind>").to_owned(),
+        namespace: text_at(object, &["metadata", "namespace"])
+            .unwrap_or("")
+            .to_owned(),
+        name: text_at(object, &["metadata", "name"])
+            .unwrap_or("<no name>")
+            .to_owned(),
+        rule: rule.name.clone(),
+        action: rule.action,
+        message,
+    };
+    let (value, object_bound) = match expr::json_value(object) {
+        Ok(v) => v,
+        Err(e) => {
+            for rule in &rules.rules {
+                out.push(violation(
+                    rule,
+                    format!("rule `{}` could not be evaluated: {e}", rule.name),
+                ));
+            }
+            return;
+        }
+    };
+    let bound = inputs.bound.max(object_bound);
+    let vars: [(&str, &Value); 3] = [
+        ("object", &value),
+        ("cluster", &inputs.cluster_value),
+        ("release", &inputs.release_value),
+    ];
+    for rule in &rules.rules {
+        if let Some(m) = &rule.matches {
+            match m.eval_bool(&vars, bound) {
+                Outcome::Selected => {}
+                Outcome::NotSelected => continue,
+                Outcome::Error(e) => {
+                    out.push(violation(
+                        rule,
+                        format!("the `match` of rule `{}` failed: {e}", rule.name),
+                    ));
+                    continue;
+                }
+            }
+        }
+        match rule.validate.eval_bool(&vars, bound) {
+            Outcome::Selected => {}
+            Outcome::NotSelected => {
+                let message = match &rule.message {
+                    Some(m) => interpolate(m, &vars, bound),
+                    None => default_message(rule, object),
+                };
+                out.push(violation(rule, message));
+            }
+            Outcome::Error(e) => out.push(violation(
+                rule,
+                format!("the `validate` of rule `{}` failed: {e}", rule.name),
+            )),
+        }
+    }
+}
+
+fn default_message(rule: &Rule, object: &serde_json::Value) -> String {
+    format!(
+        "{} {} violates rule `{}`",
+        text_at(object, &["kind"]).unwrap_or("object"),
+        text_at(object, &["metadata", "name"]).unwrap_or("<no name>"),
+        rule.name
+    )
+}
+
+fn interpolate(m: &Message, vars: &[(&str, &Value)], bound: u64) -> String {
+    let mut out = String::new();
+    for part in &m.parts {
+        match part {
+            Part::Text(t) => out.push_str(t),
+            Part::Expr(e) => match e.eval_value(vars, bound) {
+                Ok(v) => out.push_str(&expr::display(&v)),
+                Err(err) => out.push_str(&format!("<{}: {err}>", e.text)),
+            },
+        }
+    }
+    out
+}
+
+/// Violations as text, one per line with where it happened below.
+pub fn render_text(violations: &[Violation]) -> String {
+    let mut out = String::new();
+    for v in violations {
+        let ns = if v.namespace.is_empty() {
+            String::new()
+        } else {
+            format!("{}/", v.namespace)
+        };
+        out.push_str(&format!(
+            "{}[{}]: {}\n  on cluster {}, release {} ({}), {} {ns}{}\n",
+            v.action, v.rule, v.message, v.cluster, v.release, v.service, v.kind, v.name
+        ));
+    }
+    out
+}
+
+/// Violations as a JSON array.
+pub fn render_json(violations: &[Violation]) -> String {
+    let mut s = serde_json::to_string_pretty(violations)
+        .unwrap_or_else(|e| format!("{{\"error\": \"{e}\"}}"));
+    s.push('\n');
+    s
+}
+
+/// Splits the output of `helm template` (YAML documents separated by `---` lines) into JSON
+/// objects, skipping empty documents; a document that is not valid YAML gives an error naming
+/// its index.
+pub fn split_documents(text: &str) -> Result<Vec<serde_json::Value>, String> {
+    let mut out = Vec::new();
+    let mut doc = String::new();
+    let mut index = 0usize;
+    let mut flush = |doc: &mut String, index: &mut usize| -> Result<(), String> {
+        let parsed = compiler::yaml::parse(doc);
+        if let Some(p) = parsed.problems.first() {
+            return Err(format!("document {}: {}", *index + 1, p.message));
+        }
+        if let Some(root) = parsed.root
+            && !matches!(root.kind, compiler::yaml::Kind::Null)
+        {
+            out.push(node_json(&root, 0));
+        }
+        *index += 1;
+        doc.clear();
+        Ok(())
+    };
+    for line in text.split_inclusive('\n') {
+        let bare = line.trim_end();
+        if bare == "---" || bare.starts_with("--- ") {
+            flush(&mut doc, &mut index)?;
+            continue;
+        }
+        doc.push_str(line);
+    }
+    flush(&mut doc, &mut index)?;
+    Ok(out)
+}
+
+fn node_json(node: &Node, depth: usize) -> serde_json::Value {
+    use compiler::yaml::Kind;
+    if depth > expr::MAX_OBJECT_DEPTH {
+        return serde_json::Value::Null;
+    }
+    match &node.kind {
+        Kind::Null => serde_json::Value::Null,
+        Kind::Bool(b) => serde_json::Value::Bool(*b),
+        Kind::Int(i) => serde_json::Value::from(*i),
+        Kind::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Kind::Str(s) => serde_json::Value::String(s.clone()),
+        Kind::Seq(items) => {
+            serde_json::Value::Array(items.iter().map(|i| node_json(i, depth + 1)).collect())
+        }
+        Kind::Map(entries) => serde_json::Value::Object(
+            entries
+                .iter()
+                .map(|e| {
+                    (
+                        compiler::yaml::key_text(&e.key),
+                        node_json(&e.value, depth + 1),
+                    )
+                })
+                .collect(),
+        ),
+    }
+}

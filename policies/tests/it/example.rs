@@ -1,0 +1,164 @@
+//! The example fleet's policies (`examples/fleet/policies/`): they load without a diagnostic,
+//! decide as their comments say, and `check_deployments` reports denials per service and
+//! reason.
+
+use policies::{Action, Principal, Service};
+
+use crate::support::crate_dir;
+
+fn example() -> compiler::FleetFiles {
+    let root = crate_dir().join("../examples/fleet");
+    let mut files = compiler::FleetFiles::read_dir(&root).expect("the example fleet");
+    files.display_root.clear();
+    policies::read_files(&root, &mut files);
+    files
+}
+
+#[test]
+fn the_example_policies_load_cleanly() {
+    let files = example();
+    assert!(files.files.contains_key(policies::RBAC_FILE));
+    assert!(files.files.contains_key(policies::MANIFESTS_FILE));
+    let loaded = policies::load(&files);
+    assert!(
+        loaded.diagnostics.diagnostics.is_empty(),
+        "{}",
+        loaded.diagnostics.render_text()
+    );
+    let rbac = loaded.policies.rbac.expect("rbac.yaml");
+    assert_eq!(rbac.roles.len(), 4);
+    assert_eq!(
+        loaded
+            .policies
+            .manifests
+            .expect("manifests.yaml")
+            .rules
+            .len(),
+        5
+    );
+}
+
+#[test]
+fn the_example_decides_as_documented() {
+    let files = example();
+    let compiled = compiler::compile(&files);
+    let loaded = policies::load(&files);
+    let fleet = &compiled.fleet;
+    let ask = |who: &str, groups: &[&str], action: Action, service: &str, cluster: Option<&str>| {
+        let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+        let p = Principal::parse(who, &groups).expect("a subject");
+        let s = fleet
+            .services
+            .get(service)
+            .map_or_else(|| Service::named(service), Service::from);
+        let c = cluster.map(|c| fleet.clusters.get(c).expect("an example cluster"));
+        loaded.policies.allowed(&p, action, &s, c).allowed
+    };
+    use Action::*;
+    assert!(ask(
+        "user:alice",
+        &["payments", "payments-oncall"],
+        Deploy,
+        "payments-api",
+        Some("aws-prod-use1")
+    ));
+    assert!(!ask(
+        "user:bob",
+        &["payments"],
+        Deploy,
+        "payments-api",
+        Some("aws-prod-use1")
+    ));
+    assert!(ask(
+        "user:bob",
+        &["payments"],
+        Deploy,
+        "payments-api",
+        Some("aws-staging-use1")
+    ));
+    // alice is bound to payments-deployer herself, which is for AWS clusters only.
+    assert!(ask(
+        "user:alice",
+        &[],
+        Deploy,
+        "payments-api",
+        Some("aws-dev-use2")
+    ));
+    assert!(!ask(
+        "user:alice",
+        &[],
+        Deploy,
+        "payments-api",
+        Some("gcp-dev-euw1")
+    ));
+    assert!(ask(
+        "user:sue",
+        &["search"],
+        Deploy,
+        "search-api",
+        Some("gcp-staging-usc1")
+    ));
+    assert!(!ask(
+        "user:sue",
+        &["search"],
+        Deploy,
+        "search-api",
+        Some("gcp-prod-euw4")
+    ));
+    assert!(ask(
+        "user:sue",
+        &["search", "search-oncall"],
+        Deploy,
+        "search-api",
+        Some("gcp-prod-euw4")
+    ));
+    assert!(ask("user:sue", &["search"], Publish, "search-api", None));
+    assert!(!ask("user:sue", &["search"], Publish, "payments-api", None));
+    assert!(ask(
+        "user:pat",
+        &["platform"],
+        ManageClusters,
+        "",
+        Some("azure-prod-eastus")
+    ));
+    assert!(ask(
+        "user:eve",
+        &["engineering"],
+        Read,
+        "payments-api",
+        None
+    ));
+    assert!(!ask(
+        "user:eve",
+        &["engineering"],
+        Deploy,
+        "payments-api",
+        Some("aws-dev-use2")
+    ));
+}
+
+#[test]
+fn check_deployments_groups_denials_by_service_and_reason() {
+    let files = example();
+    let compiled = compiler::compile(&files);
+    assert!(
+        !compiled.diagnostics.has_errors(),
+        "{}",
+        compiled.diagnostics.render_text()
+    );
+    let loaded = policies::load(&files);
+    let check = |who: &str, groups: &[&str]| {
+        let groups: Vec<String> = groups.iter().map(|g| (*g).to_owned()).collect();
+        let p = Principal::parse(who, &groups).expect("a subject");
+        policies::check_deployments(&loaded.policies, &p, &compiled.fleet, &compiled.selection)
+            .iter()
+            .map(|d| format!("{d}\n"))
+            .collect::<String>()
+    };
+    assert_eq!(check("user:pat", &["platform"]), "");
+    insta::assert_snapshot!(
+        "payments_oncall",
+        check("user:alice", &["payments", "payments-oncall"])
+    );
+    insta::assert_snapshot!("search", check("user:sue", &["search"]));
+}
