@@ -132,6 +132,9 @@ struct ClusterOut {
 }
 
 type Slot = Arc<OnceLock<Result<(Digest, Arc<str>), String>>>;
+type TextSlot = Arc<OnceLock<Option<Arc<str>>>>;
+/// Failures by (service, message), with the clusters they happened on.
+type Grouped = BTreeMap<(usize, String), (Failure, Vec<Arc<str>>)>;
 
 /// Renders every distinct (renderer, chart, values, release) once, in memory, and reads and
 /// writes rendered manifests through the persistent cache when there is one.
@@ -139,7 +142,7 @@ struct RenderCache<'a> {
     slots: Mutex<HashMap<Digest, Slot>>,
     disk: Option<&'a DiskCache>,
     /// Manifests read from the persistent cache by digest.
-    texts: Mutex<HashMap<Digest, Arc<OnceLock<Option<Arc<str>>>>>>,
+    texts: Mutex<HashMap<Digest, TextSlot>>,
 }
 
 impl RenderCache<'_> {
@@ -433,7 +436,7 @@ pub fn render<R: ChartRenderer>(
     let mut manifests = Manifests::default();
     let mut plans = Vec::with_capacity(outs.len());
     // (service, failure text) -> clusters, with the first failure for its labels.
-    let mut failures: BTreeMap<(usize, String), (Failure, Vec<Arc<str>>)> = BTreeMap::new();
+    let mut failures: Grouped = BTreeMap::new();
     let mut fresh: BTreeMap<usize, Vec<(Digest, Digest, Digest)>> = BTreeMap::new();
     for (out, s) in outs {
         stats.values_rendered += s.values_rendered;
