@@ -64,6 +64,30 @@ impl DiskCache {
         }
     }
 
+    /// Writes an entry, replacing an earlier one atomically (for entries that grow, such as a
+    /// service version's outcomes).
+    pub fn replace(&self, kind: &str, key: &Digest, bytes: &[u8]) {
+        let path = self.path(kind, key);
+        let Some(dir) = path.parent() else {
+            return;
+        };
+        if std::fs::create_dir_all(dir).is_err() {
+            return;
+        }
+        if let Ok(mut tmp) = tempfile::NamedTempFile::new_in(dir) {
+            use std::io::Write as _;
+            if tmp.write_all(bytes).is_ok() {
+                let _ = tmp.persist(&path);
+            }
+        }
+    }
+
+    /// A manifest by its digest (checked, so a damaged entry is a miss).
+    pub fn manifest(&self, digest: &Digest) -> Option<Arc<str>> {
+        let text = String::from_utf8(self.read("manifests", digest)?).ok()?;
+        (Digest::of(text.as_bytes()) == *digest).then(|| Arc::from(text))
+    }
+
     /// The manifest a render key produced earlier: its digest and text (checked against the
     /// digest, so a damaged entry is a miss).
     pub fn manifest_for(&self, key: &Digest) -> Option<(Digest, Arc<str>)> {
@@ -71,8 +95,7 @@ impl DiskCache {
             .ok()?
             .parse()
             .ok()?;
-        let text = String::from_utf8(self.read("manifests", &digest)?).ok()?;
-        (Digest::of(text.as_bytes()) == digest).then(|| (digest, Arc::from(text)))
+        Some((digest, self.manifest(&digest)?))
     }
 
     /// Records the manifest a render key produced.

@@ -8,7 +8,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use diagnostics::{Diagnostic, Label, Report};
-use gotemplate::{FuncMap, Map, Value};
+use gotemplate::{FuncMap, Value};
 use plan::{ChartPin, ClusterPlan, Plan, Release};
 use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
@@ -46,8 +46,11 @@ pub struct Stats {
     pub chart_renders: u64,
     /// Releases whose manifest came from the in-memory render cache.
     pub render_hits: u64,
-    /// Releases whose manifest came from the persistent cache.
+    /// Releases whose manifest came from the persistent render cache.
     pub disk_hits: u64,
+    /// Releases whose values and manifest digests came from the persistent cache of the
+    /// service version (nothing rendered).
+    pub releases_cached: u64,
 }
 
 /// Progress of the per-cluster work: called with (clusters done, clusters in all).
@@ -82,15 +85,22 @@ struct Prepared<'a, C> {
     /// The service file and where its chart is given.
     file: &'a str,
     chart_span: std::ops::Range<usize>,
-    /// What the values template reads of `.Cluster`, and the values already rendered for
-    /// each distinct projection of it.
-    reads: Reads,
-    memo: Mutex<HashMap<Digest, ValuesSlot>>,
+    /// What the values template reads of `.Cluster` (the whole cluster when it cannot tell),
+    /// and the outcome for each distinct projection of the clusters on it.
+    chains: Vec<Vec<String>>,
+    memo: Mutex<HashMap<Digest, OutcomeSlot>>,
+    /// Outcomes of earlier compiles of this service version (persistent cache), and the key
+    /// they are stored under.
+    persisted: HashMap<Digest, (Digest, Digest)>,
+    persisted_key: Digest,
 }
 
-type ValuesSlot = Arc<OnceLock<Result<(Map, Digest), ValuesError>>>;
+/// A release's values digest, manifest digest and manifest.
+type Outcome = Result<(Digest, Digest, Arc<str>), Failure>;
+type OutcomeSlot = Arc<OnceLock<Outcome>>;
 
 /// One failure on one cluster.
+#[derive(Clone)]
 enum Failure {
     Values(ValuesError),
     Render(String),
@@ -116,18 +126,36 @@ struct ClusterOut {
     plan: ClusterPlan,
     failures: Vec<(usize, Failure)>,
     manifests: Vec<(Digest, Arc<str>)>,
+    /// New (service, projection, values digest, manifest digest) outcomes, for the
+    /// persistent cache.
+    fresh: Vec<(usize, Digest, Digest, Digest)>,
 }
 
 type Slot = Arc<OnceLock<Result<(Digest, Arc<str>), String>>>;
+type TextSlot = Arc<OnceLock<Option<Arc<str>>>>;
+/// Failures by (service, message), with the clusters they happened on.
+type Grouped = BTreeMap<(usize, String), (Failure, Vec<Arc<str>>)>;
 
 /// Renders every distinct (renderer, chart, values, release) once, in memory, and reads and
 /// writes rendered manifests through the persistent cache when there is one.
 struct RenderCache<'a> {
     slots: Mutex<HashMap<Digest, Slot>>,
     disk: Option<&'a DiskCache>,
+    /// Manifests read from the persistent cache by digest.
+    texts: Mutex<HashMap<Digest, TextSlot>>,
 }
 
 impl RenderCache<'_> {
+    /// A manifest the persistent cache holds, read once.
+    fn text(&self, digest: Digest) -> Option<Arc<str>> {
+        let disk = self.disk?;
+        let slot = {
+            let mut texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
+            texts.entry(digest).or_default().clone()
+        };
+        slot.get_or_init(|| disk.manifest(&digest)).clone()
+    }
+
     fn get(
         &self,
         key: Digest,
@@ -160,6 +188,56 @@ impl RenderCache<'_> {
         }
         result.clone()
     }
+}
+
+/// The persistent cache key of a service version's outcomes.
+fn key_of_outcomes(renderer: &str, version: &Digest) -> Digest {
+    let mut h = Sha256::new();
+    h.update(b"flotilla.outcomes/v1\0");
+    h.update((renderer.len() as u64).to_le_bytes());
+    h.update(renderer.as_bytes());
+    h.update(version.0);
+    Digest(h.finalize().into())
+}
+
+/// Reads a service version's outcomes: records of projection, values digest and manifest
+/// digest (32 bytes each).
+fn read_outcomes(disk: &DiskCache, key: &Digest) -> HashMap<Digest, (Digest, Digest)> {
+    let Some(bytes) = disk.read("outcomes", key) else {
+        return HashMap::new();
+    };
+    if bytes.len() % 96 != 0 {
+        return HashMap::new();
+    }
+    let digest = |b: &[u8]| {
+        let mut d = [0u8; 32];
+        d.copy_from_slice(b);
+        Digest(d)
+    };
+    bytes
+        .chunks_exact(96)
+        .map(|r| (digest(&r[..32]), (digest(&r[32..64]), digest(&r[64..]))))
+        .collect()
+}
+
+/// Writes a service version's outcomes: the earlier ones and the new ones, sorted.
+fn write_outcomes(
+    disk: &DiskCache,
+    key: &Digest,
+    old: &HashMap<Digest, (Digest, Digest)>,
+    new: &[(Digest, Digest, Digest)],
+) {
+    let mut all: BTreeMap<Digest, (Digest, Digest)> = old.iter().map(|(k, v)| (*k, *v)).collect();
+    for (k, values, manifest) in new {
+        all.insert(*k, (*values, *manifest));
+    }
+    let mut bytes = Vec::with_capacity(all.len() * 96);
+    for (k, (values, manifest)) in all {
+        bytes.extend_from_slice(&k.0);
+        bytes.extend_from_slice(&values.0);
+        bytes.extend_from_slice(&manifest.0);
+    }
+    disk.replace("outcomes", key, &bytes);
 }
 
 /// The key of one render: the renderer, the chart, the values and the release.
@@ -303,8 +381,15 @@ pub fn render<R: ChartRenderer>(
                 values_span: &spec.values,
                 file: &spec.file,
                 chart_span: spec.chart_span.clone(),
-                reads: cluster_reads(&spec.values.text),
+                chains: match cluster_reads(&spec.values.text) {
+                    Reads::Chains(c) => c,
+                    Reads::Everything => vec![Vec::new()],
+                },
                 memo: Mutex::new(HashMap::new()),
+                persisted: disk
+                    .map(|d| read_outcomes(d, &key_of_outcomes(renderer.id(), &version.0)))
+                    .unwrap_or_default(),
+                persisted_key: key_of_outcomes(renderer.id(), &version.0),
             },
         );
     }
@@ -313,6 +398,7 @@ pub fn render<R: ChartRenderer>(
     let cache = RenderCache {
         slots: Mutex::new(HashMap::new()),
         disk,
+        texts: Mutex::new(HashMap::new()),
     };
     let total = waves.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -350,16 +436,24 @@ pub fn render<R: ChartRenderer>(
     let mut manifests = Manifests::default();
     let mut plans = Vec::with_capacity(outs.len());
     // (service, failure text) -> clusters, with the first failure for its labels.
-    let mut failures: BTreeMap<(usize, String), (Failure, Vec<Arc<str>>)> = BTreeMap::new();
+    let mut failures: Grouped = BTreeMap::new();
+    let mut fresh: BTreeMap<usize, Vec<(Digest, Digest, Digest)>> = BTreeMap::new();
     for (out, s) in outs {
         stats.values_rendered += s.values_rendered;
         stats.values_reused += s.values_reused;
+        stats.releases_cached += s.releases_cached;
         stats.chart_renders += s.chart_renders;
         stats.render_hits += s.render_hits;
         stats.disk_hits += s.disk_hits;
         stats.releases += out.plan.releases.len() as u64;
         for (d, m) in out.manifests {
             manifests.0.entry(d).or_insert(m);
+        }
+        for (service, key, values, manifest) in out.fresh {
+            fresh
+                .entry(service)
+                .or_default()
+                .push((key, values, manifest));
         }
         for (service, f) in out.failures {
             failures
@@ -369,6 +463,12 @@ pub fn render<R: ChartRenderer>(
                 .push(out.plan.name.clone());
         }
         plans.push(out.plan);
+    }
+    if let Some(d) = disk {
+        for (service, new) in fresh {
+            let p = services[service];
+            write_outcomes(d, &p.persisted_key, &p.persisted, &new);
+        }
     }
     for ((service, text), (failure, clusters)) in failures {
         let p = services[service];
@@ -420,6 +520,7 @@ fn render_cluster<R: ChartRenderer>(
         },
         failures: Vec::new(),
         manifests: Vec::new(),
+        fresh: Vec::new(),
     };
     let Some(spec) = fleet.clusters.get(cluster) else {
         return out;
@@ -432,55 +533,55 @@ fn render_cluster<R: ChartRenderer>(
                 continue;
             };
             let p = services[i];
-            let mut run = || {
-                let value = cluster_value.get_or_insert_with(|| data_value(&data));
-                let values = p.template.render(value, &p.data)?;
-                let digest = values_digest(&values);
-                Ok((values, digest))
-            };
-            let result = match &p.reads {
-                Reads::Everything => {
-                    stats.values_rendered += 1;
-                    run()
+            let key = projection(&p.chains, &data);
+            // An earlier compile of this service version did this projection.
+            let persisted = p
+                .persisted
+                .get(&key)
+                .and_then(|&(values, manifest)| Some((values, manifest, cache.text(manifest)?)));
+            let outcome = match persisted {
+                Some(hit) => {
+                    stats.releases_cached += 1;
+                    Ok(hit)
                 }
-                Reads::Chains(chains) => {
-                    let key = projection(chains, &data);
+                None => {
                     let slot = {
                         let mut memo = p.memo.lock().unwrap_or_else(|e| e.into_inner());
                         memo.entry(key).or_default().clone()
                     };
                     let mut fresh = false;
-                    let r = slot.get_or_init(|| {
+                    let outcome = slot.get_or_init(|| {
                         fresh = true;
-                        run()
-                    });
-                    if fresh {
                         stats.values_rendered += 1;
-                    } else {
+                        let value = cluster_value.get_or_insert_with(|| data_value(&data));
+                        let values = p.template.render(value, &p.data).map_err(Failure::Values)?;
+                        let values_digest = values_digest(&values);
+                        let release = ReleaseRef {
+                            name: &p.release,
+                            namespace: &p.namespace,
+                        };
+                        let render_key =
+                            render_key(renderer.id(), &p.chart.pin.digest, &values_digest, release);
+                        let (manifest, text) = cache
+                            .get(
+                                render_key,
+                                || renderer.render(&p.chart.chart, &values, release),
+                                stats,
+                            )
+                            .map_err(Failure::Render)?;
+                        Ok((values_digest, manifest, text))
+                    });
+                    if !fresh {
                         stats.values_reused += 1;
                     }
-                    r.clone()
+                    outcome.clone()
                 }
             };
-            let (values, values_digest) = match result {
-                Ok(v) => v,
-                Err(e) => {
-                    out.failures.push((i, Failure::Values(e)));
-                    continue;
-                }
-            };
-            let release = ReleaseRef {
-                name: &p.release,
-                namespace: &p.namespace,
-            };
-            let key = render_key(renderer.id(), &p.chart.pin.digest, &values_digest, release);
-            let rendered = cache.get(
-                key,
-                || renderer.render(&p.chart.chart, &values, release),
-                stats,
-            );
-            match rendered {
-                Ok((manifest, text)) => {
+            match outcome {
+                Ok((values, manifest, text)) => {
+                    if !p.persisted.contains_key(&key) {
+                        out.fresh.push((i, key, values, manifest));
+                    }
                     out.manifests.push((manifest, text));
                     out.plan.releases.push(Release {
                         service: p.service.clone(),
@@ -489,11 +590,11 @@ fn render_cluster<R: ChartRenderer>(
                         wave: u32::try_from(wave).unwrap_or(u32::MAX),
                         version: p.version,
                         chart: p.chart.pin.clone(),
-                        values: values_digest,
+                        values,
                         manifest,
                     });
                 }
-                Err(e) => out.failures.push((i, Failure::Render(e))),
+                Err(f) => out.failures.push((i, f)),
             }
         }
     }

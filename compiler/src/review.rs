@@ -186,7 +186,9 @@ pub fn review(old: Option<Bundle<'_>>, new: Bundle<'_>) -> Review {
     let (new_plan, new_manifests) = new;
     let text = |m: &Manifests, r: &Release| m.get(&r.manifest).unwrap_or("").to_owned();
 
-    let mut clusters: BTreeMap<&str, (Option<&[Release]>, Option<&[Release]>)> = BTreeMap::new();
+    // Each cluster's releases before and after.
+    type Sides<'p> = (Option<&'p [Release]>, Option<&'p [Release]>);
+    let mut clusters: BTreeMap<&str, Sides<'_>> = BTreeMap::new();
     for c in &old_plan.clusters {
         clusters.entry(&c.name).or_default().0 = Some(&c.releases);
     }

@@ -117,9 +117,23 @@ fn identical_renders_happen_once() {
     assert_eq!(compiled.stats.values_rendered, 2);
     assert_eq!(compiled.stats.values_reused, 1);
     assert_eq!(compiled.stats.chart_renders, 2);
-    assert_eq!(compiled.stats.render_hits, 1);
+    assert_eq!(compiled.stats.render_hits, 0);
     assert_eq!(renderer.renders(), 2);
     assert_eq!(compiled.manifests.0.len(), 2);
+
+    // A template that reads the name runs on every cluster, but equal values render once.
+    let text = files.files["services/x/service.yaml"].replace(
+        "env: {{ .Cluster.environment }}",
+        "named: {{ ne .Cluster.name \"\" }}",
+    );
+    let mut files = files;
+    files.files.insert("services/x/service.yaml".into(), text);
+    let renderer = FakeRenderer::new();
+    let compiled = compiler::compile_with(&files, &renderer, Options::default());
+    assert_eq!(compiled.stats.values_rendered, 3);
+    assert_eq!(compiled.stats.chart_renders, 1);
+    assert_eq!(compiled.stats.render_hits, 2);
+    assert_eq!(renderer.renders(), 1);
 }
 
 #[test]
@@ -132,12 +146,53 @@ fn the_persistent_cache_gives_the_same_plan() {
         progress: None,
     };
     let cold = compiler::compile_with(&files, &HelmRenderer, options);
-    assert_eq!(cold.stats.disk_hits, 0);
+    assert_eq!(cold.stats.releases_cached, 0);
     let warm = compiler::compile_with(&files, &HelmRenderer, options);
     assert_eq!(warm.stats.chart_renders, 0);
-    assert_eq!(warm.stats.disk_hits, cold.stats.chart_renders);
+    assert_eq!(warm.stats.values_rendered, 0);
+    assert_eq!(warm.stats.releases_cached, warm.stats.releases);
     assert_eq!(cold.plan.to_yaml(), warm.plan.to_yaml());
     assert_eq!(cold.manifests, warm.manifests);
+
+    // A new version of one service renders that service only; what its renders share with
+    // the old version comes from the render cache.
+    let mut changed = files.clone();
+    let p = "services/ingress/service.yaml";
+    let text = changed.files[p].replace(
+        "use-forwarded-headers: \"true\"",
+        "use-forwarded-headers: \"false\"",
+    );
+    changed.files.insert(p.into(), text);
+    let after = compiler::compile_with(&changed, &HelmRenderer, options);
+    let ingress = after.selection.clusters_of("ingress").len() as u64;
+    assert_eq!(after.stats.releases_cached, after.stats.releases - ingress);
+    assert!(after.stats.values_rendered <= ingress);
+    assert_eq!(
+        after.plan.to_yaml(),
+        compiler::compile(&changed).plan.to_yaml()
+    );
+
+    // A damaged cache is a miss, never a wrong plan.
+    for entry in walk(dir.path()) {
+        if entry.to_string_lossy().contains("manifests") {
+            std::fs::write(&entry, "kind: Damaged\n").expect("written");
+        }
+    }
+    let damaged = compiler::compile_with(&files, &HelmRenderer, options);
+    assert_eq!(damaged.plan.to_yaml(), cold.plan.to_yaml());
+    assert_eq!(damaged.manifests, cold.manifests);
+}
+
+fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        if e.path().is_dir() {
+            out.extend(walk(&e.path()));
+        } else {
+            out.push(e.path());
+        }
+    }
+    out
 }
 
 #[test]
