@@ -7,7 +7,7 @@
 //!
 //! ```no_run
 //! use plugins::{HostConfig, PluginHost, Request};
-//! let host = PluginHost::new(HostConfig::default())?;
+//! let host = PluginHost::new(HostConfig::with_user_cache());
 //! let plugins = host.load("fleet/plugins".as_ref())?;
 //! let cluster = serde_json::json!({"name": "eu-1", "region": "eu-west-1"});
 //! let value = plugins.call("cidr-allocator", &Request {

@@ -69,6 +69,10 @@ fn engine_config(pooling: bool) -> Config {
             .total_tables(POOL_INSTANCES * 16)
             .max_tables_per_component(32)
             .table_elements(100_000)
+            // Reset the first MiB of a freed memory by memset rather than madvise: halves the
+            // cost of a fresh instance of a small plugin; larger values slowed Python guests.
+            .linear_memory_keep_resident(1 << 20)
+            .table_keep_resident(64 << 10)
             .total_stacks(0)
             .max_memory_size((Limits::MAX_MEMORY_MIB << 20) as usize);
         config.allocation_strategy(InstanceAllocationStrategy::Pooling(pool));
