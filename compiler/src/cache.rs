@@ -7,8 +7,8 @@
 //! missing, unreadable or malformed entry is a miss. The cache is an optimisation only: a
 //! compile with it gives the same bytes as one without.
 
-use std::path::{Path, PathBuf};
 use crate::model::Digest;
+use std::path::{Path, PathBuf};
 
 /// The cache format; bump it to orphan every entry written by an older layout.
 const LAYOUT: &str = "v1";

@@ -132,28 +132,20 @@ pub fn compile_with<R: ChartRenderer>(
         }
     }
     let outcomes = targeting::evaluate_all(selectors.iter().map(|(n, s)| (*n, s)), &fleet);
-    let mut selection = Selection {
-        clusters: fleet
-            .clusters
-            .keys()
-            .map(|c| (c.clone(), BTreeSet::new()))
-            .collect(),
-    };
+    let cluster_names: Vec<&ClusterName> = fleet.clusters.keys().collect();
+    let mut selected: Vec<Vec<ServiceName>> = vec![Vec::new(); cluster_names.len()];
     for (service, per_cluster) in &outcomes {
         let Some((name, spec)) = fleet.services.get_key_value(service.as_str()) else {
             continue;
         };
         // One diagnostic per distinct failure, naming the clusters it happened on.
         let mut failures: BTreeMap<&str, Vec<&ClusterName>> = BTreeMap::new();
-        for (cluster, outcome) in per_cluster {
+        for (i, outcome) in per_cluster.iter().enumerate() {
+            let Some(&cluster) = cluster_names.get(i) else {
+                continue;
+            };
             match outcome {
-                Outcome::Selected => {
-                    selection
-                        .clusters
-                        .entry(cluster.clone())
-                        .or_default()
-                        .insert(name.clone());
-                }
+                Outcome::Selected => selected[i].push(name.clone()),
                 Outcome::NotSelected => {}
                 Outcome::Error(e) => {
                     failures.entry(e).or_default().push(cluster);
@@ -188,6 +180,13 @@ pub fn compile_with<R: ChartRenderer>(
             );
         }
     }
+    let selection = Selection {
+        clusters: cluster_names
+            .iter()
+            .zip(selected)
+            .map(|(c, s)| ((*c).clone(), s.into_iter().collect()))
+            .collect(),
+    };
     lap(&mut timings.select);
     let waves = graph::order(&fleet, &selection, &unknown, &mut diags);
     lap(&mut timings.graph);

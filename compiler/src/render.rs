@@ -232,7 +232,12 @@ fn write_outcomes<C>(
     }
     let mut texts: BTreeMap<Digest, &str> = BTreeMap::new();
     for (_, manifest) in all.values() {
-        match p.pack.get(manifest).map(|t| &**t).or_else(|| manifests.get(manifest)) {
+        match p
+            .pack
+            .get(manifest)
+            .map(|t| &**t)
+            .or_else(|| manifests.get(manifest))
+        {
             Some(t) => {
                 texts.insert(*manifest, t);
             }
@@ -555,12 +560,9 @@ fn render_cluster<R: ChartRenderer>(
             let p = services[i];
             let key = projection(&p.chains, &data);
             // An earlier compile of this service version did this projection.
-            let persisted = p
-                .persisted
-                .get(&key)
-                .and_then(|&(values, manifest)| {
-                    Some((values, manifest, p.pack.get(&manifest)?.clone()))
-                });
+            let persisted = p.persisted.get(&key).and_then(|&(values, manifest)| {
+                Some((values, manifest, p.pack.get(&manifest)?.clone()))
+            });
             let outcome = match persisted {
                 Some(hit) => {
                     stats.releases_cached += 1;
