@@ -122,8 +122,17 @@ pub fn compile_with<R: ChartRenderer>(
     let mut selectors = Vec::new();
     // Where a service's selection is unknown (its selector failed), per service.
     let mut unknown: BTreeMap<ServiceName, BTreeSet<ClusterName>> = BTreeMap::new();
-    for (name, spec) in &fleet.services {
-        match targeting::compile(&spec.selector.text, bounds) {
+    // Selectors parse and check in parallel; results are used in service order.
+    let compiled: Vec<_> = {
+        use rayon::prelude::*;
+        let specs: Vec<_> = fleet.services.iter().collect();
+        specs
+            .par_iter()
+            .map(|(_, spec)| targeting::compile(&spec.selector.text, bounds))
+            .collect()
+    };
+    for ((name, spec), result) in fleet.services.iter().zip(compiled) {
+        match result {
             Ok(s) => selectors.push((name.as_str(), s)),
             Err(problems) => {
                 report_selector(&mut diags, &spec.selector, &problems);

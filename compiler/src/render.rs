@@ -308,6 +308,8 @@ pub fn render<R: ChartRenderer>(
     let known: Vec<&str> = funcs.names().collect();
     let mut digests = BTreeMap::new();
     let mut prepared: BTreeMap<&ServiceName, Prepared<'_, R::Chart>> = BTreeMap::new();
+    let in_waves: std::collections::BTreeSet<&ServiceName> =
+        waves.values().flat_map(Waves::order).collect();
     for (name, spec) in &fleet.services {
         let chart = match &spec.chart {
             ChartRef::Local { path } => loaded.get(path.as_str()),
@@ -316,7 +318,7 @@ pub fn render<R: ChartRenderer>(
         let chart_digest = chart.and_then(|c| c.as_ref().ok()).map(|c| &c.pin.digest);
         let version = service_digest(spec, chart_digest);
         digests.insert(name.clone(), version.clone());
-        let selected = waves.values().any(|w| w.order().any(|s| s == name));
+        let selected = in_waves.contains(name);
         // Chart problems are reported once per service, where it is selected.
         let chart = match (chart, &spec.chart) {
             (Some(Ok(c)), _) => c,
