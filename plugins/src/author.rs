@@ -367,3 +367,117 @@ pub fn test_plugin_with(
         output: report.output,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::fixtures::TempDir;
+
+    /// The files a scaffold writes, relative to its folder, sorted.
+    fn files(root: &Path) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut stack = vec![root.to_path_buf()];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(&dir).expect("read_dir").flatten() {
+                let path = entry.path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if let Ok(rel) = path.strip_prefix(root) {
+                    out.push(rel.to_string_lossy().replace('\\', "/"));
+                }
+            }
+        }
+        out.sort();
+        out
+    }
+
+    #[test]
+    fn scaffolds() {
+        let tmp = TempDir::new("scaffold");
+        let py = new_plugin("net-alloc", Lang::Python, tmp.path()).expect("python");
+        assert_eq!(files(&py), ["app.py", "wit/resolver.wit"]);
+        let app = std::fs::read_to_string(py.join("app.py")).expect("app.py");
+        assert!(
+            app.contains(r#"{{ plugin "net-alloc" arg1 arg2 }}"#),
+            "{app}"
+        );
+        assert!(app.contains("class WitWorld(wit_world.WitWorld):"), "{app}");
+        let wit = std::fs::read_to_string(py.join("wit/resolver.wit")).expect("wit");
+        assert_eq!(wit, crate::CONTRACT_WIT);
+
+        let rs = new_plugin("net_alloc2", Lang::Rust, tmp.path()).expect("rust");
+        assert_eq!(
+            files(&rs),
+            [".gitignore", "Cargo.toml", "src/lib.rs", "wit/resolver.wit"]
+        );
+        let manifest = std::fs::read_to_string(rs.join("Cargo.toml")).expect("manifest");
+        assert!(manifest.contains("name = \"net_alloc2\"\n"), "{manifest}");
+        assert!(manifest.contains("crate-type = [\"cdylib\"]"), "{manifest}");
+        let lib = std::fs::read_to_string(rs.join("src/lib.rs")).expect("lib.rs");
+        assert!(lib.contains("wit_bindgen::generate!({ world: \"resolver\", path: \"wit\" });"));
+        assert!(lib.contains("export!(Plugin);"));
+    }
+
+    #[test]
+    fn scaffold_mistakes() {
+        let tmp = TempDir::new("scaffold-bad");
+        let err = |name: &str| match new_plugin(name, Lang::Python, tmp.path()) {
+            Ok(_) => "created".to_string(),
+            Err(e) => e.to_string(),
+        };
+        assert_eq!(err("ok"), "created");
+        assert!(err("ok").ends_with("/ok already exists"), "{}", err("ok"));
+        let bad = "bad plugin name \"Net\" (use lowercase letters, digits, `-` and `_`, starting \
+                   with a letter)";
+        assert_eq!(err("Net"), bad);
+        assert!(err("").starts_with("bad plugin name \"\""));
+        assert!(err("1st").starts_with("bad plugin name"));
+        assert!(err("../up").starts_with("bad plugin name"));
+        assert_eq!(
+            "go".parse::<Lang>().map_err(|e| e.to_string()),
+            Err("unknown plugin language \"go\" (expected python or rust)".to_string())
+        );
+        assert_eq!("py".parse::<Lang>().ok(), Some(Lang::Python));
+        assert_eq!("rust".parse::<Lang>().ok(), Some(Lang::Rust));
+    }
+
+    #[test]
+    fn build_mistakes() {
+        let tmp = TempDir::new("build-bad");
+        let missing_tools = BuildConfig {
+            componentize_py: tmp.path().join("no-componentize-py"),
+            cargo: tmp.path().join("no-cargo"),
+            rustc: tmp.path().join("no-rustc"),
+        };
+        let py = new_plugin("p", Lang::Python, tmp.path()).expect("python");
+        assert_eq!(
+            build_plugin(&py, &missing_tools)
+                .map_err(|e| e.to_string())
+                .err()
+                .as_deref(),
+            Some(
+                "componentize-py not found: run scripts/install-plugin-tools.sh, or `pip install \
+                 componentize-py`"
+            )
+        );
+        // Without the wasm32-wasip2 standard library (as on this project's machines), a Rust
+        // plugin cannot be built, and the error says how to get it.
+        let rs = new_plugin("r", Lang::Rust, tmp.path()).expect("rust");
+        assert_eq!(
+            build_plugin(&rs, &missing_tools)
+                .map_err(|e| e.to_string())
+                .err()
+                .as_deref(),
+            Some(
+                "the Rust target wasm32-wasip2 is not installed: run `rustup target add \
+                 wasm32-wasip2`"
+            )
+        );
+        let empty = tmp.path().join("empty");
+        std::fs::create_dir_all(&empty).expect("mkdir");
+        assert!(matches!(
+            build_plugin(&empty, &missing_tools),
+            Err(AuthorError::NotAPlugin(_))
+        ));
+    }
+}

@@ -818,12 +818,13 @@ mod tests {
 
     #[test]
     fn calls_from_many_threads() {
+        // More threads than call slots: the gate makes the extra ones wait their turn.
         let plugin = load("echo", "");
         std::thread::scope(|s| {
-            for t in 0..8 {
+            for t in 0..(2 * crate::runtime::MAX_CONCURRENT_CALLS) {
                 let plugin = &plugin;
                 s.spawn(move || {
-                    for i in 0..25 {
+                    for i in 0..5 {
                         let got = call(plugin, json!({"t": t, "i": i}), &[]);
                         let want = format!(
                             r#"ok: {{"args":[],"cluster":{{"i":{i},"t":{t}}},"service":"api"}}"#
@@ -833,6 +834,22 @@ mod tests {
                 });
             }
         });
+    }
+
+    #[test]
+    fn timeouts_are_not_memoised() {
+        // Wall time is not deterministic: a timeout may not happen on a quieter machine.
+        let plugin = load("spin", "fuel: 100000000000\ntimeoutMs: 10\n");
+        let got = call(&plugin, json!({}), &[]);
+        assert!(got.starts_with("err: timed out after 10 ms"), "{got}");
+        assert_eq!(plugin.memo.lock().len(), 0);
+        let fuel = load("spin", "fuel: 1000\n");
+        call(&fuel, json!({}), &[]);
+        assert_eq!(
+            fuel.memo.lock().len(),
+            1,
+            "running out of fuel is deterministic"
+        );
     }
 
     #[test]

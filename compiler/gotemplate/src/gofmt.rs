@@ -698,8 +698,7 @@ impl<'o> Printer<'o> {
                 if sharp_v {
                     // The map's Go type: `map[string]interface {}`, or a named one such as
                     // Helm's `chartutil.Values`.
-                    self.buf
-                        .push_str(m.go_type().unwrap_or("map[string]interface {}"));
+                    self.buf.push_str(m.go_type_name());
                     self.buf.push('{');
                 } else {
                     self.buf.push_str("map[");

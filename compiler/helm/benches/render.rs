@@ -1,7 +1,7 @@
 //! Render benchmarks on the corpus chart `podinfo` (`$FLOTILLA_HELM_CORPUS`, by default
 //! `shared/helm-corpus` beside the repository): loading the chart, one render of one fleet
 //! variant, 1,000 variants through a [`RenderCache`], and 1,000 requests of which only 10
-//! are distinct (990 cache hits). `cargo bench -p helm --bench render`.
+//! are distinct (990 cache hits), and the cache's keys. `cargo bench -p helm --bench render`.
 
 #[path = "../examples/helm_variants/values.rs"]
 mod values;
@@ -53,11 +53,12 @@ fn user_values(i: usize, text: &str) -> gotemplate::Map {
 fn render_requests(chart: &Chart, texts: &[String], requests: usize, distinct: usize) -> u64 {
     let cache = RenderCache::new();
     let opts = opts();
+    let digest = helm::cache::chart_digest(chart);
     let mut bytes = 0;
     for r in 0..requests {
         let i = r % distinct;
         let out = cache
-            .template(chart, &user_values(i, &texts[i]), &opts)
+            .template_with_digest(chart, &digest, &user_values(i, &texts[i]), &opts)
             .expect("variant renders");
         bytes += out.stdout.len() as u64;
     }
@@ -84,9 +85,22 @@ fn benches(c: &mut Criterion) {
     c.bench_function("podinfo/render_one_variant", |b| {
         b.iter(|| action::template(&chart, black_box(&v), &opts).expect("renders"))
     });
+    c.bench_function("podinfo/cache_key_chart_digest", |b| {
+        b.iter(|| helm::cache::chart_digest(black_box(&chart)))
+    });
+    c.bench_function("podinfo/cache_key_values_digest", |b| {
+        b.iter(|| helm::cache::values_digest(black_box(&v)))
+    });
     let warm = RenderCache::new();
     let _ = warm.template(&chart, &v, &opts);
+    let digest = helm::cache::chart_digest(&chart);
     c.bench_function("podinfo/cache_hit", |b| {
+        b.iter(|| {
+            warm.template_with_digest(&chart, &digest, black_box(&v), &opts)
+                .expect("renders")
+        })
+    });
+    c.bench_function("podinfo/cache_hit_rehashing_the_chart", |b| {
         b.iter(|| {
             warm.template(&chart, black_box(&v), &opts)
                 .expect("renders")

@@ -239,3 +239,25 @@ fn scaffolded_python_plugins_build_and_run() {
         Err(ErrorKind::Guest("expected at least one argument".into()))
     );
 }
+
+#[test]
+fn scaffolded_rust_plugins_build_where_the_target_is_installed() {
+    let tmp = Path::new(env!("CARGO_TARGET_TMPDIR")).join("scaffold-rust");
+    let _ = std::fs::remove_dir_all(&tmp);
+    let root = plugins::new_plugin("hello-rs", Lang::Rust, &tmp).expect("scaffold");
+    match plugins::build_plugin(&root, &plugins::BuildConfig::default()) {
+        // This project's machines have no wasm32-wasip2 standard library.
+        Err(plugins::AuthorError::TargetMissing) => {}
+        Ok(wasm) => {
+            let host = PluginHost::new(HostConfig::default());
+            let report =
+                plugins::test_plugin_with(&host, &wasm, r#"{"name": "eu-1"}"#, &[json!(1)])
+                    .expect("test");
+            assert_eq!(
+                report.result.ok(),
+                Some(json!({"cluster": "eu-1", "service": "test", "args": [1]}))
+            );
+        }
+        Err(e) => panic!("building the Rust scaffold: {e}"),
+    }
+}

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use super::convert::strval;
 use super::{Context, Func, FuncError, FuncMap, Ty};
 use crate::gofmt::{self, unicode};
-use crate::value::{Map, Value};
+use crate::value::{Map, MapType, Value};
 
 /// The longest string a function here builds (`repeat`, `indent`, `rand*`): far beyond any
 /// render's output limit, and short of exhausting memory on a hostile count.
@@ -239,7 +239,7 @@ fn indexed_map(parts: Vec<String>) -> Value {
         .enumerate()
         .map(|(i, part)| (format!("_{i}"), Value::from(part)))
         .collect();
-    Value::Map(Map::named("map[string]string", entries))
+    Value::Map(Map::from_btree(entries).with_go_type(MapType::STRING_TO_STRING))
 }
 
 /// `s[from..to]` of bytes, as Go slices a string; a cut character becomes U+FFFD.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::value::Map;
+use crate::value::{Map, MapType};
 
 fn i(n: i64) -> Value {
     Value::Int(n)
@@ -3733,10 +3733,10 @@ fn objects_print_through_their_string_method() {
 
 #[test]
 fn named_maps_print_their_type() {
-    let values = Value::Map(Map::named(
-        "chartutil.Values",
-        BTreeMap::from([("a".to_string(), i(1))]),
-    ));
+    let values = Value::Map(
+        Map::from_btree(BTreeMap::from([("a".to_string(), i(1))]))
+            .with_go_type(MapType::CHARTUTIL_VALUES),
+    );
     check("%v", std::slice::from_ref(&values), "map[a:1]");
     check(
         "%#v",

@@ -98,6 +98,8 @@ fn render(args: &[String]) -> Result<(), String> {
     action::parse_kube_version(&r.opts).map_err(fail)?;
     let chart =
         action::load_installable(action::locate_chart(chart_path).map_err(fail)?).map_err(fail)?;
+    // Hashed once: every render of this chart is keyed by its digest.
+    let digest = helm::cache::chart_digest(&chart);
     let loaded = start.elapsed();
     std::fs::create_dir_all(out).map_err(|e| format!("{}: {e}", out.display()))?;
 
@@ -110,7 +112,7 @@ fn render(args: &[String]) -> Result<(), String> {
         };
         let user_values = action::merge_user_values(&values).map_err(fail)?;
         let output = cache
-            .template(&chart, &user_values, &r.opts)
+            .template_with_digest(&chart, &digest, &user_values, &r.opts)
             .map_err(|e| format!("{file}: {}", fail(e)))?;
         let name = Path::new(file)
             .file_name()
@@ -122,7 +124,7 @@ fn render(args: &[String]) -> Result<(), String> {
     let rendered = render_start.elapsed();
     let n = r.files.len().max(1) as f64;
     eprintln!(
-        "helm_variants: chart loaded in {:.2} ms; {} values sets rendered and written in {:.1} ms \
+        "helm_variants: chart loaded and hashed in {:.2} ms; {} values sets rendered and written in {:.1} ms \
          ({:.3} ms per render); cache: {} renders, {} hits",
         loaded.as_secs_f64() * 1e3,
         r.files.len(),
@@ -203,13 +205,18 @@ mod tests {
     fn a_thousand_requests_with_ten_distinct_values_render_ten_times() {
         let chart = action::load_installable(&corpus_chart()).expect("podinfo loads");
         let opts = opts();
+        let digest = helm::cache::chart_digest(&chart);
         let cache = RenderCache::new();
         let mut first = Vec::new();
         for request in 0..1000 {
             // Each request parses its own values file: equal content, not shared trees.
-            let out = cache
-                .template(&chart, &user_values(request % 10), &opts)
-                .expect("variant renders");
+            // Through both entry points: the digest is the chart's either way.
+            let out = if request % 2 == 0 {
+                cache.template(&chart, &user_values(request % 10), &opts)
+            } else {
+                cache.template_with_digest(&chart, &digest, &user_values(request % 10), &opts)
+            }
+            .expect("variant renders");
             if request < 10 {
                 first.push(out);
             } else {

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::funcs::{FuncMap, StandaloneContext};
-use crate::value::{Map, Value};
+use crate::value::{Map, MapType, Value};
 
 fn i(n: i64) -> Value {
     Value::Int(n)
@@ -50,7 +50,7 @@ fn ms(entries: &[(&str, Value)]) -> Value {
         .iter()
         .map(|(k, v)| ((*k).to_string(), v.clone()))
         .collect();
-    Value::Map(Map::named("map[string]string", map))
+    Value::Map(Map::from_btree(map).with_go_type(MapType::STRING_TO_STRING))
 }
 
 fn check(name: &str, args: &[Value], want: Result<Value, &str>) {
