@@ -222,14 +222,12 @@ fn read_outcomes(
 fn write_outcomes<C>(
     disk: &DiskCache,
     p: &Prepared<'_, C>,
-    new: &[(Digest, Digest, Digest)],
+    new: &BTreeMap<Digest, (Digest, Digest)>,
     manifests: &Manifests,
 ) {
     let mut all: BTreeMap<Digest, (Digest, Digest)> =
         p.persisted.iter().map(|(k, v)| (*k, *v)).collect();
-    for (k, values, manifest) in new {
-        all.insert(*k, (*values, *manifest));
-    }
+    all.extend(new.iter().map(|(k, v)| (*k, *v)));
     let mut texts: BTreeMap<Digest, &str> = BTreeMap::new();
     for (_, manifest) in all.values() {
         match p
@@ -464,7 +462,7 @@ pub fn render<R: ChartRenderer>(
     let mut plans = Vec::with_capacity(outs.len());
     // (service, failure text) -> clusters, with the first failure for its labels.
     let mut failures: Grouped = BTreeMap::new();
-    let mut fresh: BTreeMap<usize, Vec<(Digest, Digest, Digest)>> = BTreeMap::new();
+    let mut fresh: BTreeMap<usize, BTreeMap<Digest, (Digest, Digest)>> = BTreeMap::new();
     for (out, s) in outs {
         stats.values_rendered += s.values_rendered;
         stats.values_reused += s.values_reused;
@@ -479,7 +477,7 @@ pub fn render<R: ChartRenderer>(
             fresh
                 .entry(service)
                 .or_default()
-                .push((key, values, manifest));
+                .insert(key, (values, manifest));
         }
         for (service, f) in out.failures {
             failures
