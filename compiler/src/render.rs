@@ -132,6 +132,8 @@ struct ClusterOut {
 }
 
 type Slot = Arc<OnceLock<Result<(Digest, Arc<str>), String>>>;
+/// Projection to (values digest, manifest digest).
+type Outcomes = HashMap<Digest, (Digest, Digest)>;
 /// Failures by (service, message), with the clusters they happened on.
 type Grouped = BTreeMap<(usize, String), (Failure, Vec<Arc<str>>)>;
 
@@ -180,10 +182,7 @@ fn key_of_outcomes(renderer: &str, version: &Digest) -> Digest {
 /// projection, values digest and manifest digest (32 bytes each), then the manifests, each a
 /// length and the text. Anything malformed, or a manifest that does not match its digest,
 /// makes the whole entry a miss.
-fn read_outcomes(
-    disk: &DiskCache,
-    key: &Digest,
-) -> (HashMap<Digest, (Digest, Digest)>, HashMap<Digest, Arc<str>>) {
+fn read_outcomes(disk: &DiskCache, key: &Digest) -> (Outcomes, HashMap<Digest, Arc<str>>) {
     let parse = || -> Option<_> {
         let bytes = disk.read("outcomes", key)?;
         let mut at = 0usize;
