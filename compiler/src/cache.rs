@@ -7,10 +7,8 @@
 //! missing, unreadable or malformed entry is a miss. The cache is an optimisation only: a
 //! compile with it gives the same bytes as one without.
 
-use std::path::{Path, PathBuf};
-use std::sync::Arc;
-
 use crate::model::Digest;
+use std::path::{Path, PathBuf};
 
 /// The cache format; bump it to orphan every entry written by an older layout.
 const LAYOUT: &str = "v1";
@@ -81,28 +79,6 @@ impl DiskCache {
             }
         }
     }
-
-    /// A manifest by its digest (checked, so a damaged entry is a miss).
-    pub fn manifest(&self, digest: &Digest) -> Option<Arc<str>> {
-        let text = String::from_utf8(self.read("manifests", digest)?).ok()?;
-        (Digest::of(text.as_bytes()) == *digest).then(|| Arc::from(text))
-    }
-
-    /// The manifest a render key produced earlier: its digest and text (checked against the
-    /// digest, so a damaged entry is a miss).
-    pub fn manifest_for(&self, key: &Digest) -> Option<(Digest, Arc<str>)> {
-        let digest: Digest = String::from_utf8(self.read("renders", key)?)
-            .ok()?
-            .parse()
-            .ok()?;
-        Some((digest, self.manifest(&digest)?))
-    }
-
-    /// Records the manifest a render key produced.
-    pub fn store_manifest(&self, key: &Digest, digest: &Digest, text: &str) {
-        self.write("manifests", digest, text.as_bytes());
-        self.write("renders", key, digest.to_string().as_bytes());
-    }
 }
 
 #[cfg(test)]
@@ -110,21 +86,17 @@ mod tests {
     use super::*;
 
     #[test]
-    fn manifests_round_trip_and_damage_is_a_miss() {
-        let dir = tempfile::tempdir().ok();
-        let Some(dir) = dir else {
+    fn entries_round_trip_and_are_replaced() {
+        let Ok(dir) = tempfile::tempdir() else {
             return;
         };
         let cache = DiskCache::at(dir.path());
         let key = Digest::of(b"key");
-        assert_eq!(cache.manifest_for(&key), None);
-        let digest = Digest::of(b"kind: A\n");
-        cache.store_manifest(&key, &digest, "kind: A\n");
-        assert_eq!(
-            cache.manifest_for(&key),
-            Some((digest, Arc::from("kind: A\n")))
-        );
-        let _ = std::fs::write(cache.path("manifests", &digest), "kind: B\n");
-        assert_eq!(cache.manifest_for(&key), None);
+        assert_eq!(cache.read("k", &key), None);
+        cache.write("k", &key, b"one");
+        cache.write("k", &key, b"two");
+        assert_eq!(cache.read("k", &key).as_deref(), Some(&b"one"[..]));
+        cache.replace("k", &key, b"three");
+        assert_eq!(cache.read("k", &key).as_deref(), Some(&b"three"[..]));
     }
 }

@@ -122,8 +122,17 @@ pub fn compile_with<R: ChartRenderer>(
     let mut selectors = Vec::new();
     // Where a service's selection is unknown (its selector failed), per service.
     let mut unknown: BTreeMap<ServiceName, BTreeSet<ClusterName>> = BTreeMap::new();
-    for (name, spec) in &fleet.services {
-        match targeting::compile(&spec.selector.text, bounds) {
+    // Selectors parse and check in parallel; results are used in service order.
+    let compiled: Vec<_> = {
+        use rayon::prelude::*;
+        let specs: Vec<_> = fleet.services.iter().collect();
+        specs
+            .par_iter()
+            .map(|(_, spec)| targeting::compile(&spec.selector.text, bounds))
+            .collect()
+    };
+    for ((name, spec), result) in fleet.services.iter().zip(compiled) {
+        match result {
             Ok(s) => selectors.push((name.as_str(), s)),
             Err(problems) => {
                 report_selector(&mut diags, &spec.selector, &problems);
@@ -132,28 +141,20 @@ pub fn compile_with<R: ChartRenderer>(
         }
     }
     let outcomes = targeting::evaluate_all(selectors.iter().map(|(n, s)| (*n, s)), &fleet);
-    let mut selection = Selection {
-        clusters: fleet
-            .clusters
-            .keys()
-            .map(|c| (c.clone(), BTreeSet::new()))
-            .collect(),
-    };
+    let cluster_names: Vec<&ClusterName> = fleet.clusters.keys().collect();
+    let mut selected: Vec<Vec<ServiceName>> = vec![Vec::new(); cluster_names.len()];
     for (service, per_cluster) in &outcomes {
         let Some((name, spec)) = fleet.services.get_key_value(service.as_str()) else {
             continue;
         };
         // One diagnostic per distinct failure, naming the clusters it happened on.
         let mut failures: BTreeMap<&str, Vec<&ClusterName>> = BTreeMap::new();
-        for (cluster, outcome) in per_cluster {
+        for (i, outcome) in per_cluster.iter().enumerate() {
+            let Some(&cluster) = cluster_names.get(i) else {
+                continue;
+            };
             match outcome {
-                Outcome::Selected => {
-                    selection
-                        .clusters
-                        .entry(cluster.clone())
-                        .or_default()
-                        .insert(name.clone());
-                }
+                Outcome::Selected => selected[i].push(name.clone()),
                 Outcome::NotSelected => {}
                 Outcome::Error(e) => {
                     failures.entry(e).or_default().push(cluster);
@@ -188,6 +189,13 @@ pub fn compile_with<R: ChartRenderer>(
             );
         }
     }
+    let selection = Selection {
+        clusters: cluster_names
+            .iter()
+            .zip(selected)
+            .map(|(c, s)| ((*c).clone(), s.into_iter().collect()))
+            .collect(),
+    };
     lap(&mut timings.select);
     let waves = graph::order(&fleet, &selection, &unknown, &mut diags);
     lap(&mut timings.graph);

@@ -13,14 +13,15 @@ use serde::Serialize;
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident) => {
         $(#[$doc])*
+        /// Shared text: names are cloned into every cluster's selection and waves.
         #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
         #[serde(transparent)]
-        pub struct $name(String);
+        pub struct $name(std::sync::Arc<str>);
 
         impl $name {
             /// Wraps a name; the loader validates names before it makes them.
             pub fn new(name: impl Into<String>) -> $name {
-                $name(name.into())
+                $name(std::sync::Arc::from(name.into()))
             }
 
             pub fn as_str(&self) -> &str {

@@ -46,8 +46,6 @@ pub struct Stats {
     pub chart_renders: u64,
     /// Releases whose manifest came from the in-memory render cache.
     pub render_hits: u64,
-    /// Releases whose manifest came from the persistent render cache.
-    pub disk_hits: u64,
     /// Releases whose values and manifest digests came from the persistent cache of the
     /// service version (nothing rendered).
     pub releases_cached: u64,
@@ -92,6 +90,8 @@ struct Prepared<'a, C> {
     /// Outcomes of earlier compiles of this service version (persistent cache), and the key
     /// they are stored under.
     persisted: HashMap<Digest, (Digest, Digest)>,
+    /// The manifests of those outcomes.
+    pack: HashMap<Digest, Arc<str>>,
     persisted_key: Digest,
 }
 
@@ -132,30 +132,17 @@ struct ClusterOut {
 }
 
 type Slot = Arc<OnceLock<Result<(Digest, Arc<str>), String>>>;
-type TextSlot = Arc<OnceLock<Option<Arc<str>>>>;
+/// Projection to (values digest, manifest digest).
+type Outcomes = HashMap<Digest, (Digest, Digest)>;
 /// Failures by (service, message), with the clusters they happened on.
 type Grouped = BTreeMap<(usize, String), (Failure, Vec<Arc<str>>)>;
 
-/// Renders every distinct (renderer, chart, values, release) once, in memory, and reads and
-/// writes rendered manifests through the persistent cache when there is one.
-struct RenderCache<'a> {
+/// Renders every distinct (renderer, chart, values, release) once.
+struct RenderCache {
     slots: Mutex<HashMap<Digest, Slot>>,
-    disk: Option<&'a DiskCache>,
-    /// Manifests read from the persistent cache by digest.
-    texts: Mutex<HashMap<Digest, TextSlot>>,
 }
 
-impl RenderCache<'_> {
-    /// A manifest the persistent cache holds, read once.
-    fn text(&self, digest: Digest) -> Option<Arc<str>> {
-        let disk = self.disk?;
-        let slot = {
-            let mut texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
-            texts.entry(digest).or_default().clone()
-        };
-        slot.get_or_init(|| disk.manifest(&digest)).clone()
-    }
-
+impl RenderCache {
     fn get(
         &self,
         key: Digest,
@@ -167,24 +154,15 @@ impl RenderCache<'_> {
             slots.entry(key).or_default().clone()
         };
         let mut fresh = false;
-        let mut from_disk = false;
         let result = slot.get_or_init(|| {
             fresh = true;
-            if let Some(hit) = self.disk.and_then(|d| d.manifest_for(&key)) {
-                from_disk = true;
-                return Ok(hit);
-            }
             let text: Arc<str> = render()?.into();
-            let digest = Digest::of(text.as_bytes());
-            if let Some(d) = self.disk {
-                d.store_manifest(&key, &digest, &text);
-            }
-            Ok((digest, text))
+            Ok((Digest::of(text.as_bytes()), text))
         });
-        match (fresh, from_disk) {
-            (true, true) => stats.disk_hits += 1,
-            (true, false) => stats.chart_renders += 1,
-            (false, _) => stats.render_hits += 1,
+        if fresh {
+            stats.chart_renders += 1;
+        } else {
+            stats.render_hits += 1;
         }
         result.clone()
     }
@@ -200,44 +178,82 @@ fn key_of_outcomes(renderer: &str, version: &Digest) -> Digest {
     Digest(h.finalize().into())
 }
 
-/// Reads a service version's outcomes: records of projection, values digest and manifest
-/// digest (32 bytes each).
-fn read_outcomes(disk: &DiskCache, key: &Digest) -> HashMap<Digest, (Digest, Digest)> {
-    let Some(bytes) = disk.read("outcomes", key) else {
-        return HashMap::new();
+/// Reads a service version's outcomes and their manifests: a count, then records of
+/// projection, values digest and manifest digest (32 bytes each), then the manifests, each a
+/// length and the text. Anything malformed, or a manifest that does not match its digest,
+/// makes the whole entry a miss.
+fn read_outcomes(disk: &DiskCache, key: &Digest) -> (Outcomes, HashMap<Digest, Arc<str>>) {
+    let parse = || -> Option<_> {
+        let bytes = disk.read("outcomes", key)?;
+        let mut at = 0usize;
+        let mut take = |n: usize| -> Option<&[u8]> {
+            let s = bytes.get(at..at.checked_add(n)?)?;
+            at += n;
+            Some(s)
+        };
+        let count = |b: &[u8]| -> Option<usize> {
+            usize::try_from(u64::from_le_bytes(b.try_into().ok()?)).ok()
+        };
+        let digest = |b: &[u8]| -> Option<Digest> { Some(Digest(b.try_into().ok()?)) };
+        let n = count(take(8)?)?;
+        let mut outcomes = HashMap::new();
+        for _ in 0..n {
+            let r = take(96)?;
+            outcomes.insert(digest(&r[..32])?, (digest(&r[32..64])?, digest(&r[64..])?));
+        }
+        let m = count(take(8)?)?;
+        let mut pack = HashMap::new();
+        for _ in 0..m {
+            let len = count(take(8)?)?;
+            let text = std::str::from_utf8(take(len)?).ok()?;
+            pack.insert(Digest::of(text.as_bytes()), Arc::from(text));
+        }
+        outcomes
+            .values()
+            .all(|(_, m)| pack.contains_key(m))
+            .then_some((outcomes, pack))
     };
-    if bytes.len() % 96 != 0 {
-        return HashMap::new();
-    }
-    let digest = |b: &[u8]| {
-        let mut d = [0u8; 32];
-        d.copy_from_slice(b);
-        Digest(d)
-    };
-    bytes
-        .chunks_exact(96)
-        .map(|r| (digest(&r[..32]), (digest(&r[32..64]), digest(&r[64..]))))
-        .collect()
+    parse().unwrap_or_default()
 }
 
-/// Writes a service version's outcomes: the earlier ones and the new ones, sorted.
-fn write_outcomes(
+/// Writes a service version's outcomes (the earlier ones and the new ones, sorted) with their
+/// manifests, replacing the entry.
+fn write_outcomes<C>(
     disk: &DiskCache,
-    key: &Digest,
-    old: &HashMap<Digest, (Digest, Digest)>,
-    new: &[(Digest, Digest, Digest)],
+    p: &Prepared<'_, C>,
+    new: &BTreeMap<Digest, (Digest, Digest)>,
+    manifests: &Manifests,
 ) {
-    let mut all: BTreeMap<Digest, (Digest, Digest)> = old.iter().map(|(k, v)| (*k, *v)).collect();
-    for (k, values, manifest) in new {
-        all.insert(*k, (*values, *manifest));
+    let mut all: BTreeMap<Digest, (Digest, Digest)> =
+        p.persisted.iter().map(|(k, v)| (*k, *v)).collect();
+    all.extend(new.iter().map(|(k, v)| (*k, *v)));
+    let mut texts: BTreeMap<Digest, &str> = BTreeMap::new();
+    for (_, manifest) in all.values() {
+        match p
+            .pack
+            .get(manifest)
+            .map(|t| &**t)
+            .or_else(|| manifests.get(manifest))
+        {
+            Some(t) => {
+                texts.insert(*manifest, t);
+            }
+            None => return,
+        }
     }
-    let mut bytes = Vec::with_capacity(all.len() * 96);
-    for (k, (values, manifest)) in all {
+    let mut bytes = Vec::with_capacity(16 + all.len() * 96);
+    bytes.extend_from_slice(&(all.len() as u64).to_le_bytes());
+    for (k, (values, manifest)) in &all {
         bytes.extend_from_slice(&k.0);
         bytes.extend_from_slice(&values.0);
         bytes.extend_from_slice(&manifest.0);
     }
-    disk.replace("outcomes", key, &bytes);
+    bytes.extend_from_slice(&(texts.len() as u64).to_le_bytes());
+    for t in texts.values() {
+        bytes.extend_from_slice(&(t.len() as u64).to_le_bytes());
+        bytes.extend_from_slice(t.as_bytes());
+    }
+    disk.replace("outcomes", &p.persisted_key, &bytes);
 }
 
 /// The key of one render: the renderer, the chart, the values and the release.
@@ -289,6 +305,8 @@ pub fn render<R: ChartRenderer>(
     let known: Vec<&str> = funcs.names().collect();
     let mut digests = BTreeMap::new();
     let mut prepared: BTreeMap<&ServiceName, Prepared<'_, R::Chart>> = BTreeMap::new();
+    let in_waves: std::collections::BTreeSet<&ServiceName> =
+        waves.values().flat_map(Waves::order).collect();
     for (name, spec) in &fleet.services {
         let chart = match &spec.chart {
             ChartRef::Local { path } => loaded.get(path.as_str()),
@@ -297,7 +315,7 @@ pub fn render<R: ChartRenderer>(
         let chart_digest = chart.and_then(|c| c.as_ref().ok()).map(|c| &c.pin.digest);
         let version = service_digest(spec, chart_digest);
         digests.insert(name.clone(), version.clone());
-        let selected = waves.values().any(|w| w.order().any(|s| s == name));
+        let selected = in_waves.contains(name);
         // Chart problems are reported once per service, where it is selected.
         let chart = match (chart, &spec.chart) {
             (Some(Ok(c)), _) => c,
@@ -386,19 +404,25 @@ pub fn render<R: ChartRenderer>(
                     Reads::Everything => vec![Vec::new()],
                 },
                 memo: Mutex::new(HashMap::new()),
-                persisted: disk
-                    .map(|d| read_outcomes(d, &key_of_outcomes(renderer.id(), &version.0)))
-                    .unwrap_or_default(),
+                persisted: HashMap::new(),
+                pack: HashMap::new(),
                 persisted_key: key_of_outcomes(renderer.id(), &version.0),
             },
         );
     }
 
+    // Earlier outcomes of these service versions, read in parallel.
+    if let Some(d) = disk {
+        prepared.par_iter_mut().for_each(|(_, p)| {
+            let (outcomes, pack) = read_outcomes(d, &p.persisted_key);
+            p.persisted = outcomes;
+            p.pack = pack;
+        });
+    }
+
     // Every cluster, in parallel.
     let cache = RenderCache {
         slots: Mutex::new(HashMap::new()),
-        disk,
-        texts: Mutex::new(HashMap::new()),
     };
     let total = waves.len();
     let done = std::sync::atomic::AtomicUsize::new(0);
@@ -437,14 +461,13 @@ pub fn render<R: ChartRenderer>(
     let mut plans = Vec::with_capacity(outs.len());
     // (service, failure text) -> clusters, with the first failure for its labels.
     let mut failures: Grouped = BTreeMap::new();
-    let mut fresh: BTreeMap<usize, Vec<(Digest, Digest, Digest)>> = BTreeMap::new();
+    let mut fresh: BTreeMap<usize, BTreeMap<Digest, (Digest, Digest)>> = BTreeMap::new();
     for (out, s) in outs {
         stats.values_rendered += s.values_rendered;
         stats.values_reused += s.values_reused;
         stats.releases_cached += s.releases_cached;
         stats.chart_renders += s.chart_renders;
         stats.render_hits += s.render_hits;
-        stats.disk_hits += s.disk_hits;
         stats.releases += out.plan.releases.len() as u64;
         for (d, m) in out.manifests {
             manifests.0.entry(d).or_insert(m);
@@ -453,7 +476,7 @@ pub fn render<R: ChartRenderer>(
             fresh
                 .entry(service)
                 .or_default()
-                .push((key, values, manifest));
+                .insert(key, (values, manifest));
         }
         for (service, f) in out.failures {
             failures
@@ -465,10 +488,11 @@ pub fn render<R: ChartRenderer>(
         plans.push(out.plan);
     }
     if let Some(d) = disk {
-        for (service, new) in fresh {
-            let p = services[service];
-            write_outcomes(d, &p.persisted_key, &p.persisted, &new);
-        }
+        let fresh: Vec<_> = fresh.into_iter().collect();
+        fresh.par_iter().for_each(|(service, new)| {
+            let p = services[*service];
+            write_outcomes(d, p, new, &manifests);
+        });
     }
     for ((service, text), (failure, clusters)) in failures {
         let p = services[service];
@@ -510,7 +534,7 @@ fn render_cluster<R: ChartRenderer>(
     services: &[&Prepared<'_, R::Chart>],
     index: &HashMap<&ServiceName, usize>,
     renderer: &R,
-    cache: &RenderCache<'_>,
+    cache: &RenderCache,
     stats: &mut Stats,
 ) -> ClusterOut {
     let mut out = ClusterOut {
@@ -535,10 +559,9 @@ fn render_cluster<R: ChartRenderer>(
             let p = services[i];
             let key = projection(&p.chains, &data);
             // An earlier compile of this service version did this projection.
-            let persisted = p
-                .persisted
-                .get(&key)
-                .and_then(|&(values, manifest)| Some((values, manifest, cache.text(manifest)?)));
+            let persisted = p.persisted.get(&key).and_then(|&(values, manifest)| {
+                Some((values, manifest, p.pack.get(&manifest)?.clone()))
+            });
             let outcome = match persisted {
                 Some(hit) => {
                     stats.releases_cached += 1;

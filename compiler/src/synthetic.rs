@@ -202,7 +202,7 @@ fn chart(kind: &str) -> Vec<(String, String)> {
         ),
         (
             "templates/configmap.yaml".to_owned(),
-            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n  labels:\n    {{- include \"labels\" . | nindent 4 }}\ndata:\n  {{- range $k, $v := .Values.env }}\n  {{ $k }}: {{ $v | quote }}\n  {{- end }}\n".to_owned(),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\n  labels:\n    {{- include \"labels\" . | nindent 4 }}\ndata:\n  {{- range $k, $v := .Values.env }}\n  {{ $k }}: {{ $v | quote }}\n  {{- end }}\n  {{- with .Values.cluster }}\n  CLUSTER: {{ . | quote }}\n  {{- end }}\n  {{- with .Values.host }}\n  PUBLIC_HOST: {{ . | quote }}\n  {{- end }}\n".to_owned(),
         ),
     ];
     let workload = if kind == "daemon" {

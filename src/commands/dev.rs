@@ -75,7 +75,7 @@ pub fn exec(args: Args) -> ExitCode {
             let s = &compiled.stats;
             println!(
                 "compiled in {:.3}s: {} clusters, {} services, {} releases, {} distinct manifests; \
-                 {} values rendered, {} chart renders, {} render cache hits, {} disk cache hits",
+                 {} values rendered, {} chart renders, {} render cache hits, {} releases from the persistent cache",
                 start.elapsed().as_secs_f64(),
                 compiled.fleet.clusters.len(),
                 compiled.fleet.services.len(),
@@ -84,7 +84,7 @@ pub fn exec(args: Args) -> ExitCode {
                 s.values_rendered,
                 s.chart_renders,
                 s.render_hits,
-                s.disk_hits,
+                s.releases_cached,
             );
             let t = &compiled.timings;
             println!(

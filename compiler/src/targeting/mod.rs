@@ -598,12 +598,13 @@ pub enum ClauseValue {
     Error(String),
 }
 
-/// The outcome of every selector on every cluster. A selector that reads only some fields of
-/// `cluster` is evaluated once per distinct value of those fields.
+/// The outcome of every selector on every cluster, per selector in the order of
+/// `fleet.clusters`. A selector that reads only some fields of `cluster` is evaluated once per
+/// distinct value of those fields.
 pub fn evaluate_all<'s>(
     selectors: impl IntoIterator<Item = (&'s str, &'s Selector)>,
     fleet: &Fleet,
-) -> BTreeMap<String, BTreeMap<ClusterName, Outcome>> {
+) -> BTreeMap<String, Vec<Outcome>> {
     let evaluator = Evaluator::new();
     let clusters: Vec<(&ClusterName, &crate::model::ClusterSpec, Data)> = fleet
         .clusters
@@ -615,7 +616,7 @@ pub fn evaluate_all<'s>(
     let mut projections: HashMap<Vec<Vec<String>>, Vec<crate::model::Digest>> = HashMap::new();
     let mut out = BTreeMap::new();
     for (service, selector) in selectors {
-        let mut per: BTreeMap<ClusterName, Outcome> = BTreeMap::new();
+        let mut per: Vec<Outcome> = Vec::with_capacity(clusters.len());
         let keys = selector.reads.as_ref().map(|chains| {
             projections
                 .entry(chains.clone())
@@ -628,7 +629,7 @@ pub fn evaluate_all<'s>(
                 .clone()
         });
         let mut memo: HashMap<crate::model::Digest, Outcome> = HashMap::new();
-        for (i, (name, spec, _)) in clusters.iter().enumerate() {
+        for (i, (_, spec, _)) in clusters.iter().enumerate() {
             let mut eval = || {
                 let v = values[i].get_or_insert_with(|| cluster_value(spec));
                 evaluator.eval(selector, v)
@@ -637,7 +638,7 @@ pub fn evaluate_all<'s>(
                 Some(keys) => memo.entry(keys[i]).or_insert_with(&mut eval).clone(),
                 None => eval(),
             };
-            per.insert((*name).clone(), outcome);
+            per.push(outcome);
         }
         out.insert(service.to_owned(), per);
     }
