@@ -4,13 +4,21 @@
 //! goes to a `String`. Time and randomness come from the render's [`funcs::Context`], so a
 //! render is a pure function of its inputs.
 
+mod ast;
+mod builtins;
 pub mod error;
+mod exec;
 pub mod funcs;
 pub mod gofmt;
+mod lex;
+mod parse;
 pub mod template;
 pub mod value;
 
-pub use error::{ExecError, ParseError};
+#[cfg(test)]
+mod exec_tests;
+
+pub use error::{ExecError, ExecErrorKind, Location, ParseError};
 pub use funcs::{Func, FuncError, FuncMap, Ty};
 pub use template::{ExecOptions, Limits, MissingKey, Template};
 pub use value::{Map, Object, Value};

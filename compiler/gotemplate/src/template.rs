@@ -1,8 +1,11 @@
 //! The public face of the engine: a set of named templates parsed from text, executed with a
 //! data value and options.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
+use crate::error::{ExecError, ParseError};
+use crate::exec::{Set, Shared, State, no_such_template};
 use crate::funcs::{FuncMap, Timestamp};
 use crate::value::Value;
 
@@ -50,6 +53,9 @@ pub struct ExecOptions {
     pub seed: u64,
     /// The clock `now` reads.
     pub now: Timestamp,
+    /// `{{range 5}}` iterates 0..5 (Go 1.24 and later). Go 1.23, which Helm 3.17 is built
+    /// with, refuses it (`range can't iterate over 5`), so this is off by default.
+    pub range_over_int: bool,
 }
 
 impl Default for ExecOptions {
@@ -62,30 +68,67 @@ impl Default for ExecOptions {
                 unix_seconds: 0,
                 nanos: 0,
             },
+            range_over_int: false,
         }
     }
 }
 
 /// A set of named templates sharing one function map: Go's `*template.Template` together with
 /// its associated templates.
+///
+/// Cloning is cheap (parsed trees are shared).
 #[derive(Debug, Clone)]
 pub struct Template {
-    funcs: Arc<FuncMap>,
+    set: Set,
 }
 
 impl Template {
     pub fn new(funcs: Arc<FuncMap>) -> Template {
-        Template { funcs }
+        Template {
+            set: Set {
+                trees: HashMap::new(),
+                funcs,
+                root_name: Arc::from(""),
+            },
+        }
     }
 
-    /// Parses `text` as the template `name`, adding it and every `{{define}}` in it to the set.
-    /// A later definition of a name replaces an earlier one, except that an empty body does not
-    /// replace a non-empty one (Go's rule).
-    pub fn parse(&mut self, name: &str, text: &str) -> Result<(), crate::error::ParseError> {
-        let _ = (name, text, &self.funcs);
-        Err(crate::error::ParseError {
-            message: "the parser is not built yet".into(),
-        })
+    /// Names the set itself, as `template.New(name)` names Go's root template (Helm's engine
+    /// uses `gotpl`). The name appears in `no template "x" associated with template "NAME"`
+    /// and is the name `tpl` (via [`crate::funcs::Context::parse_and_execute`]) parses its text
+    /// as, as Helm does. Unset, `tpl` uses the name of the template the execution started with.
+    pub fn set_root_name(&mut self, name: &str) {
+        self.set.root_name = Arc::from(name);
+    }
+
+    pub fn root_name(&self) -> &str {
+        &self.set.root_name
+    }
+
+    /// The functions templates of this set can call (besides the builtins).
+    pub fn funcs(&self) -> &Arc<FuncMap> {
+        &self.set.funcs
+    }
+
+    /// Parses `text` as the template `name`, adding it and every `{{define}}` in it to the set
+    /// (Go's `t.New(name).Parse(text)`). A later definition of a name replaces an earlier one,
+    /// except that an empty body (only spaces and comments) does not replace an existing one;
+    /// two non-empty definitions of one name in the same text are an error. On error nothing
+    /// is added.
+    pub fn parse(&mut self, name: &str, text: &str) -> Result<(), ParseError> {
+        self.set.parse(name, text).map(|_| ())
+    }
+
+    /// Whether a template of that name is defined.
+    pub fn has(&self, name: &str) -> bool {
+        self.set.trees.contains_key(name)
+    }
+
+    /// The names of the defined templates, sorted.
+    pub fn names(&self) -> Vec<&str> {
+        let mut names: Vec<&str> = self.set.trees.keys().map(|k| &**k).collect();
+        names.sort_unstable();
+        names
     }
 
     /// Executes the template `name` with `data` as dot.
@@ -94,10 +137,29 @@ impl Template {
         name: &str,
         data: &Value,
         options: &ExecOptions,
-    ) -> Result<String, crate::error::ExecError> {
-        let _ = (name, data, options);
-        Err(crate::error::ExecError {
-            message: "the executor is not built yet".into(),
-        })
+    ) -> Result<String, ExecError> {
+        let mut out = String::new();
+        self.execute_into(name, data, options, &mut out)?;
+        Ok(out)
+    }
+
+    /// Executes the template `name` with `data` as dot, appending the output to `out`. On
+    /// error, `out` holds what was written before the failure (as Go's writer would).
+    pub fn execute_into(
+        &self,
+        name: &str,
+        data: &Value,
+        options: &ExecOptions,
+        out: &mut String,
+    ) -> Result<(), ExecError> {
+        let Some(tree) = self.set.trees.get(name) else {
+            return Err(no_such_template(name, &self.set.root_name));
+        };
+        let mut shared = Shared::new(options, name);
+        let mut state = State::new(&self.set, tree, data.clone(), &mut shared);
+        state.out = std::mem::take(out);
+        let r = state.run();
+        *out = std::mem::take(&mut state.out);
+        r.map_err(|e| *e)
     }
 }

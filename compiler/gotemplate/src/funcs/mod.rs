@@ -68,6 +68,14 @@ pub type FuncResult = Result<Value, FuncError>;
 /// - `Bool`: a [`Value::Bool`].
 /// - `Map` (`map[string]interface{}`): a [`Value::Map`], or [`Value::Nil`] for a nil map.
 /// - `List` (`[]interface{}`): a [`Value::List`], or [`Value::Nil`] for a nil slice.
+///
+/// As in Go, a missing value (`<no value>`) passed to `Map` or `List` arrives as
+/// [`Value::Nil`], while a *nil interface* (a map entry or list element that is `null`, or a
+/// missing key under `missingkey=zero`) passed to any parameter but `Any` is the error
+/// `wrong type for value; expected map[string]interface {}; got interface {}`. Literals in
+/// the template convert by their syntax: `3` to `Int` or `Float`, `3.5` only to `Float`,
+/// `"s"` only to `String`, `true` only to `Bool`; otherwise Go's `expected integer; found
+/// 3.5` style errors.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Ty {
     Any,
@@ -162,6 +170,7 @@ impl FuncMap {
         sprig_strings::register(&mut map);
         sprig_collections::register(&mut map);
         sprig_misc::register(&mut map);
+        encoding::register_sprig(&mut map);
         map
     }
 
