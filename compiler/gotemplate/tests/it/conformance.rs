@@ -161,6 +161,32 @@ fn quote(s: &str) -> String {
     format!("{}… ({} bytes in all)", &s[..end], s.len())
 }
 
+/// Where two messages part, and a window of each from a little before that point.
+fn around_difference(a: &str, b: &str) -> (usize, String, String) {
+    const BEFORE: usize = 80;
+    const AFTER: usize = 240;
+    let at = a
+        .char_indices()
+        .zip(b.chars())
+        .find(|((_, x), y)| x != y)
+        .map(|((i, _), _)| i)
+        .unwrap_or(a.len().min(b.len()));
+    let window = |s: &str| {
+        let mut start = at.saturating_sub(BEFORE).min(s.len());
+        while !s.is_char_boundary(start) {
+            start -= 1;
+        }
+        let mut end = (at + AFTER).min(s.len());
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        let lead = if start > 0 { "…" } else { "" };
+        let tail = if end < s.len() { "…" } else { "" };
+        format!("{lead}{}{tail}", &s[start..end])
+    };
+    (at, window(a), window(b))
+}
+
 fn judge(expected: &Expected, outcome: Outcome, notes_name: &str, strict: bool) -> Verdict {
     let (raw, modelled) = match (&outcome, expected) {
         (Outcome::Broken(e), _) => return Verdict::Fail(format!("case not run: {e}")),
@@ -215,10 +241,9 @@ fn judge(expected: &Expected, outcome: Outcome, notes_name: &str, strict: bool) 
     if full == *helm {
         return Verdict::Pass;
     }
+    let (at, helm_part, engine_part) = around_difference(helm.trim_end(), full.trim_end());
     let detail = format!(
-        "same cause, different message:\n    helm:   {}\n    engine: {}",
-        quote(helm.trim_end()),
-        quote(full.trim_end())
+        "same cause, different message from byte {at}:\n    helm:   {helm_part}\n    engine: {engine_part}"
     );
     if strict {
         Verdict::Fail(detail)
