@@ -11,8 +11,9 @@ use compiler::targeting;
 use serde::Serialize;
 
 use crate::Policies;
+use crate::expr;
 use crate::manifests::{self, Release, Violation};
-use crate::rbac::{Action, Principal, PrincipalValues, Service, cluster_bound};
+use crate::rbac::{Action, Principal, Request, Service, cluster_bound};
 
 /// A service the principal may not deploy on some clusters, for one reason.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -56,56 +57,75 @@ pub fn check_deployments(
     let Some(rbac) = &policies.rbac else {
         return Vec::new();
     };
-    let values = PrincipalValues::new(principal);
-    let bound = rbac.roles_of(principal);
-    // Services by name, with the clusters they are selected on.
-    let mut wanted: BTreeMap<&ServiceName, Vec<&ClusterName>> = BTreeMap::new();
-    for (cluster, services) in &selection.clusters {
-        for s in services {
-            wanted.entry(s).or_default().push(cluster);
-        }
-    }
-    // Each cluster's CEL value, built once.
-    let mut clusters: BTreeMap<&ClusterName, (Value, u64)> = BTreeMap::new();
-    let mut out = Vec::new();
-    for (service_name, on) in wanted {
-        let service = match fleet.services.get(service_name) {
-            Some(spec) => Service::from(spec),
-            None => Service::named(service_name.as_str()),
-        };
-        let mut denied: BTreeMap<String, Vec<ClusterName>> = BTreeMap::new();
-        for cluster_name in on {
-            let Some(spec) = fleet.clusters.get(cluster_name) else {
-                continue;
+    let roles = rbac.roles_of(principal);
+    let principal_bound = principal.bound();
+    // Each service's CEL value, built once.
+    let services: BTreeMap<&ServiceName, (Service, Value)> = selection
+        .clusters
+        .values()
+        .flatten()
+        .map(|name| {
+            let service = match fleet.services.get(name) {
+                Some(spec) => Service::from(spec),
+                None => Service::named(name.as_str()),
             };
-            let (value, b) = clusters
-                .entry(cluster_name)
-                .or_insert_with(|| (targeting::cluster_value(spec), cluster_bound(spec)));
-            let req = rbac.request(
-                principal,
-                &values,
-                Action::Deploy,
-                &service,
-                Some((spec, value, *b)),
-            );
-            let decision = rbac.decide_with(&req, &bound, None);
-            if !decision.allowed {
-                denied
-                    .entry(decision.reason)
-                    .or_default()
-                    .push(cluster_name.clone());
+            let value = service.value();
+            (name, (service, value))
+        })
+        .collect();
+    // Denied clusters by service and reason.
+    let mut denied: BTreeMap<(&ServiceName, String), Vec<ClusterName>> = BTreeMap::new();
+    let principal_value = principal.value();
+    let action = expr::string(Action::Deploy.as_str());
+    // The variables are bound once each: the principal for the whole run, a cluster for all
+    // its services.
+    expr::with_frame(
+        &[("principal", &principal_value), ("action", &action)],
+        |outer| {
+            for (cluster_name, selected) in &selection.clusters {
+                let Some(spec) = fleet.clusters.get(cluster_name) else {
+                    continue;
+                };
+                if selected.is_empty() {
+                    continue;
+                }
+                let bound = principal_bound.max(cluster_bound(spec));
+                let cluster_value = targeting::cluster_value(spec);
+                outer.child(&[("cluster", &cluster_value)], |with_cluster| {
+                    for name in selected {
+                        let Some((service, value)) = services.get(name) else {
+                            continue;
+                        };
+                        let req = Request::with_bound(
+                            principal,
+                            Action::Deploy,
+                            service,
+                            Some(spec),
+                            bound,
+                        );
+                        let decision = with_cluster.child(&[("service", value)], |frame| {
+                            rbac.decide_in(&req, &roles, frame, None)
+                        });
+                        if !decision.allowed {
+                            denied
+                                .entry((name, decision.reason))
+                                .or_default()
+                                .push(cluster_name.clone());
+                        }
+                    }
+                });
             }
-        }
-        for (reason, clusters) in denied {
-            out.push(Denial {
-                service: service_name.clone(),
-                action: Action::Deploy,
-                clusters,
-                reason,
-            });
-        }
-    }
-    out
+        },
+    );
+    denied
+        .into_iter()
+        .map(|((service, reason), clusters)| Denial {
+            service: service.clone(),
+            action: Action::Deploy,
+            clusters,
+            reason,
+        })
+        .collect()
 }
 
 /// The violations of a release's rendered objects on a cluster (see

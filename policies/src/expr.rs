@@ -17,10 +17,11 @@
 //! only reads its `kind`.
 
 use std::collections::{BTreeSet, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use cel::Value;
-use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr};
+use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr, LiteralValue};
+use cel::{Context, Value};
 use compiler::targeting::check::{self, MAX_COST};
 use compiler::targeting::{
     self, DataBounds, Evaluator, Explanation, Outcome, Problem, Record, Scope, Selector, Ty,
@@ -114,6 +115,8 @@ pub struct Expr {
     pub max_input: u64,
     /// The variables it reads.
     pub uses: BTreeSet<String>,
+    /// What it is called in messages.
+    noun: String,
     selector: Selector,
 }
 
@@ -166,8 +169,46 @@ pub fn compile(text: &str, place: Place) -> Result<Expr, Vec<Problem>> {
         cost: selector.cost,
         max_input: lo,
         uses,
+        noun: scope.noun.clone(),
         selector,
     })
+}
+
+fn is_object_kind(e: &IdedExpr) -> bool {
+    matches!(&e.expr, Ast::Select(s) if !s.test && s.field == "kind"
+        && matches!(&s.operand.expr, Ast::Ident(n) if n == "object"))
+}
+
+fn string_literal(e: &IdedExpr) -> Option<String> {
+    match &e.expr {
+        Ast::Literal(LiteralValue::String(s)) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+fn kinds(e: &IdedExpr, depth: usize) -> Option<BTreeSet<String>> {
+    if depth > check::MAX_DEPTH {
+        return None;
+    }
+    let Ast::Call(c) = &e.expr else {
+        return None;
+    };
+    if c.target.is_some() {
+        return None;
+    }
+    match (c.func_name.as_str(), c.args.as_slice()) {
+        ("_&&_", [a, b]) => match (kinds(a, depth + 1), kinds(b, depth + 1)) {
+            (Some(x), Some(y)) => Some(x.intersection(&y).cloned().collect()),
+            (x, y) => x.or(y),
+        },
+        ("_==_", [a, b]) if is_object_kind(a) => string_literal(b).map(|k| [k].into()),
+        ("_==_", [a, b]) if is_object_kind(b) => string_literal(a).map(|k| [k].into()),
+        ("@in", [a, list]) if is_object_kind(a) => match &list.expr {
+            Ast::List(l) => l.elements.iter().map(string_literal).collect(),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The identifiers an expression names (variables, and comprehension variables).
@@ -210,6 +251,14 @@ thread_local! {
 }
 
 impl Expr {
+    /// The object kinds a `match` can be true for, when it says so plainly: it is (or is a
+    /// chain of `&&` with) `object.kind == "K"` or `object.kind in ["K1", "K2"]`. For an
+    /// object whose `kind` is a string outside them, the expression is false without running
+    /// it (`false && x` is false whatever `x` is, even an error).
+    pub fn object_kinds(&self) -> Option<BTreeSet<String>> {
+        kinds(self.selector.program().expression(), 0)
+    }
+
     /// Whether it reads the variable `name`.
     pub fn uses(&self, name: &str) -> bool {
         self.uses.contains(name)
@@ -220,26 +269,20 @@ impl Expr {
             format!(
                 "the input is too large for this {}'s cost limit: it has a list or map of {input} \
                  entries, the limit allows {}",
-                self.place.scope().noun,
-                self.max_input
+                self.noun, self.max_input
             )
         })
     }
 
-    /// Evaluates a bool expression; `input` bounds the sizes in `vars` (see [`bound`]).
+    /// Evaluates a bool expression; `input` bounds the sizes in `vars` (see [`bound`]). To
+    /// evaluate many expressions with the same variables, bind them once in a [`Frame`].
     pub fn eval_bool(&self, vars: &[(&str, &Value)], input: u64) -> Outcome {
-        if let Some(e) = self.too_large(input) {
-            return Outcome::Error(e);
-        }
-        EVALUATOR.with(|ev| ev.eval_with(&self.selector, vars))
+        with_frame(vars, |f| f.eval_bool(self, input))
     }
 
     /// Evaluates an expression to a value.
     pub fn eval_value(&self, vars: &[(&str, &Value)], input: u64) -> Result<Value, String> {
-        if let Some(e) = self.too_large(input) {
-            return Err(e);
-        }
-        EVALUATOR.with(|ev| ev.value_with(&self.selector, vars))
+        with_frame(vars, |f| f.eval_value(self, input))
     }
 
     /// Evaluates each top-level clause of a bool expression, to show which decided.
@@ -252,6 +295,86 @@ impl Expr {
             };
         }
         EVALUATOR.with(|ev| ev.explain_with(&self.selector, vars))
+    }
+}
+
+/// Variables bound once, to evaluate many expressions with. Binding a value converts all of it
+/// to the interpreter's representation, so a rule set binds each object once for all its
+/// rules, and the cluster once for all its objects ([`Frame::child`]).
+pub struct Frame<'c> {
+    ctx: Context<'c, 'static>,
+}
+
+impl std::fmt::Debug for Frame<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Frame")
+    }
+}
+
+fn bind(ctx: &mut Context<'_, 'static>, vars: &[(&str, &Value)]) {
+    for (name, value) in vars {
+        // Binding cannot fail on the values built here; a panic leaves the variable unbound
+        // (its use is then an evaluation error).
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            ctx.add_variable_from_value(*name, (*value).clone())
+        }));
+    }
+}
+
+/// Runs `f` with a frame holding `vars`.
+pub fn with_frame<R>(vars: &[(&str, &Value)], f: impl FnOnce(&Frame<'_>) -> R) -> R {
+    EVALUATOR.with(|ev| {
+        let mut ctx = ev.context().new_inner_scope();
+        bind(&mut ctx, vars);
+        f(&Frame { ctx })
+    })
+}
+
+impl Frame<'_> {
+    /// Runs `f` with a frame holding these variables and this frame's.
+    pub fn child<R>(&self, vars: &[(&str, &Value)], f: impl FnOnce(&Frame<'_>) -> R) -> R {
+        let mut ctx = self.ctx.new_inner_scope();
+        bind(&mut ctx, vars);
+        f(&Frame { ctx })
+    }
+
+    /// The value of an expression; `input` bounds the sizes of the bound variables.
+    pub fn eval_value(&self, expr: &Expr, input: u64) -> Result<Value, String> {
+        if let Some(e) = expr.too_large(input) {
+            return Err(e);
+        }
+        let run = || self.ctx.resolve(expr.selector.program().expression());
+        match catch_unwind(AssertUnwindSafe(run)) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(lower_first(&e.to_string())),
+            Err(_) => Err(format!("the CEL interpreter failed on this {}", expr.noun)),
+        }
+    }
+
+    /// Whether a bool expression holds.
+    pub fn eval_bool(&self, expr: &Expr, input: u64) -> Outcome {
+        match self.eval_value(expr, input) {
+            Ok(Value::Bool(true)) => Outcome::Selected,
+            Ok(Value::Bool(false)) => Outcome::NotSelected,
+            Ok(other) => {
+                let ty = other.type_of().to_string();
+                let article = if ty.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                Outcome::Error(format!("the {} gave {article} {ty}, not a bool", expr.noun))
+            }
+            Err(e) => Outcome::Error(e),
+        }
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
     }
 }
 
@@ -482,6 +605,30 @@ mod tests {
         assert!(one.max_input > two.max_input, "{one:?} {two:?}");
         assert!(two.max_input >= 64, "{two:?}");
         assert!(one.uses("object") && !one.uses("cluster"));
+    }
+
+    #[test]
+    fn plain_kind_matches_are_recognised() {
+        let check = |text: &str, expect: Option<&[&str]>| {
+            let e = compile(text, Place::Match).unwrap();
+            let want = expect.map(|k| k.iter().map(|s| (*s).to_owned()).collect());
+            assert_eq!(e.object_kinds(), want, "{text}");
+        };
+        check(r#"object.kind == "Deployment""#, Some(&["Deployment"]));
+        check(r#""Pod" == object.kind"#, Some(&["Pod"]));
+        check(
+            r#"object.kind in ["Pod", "Job"] && cluster.environment == "prod""#,
+            Some(&["Job", "Pod"]),
+        );
+        check(
+            r#"cluster.environment == "prod" && object.kind in ["Pod", "Job"] && object.kind == "Job""#,
+            Some(&["Job"]),
+        );
+        check(r#"object.kind == "Pod" || object.kind == "Job""#, None);
+        check(r#"!(object.kind == "Pod")"#, None);
+        check(r#"object.kind in ["Pod", 1]"#, None);
+        check(r#"object.kind.startsWith("Po")"#, None);
+        check("true", None);
     }
 
     #[test]

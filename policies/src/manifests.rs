@@ -6,7 +6,7 @@
 //! too large for the rule's cost limit) counts as a violation carrying the error: rules fail
 //! closed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 
@@ -17,7 +17,7 @@ use compiler::targeting::{self, Outcome};
 use compiler::yaml::Node;
 use serde::Serialize;
 
-use crate::expr::{self, Expr, Place};
+use crate::expr::{self, Expr, Frame, Place};
 use crate::yaml_cx::{Cx, first_definition};
 
 /// What a violation does to the plan.
@@ -52,6 +52,9 @@ pub struct Rule {
     pub name: String,
     /// `None`: every object.
     pub matches: Option<Expr>,
+    /// The kinds `matches` can hold for ([`Expr::object_kinds`]): other objects skip the rule
+    /// without running it.
+    pub kinds: Option<BTreeSet<String>>,
     pub validate: Expr,
     /// `None`: a message naming the rule.
     pub message: Option<Message>,
@@ -180,8 +183,10 @@ fn rule(
         },
     };
     let validate = validate?;
+    let kinds = matches.as_ref().and_then(Expr::object_kinds);
     ok.then_some(Rule {
         name,
+        kinds,
         matches,
         validate,
         message,
@@ -278,9 +283,15 @@ pub fn evaluate(
     }
     let inputs = Inputs::new(cluster, release);
     let mut out = Vec::new();
-    for object in objects {
-        evaluate_object(rules, &inputs, object, &mut out);
-    }
+    let vars: [(&str, &Value); 2] = [
+        ("cluster", &inputs.cluster_value),
+        ("release", &inputs.release_value),
+    ];
+    expr::with_frame(&vars, |frame| {
+        for object in objects {
+            evaluate_object(rules, &inputs, frame, object, &mut out);
+        }
+    });
     out.sort();
     out
 }
@@ -318,12 +329,28 @@ fn text_at<'v>(object: &'v serde_json::Value, path: &[&str]) -> Option<&'v str> 
     v.as_str()
 }
 
+/// Checks one object, in a frame holding `cluster` and `release`.
 pub(crate) fn evaluate_object(
     rules: &ManifestRules,
     inputs: &Inputs<'_>,
+    frame: &Frame<'_>,
     object: &serde_json::Value,
     out: &mut Vec<Violation>,
 ) {
+    // Rules whose `match` says plainly it is for other kinds are skipped unrun; an object no
+    // rule applies to is not even converted.
+    let kind = object.get("kind").and_then(serde_json::Value::as_str);
+    let applicable: Vec<&Rule> = rules
+        .rules
+        .iter()
+        .filter(|r| match (&r.kinds, kind) {
+            (Some(kinds), Some(k)) => kinds.contains(k),
+            _ => true,
+        })
+        .collect();
+    if applicable.is_empty() {
+        return;
+    }
     let violation = |rule: &Rule, message: String| Violation {
         cluster: inputs.cluster.name.as_str().to_owned(),
         release: inputs.release.name.clone(),
@@ -342,7 +369,7 @@ pub(crate) fn evaluate_object(
     let (value, object_bound) = match expr::json_value(object) {
         Ok(v) => v,
         Err(e) => {
-            for rule in &rules.rules {
+            for rule in applicable {
                 out.push(violation(
                     rule,
                     format!("rule `{}` could not be evaluated: {e}", rule.name),
@@ -352,37 +379,44 @@ pub(crate) fn evaluate_object(
         }
     };
     let bound = inputs.bound.max(object_bound);
-    let vars: [(&str, &Value); 3] = [
-        ("object", &value),
-        ("cluster", &inputs.cluster_value),
-        ("release", &inputs.release_value),
-    ];
-    for rule in &rules.rules {
+    frame.child(&[("object", &value)], |frame| {
+        for rule in applicable {
+            let default = || default_message(rule, object);
+            check_rule(rule, frame, bound, &default, &mut |m| {
+                out.push(violation(rule, m))
+            });
+        }
+    });
+}
+
+/// Runs one rule on the object bound in `frame`; `push` receives the violation's message.
+fn check_rule(
+    rule: &Rule,
+    frame: &Frame<'_>,
+    bound: u64,
+    default_message: &dyn Fn() -> String,
+    push: &mut dyn FnMut(String),
+) {
+    {
         if let Some(m) = &rule.matches {
-            match m.eval_bool(&vars, bound) {
+            match frame.eval_bool(m, bound) {
                 Outcome::Selected => {}
-                Outcome::NotSelected => continue,
+                Outcome::NotSelected => return,
                 Outcome::Error(e) => {
-                    out.push(violation(
-                        rule,
-                        format!("the `match` of rule `{}` failed: {e}", rule.name),
-                    ));
-                    continue;
+                    push(format!("the `match` of rule `{}` failed: {e}", rule.name));
+                    return;
                 }
             }
         }
-        match rule.validate.eval_bool(&vars, bound) {
+        match frame.eval_bool(&rule.validate, bound) {
             Outcome::Selected => {}
-            Outcome::NotSelected => {
-                let message = match &rule.message {
-                    Some(m) => interpolate(m, &vars, bound),
-                    None => default_message(rule, object),
-                };
-                out.push(violation(rule, message));
-            }
-            Outcome::Error(e) => out.push(violation(
-                rule,
-                format!("the `validate` of rule `{}` failed: {e}", rule.name),
+            Outcome::NotSelected => push(match &rule.message {
+                Some(m) => interpolate(m, frame, bound),
+                None => default_message(),
+            }),
+            Outcome::Error(e) => push(format!(
+                "the `validate` of rule `{}` failed: {e}",
+                rule.name
             )),
         }
     }
@@ -397,12 +431,12 @@ fn default_message(rule: &Rule, object: &serde_json::Value) -> String {
     )
 }
 
-fn interpolate(m: &Message, vars: &[(&str, &Value)], bound: u64) -> String {
+fn interpolate(m: &Message, frame: &Frame<'_>, bound: u64) -> String {
     let mut out = String::new();
     for part in &m.parts {
         match part {
             Part::Text(t) => out.push_str(t),
-            Part::Expr(e) => match e.eval_value(vars, bound) {
+            Part::Expr(e) => match frame.eval_value(e, bound) {
                 Ok(v) => out.push_str(&expr::display(&v)),
                 Err(err) => out.push_str(&format!("<{}: {err}>", e.text)),
             },

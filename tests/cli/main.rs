@@ -2,6 +2,8 @@
 
 use std::process::{Command, Output};
 
+mod auth;
+
 fn flotilla(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flotilla"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
