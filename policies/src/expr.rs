@@ -21,6 +21,8 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
 use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr, LiteralValue};
+use cel::common::types;
+use cel::common::value::Val;
 use cel::{Context, Value};
 use compiler::targeting::check::{self, MAX_COST};
 use compiler::targeting::{
@@ -301,17 +303,17 @@ impl Expr {
 /// Variables bound once, to evaluate many expressions with. Binding a value converts all of it
 /// to the interpreter's representation, so a rule set binds each object once for all its
 /// rules, and the cluster once for all its objects ([`Frame::child`]).
-pub struct Frame<'c> {
-    ctx: Context<'c, 'static>,
+pub struct Frame<'c, 'v> {
+    ctx: Context<'c, 'v>,
 }
 
-impl std::fmt::Debug for Frame<'_> {
+impl std::fmt::Debug for Frame<'_, '_> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.write_str("Frame")
     }
 }
 
-fn bind(ctx: &mut Context<'_, 'static>, vars: &[(&str, &Value)]) {
+fn bind(ctx: &mut Context<'_, '_>, vars: &[(&str, &Value)]) {
     for (name, value) in vars {
         // Binding cannot fail on the values built here; a panic leaves the variable unbound
         // (its use is then an evaluation error).
@@ -322,7 +324,7 @@ fn bind(ctx: &mut Context<'_, 'static>, vars: &[(&str, &Value)]) {
 }
 
 /// Runs `f` with a frame holding `vars`.
-pub fn with_frame<R>(vars: &[(&str, &Value)], f: impl FnOnce(&Frame<'_>) -> R) -> R {
+pub fn with_frame<R>(vars: &[(&str, &Value)], f: impl FnOnce(&Frame<'_, 'static>) -> R) -> R {
     EVALUATOR.with(|ev| {
         let mut ctx = ev.context().new_inner_scope();
         bind(&mut ctx, vars);
@@ -330,12 +332,33 @@ pub fn with_frame<R>(vars: &[(&str, &Value)], f: impl FnOnce(&Frame<'_>) -> R) -
     })
 }
 
-impl Frame<'_> {
+impl<'v> Frame<'_, 'v> {
     /// Runs `f` with a frame holding these variables and this frame's.
-    pub fn child<R>(&self, vars: &[(&str, &Value)], f: impl FnOnce(&Frame<'_>) -> R) -> R {
+    pub fn child<R>(&self, vars: &[(&str, &Value)], f: impl FnOnce(&Frame<'_, 'v>) -> R) -> R {
         let mut ctx = self.ctx.new_inner_scope();
         bind(&mut ctx, vars);
         f(&Frame { ctx })
+    }
+
+    /// Runs `f` with a frame holding `object` (a Kubernetes object, converted without copying
+    /// its strings) and this frame's variables, and the object's input bound; or with why the
+    /// object cannot be evaluated ([`json_val`]).
+    pub fn with_object<'o, R>(
+        &self,
+        object: &'o serde_json::Value,
+        f: impl FnOnce(Result<(&Frame<'_, 'o>, u64), String>) -> R,
+    ) -> R
+    where
+        'v: 'o,
+    {
+        let (val, bound) = match json_val(object) {
+            Ok(v) => v,
+            Err(e) => return f(Err(e)),
+        };
+        let parent: &Context<'_, 'o> = &self.ctx;
+        let mut ctx = parent.new_inner_scope();
+        ctx.add_variable_as_val("object", val);
+        f(Ok((&Frame { ctx }, bound)))
     }
 
     /// The value of an expression; `input` bounds the sizes of the bound variables.
@@ -382,6 +405,68 @@ fn lower_first(s: &str) -> String {
 pub const MAX_OBJECT_DEPTH: usize = 64;
 /// The longest string an object may hold.
 pub const MAX_STRING: usize = 1 << 20;
+
+/// A JSON value (a rendered Kubernetes object) as the interpreter's value, borrowing its
+/// strings, and the size bound of its contents (the largest list or map in it).
+pub fn json_val(v: &serde_json::Value) -> Result<(Box<dyn Val + '_>, u64), String> {
+    let mut bound = 1u64;
+    let value = val(v, 0, &mut bound)?;
+    Ok((value, bound))
+}
+
+fn val<'a>(
+    v: &'a serde_json::Value,
+    depth: usize,
+    bound: &mut u64,
+) -> Result<Box<dyn Val + 'a>, String> {
+    if depth > MAX_OBJECT_DEPTH {
+        return Err(format!(
+            "the object nests deeper than {MAX_OBJECT_DEPTH} levels"
+        ));
+    }
+    Ok(match v {
+        serde_json::Value::Null => Box::new(types::CelNull),
+        serde_json::Value::Bool(b) => Box::new(types::CelBool::from(*b)),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Box::new(types::CelInt::from(i))
+            } else if let Some(u) = n.as_u64() {
+                Box::new(types::CelUInt::from(u))
+            } else {
+                Box::new(types::CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
+            }
+        }
+        serde_json::Value::String(s) => {
+            if s.len() > MAX_STRING {
+                return Err(format!(
+                    "the object holds a string of {} bytes, more than the limit of {MAX_STRING}",
+                    s.len()
+                ));
+            }
+            Box::new(types::CelString::from(s.as_str()))
+        }
+        serde_json::Value::Array(items) => {
+            *bound = (*bound).max(items.len() as u64);
+            let items = items
+                .iter()
+                .map(|i| val(i, depth + 1, bound))
+                .collect::<Result<Vec<_>, _>>()?;
+            Box::new(types::CelList::from(items))
+        }
+        serde_json::Value::Object(map) => {
+            *bound = (*bound).max(map.len() as u64);
+            let mut out: HashMap<types::CelMapKey<'a>, Box<dyn Val + 'a>> =
+                HashMap::with_capacity(map.len());
+            for (k, v) in map {
+                out.insert(
+                    types::CelMapKey::from(k.as_str()),
+                    val(v, depth + 1, bound)?,
+                );
+            }
+            Box::new(types::CelMap::from(out))
+        }
+    })
+}
 
 /// A JSON value (a rendered Kubernetes object) as a CEL value, and the size bound of its
 /// contents: the largest list or map in it.
@@ -674,6 +759,14 @@ mod tests {
             json_value(&v).err(),
             Some("the object nests deeper than 64 levels".to_owned())
         );
+        assert_eq!(
+            json_val(&v).err(),
+            Some("the object nests deeper than 64 levels".to_owned())
+        );
+        let long = serde_json::json!({"a": "x".repeat(MAX_STRING + 1)});
+        assert!(json_val(&long).is_err());
+        let (_, bound) = json_val(&serde_json::json!({"a": [1, 2, 3], "b": {"c": 1}})).unwrap();
+        assert_eq!(bound, 3);
     }
 
     #[test]

@@ -333,7 +333,7 @@ fn text_at<'v>(object: &'v serde_json::Value, path: &[&str]) -> Option<&'v str> 
 pub(crate) fn evaluate_object(
     rules: &ManifestRules,
     inputs: &Inputs<'_>,
-    frame: &Frame<'_>,
+    frame: &Frame<'_, 'static>,
     object: &serde_json::Value,
     out: &mut Vec<Violation>,
 ) {
@@ -366,20 +366,20 @@ pub(crate) fn evaluate_object(
         action: rule.action,
         message,
     };
-    let (value, object_bound) = match expr::json_value(object) {
-        Ok(v) => v,
-        Err(e) => {
-            for rule in applicable {
-                out.push(violation(
-                    rule,
-                    format!("rule `{}` could not be evaluated: {e}", rule.name),
-                ));
+    frame.with_object(object, |bound| {
+        let (frame, object_bound) = match bound {
+            Ok(b) => b,
+            Err(e) => {
+                for rule in applicable {
+                    out.push(violation(
+                        rule,
+                        format!("rule `{}` could not be evaluated: {e}", rule.name),
+                    ));
+                }
+                return;
             }
-            return;
-        }
-    };
-    let bound = inputs.bound.max(object_bound);
-    frame.child(&[("object", &value)], |frame| {
+        };
+        let bound = inputs.bound.max(object_bound);
         for rule in applicable {
             let default = || default_message(rule, object);
             check_rule(rule, frame, bound, &default, &mut |m| {
@@ -392,7 +392,7 @@ pub(crate) fn evaluate_object(
 /// Runs one rule on the object bound in `frame`; `push` receives the violation's message.
 fn check_rule(
     rule: &Rule,
-    frame: &Frame<'_>,
+    frame: &Frame<'_, '_>,
     bound: u64,
     default_message: &dyn Fn() -> String,
     push: &mut dyn FnMut(String),
@@ -431,7 +431,7 @@ fn default_message(rule: &Rule, object: &serde_json::Value) -> String {
     )
 }
 
-fn interpolate(m: &Message, frame: &Frame<'_>, bound: u64) -> String {
+fn interpolate(m: &Message, frame: &Frame<'_, '_>, bound: u64) -> String {
     let mut out = String::new();
     for part in &m.parts {
         match part {

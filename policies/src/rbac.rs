@@ -994,7 +994,7 @@ impl Rbac {
         &self,
         req: &Request<'_>,
         bound: &[(&Role, usize, &Subject)],
-        frame: &Frame<'_>,
+        frame: &Frame<'_, '_>,
         mut trace: Option<&mut Vec<RoleTrace>>,
     ) -> Decision {
         // The most telling reason for a denial: a rule that covered the request but whose
@@ -1079,7 +1079,7 @@ impl Rbac {
     }
 }
 
-fn rule_result(rule: &Allow, req: &Request<'_>, frame: &Frame<'_>, explain: bool) -> RuleTrace {
+fn rule_result(rule: &Allow, req: &Request<'_>, frame: &Frame<'_, '_>, explain: bool) -> RuleTrace {
     if !rule.actions.contains(&req.action) {
         return RuleTrace::Action;
     }
