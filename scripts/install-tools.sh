@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="$ROOT/.tools"
 BIN="$TOOLS/bin"
 
-COMPONENTS=(openbao helm go-reference)
+COMPONENTS=(openbao plugin-tools helm go-reference)
 OPTIONAL=(go-reference)
 
 # Scratch space, made before the first install and removed on any exit. new_tmp runs in a
@@ -93,6 +93,15 @@ present_openbao() {
 
 install_openbao() {
     "$ROOT/scripts/install-openbao.sh"
+}
+
+# --- componentize-py and wasm-tools, to build the example WASM plugins --------------------
+present_plugin_tools() {
+    [[ -x "$BIN/componentize-py" && -f "$TOOLS/plugin-venv/.installed" ]]
+}
+
+install_plugin_tools() {
+    "$ROOT/scripts/install-plugin-tools.sh"
 }
 
 # --- driver ---------------------------------------------------------------------------------

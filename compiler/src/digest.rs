@@ -1,10 +1,8 @@
 //! Content addresses of service versions: a service is identified by the sha256 of its
 //! canonical spec and values template (and, once charts are loaded, of its chart).
 
-use serde::Serialize;
-use sha2::{Digest as _, Sha256};
-
 use crate::model::{Digest, ServiceSpec};
+use serde::Serialize;
 
 /// The content address of one service version: `sha256:<hex>`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -44,13 +42,7 @@ pub fn service_digest(spec: &ServiceSpec, chart: Option<&Digest>) -> ServiceDige
 
 /// `sha256:<hex>` of bytes.
 pub fn sha256(bytes: &[u8]) -> Digest {
-    let hash = Sha256::digest(bytes);
-    let mut hex = String::with_capacity(7 + 64);
-    hex.push_str("sha256:");
-    for b in hash {
-        hex.push_str(&format!("{b:02x}"));
-    }
-    Digest(hex)
+    Digest::of(bytes)
 }
 
 #[cfg(test)]
@@ -60,7 +52,7 @@ mod tests {
     #[test]
     fn sha256_of_nothing() {
         assert_eq!(
-            sha256(b"").0,
+            sha256(b"").to_string(),
             "sha256:e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
         );
     }

@@ -239,16 +239,17 @@ fn report_unselected(
     }
 }
 
-/// Two services selected on one cluster may not install the same Helm release.
+/// Two services selected on one cluster may not install the same Helm release, nor releases of
+/// one name in two namespaces (a cluster's plan files its releases by name).
 fn report_release_conflicts(fleet: &Fleet, selection: &Selection, diags: &mut Diags<'_>) {
     let mut conflicts: BTreeMap<(&ServiceName, &ServiceName), Vec<&ClusterName>> = BTreeMap::new();
     for (cluster, selected) in &selection.clusters {
-        let mut seen: BTreeMap<(&str, &str), &ServiceName> = BTreeMap::new();
+        let mut seen: BTreeMap<&str, &ServiceName> = BTreeMap::new();
         for s in selected {
             let Some(spec) = fleet.services.get(s) else {
                 continue;
             };
-            let key = (spec.release.namespace.as_str(), spec.release.name.as_str());
+            let key = spec.release.name.as_str();
             match seen.get(&key) {
                 Some(first) => conflicts.entry((first, s)).or_default().push(cluster),
                 None => {
@@ -267,23 +268,37 @@ fn report_release_conflicts(fleet: &Fleet, selection: &Selection, diags: &mut Di
             format!("`{b}` installs release `{}`", sb.release.name),
         );
         let note = diags.note(&sa.file, spa, format!("so does `{a}`"));
-        diags.push(
+        let on = format!(
+            "{} {}",
+            if names.len() == 1 {
+                "cluster"
+            } else {
+                "clusters"
+            },
+            names.join(", ")
+        );
+        let diagnostic = if sa.release.namespace == sb.release.namespace {
             Diagnostic::error(
                 "release::conflict",
                 format!(
-                    "`{a}` and `{b}` both install release `{}` in namespace `{}` on {} {}",
-                    sb.release.name,
-                    sb.release.namespace,
-                    if names.len() == 1 {
-                        "cluster"
-                    } else {
-                        "clusters"
-                    },
-                    names.join(", ")
+                    "`{a}` and `{b}` both install release `{}` in namespace `{}` on {on}",
+                    sb.release.name, sb.release.namespace,
                 ),
             )
-            .with_help("give one of them another release name or namespace"),
-            vec![primary, note],
-        );
+            .with_help("give one of them another release name or namespace")
+        } else {
+            Diagnostic::error(
+                "release::conflict",
+                format!(
+                    "`{a}` and `{b}` both install a release named `{}` on {on} (in namespaces `{}` and `{}`)",
+                    sb.release.name, sa.release.namespace, sb.release.namespace,
+                ),
+            )
+            .with_help(
+                "a cluster's plan names each release once (its manifest is filed under \
+                 clusters/<cluster>/<wave>-<release>.yaml): give one of them another release name",
+            )
+        };
+        diags.push(diagnostic, vec![primary, note]);
     }
 }

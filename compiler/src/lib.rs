@@ -3,15 +3,24 @@
 //!
 //! The core is pure: it reads [`FleetFiles`] (file contents in memory) and never fails; every
 //! problem in what users wrote becomes a diagnostic, and all of them are reported together.
-//! Phases so far: [`load`] (YAML with positions, validation), [`targeting`] (CEL selectors),
-//! [`graph`] (dependencies and waves), [`digest`] (content addresses).
+//! Phases: [`load`] (YAML with positions, validation), [`targeting`] (CEL selectors),
+//! [`graph`] (dependencies and waves), [`render`] (values templates per cluster, charts through
+//! a [`ChartRenderer`], the plan), with [`digest`] and [`values`] giving content addresses.
 
+pub mod bundle;
+pub mod cache;
+pub mod chart;
 pub mod digest;
 pub mod graph;
+pub mod helm_renderer;
 pub mod load;
 pub mod model;
+pub mod render;
+pub mod review;
 pub mod source;
+pub mod synthetic;
 pub mod targeting;
+pub mod values;
 pub mod yaml;
 
 pub mod diag;
@@ -22,28 +31,92 @@ pub use diagnostics;
 use diagnostics::{Diagnostic, Report};
 use serde::Serialize;
 
+pub use plan::Plan;
+
+pub use crate::cache::DiskCache;
+pub use crate::chart::ChartRenderer;
 use crate::diag::Diags;
 use crate::digest::ServiceDigest;
+pub use crate::helm_renderer::HelmRenderer;
 use crate::model::{ClusterName, Embedded, Fleet, Selection, ServiceName, Waves};
+pub use crate::render::{Manifests, Progress, Stats};
 pub use crate::source::{FleetFiles, SourceError};
 use crate::targeting::{Explanation, Outcome, Problem};
 
-/// Everything the compiler learned about a fleet. An applicable plan (later) is only made when
-/// `diagnostics` has no errors.
+/// Everything the compiler learned about a fleet. The plan is applicable only when
+/// `diagnostics` has no errors ([`Compilation::applicable`]); otherwise it holds what could be
+/// compiled.
 #[derive(Debug)]
 pub struct Compilation {
     pub fleet: Fleet,
     pub selection: Selection,
     /// Each cluster's services in installation order.
     pub waves: BTreeMap<ClusterName, Waves>,
+    /// Every service version's digest (spec, values template and chart files).
     pub digests: BTreeMap<ServiceName, ServiceDigest>,
+    pub plan: Plan,
+    /// The manifests the plan's releases name, by digest.
+    pub manifests: Manifests,
+    pub stats: Stats,
+    /// How long each phase took (for `flotilla dev compile`; never part of a result).
+    pub timings: Timings,
     pub diagnostics: Report,
 }
 
-/// Loads, targets and orders the fleet.
+/// Wall-clock time of each phase of a compile.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Timings {
+    pub load: std::time::Duration,
+    pub select: std::time::Duration,
+    pub graph: std::time::Duration,
+    /// Charts, values, renders and the plan.
+    pub render: std::time::Duration,
+}
+
+impl Compilation {
+    /// The plan and its manifests, when nothing went wrong.
+    pub fn applicable(&self) -> Option<(&Plan, &Manifests)> {
+        (!self.diagnostics.has_errors()).then_some((&self.plan, &self.manifests))
+    }
+}
+
+/// How to compile: the persistent cache and a progress callback, both optional.
+#[derive(Default, Clone, Copy)]
+pub struct Options<'a> {
+    pub cache: Option<&'a DiskCache>,
+    pub progress: Option<Progress<'a>>,
+}
+
+impl std::fmt::Debug for Options<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Options")
+            .field("cache", &self.cache)
+            .field("progress", &self.progress.is_some())
+            .finish()
+    }
+}
+
+/// Compiles the fleet with Helm's renderer and no persistent cache.
 pub fn compile(files: &FleetFiles) -> Compilation {
+    compile_with(files, &HelmRenderer, Options::default())
+}
+
+/// Loads, targets and orders the fleet, renders values and charts, and makes the plan.
+pub fn compile_with<R: ChartRenderer>(
+    files: &FleetFiles,
+    renderer: &R,
+    options: Options<'_>,
+) -> Compilation {
+    let mut timings = Timings::default();
+    let mut clock = std::time::Instant::now();
+    let mut lap = |slot: &mut std::time::Duration| {
+        let now = std::time::Instant::now();
+        *slot = now - clock;
+        clock = now;
+    };
     let mut diags = Diags::new(files);
     let fleet = load::load(files, &mut diags);
+    lap(&mut timings.load);
     let bounds = targeting::data_bounds(&fleet);
 
     let mut selectors = Vec::new();
@@ -115,17 +188,28 @@ pub fn compile(files: &FleetFiles) -> Compilation {
             );
         }
     }
+    lap(&mut timings.select);
     let waves = graph::order(&fleet, &selection, &unknown, &mut diags);
-    let digests = fleet
-        .services
-        .iter()
-        .map(|(n, s)| (n.clone(), digest::service_digest(s, None)))
-        .collect();
+    lap(&mut timings.graph);
+    let rendered = render::render(
+        files,
+        &fleet,
+        &waves,
+        renderer,
+        options.cache,
+        options.progress,
+        &mut diags,
+    );
+    lap(&mut timings.render);
     Compilation {
         fleet,
         selection,
         waves,
-        digests,
+        digests: rendered.digests,
+        plan: rendered.plan,
+        manifests: rendered.manifests,
+        stats: rendered.stats,
+        timings,
         diagnostics: diags.finish(),
     }
 }
@@ -169,6 +253,7 @@ pub fn select(files: &FleetFiles, expr: &str, explain: bool) -> SelectRun {
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         display_root: files.display_root.clone(),
+        ..FleetFiles::default()
     };
     let mut diags = Diags::new(&clusters_only);
     let fleet = load::load(&clusters_only, &mut diags);

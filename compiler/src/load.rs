@@ -576,6 +576,9 @@ impl FileCx<'_, '_> {
             })
         });
         let chart = fields.get("chart").and_then(|e| self.chart(&e.value, dir));
+        let chart_span = fields
+            .get("chart")
+            .map_or(0..0, |e| e.key.span.start..e.value.span.end);
         let selector = fields.get("selector").and_then(|e| match &e.value.kind {
             Kind::Str(s) if !s.trim().is_empty() => Some(self.embedded(&e.value, s.clone())),
             Kind::Str(_) => {
@@ -720,6 +723,7 @@ impl FileCx<'_, '_> {
             name: ServiceName::new(identity),
             owners: owners?,
             chart: chart?,
+            chart_span,
             selector: selector?,
             depends_on,
             release: release?,

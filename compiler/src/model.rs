@@ -80,6 +80,9 @@ pub struct ServiceSpec {
     pub name: ServiceName,
     pub owners: Owners,
     pub chart: ChartRef,
+    /// Where the chart is given in the service file (`chart:` and its value).
+    #[serde(skip)]
+    pub chart_span: Range<usize>,
     pub selector: Embedded,
     #[serde(rename = "dependsOn")]
     pub depends_on: Vec<Dependency>,
@@ -262,15 +265,7 @@ pub enum Data {
 }
 
 /// A content address: `sha256:<hex>`.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-#[serde(transparent)]
-pub struct Digest(pub String);
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(&self.0)
-    }
-}
+pub use plan::Digest;
 
 /// Which services each cluster runs.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]

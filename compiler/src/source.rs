@@ -1,15 +1,27 @@
 //! The fleet repository as files in memory: the only input of the compiler's core, and the one
 //! place (`FleetFiles::read_dir`) that reads the disk.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use crate::chart::ChartFiles;
+use crate::yaml::{self, Kind};
+
+/// Larger chart files are not read (Helm's `MaxDecompressedFileSize` is 5 MiB too).
+pub const MAX_CHART_FILE: u64 = 5 << 20;
+/// Chart folders nested deeper than this are not followed.
+const MAX_CHART_DEPTH: usize = 32;
 
 /// The files of a fleet repository the compiler reads, by path relative to the fleet root
 /// (`clusters/a.yaml`, `services/x/service.yaml`), with `/` separators.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct FleetFiles {
     pub files: BTreeMap<String, String>,
+    /// Other files, as bytes: the charts the services point at (`charts/ingress/Chart.yaml`).
+    /// Chart files may also be given in `files`.
+    pub blobs: BTreeMap<String, Arc<[u8]>>,
     /// Files that exist but could not be read as text, with the reason.
     pub unreadable: BTreeMap<String, String>,
     /// Prepended to file names in diagnostics (e.g. `examples/fleet/`), so that they name the
@@ -44,8 +56,8 @@ impl FleetFiles {
         }
     }
 
-    /// Reads `clusters/*.yaml` and `services/*/service.yaml` under `root`. Charts are read later,
-    /// by the chart loader.
+    /// Reads `clusters/*.yaml`, `services/*/service.yaml` and every file of the local charts
+    /// the services point at (`chart: {path: ...}`) under `root`.
     pub fn read_dir(root: &Path) -> Result<FleetFiles, SourceError> {
         let dir_error = |source| SourceError::Dir {
             path: root.to_path_buf(),
@@ -91,6 +103,7 @@ impl FleetFiles {
                 }
             }
         }
+        out.read_charts(root);
         let mut shown = root.to_string_lossy().replace('\\', "/");
         if shown == "." {
             shown.clear();
@@ -118,6 +131,64 @@ impl FleetFiles {
         }
     }
 
+    /// Reads the folders of the local charts the service files name (read leniently: a
+    /// service that does not load has its problems reported by the loader).
+    fn read_charts(&mut self, root: &Path) {
+        for dir in self.chart_dirs() {
+            let mut found = Vec::new();
+            walk(&root.join(&dir), &dir, 0, &mut found);
+            for (key, result) in found {
+                match result {
+                    Ok(bytes) => {
+                        self.blobs.insert(key, bytes.into());
+                    }
+                    Err(reason) => {
+                        self.unreadable.insert(key, reason);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The folders of the local charts the service files name, relative to the fleet root.
+    pub fn chart_dirs(&self) -> BTreeSet<String> {
+        let mut dirs = BTreeSet::new();
+        for (path, text) in &self.files {
+            let Some(dir) = path
+                .strip_prefix("services/")
+                .and_then(|p| p.strip_suffix("/service.yaml"))
+            else {
+                continue;
+            };
+            if let Some(chart) = chart_path(text)
+                && let Ok(p) = crate::load::normalize_chart_path(dir, &chart)
+            {
+                dirs.insert(p);
+            }
+        }
+        dirs
+    }
+
+    /// The files of the chart in folder `dir` (relative to the fleet root), by path inside
+    /// the chart.
+    pub fn chart_files(&self, dir: &str) -> ChartFiles {
+        let prefix = format!("{dir}/");
+        let mut out = ChartFiles::new();
+        for (k, v) in self.blobs.range(prefix.clone()..) {
+            let Some(rest) = k.strip_prefix(&prefix) else {
+                break;
+            };
+            out.insert(rest.to_owned(), v.clone());
+        }
+        for (k, v) in self.files.range(prefix.clone()..) {
+            let Some(rest) = k.strip_prefix(&prefix) else {
+                break;
+            };
+            out.insert(rest.to_owned(), Arc::from(v.as_bytes()));
+        }
+        out
+    }
+
     /// The name a file is shown under in diagnostics.
     pub fn display_name(&self, path: &str) -> String {
         format!("{}{}", self.display_root, path)
@@ -125,6 +196,55 @@ impl FleetFiles {
 
     pub fn text(&self, path: &str) -> &str {
         self.files.get(path).map_or("", String::as_str)
+    }
+}
+
+/// `chart.path` of a service file, if it has one.
+fn chart_path(text: &str) -> Option<String> {
+    let root = yaml::parse(text).root?;
+    let Kind::Map(entries) = root.kind else {
+        return None;
+    };
+    let chart = entries.iter().find(|e| e.key.as_str() == Some("chart"))?;
+    let Kind::Map(fields) = &chart.value.kind else {
+        return None;
+    };
+    fields
+        .iter()
+        .find(|e| e.key.as_str() == Some("path"))
+        .and_then(|e| e.value.as_str().map(str::to_owned))
+}
+
+/// Every file under `dir` (symbolic links followed, as Helm does), keyed `rel/name`.
+fn walk(dir: &Path, rel: &str, depth: usize, out: &mut Vec<(String, Result<Vec<u8>, String>)>) {
+    if depth > MAX_CHART_DEPTH {
+        out.push((
+            rel.to_owned(),
+            Err(format!(
+                "chart folders nest deeper than {MAX_CHART_DEPTH} levels"
+            )),
+        ));
+        return;
+    }
+    for path in sorted_entries(dir) {
+        let Some(name) = path.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let key = format!("{rel}/{name}");
+        match std::fs::metadata(&path) {
+            Ok(m) if m.is_dir() => walk(&path, &key, depth + 1, out),
+            Ok(m) if m.len() > MAX_CHART_FILE => out.push((
+                key,
+                Err(format!(
+                    "the chart file is larger than the maximum file size {MAX_CHART_FILE}"
+                )),
+            )),
+            Ok(m) if m.is_file() => {
+                out.push((key, std::fs::read(&path).map_err(|e| e.to_string())))
+            }
+            Ok(_) => out.push((key, Err("not a regular file".into()))),
+            Err(e) => out.push((key, Err(e.to_string()))),
+        }
     }
 }
 

@@ -1,1 +1,54 @@
 //! The sandboxed WebAssembly value plugins: the host that runs them and the contract they implement.
+//!
+//! A fleet uses a plugin by placing `plugins/<name>.wasm` (a WebAssembly component of the world
+//! `flotilla:plugin/resolver`, see `wit/since_v0.1.0/resolver.wit`) and optionally
+//! `plugins/<name>.yaml` (its [`Limits`]) in its repository. Templates call it as
+//! `{{ plugin "<name>" arg1 arg2 }}`; the engine hands the call to [`Plugins::call`]:
+//!
+//! ```no_run
+//! use plugins::{HostConfig, PluginHost, Request};
+//! let host = PluginHost::new(HostConfig::default())?;
+//! let plugins = host.load("fleet/plugins".as_ref())?;
+//! let cluster = serde_json::json!({"name": "eu-1", "region": "eu-west-1"});
+//! let value = plugins.call("cidr-allocator", &Request {
+//!     cluster: &cluster,
+//!     service: "api",
+//!     args: &[serde_json::json!("10.128.0.0/9"), serde_json::json!(20)],
+//! })?;
+//! # Ok::<(), Box<dyn std::error::Error>>(())
+//! ```
+//!
+//! Invariants: a plugin sees nothing of the machine (no files, network, environment or
+//! arguments; a fixed clock and seeded randomness), so a call's result depends only on the
+//! plugin's bytes and the request; every call is bounded in CPU (fuel), wall time (epochs),
+//! memory and output size, and every failure comes back as a [`PluginError`] value.
+
+mod author;
+mod cache;
+mod error;
+mod host;
+mod limits;
+mod runtime;
+mod sandbox;
+mod v0_1_0;
+
+#[cfg(test)]
+mod fixtures;
+
+pub use author::{
+    AuthorError, BuildConfig, Lang, TestReport, build_plugin, new_plugin, test_plugin,
+    test_plugin_with,
+};
+pub use error::{ErrorKind, LoadError, LoadErrorKind, LoadErrors, PluginError};
+pub use host::{
+    CallReport, Digest, HostConfig, LoadedFrom, Plugin, PluginHost, PluginInstance, Plugins,
+    Request,
+};
+pub use limits::Limits;
+pub use sandbox::SandboxConfig;
+
+/// The contract version this host implements (`package flotilla:plugin@0.1.0`).
+pub const CONTRACT_VERSION: &str = "0.1.0";
+
+/// The contract's WIT text, as frozen in `wit/since_v0.1.0/resolver.wit` (scaffolds copy it).
+pub const CONTRACT_WIT: &str = include_str!("../wit/since_v0.1.0/resolver.wit");

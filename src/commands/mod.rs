@@ -6,6 +6,10 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 mod auth;
+mod dev;
+mod helm;
+mod plan;
+mod review;
 mod select;
 mod template;
 
@@ -14,8 +18,16 @@ pub enum Command {
     /// Render a Go template file with YAML or JSON data, as Go's text/template with Sprig and
     /// Helm's functions would.
     Template(template::Args),
+    /// Helm charts: `helm template`, rendered as Helm 3.17 renders it.
+    Helm(helm::Args),
     /// Print the clusters of a fleet that a CEL selector matches, sorted, one per line.
     Select(select::Args),
+    /// Compile a fleet into a plan bundle: plan.yaml and every release's manifest.
+    Plan(plan::Args),
+    /// Compare a fresh plan with the accepted one, and accept or reject it.
+    Review(review::Args),
+    /// Tools for developing Flotilla: a synthetic fleet generator, a timed compile.
+    Dev(dev::Args),
     /// Ask the fleet's RBAC policy: `auth can-i ACTION [SERVICE] --cluster NAME --as user:NAME`.
     Auth(auth::Args),
 }
@@ -31,7 +43,11 @@ pub mod exit {
 pub fn exec(command: Command) -> ExitCode {
     match command {
         Command::Template(args) => template::exec(args),
+        Command::Helm(args) => helm::exec(args),
         Command::Select(args) => select::exec(args),
+        Command::Plan(args) => plan::exec(args),
+        Command::Review(args) => review::exec(args),
+        Command::Dev(args) => dev::exec(args),
         Command::Auth(args) => auth::exec(args),
     }
 }

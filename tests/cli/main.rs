@@ -3,6 +3,7 @@
 use std::process::{Command, Output};
 
 mod auth;
+mod plan;
 
 fn flotilla(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flotilla"))
@@ -101,3 +102,4 @@ fn usage_errors_exit_with_2() {
         2
     );
 }
+mod helm;

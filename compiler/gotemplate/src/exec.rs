@@ -127,12 +127,16 @@ pub(crate) struct Shared {
     output_bytes: usize,
     iterations: u64,
     depth: usize,
+    /// How many of the `depth` levels are executions run by functions (`include`, `tpl`).
+    nested_executions: usize,
     rng: u64,
     /// The error of the last nested execution a function ran, to attach as the cause of
     /// that function's error; with the message the function was given.
     nested_error: Option<(String, Box<ExecError>)>,
     /// The name of the template the outermost execution started with.
     top_name: Arc<str>,
+    /// `include` executions in progress, by template name ([`Context::include_depth`]).
+    include_depths: HashMap<String, usize>,
 }
 
 impl Shared {
@@ -142,9 +146,11 @@ impl Shared {
             output_bytes: 0,
             iterations: 0,
             depth: 0,
+            nested_executions: 0,
             rng: options.seed,
             nested_error: None,
             top_name: Arc::from(top_name),
+            include_depths: HashMap::new(),
         }
     }
 }
@@ -161,6 +167,8 @@ enum Flow {
 type EResult<T> = Result<T, Box<ExecError>>;
 
 const RED_ZONE: usize = 64 * 1024;
+/// See [`State::check_nested_depth`].
+pub(crate) const MAX_NESTED_EXECUTIONS: usize = 1024;
 const STACK_GROWTH: usize = 1024 * 1024;
 
 /// The state of one execution of one template set.
@@ -474,14 +482,67 @@ impl<'t, 's> State<'t, 's> {
         Ok(())
     }
 
+    /// The depth check of an execution nested through a function (`include`, `tpl`). Each
+    /// such level builds its error text from the level below (as Go does), so a failure at
+    /// depth n costs O(n²); they nest at most [`MAX_NESTED_EXECUTIONS`] deep, whatever
+    /// `max_depth` allows. (Helm stops `include` recursion at 1001 nested calls of one name.)
+    fn check_nested_depth(&self) -> EResult<()> {
+        self.check_depth()?;
+        if self.shared.nested_executions >= MAX_NESTED_EXECUTIONS {
+            return Err(self.error_kind(
+                ExecErrorKind::Limit,
+                format!(
+                    "exceeded maximum nesting of templates executed by functions \
+                     ({MAX_NESTED_EXECUTIONS})"
+                ),
+            ));
+        }
+        Ok(())
+    }
+
     fn print_value(&mut self, node: &'t Node, v: &RV) -> EResult<()> {
         self.at(NodeRef::Node(node));
         let before = self.out.len();
         match v {
             RV::Invalid => self.out.push_str("<no value>"),
-            RV::Iface(v) | RV::Val(v) => gofmt::write_value(&mut self.out, v),
+            RV::Iface(v) | RV::Val(v) => {
+                // Lists and maps share their elements, so a small value can stand for an
+                // exponentially large tree; every element prints at least one byte, so one
+                // with more elements than the output may hold fails before it is printed.
+                let left = self.output_left();
+                if matches!(v, Value::List(_) | Value::Map(_)) && more_elements_than(v, left) {
+                    return self.count_output(left.saturating_add(1));
+                }
+                gofmt::write_value(&mut self.out, v)
+            }
         }
         self.count_output(self.out.len() - before)
+    }
+
+    /// Bytes that may still be written.
+    fn output_left(&self) -> usize {
+        let max = self.shared.options.limits.max_output_bytes;
+        max.saturating_sub(self.shared.output_bytes)
+    }
+
+    /// A function's result must fit in the output limit: a string by its bytes, a list or a
+    /// map by its entries. Otherwise a loop like `{{$s = print $s $s}}` would double a value
+    /// no output limit sees until memory runs out.
+    fn check_result_size(&self, v: &Value) -> EResult<()> {
+        let max = self.shared.options.limits.max_output_bytes;
+        let size = match v {
+            Value::String(s) => s.len(),
+            Value::List(l) => l.len(),
+            Value::Map(m) => m.len(),
+            _ => 0,
+        };
+        if size > max {
+            return Err(self.error_kind(
+                ExecErrorKind::Limit,
+                format!("value larger than the maximum output size ({max} bytes)"),
+            ));
+        }
+        Ok(())
     }
 
     // Evaluation.
@@ -817,7 +878,13 @@ impl<'t, 's> State<'t, 's> {
             Callee::Builtin(b) => {
                 let callee_name = all_args.get(1).map(|a| a.to_string()).unwrap_or_default();
                 match b.call(argv, &callee_name) {
-                    Ok(v) => Ok(v),
+                    Ok(v) => {
+                        if let RV::Val(s @ Value::String(_)) = &v {
+                            self.at(node);
+                            self.check_result_size(s)?;
+                        }
+                        Ok(v)
+                    }
                     Err(msg) => {
                         self.at(node);
                         Err(self.func_error(name, FuncError::new(msg)))
@@ -827,7 +894,11 @@ impl<'t, 's> State<'t, 's> {
             Callee::Func(f) => {
                 let values: Vec<Value> = argv.iter().map(RV::to_value).collect();
                 match f.call(self, &values) {
-                    Ok(v) => Ok(RV::from_result(v)),
+                    Ok(v) => {
+                        self.at(node);
+                        self.check_result_size(&v)?;
+                        Ok(RV::from_result(v))
+                    }
                     Err(e) => {
                         self.at(node);
                         Err(self.func_error(name, e))
@@ -856,6 +927,20 @@ impl<'t, 's> State<'t, 's> {
                 "wrong type for value; expected {}; got interface {{}}",
                 t.go_name()
             ))),
+            RV::Iface(Value::Map(m)) | RV::Val(Value::Map(m))
+                if t == Ty::Map && m.go_type().is_some() =>
+            {
+                // A named map type converts to its underlying `map[string]interface {}` (Go's
+                // assignability); another map type (`map[string]string`) does not.
+                match m.go_type() {
+                    Some(g) if !g.assignable_to_generic => Err(self.errorf(format!(
+                        "wrong type for value; expected {}; got {}",
+                        t.go_name(),
+                        g.name
+                    ))),
+                    _ => Ok(RV::Val(Value::Map(m.untyped()))),
+                }
+            }
             RV::Iface(v) | RV::Val(v) => {
                 let ok = matches!(
                     (t, &v),
@@ -959,7 +1044,7 @@ impl<'t, 's> State<'t, 's> {
         let Some(tmpl) = set.trees.get(name) else {
             return Err(Box::new(no_such_template(name, &set.root_name)));
         };
-        self.check_depth()?;
+        self.check_nested_depth()?;
         let tmpl: &'t Tree = tmpl;
         let dot = RV::from_value(data);
         let saved_tree = std::mem::replace(&mut self.tree, tmpl);
@@ -967,7 +1052,9 @@ impl<'t, 's> State<'t, 's> {
         let saved_out = std::mem::take(&mut self.out);
         let saved_node = self.node.take();
         self.shared.depth += 1;
+        self.shared.nested_executions += 1;
         let r = self.walk_list(&dot, &tmpl.root);
+        self.shared.nested_executions -= 1;
         self.shared.depth -= 1;
         let out = std::mem::replace(&mut self.out, saved_out);
         self.tree = saved_tree;
@@ -988,17 +1075,46 @@ impl<'t, 's> State<'t, 's> {
             Ok(t) => t,
             Err(e) => return Err(FuncError::new(e.to_string())),
         };
-        if let Err(e) = self.check_depth() {
+        if let Err(e) = self.check_nested_depth() {
             return Err(self.nested_failed(e));
         }
         self.shared.depth += 1;
+        self.shared.nested_executions += 1;
         let r = {
             let mut nested = State::new(&set, &tree, data, self.shared);
             nested.run().map(|_| nested.out)
         };
+        self.shared.nested_executions -= 1;
         self.shared.depth -= 1;
         r.map_err(|e| self.nested_failed(e))
     }
+}
+
+/// Whether `v` has more than `budget` list elements and map entries, counting a shared
+/// container as often as it appears; stops past the budget (so it costs at most `budget`).
+fn more_elements_than(v: &Value, budget: usize) -> bool {
+    let is_container = |x: &&Value| matches!(x, Value::List(_) | Value::Map(_));
+    let mut left = budget;
+    let mut stack = vec![v.clone()];
+    while let Some(v) = stack.pop() {
+        let n = match &v {
+            Value::List(items) => items.len(),
+            Value::Map(m) => m.len(),
+            _ => continue,
+        };
+        if n > left {
+            return true;
+        }
+        left -= n;
+        match &v {
+            Value::List(items) => stack.extend(items.iter().filter(is_container).cloned()),
+            Value::Map(m) => {
+                m.with(|entries| stack.extend(entries.values().filter(is_container).cloned()));
+            }
+            _ => {}
+        }
+    }
+    false
 }
 
 impl Set {
@@ -1046,5 +1162,13 @@ impl Context for State<'_, '_> {
 
     fn now(&self) -> Timestamp {
         self.shared.options.now
+    }
+
+    fn include_depth(&mut self, name: &str) -> Option<&mut usize> {
+        let depths = &mut self.shared.include_depths;
+        if !depths.contains_key(name) {
+            depths.insert(name.to_string(), 0);
+        }
+        depths.get_mut(name)
     }
 }

@@ -161,6 +161,10 @@ fn test_funcs() -> FuncMap {
             Ok(i(a[0].as_list().map_or(-1, |l| l.len() as i64)))
         }),
     );
+    fm.insert(
+        "pair",
+        Func::pure(&[Ty::Any, Ty::Any], None, |a| Ok(l(a.to_vec()))),
+    );
     fm.insert("zeroArgs", Func::pure(&[], None, |_| Ok(s("zeroArgs"))));
     fm.insert("die", Func::pure(&[], None, |_| Err(FuncError::new("die"))));
     fm.insert(
@@ -1200,6 +1204,51 @@ fn missing_key_modes() {
 }
 
 #[test]
+fn named_map_types() {
+    // Helm's `.Values` is a `chartutil.Values` (a named `map[string]interface{}`): fields work
+    // as on any map, `%T` and errors name the type, and a `map[string]interface {}` parameter
+    // accepts it (Go's assignability), converting it to the unnamed type.
+    let values = Map::new().with_go_type(crate::value::MapType::CHARTUTIL_VALUES);
+    values.insert("name", s("x"));
+    values.insert("nested", m(&[("k", s("v"))]));
+    let strings = Map::new().with_go_type(crate::value::MapType::STRING_TO_STRING);
+    strings.insert("_0", s("a"));
+    let data = m(&[("Values", Value::Map(values)), ("S", Value::Map(strings))]);
+    check_cases(
+        &[
+            (
+                "{{.Values.name}} {{.Values.nested.k}} {{.Values}}",
+                "x v map[name:x nested:map[k:v]]",
+            ),
+            (
+                "{{printf \"%T %T\" .Values .Values.nested}}",
+                "chartutil.Values map[string]interface {}",
+            ),
+            ("{{mapArg .Values}}", "2"),
+            ("{{printf \"%T\" (echo .Values)}}", "chartutil.Values"),
+            ("{{range $k, $v := .Values}}{{$k}};{{end}}", "name;nested;"),
+            ("{{len .Values}} {{index .Values \"name\"}}", "2 x"),
+            (
+                "{{oneArg .Values}}",
+                "!template: t:1:9: executing \"t\" at <.Values>: wrong type for value; expected string; got chartutil.Values",
+            ),
+            (
+                "{{eq .Values .Values}}",
+                "!template: t:1:2: executing \"t\" at <eq .Values .Values>: error calling eq: non-comparable type map[name:x nested:map[k:v]]: chartutil.Values",
+            ),
+            ("{{.S._0}} {{printf \"%T\" .S}}", "a map[string]string"),
+            // `map[string]string` is not assignable to `map[string]interface {}`.
+            (
+                "{{mapArg .S}}",
+                "!template: t:1:9: executing \"t\" at <.S>: wrong type for value; expected map[string]interface {}; got map[string]string",
+            ),
+        ],
+        &data,
+        &ExecOptions::default(),
+    );
+}
+
+#[test]
 fn templates_and_blocks() {
     check(&[
         ("{{define \"x\"}}X{{.}}{{end}}{{template \"x\" 1}}", "X1"),
@@ -1505,6 +1554,41 @@ fn limits_hold() {
             .ends_with("exceeded maximum output size (15 bytes)"),
         "{e}"
     );
+    // Values that double on every iteration stop at the output limit, though never printed:
+    // strings and lists returned by functions, and shared trees when printed.
+    let e = err_of(
+        "{{$s := \"x\"}}{{range $.SI}}{{range $.SI}}{{range $.SI}}{{$s = print $s $s}}{{end}}{{end}}{{end}}",
+        &limits(|l| l.max_output_bytes = 1000),
+    );
+    assert_eq!(
+        e.to_string(),
+        "template: t:1:62: executing \"t\" at <print $s $s>: value larger than the maximum output size (1000 bytes)"
+    );
+    assert_eq!(e.kind, ExecErrorKind::Limit);
+    let deep = "{{$l := 1}}{{range $.SI}}{{range $.SI}}{{range $.SI}}{{$l = pair $l $l}}{{end}}{{end}}{{end}}";
+    let e = err_of(
+        &format!("{deep}{{{{$l}}}}"),
+        &limits(|l| l.max_output_bytes = 10_000),
+    );
+    assert_eq!(
+        e.to_string(),
+        "template: t:1:95: executing \"t\" at <{{$l}}>: exceeded maximum output size (10000 bytes)"
+    );
+    // 2^27 elements, shared: fine as long as nothing prints it.
+    let e = err_of(
+        &format!("{deep}{{{{len $l}}}}{{{{fail}}}}"),
+        &ExecOptions::default(),
+    );
+    assert!(
+        e.message
+            .ends_with("wrong number of args for fail: want 1 got 0"),
+        "{e}"
+    );
+    let e = err_of("{{len (echo .SI)}}", &limits(|l| l.max_output_bytes = 2));
+    assert_eq!(
+        e.to_string(),
+        "template: t:1:7: executing \"t\" at <echo .SI>: value larger than the maximum output size (2 bytes)"
+    );
     // A huge range stops at the iteration limit.
     let mut opts = limits(|l| l.max_iterations = 1000);
     opts.range_over_int = true;
@@ -1521,7 +1605,7 @@ fn limits_hold() {
     );
     assert_eq!(
         e.to_string(),
-        "template: t:1:25: executing \"r\" at <{{template \"r\" .}}>: exceeded maximum template depth (1000)"
+        "template: t:1:25: executing \"r\" at <{{template \"r\" .}}>: exceeded maximum template depth (100000)"
     );
     let e = err_of(
         "{{define \"r\"}}{{template \"r\" .}}{{end}}{{template \"r\" .}}",
@@ -1555,8 +1639,26 @@ fn limits_hold() {
 
 #[test]
 fn deep_recursion_does_not_overflow_the_stack() {
-    // Default depth limit with include: every level is a function call and an execution.
+    // Default depth limit with include (without Helm's own count): every level is a
+    // function call and an execution; their nesting has a bound of its own, so that the
+    // error (each level's text containing the text of the level below) stays cheap.
     let mut t = Template::new(Arc::new(test_funcs()));
+    t.parse(
+        "t",
+        "{{define \"r\"}}{{include \"r\" .}}{{end}}{{include \"r\" .}}",
+    )
+    .unwrap();
+    let start = std::time::Instant::now();
+    let e = t
+        .execute("t", &Value::Nil, &ExecOptions::default())
+        .unwrap_err();
+    assert_eq!(
+        e.root_cause().message,
+        "exceeded maximum nesting of templates executed by functions (1024)"
+    );
+    assert!(start.elapsed().as_secs() < 10);
+    // Helm's include stops at 1001 nested includes of one name, as Helm does.
+    let mut t = Template::new(Arc::new(FuncMap::helm()));
     t.parse(
         "t",
         "{{define \"r\"}}{{include \"r\" .}}{{end}}{{include \"r\" .}}",
@@ -1565,10 +1667,23 @@ fn deep_recursion_does_not_overflow_the_stack() {
     let e = t
         .execute("t", &Value::Nil, &ExecOptions::default())
         .unwrap_err();
-    assert!(
-        e.root_cause()
-            .message
-            .contains("exceeded maximum template depth (1000)")
+    assert_eq!(
+        e.root_cause().to_string(),
+        "template: t:1:16: executing \"r\" at <include \"r\" .>: error calling include: \
+         rendering template has a nested reference name: r: unable to execute template"
+    );
+    assert_eq!(e.to_string().matches("error calling include").count(), 1002);
+    // Template recursion goes as deep as Go's limit.
+    let mut t = Template::new(Arc::new(test_funcs()));
+    t.parse(
+        "t",
+        "{{define \"down\"}}{{if .}}{{template \"down\" (slice . 1)}}{{else}}done{{end}}{{end}}{{template \"down\" .}}",
+    )
+    .unwrap();
+    let list = l((0..20_000).map(i).collect());
+    assert_eq!(
+        t.execute("t", &list, &ExecOptions::default()).unwrap(),
+        "done"
     );
     // Legal deep nesting of blocks and parentheses executes.
     let n = 900;

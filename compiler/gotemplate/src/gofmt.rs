@@ -84,7 +84,8 @@ fn write_value_at(out: &mut String, v: &Value, depth: usize) {
 }
 
 /// `%v` of a float64 (`strconv.FormatFloat(f, 'g', -1, 64)`): the shortest digits that
-/// round-trip, in exponent form when the decimal exponent is below -4 or at least 21.
+/// round-trip, in exponent form when the decimal exponent is below -4 or at least 6
+/// (`1e+06`, `1.5e-05`).
 pub fn format_float_g(f: f64) -> String {
     format_float(f, b'g', -1)
 }
@@ -639,11 +640,12 @@ impl<'o> Printer<'o> {
             }
             return;
         }
-        if verb == 'T' {
-            self.fmt_s(&arg.type_name());
-            return;
+        match verb {
+            'T' => self.fmt_s(&arg.type_name()),
+            // Go prints the address of a map or slice; there is none to print here.
+            'p' => self.bad_verb(verb, arg),
+            _ => self.print_value(arg, verb, 0),
         }
-        self.print_value(arg, verb, 0);
     }
 
     /// `printValue`: an operand or an element of one.
@@ -693,11 +695,14 @@ impl<'o> Printer<'o> {
                     return;
                 }
                 let sharp_v = self.f.sharp_v;
-                self.buf.push_str(if sharp_v {
-                    "map[string]interface {}{"
+                if sharp_v {
+                    // The map's Go type: `map[string]interface {}`, or a named one such as
+                    // Helm's `chartutil.Values`.
+                    self.buf.push_str(m.go_type_name());
+                    self.buf.push('{');
                 } else {
-                    "map["
-                });
+                    self.buf.push_str("map[");
+                }
                 m.with(|entries| {
                     for (i, (k, item)) in entries.iter().enumerate() {
                         if i > 0 {

@@ -9,6 +9,7 @@ use crate::ast::{Arg, Branch, Callee, Command, Node, Number, Pipe, TemplateCall,
 use crate::builtins::Builtin;
 use crate::error::ParseError;
 use crate::funcs::FuncMap;
+use crate::funcs::convert::underscore_ok;
 use crate::lex::{Item, ItemType, Lexer, go_quote};
 use crate::value::Value;
 
@@ -925,42 +926,6 @@ fn simplify_complex(n: &mut Number, re: f64, im: f64) {
             n.uint64 = re as u64;
         }
     }
-}
-
-/// Go's `underscoreOK`: underscores only between digits (or after a base prefix).
-fn underscore_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    let mut saw = b'^';
-    let b = if !b.is_empty() && (b[0] == b'-' || b[0] == b'+') {
-        &b[1..]
-    } else {
-        b
-    };
-    let mut hex = false;
-    if b.len() >= 2 && b[0] == b'0' && matches!(b[1].to_ascii_lowercase(), b'b' | b'o' | b'x') {
-        i = 2;
-        saw = b'0';
-        hex = b[1].eq_ignore_ascii_case(&b'x');
-    }
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
-            saw = b'0';
-        } else if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-        } else {
-            if saw == b'_' {
-                return false;
-            }
-            saw = b'!';
-        }
-        i += 1;
-    }
-    saw != b'_'
 }
 
 /// Go's `strconv.ParseUint(s, 0, 64)`.

@@ -26,7 +26,8 @@ pub enum MissingKey {
 /// hang, a stack overflow or unbounded memory.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Limits {
-    /// Nesting of `template`/`include`/`tpl` calls.
+    /// Nesting of `template`/`include`/`tpl` calls. Go's limit (`maxExecDepth`) is 100000,
+    /// the default; each level costs about a kilobyte of (heap-grown) stack.
     pub max_depth: usize,
     /// Bytes written by one execution, including nested `include` output.
     pub max_output_bytes: usize,
@@ -37,7 +38,7 @@ pub struct Limits {
 impl Default for Limits {
     fn default() -> Self {
         Limits {
-            max_depth: 1000,
+            max_depth: 100_000,
             max_output_bytes: 64 << 20,
             max_iterations: 10_000_000,
         }

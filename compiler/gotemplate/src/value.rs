@@ -96,7 +96,7 @@ impl Value {
             Value::Float(_) => "float64".into(),
             Value::String(_) => "string".into(),
             Value::List(_) => "[]interface {}".into(),
-            Value::Map(m) => m.go_type().unwrap_or("map[string]interface {}").into(),
+            Value::Map(m) => m.go_type_name().into(),
             Value::Object(o) => o.type_name().into(),
         }
     }
@@ -191,10 +191,7 @@ impl fmt::Debug for Value {
             Value::Float(x) => write!(f, "{x:?}"),
             Value::String(s) => write!(f, "{s:?}"),
             Value::List(l) => f.debug_list().entries(l.iter()).finish(),
-            Value::Map(m) => {
-                let guard = m.0.entries.read();
-                f.debug_map().entries(guard.iter()).finish()
-            }
+            Value::Map(m) => m.with(|entries| f.debug_map().entries(entries.iter()).finish()),
             Value::Object(o) => write!(f, "{}({:?})", o.type_name(), o),
         }
     }
@@ -211,29 +208,50 @@ impl PartialEq for Value {
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::String(a), Value::String(b)) => a == b,
             (Value::List(a), Value::List(b)) => a == b,
-            (Value::Map(a), Value::Map(b)) => {
-                a.ptr_eq(b)
-                    || (a.go_type() == b.go_type() && *a.0.entries.read() == *b.0.entries.read())
-            }
+            (Value::Map(a), Value::Map(b)) => a.ptr_eq(b) || a.with(|x| b.with(|y| x == y)),
             (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
     }
 }
 
+/// A Go map type other than `map[string]interface {}` that a [`Map`] can be typed as, for
+/// `%T`/`typeOf`, error messages and Go's assignability rules. The entries are the same either
+/// way; only the (static) type differs, as after a Go conversion `chartutil.Values(m)`.
+#[derive(Debug, PartialEq, Eq)]
+pub struct MapType {
+    /// The type as `%T` prints it.
+    pub name: &'static str,
+    /// Whether a value of this type can be passed where a `map[string]interface {}` is
+    /// expected: true for a named type whose underlying type is `map[string]interface {}`
+    /// (Go's assignability rule), false for a map of another element type.
+    pub assignable_to_generic: bool,
+}
+
+impl MapType {
+    /// Helm's `chartutil.Values` (a named `map[string]interface{}`): the type of `.Values`,
+    /// `.Template` and of the top-level data Helm executes templates with.
+    pub const CHARTUTIL_VALUES: &'static MapType = &MapType {
+        name: "chartutil.Values",
+        assignable_to_generic: true,
+    };
+
+    /// `map[string]string` (Sprig's `split`).
+    pub const STRING_TO_STRING: &'static MapType = &MapType {
+        name: "map[string]string",
+        assignable_to_generic: false,
+    };
+}
+
 /// A shared, mutable `map[string]interface{}` with Go's (byte-wise) key order.
 ///
-/// A map may carry the name of a Go map type whose underlying type is
-/// `map[string]interface{}` (Helm's `.Values` is a `chartutil.Values`): `%T` and `typeOf`
-/// print that name, and functions that type-assert `map[string]interface{}` (Sprig's `dig`)
-/// refuse it, as in Go.
+/// A map handle may carry a Go type other than `map[string]interface {}` ([`MapType`]); clones
+/// keep it, and [`Map::with_go_type`] / [`Map::untyped`] make handles of the same entries with
+/// another type.
 #[derive(Clone, Default)]
-pub struct Map(Arc<MapInner>);
-
-#[derive(Default)]
-struct MapInner {
-    go_type: Option<&'static str>,
-    entries: RwLock<BTreeMap<String, Value>>,
+pub struct Map {
+    entries: Arc<RwLock<BTreeMap<String, Value>>>,
+    go_type: Option<&'static MapType>,
 }
 
 impl Map {
@@ -242,59 +260,70 @@ impl Map {
     }
 
     pub fn from_btree(entries: BTreeMap<String, Value>) -> Map {
-        Map(Arc::new(MapInner {
+        Map {
+            entries: Arc::new(RwLock::new(entries)),
             go_type: None,
-            entries: RwLock::new(entries),
-        }))
+        }
     }
 
-    /// A map of the named Go map type `go_type` (e.g. `chartutil.Values`) with `entries`.
-    pub fn named(go_type: &'static str, entries: BTreeMap<String, Value>) -> Map {
-        Map(Arc::new(MapInner {
+    /// The map's Go type when it is not `map[string]interface {}`.
+    pub fn go_type(&self) -> Option<&'static MapType> {
+        self.go_type
+    }
+
+    /// The Go type as `%T` prints it.
+    pub fn go_type_name(&self) -> &'static str {
+        self.go_type.map_or("map[string]interface {}", |t| t.name)
+    }
+
+    /// A handle to the same entries typed as `go_type` (Go's `chartutil.Values(m)`).
+    pub fn with_go_type(&self, go_type: &'static MapType) -> Map {
+        Map {
+            entries: self.entries.clone(),
             go_type: Some(go_type),
-            entries: RwLock::new(entries),
-        }))
+        }
     }
 
-    /// The name of the map's Go type when it is a named type, `None` for
-    /// `map[string]interface {}`.
-    pub fn go_type(&self) -> Option<&'static str> {
-        self.0.go_type
+    /// A handle to the same entries typed as `map[string]interface {}`.
+    pub fn untyped(&self) -> Map {
+        Map {
+            entries: self.entries.clone(),
+            go_type: None,
+        }
     }
 
     pub fn get(&self, key: &str) -> Option<Value> {
-        self.0.entries.read().get(key).cloned()
+        self.entries.read().get(key).cloned()
     }
 
     pub fn contains_key(&self, key: &str) -> bool {
-        self.0.entries.read().contains_key(key)
+        self.entries.read().contains_key(key)
     }
 
     pub fn insert(&self, key: impl Into<String>, value: Value) -> Option<Value> {
-        self.0.entries.write().insert(key.into(), value)
+        self.entries.write().insert(key.into(), value)
     }
 
     pub fn remove(&self, key: &str) -> Option<Value> {
-        self.0.entries.write().remove(key)
+        self.entries.write().remove(key)
     }
 
     pub fn len(&self) -> usize {
-        self.0.entries.read().len()
+        self.entries.read().len()
     }
 
     pub fn is_empty(&self) -> bool {
-        self.0.entries.read().is_empty()
+        self.entries.read().is_empty()
     }
 
     /// The keys, sorted.
     pub fn keys(&self) -> Vec<String> {
-        self.0.entries.read().keys().cloned().collect()
+        self.entries.read().keys().cloned().collect()
     }
 
     /// A snapshot of the entries, sorted by key (values are shared, not copied).
     pub fn entries(&self) -> Vec<(String, Value)> {
-        self.0
-            .entries
+        self.entries
             .read()
             .iter()
             .map(|(k, v)| (k.clone(), v.clone()))
@@ -303,46 +332,47 @@ impl Map {
 
     /// Read access to the entries without cloning them.
     pub fn with<R>(&self, f: impl FnOnce(&BTreeMap<String, Value>) -> R) -> R {
-        f(&self.0.entries.read())
+        f(&self.entries.read())
     }
 
     /// Write access to the entries.
     pub fn with_mut<R>(&self, f: impl FnOnce(&mut BTreeMap<String, Value>) -> R) -> R {
-        f(&mut self.0.entries.write())
+        f(&mut self.entries.write())
     }
 
-    /// A new map with the same entries (values shared): Go's shallow map copy.
+    /// A new map with the same entries (values shared) and the same Go type: Go's shallow
+    /// map copy.
     pub fn shallow_copy(&self) -> Map {
-        self.with_type(self.0.entries.read().clone())
+        Map {
+            entries: Arc::new(RwLock::new(self.entries.read().clone())),
+            go_type: self.go_type,
+        }
     }
 
+    /// A new map with copies of the entries all the way down, of the same Go type (as
+    /// `copystructure` copies).
     pub fn deep_copy(&self) -> Map {
-        self.with_type(
-            self.0
-                .entries
-                .read()
-                .iter()
-                .map(|(k, v)| (k.clone(), v.deep_copy()))
-                .collect(),
-        )
+        let entries = self
+            .entries
+            .read()
+            .iter()
+            .map(|(k, v)| (k.clone(), v.deep_copy()))
+            .collect();
+        Map {
+            entries: Arc::new(RwLock::new(entries)),
+            go_type: self.go_type,
+        }
     }
 
-    /// A new map of this map's Go type.
-    fn with_type(&self, entries: BTreeMap<String, Value>) -> Map {
-        Map(Arc::new(MapInner {
-            go_type: self.0.go_type,
-            entries: RwLock::new(entries),
-        }))
-    }
-
+    /// Whether both are handles to the same entries (whatever their Go types).
     pub fn ptr_eq(&self, other: &Map) -> bool {
-        Arc::ptr_eq(&self.0, &other.0)
+        Arc::ptr_eq(&self.entries, &other.entries)
     }
 }
 
 impl fmt::Debug for Map {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_map().entries(self.0.entries.read().iter()).finish()
+        self.with(|entries| f.debug_map().entries(entries.iter()).finish())
     }
 }
 
@@ -417,6 +447,30 @@ mod tests {
         inner.insert("x", Value::Bool(true));
         let copied_inner = copy.as_map().unwrap().get("inner").unwrap();
         assert!(copied_inner.as_map().unwrap().is_empty());
+    }
+
+    #[test]
+    fn typed_map_handles_share_entries() {
+        let m = Map::new();
+        let values = m.with_go_type(MapType::CHARTUTIL_VALUES);
+        values.insert("a", Value::Int(1));
+        assert_eq!(m.get("a"), Some(Value::Int(1)));
+        assert!(values.ptr_eq(&m));
+        assert_eq!(Value::Map(values.clone()).type_name(), "chartutil.Values");
+        assert_eq!(Value::Map(values.clone()).kind_name(), "map");
+        assert_eq!(
+            Value::Map(values.untyped()).type_name(),
+            "map[string]interface {}"
+        );
+        // Copies keep the type, as Go's copies do.
+        assert_eq!(
+            Value::Map(values.deep_copy()).type_name(),
+            "chartutil.Values"
+        );
+        assert_eq!(
+            Value::Map(values.shallow_copy()).type_name(),
+            "chartutil.Values"
+        );
     }
 
     #[test]

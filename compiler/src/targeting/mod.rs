@@ -32,6 +32,9 @@ pub struct Selector {
     pub text: String,
     /// The checker's bound on its evaluation cost.
     pub cost: u64,
+    /// The field chains the selector reads of `cluster` (`["tags", "team"]`; empty is the whole
+    /// cluster), or `None` when it uses `cluster` whole.
+    pub reads: Option<Vec<Vec<String>>>,
     /// What it is called in messages (`selector`).
     noun: String,
     program: Arc<Program>,
@@ -159,12 +162,79 @@ fn compile_here(text: &str, bounds: DataBounds, scope: &Scope) -> Result<Selecto
     if !checked.problems.is_empty() {
         return Err(checked.problems);
     }
+    let mut chains = Vec::new();
+    let reads = cluster_reads(program.expression(), &mut chains).then(|| {
+        chains.sort();
+        chains.dedup();
+        chains
+    });
     Ok(Selector {
         text: text.to_owned(),
         cost: checked.cost,
+        reads,
         noun: scope.noun.clone(),
         program: Arc::new(program),
     })
+}
+
+/// Collects the chains of fields the expression selects from `cluster`; false when it uses
+/// `cluster` otherwise (whole, or shadowed by a comprehension variable). Runs on the compile
+/// thread's large stack, like the checker.
+fn cluster_reads(e: &IdedExpr, out: &mut Vec<Vec<String>>) -> bool {
+    match &e.expr {
+        Expr::Select(sel) => {
+            let mut fields = vec![sel.field.clone()];
+            let mut at = &sel.operand;
+            loop {
+                match &at.expr {
+                    Expr::Select(inner) => {
+                        fields.push(inner.field.clone());
+                        at = &inner.operand;
+                    }
+                    Expr::Ident(name) if name == "cluster" => {
+                        fields.reverse();
+                        out.push(fields);
+                        return true;
+                    }
+                    _ => return cluster_reads(at, out),
+                }
+            }
+        }
+        Expr::Ident(name) => name != "cluster",
+        Expr::Call(call) => {
+            call.target.as_deref().is_none_or(|t| cluster_reads(t, out))
+                && call.args.iter().all(|a| cluster_reads(a, out))
+        }
+        Expr::List(list) => list.elements.iter().all(|a| cluster_reads(a, out)),
+        Expr::Map(map) => map.entries.iter().all(|entry| match &entry.expr {
+            cel::common::ast::EntryExpr::MapEntry(me) => {
+                cluster_reads(&me.key, out) && cluster_reads(&me.value, out)
+            }
+            cel::common::ast::EntryExpr::StructField(f) => cluster_reads(&f.value, out),
+        }),
+        Expr::Struct(st) => st.entries.iter().all(|entry| match &entry.expr {
+            cel::common::ast::EntryExpr::MapEntry(me) => {
+                cluster_reads(&me.key, out) && cluster_reads(&me.value, out)
+            }
+            cel::common::ast::EntryExpr::StructField(f) => cluster_reads(&f.value, out),
+        }),
+        Expr::Comprehension(c) => {
+            let shadows = c.iter_var == "cluster"
+                || c.iter_var2.as_deref() == Some("cluster")
+                || c.accu_var == "cluster";
+            !shadows
+                && [
+                    &c.iter_range,
+                    &c.accu_init,
+                    &c.loop_cond,
+                    &c.loop_step,
+                    &c.result,
+                ]
+                .into_iter()
+                .all(|x| cluster_reads(x, out))
+        }
+        Expr::Literal(_) | Expr::Unspecified => true,
+    }
 }
 
 /// The byte offset of a 1-based line and 1-based character column.
@@ -535,23 +605,47 @@ pub enum ClauseValue {
     Error(String),
 }
 
-/// The outcome of every selector on every cluster.
+/// The outcome of every selector on every cluster. A selector that reads only some fields of
+/// `cluster` is evaluated once per distinct value of those fields.
 pub fn evaluate_all<'s>(
     selectors: impl IntoIterator<Item = (&'s str, &'s Selector)>,
     fleet: &Fleet,
 ) -> BTreeMap<String, BTreeMap<ClusterName, Outcome>> {
     let evaluator = Evaluator::new();
-    let clusters: Vec<(&ClusterName, Value)> = fleet
+    let clusters: Vec<(&ClusterName, &crate::model::ClusterSpec, Data)> = fleet
         .clusters
         .iter()
-        .map(|(n, c)| (n, cluster_value(c)))
+        .map(|(n, c)| (n, c, c.to_data()))
         .collect();
+    let mut values: Vec<Option<Value>> = vec![None; clusters.len()];
+    // Projections per distinct set of chains, per cluster.
+    let mut projections: HashMap<Vec<Vec<String>>, Vec<crate::model::Digest>> = HashMap::new();
     let mut out = BTreeMap::new();
     for (service, selector) in selectors {
-        let per: BTreeMap<ClusterName, Outcome> = clusters
-            .iter()
-            .map(|(n, v)| ((*n).clone(), evaluator.eval(selector, v)))
-            .collect();
+        let mut per: BTreeMap<ClusterName, Outcome> = BTreeMap::new();
+        let keys = selector.reads.as_ref().map(|chains| {
+            projections
+                .entry(chains.clone())
+                .or_insert_with(|| {
+                    clusters
+                        .iter()
+                        .map(|(_, _, d)| crate::values::projection(chains, d))
+                        .collect()
+                })
+                .clone()
+        });
+        let mut memo: HashMap<crate::model::Digest, Outcome> = HashMap::new();
+        for (i, (name, spec, _)) in clusters.iter().enumerate() {
+            let mut eval = || {
+                let v = values[i].get_or_insert_with(|| cluster_value(spec));
+                evaluator.eval(selector, v)
+            };
+            let outcome = match &keys {
+                Some(keys) => memo.entry(keys[i]).or_insert_with(&mut eval).clone(),
+                None => eval(),
+            };
+            per.insert((*name).clone(), outcome);
+        }
         out.insert(service.to_owned(), per);
     }
     out

@@ -1,11 +1,12 @@
 //! Fixture fleets under `tests/cases/<case>/`, each compiled, with its diagnostics, selection
-//! and waves snapshotted beside it (`tests/cases/<case>/compiled.snap`).
+//! and waves snapshotted beside it (`tests/cases/<case>/compiled.snap`). A chart a fixture
+//! does not write gets a stub `Chart.yaml`.
 
 use std::path::Path;
 
 use compiler::FleetFiles;
 
-use crate::support::summary;
+use crate::support::{add_stub_charts, summary};
 
 #[test]
 fn cases() {
@@ -21,6 +22,7 @@ fn cases() {
     for dir in dirs {
         let mut files = FleetFiles::read_dir(&dir).expect("a fixture fleet");
         files.display_root.clear();
+        add_stub_charts(&mut files);
         let compiled = compiler::compile(&files);
         insta::with_settings!({
             snapshot_path => dir.clone(),

@@ -366,3 +366,47 @@ fn hostile_selectors_do_not_panic() {
     }
     insta::assert_snapshot!(out);
 }
+
+#[test]
+fn selectors_know_what_they_read_of_the_cluster() {
+    let check = |expr: &str, expect: Option<&[&str]>| {
+        let reads = targeting::compile(expr, DataBounds::default())
+            .map(|s| s.reads)
+            .unwrap_or_else(|p| panic!("{expr}: {p:?}"));
+        let got = reads.map(|r| r.iter().map(|c| c.join(".")).collect::<Vec<_>>());
+        let expect = expect.map(|e| e.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>());
+        assert_eq!(got, expect, "{expr}");
+    };
+    check("true", Some(&[]));
+    check(
+        r#"cluster.environment == "prod" && cluster.tags.tier in ["edge"]"#,
+        Some(&["environment", "tags.tier"]),
+    );
+    check("has(cluster.metadata.dnsZone)", Some(&["metadata.dnsZone"]));
+    check(
+        r#"cluster.tags.exists(k, k.startsWith("x")) || cluster.metadata["nodes"] > 3"#,
+        Some(&["metadata", "tags"]),
+    );
+    check(
+        r#"semver(cluster.metadata.kubernetesVersion).isGreaterThan(semver("1.29.0"))"#,
+        Some(&["metadata.kubernetesVersion"]),
+    );
+    // `cluster` used whole, or shadowed: every field may matter.
+    check(r#"[cluster].size() == 1"#, None);
+    check(r#"[1].exists(cluster, cluster == 1)"#, None);
+}
+
+#[test]
+fn selections_are_the_same_with_and_without_sharing() {
+    // A selector over one field decides once per distinct value; it must agree with a
+    // selector that reads the whole cluster (so is evaluated on every one).
+    let files = crate::example::example_fleet();
+    let compiled = compiler::compile(&files);
+    for (name, spec) in &compiled.fleet.services {
+        let text = format!("[cluster].size() == 1 && ({})", spec.selector.text);
+        let whole = compiler::select(&files, &text, false);
+        let by_field: Vec<&ClusterName> = compiled.selection.clusters_of(name.as_str());
+        let whole: Vec<&ClusterName> = whole.matches.iter().collect();
+        assert_eq!(by_field, whole, "{name}");
+    }
+}

@@ -1,10 +1,11 @@
 //! Integration tests of the fleet compiler: fixture fleets with snapshots of their
 //! diagnostics, CEL helper tables, hostile selectors, the dependency graph, the example fleet
-//! and the JSON Schemas.
+//! the JSON Schemas, and plans (values, charts, bundles, reviews, determinism).
 
 mod cases;
 mod cel;
 mod example;
 mod graph;
+mod plan;
 mod schemas;
 mod support;

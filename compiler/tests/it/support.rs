@@ -24,8 +24,28 @@ pub fn service(name: &str, selector: &str, deps: &[&str]) -> (String, String) {
     )
 }
 
+/// A fleet of these files, with a stub chart for every service whose chart has no files.
 pub fn fleet(files: Vec<(String, String)>) -> FleetFiles {
-    FleetFiles::from_files(files)
+    let mut files = FleetFiles::from_files(files);
+    add_stub_charts(&mut files);
+    files
+}
+
+/// Adds `Chart.yaml` to every chart folder a service names, when the fleet has no chart at
+/// all: fixtures that are about selection and ordering need not write charts.
+pub fn add_stub_charts(files: &mut FleetFiles) {
+    if !files.blobs.is_empty() || files.files.keys().any(|k| k.starts_with("charts/")) {
+        return;
+    }
+    for dir in files.chart_dirs() {
+        if files.chart_files(&dir).is_empty() {
+            let name = dir.rsplit('/').next().unwrap_or("chart");
+            files.files.insert(
+                format!("{dir}/Chart.yaml"),
+                format!("apiVersion: v2\nname: {name}\nversion: 0.1.0\n"),
+            );
+        }
+    }
 }
 
 /// Diagnostics, selection and waves, as text.

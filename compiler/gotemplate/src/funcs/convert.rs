@@ -96,7 +96,7 @@ pub fn parse_go_int(s: &str) -> Option<i64> {
     if digits.is_empty() || (!prefixed && digits.contains('_')) {
         return None;
     }
-    if digits.starts_with('_') && radix != 8 || digits.ends_with('_') || digits.contains("__") {
+    if !underscore_ok(s) {
         return None;
     }
     let clean: String = digits.chars().filter(|&c| c != '_').collect();
@@ -110,6 +110,36 @@ pub fn parse_go_int(s: &str) -> Option<i64> {
     } else {
         i64::try_from(magnitude).ok()
     }
+}
+
+/// Go's `underscoreOK` (strconv and the template lexer): `_` only between digits or right
+/// after a base prefix, never doubled or at the end; an optional sign is skipped.
+pub fn underscore_ok(s: &str) -> bool {
+    let b = s.as_bytes();
+    let mut i = usize::from(matches!(b.first(), Some(b'+' | b'-')));
+    let mut saw = b'^';
+    let mut hex = false;
+    if b.len() >= i + 2 && b[i] == b'0' && matches!(b[i + 1] | 0x20, b'b' | b'o' | b'x') {
+        hex = b[i + 1] | 0x20 == b'x';
+        i += 2;
+        saw = b'0';
+    }
+    for &c in &b[i..] {
+        if c.is_ascii_digit() || (hex && c.is_ascii_hexdigit()) {
+            saw = b'0';
+        } else if c == b'_' {
+            if saw != b'0' {
+                return false;
+            }
+            saw = b'_';
+        } else {
+            if saw == b'_' {
+                return false;
+            }
+            saw = b'!';
+        }
+    }
+    saw != b'_'
 }
 
 /// `strconv.ParseFloat(s, 64)` for the decimal forms (and `inf`/`nan`).
@@ -138,6 +168,8 @@ mod tests {
         let cases: &[(Value, i64)] = &[
             (Value::from("42"), 42),
             (Value::from("0x1f"), 31),
+            (Value::from("0x_1f"), 31),
+            (Value::from("0x1f_"), 0),
             (Value::from("010"), 8),
             (Value::from("3.0"), 3),
             (Value::from("3.5"), 0),

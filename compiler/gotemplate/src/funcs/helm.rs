@@ -35,6 +35,9 @@ fn is_exec_error(message: &str) -> bool {
     message.contains(": executing \"") || message.contains("is an incomplete or empty template")
 }
 
+/// Helm's `recursionMaxNums`.
+const INCLUDE_MAX_DEPTH: usize = 1000;
+
 fn str_arg(args: &[Value], i: usize) -> &str {
     args.get(i).and_then(Value::as_str).unwrap_or("")
 }
@@ -44,12 +47,27 @@ fn arg(args: &[Value], i: usize) -> Value {
 }
 
 pub fn register(map: &mut FuncMap) {
-    // include(name, data): runs a named template, returns its output.
+    // include(name, data): runs a named template, returns its output. Helm counts the
+    // includes of each name in progress and refuses to go deeper than 1000 (its
+    // `recursionMaxNums`), before Go's execution depth limit would.
     map.insert(
         "include",
         Func::new(&[Ty::String, Ty::Any], None, |ctx, args| {
-            ctx.execute_template(str_arg(args, 0), arg(args, 1))
-                .map(Value::from)
+            let name = str_arg(args, 0);
+            if let Some(depth) = ctx.include_depth(name) {
+                if *depth > INCLUDE_MAX_DEPTH {
+                    return Err(FuncError::new(format!(
+                        "rendering template has a nested reference name: {name}: \
+                         unable to execute template"
+                    )));
+                }
+                *depth += 1;
+            }
+            let r = ctx.execute_template(name, arg(args, 1)).map(Value::from);
+            if let Some(depth) = ctx.include_depth(name) {
+                *depth = depth.saturating_sub(1);
+            }
+            r
         }),
     );
 

@@ -227,6 +227,14 @@ pub trait Context {
 
     /// The render's clock (`now`, `ago`, `date` defaults): fixed per render when configured.
     fn now(&self) -> Timestamp;
+
+    /// Helm's bookkeeping of `include`: the number of `include` executions of the template
+    /// `name` in progress in this render, for `include` to count up and down (Helm stops a
+    /// recursion at 1000 nested includes of one name). `None` when the context keeps none.
+    fn include_depth(&mut self, name: &str) -> Option<&mut usize> {
+        let _ = name;
+        None
+    }
 }
 
 /// A context for calling functions outside a render (tests, constant folding): no templates,

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use super::convert::strval;
 use super::{Context, Func, FuncError, FuncMap, Ty};
 use crate::gofmt::{self, unicode};
-use crate::value::{Map, Value};
+use crate::value::{Map, MapType, Value};
 
 /// The longest string a function here builds (`repeat`, `indent`, `rand*`): far beyond any
 /// render's output limit, and short of exhausting memory on a hostile count.
@@ -231,14 +231,15 @@ fn string_list(items: Vec<String>) -> Value {
     Value::list(items.into_iter().map(Value::from).collect())
 }
 
-/// Sprig's `map[string]string` of split parts, keyed `_0`, `_1`, ….
+/// Sprig's `map[string]string` of split parts, keyed `_0`, `_1`, …: a map of that Go type, so
+/// that `%T` and `typeOf` print it as Go does.
 fn indexed_map(parts: Vec<String>) -> Value {
     let entries: BTreeMap<String, Value> = parts
         .into_iter()
         .enumerate()
         .map(|(i, part)| (format!("_{i}"), Value::from(part)))
         .collect();
-    Value::Map(Map::from_btree(entries))
+    Value::Map(Map::from_btree(entries).with_go_type(MapType::STRING_TO_STRING))
 }
 
 /// `s[from..to]` of bytes, as Go slices a string; a cut character becomes U+FFFD.

@@ -5,7 +5,7 @@
 use std::collections::BTreeMap;
 
 use super::*;
-use crate::value::Map;
+use crate::value::{Map, MapType};
 
 fn i(n: i64) -> Value {
     Value::Int(n)
@@ -40,6 +40,7 @@ fn check(format: &str, args: &[Value], want: &str) {
 }
 
 #[test]
+#[allow(clippy::approx_constant)] // 3.14159 is a test value, not π
 fn sprintf_matches_go() {
     let cases: &[(&str, &[Value], &str)] = &[
         ("%d", &[i(12345)], "12345"),
@@ -3694,6 +3695,64 @@ fn format_float_like_strconv() {
             fmt as char
         );
     }
+}
+
+/// A value with a `String` method, as `*semver.Version` is.
+#[derive(Debug)]
+struct Version;
+
+impl crate::value::Object for Version {
+    fn type_name(&self) -> &str {
+        "*semver.Version"
+    }
+
+    fn go_string(&self) -> String {
+        "1.2.3".into()
+    }
+}
+
+#[test]
+fn objects_print_through_their_string_method() {
+    let v = || Value::Object(std::sync::Arc::new(Version));
+    let cases: &[(&str, &str)] = &[
+        ("%v", "1.2.3"),
+        ("%s", "1.2.3"),
+        ("%q", "\"1.2.3\""),
+        ("%x", "312e322e33"),
+        ("%7v|", "  1.2.3|"),
+        ("%.3s", "1.2"),
+        ("%T", "*semver.Version"),
+        ("%d", "%!d(*semver.Version=1.2.3)"),
+    ];
+    for (format, want) in cases {
+        check(format, &[v()], want);
+    }
+    check("%v", &[l(vec![v(), v()])], "[1.2.3 1.2.3]");
+    assert_eq!(format_value(&v()), "1.2.3");
+}
+
+#[test]
+fn named_maps_print_their_type() {
+    let values = Value::Map(
+        Map::from_btree(BTreeMap::from([("a".to_string(), i(1))]))
+            .with_go_type(MapType::CHARTUTIL_VALUES),
+    );
+    check("%v", std::slice::from_ref(&values), "map[a:1]");
+    check(
+        "%#v",
+        std::slice::from_ref(&values),
+        r#"chartutil.Values{"a":1}"#,
+    );
+    check("%T", std::slice::from_ref(&values), "chartutil.Values");
+    check("%d", &[values], "map[%!d(string=a):1]");
+}
+
+#[test]
+fn pointer_verb_is_a_bad_verb() {
+    // Go prints a map's or slice's address, which has no equivalent here.
+    check("%p", &[l(vec![i(1)])], "%!p([]interface {}=[1])");
+    check("%p", &[i(1)], "%!p(int=1)");
+    check("%p", &[nil()], "%!p(<nil>)");
 }
 
 #[test]

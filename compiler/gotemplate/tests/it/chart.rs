@@ -5,7 +5,7 @@ use std::fs;
 use std::path::{Path, PathBuf};
 
 use gotemplate::funcs::encoding::from_yaml;
-use gotemplate::{Map, Value};
+use gotemplate::{Map, MapType, Value};
 
 /// The release every golden was rendered as (`helm install fleet <chart> --namespace apps`).
 pub const RELEASE_NAME: &str = "fleet";
@@ -99,9 +99,9 @@ impl CaseChart {
             Value::Nil
         };
         let values = match values {
-            // An empty values.yaml is an empty map for Helm; `.Values` is a `chartutil.Values`.
-            Value::Nil => Value::Map(Map::named("chartutil.Values", Default::default())),
-            Value::Map(m) => Value::Map(Map::named("chartutil.Values", m.with(|e| e.clone()))),
+            // An empty values.yaml is an empty map for Helm.
+            Value::Nil => Value::Map(Map::new()),
+            Value::Map(m) => Value::Map(m),
             other => return Err(format!("values.yaml is a {}, not a map", other.type_name())),
         };
 
@@ -147,8 +147,13 @@ impl CaseChart {
     /// The top-level data Helm executes a template of this chart with (its
     /// `chartutil.ToRenderValues` plus the `.Template` the engine adds).
     pub fn render_data(&self, template_name: &str) -> Value {
-        let top = Map::new();
-        top.insert("Values", self.values.clone());
+        // `.`, `.Values` and `.Template` are `chartutil.Values`; the rest plain maps.
+        let top = Map::new().with_go_type(MapType::CHARTUTIL_VALUES);
+        let values = match &self.values {
+            Value::Map(m) => Value::Map(m.with_go_type(MapType::CHARTUTIL_VALUES)),
+            other => other.clone(),
+        };
+        top.insert("Values", values);
         top.insert("Chart", self.metadata.clone());
 
         let release = Map::new();
@@ -178,8 +183,7 @@ impl CaseChart {
         top.insert("Files", Value::Map(Map::new()));
         top.insert("Subcharts", Value::Map(Map::new()));
 
-        // Helm builds `.Template` as a `chartutil.Values`.
-        let template = Map::named("chartutil.Values", Default::default());
+        let template = Map::new().with_go_type(MapType::CHARTUTIL_VALUES);
         template.insert("Name", Value::from(template_name));
         template.insert(
             "BasePath",

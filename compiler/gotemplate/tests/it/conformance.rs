@@ -103,8 +103,7 @@ fn render(dir: &Path) -> Outcome {
         Err(e) => return Outcome::Broken(e),
     };
     let mut set = Template::new(Arc::new(FuncMap::helm()));
-    // Helm's engine parses every file into a root template named "gotpl"; `tpl` names its
-    // text after that root, and errors say so.
+    // Helm's engine: `template.New("gotpl")`.
     set.set_root_name("gotpl");
     for file in &chart.templates {
         if let Err(e) = set.parse(&file.name, &file.text) {

@@ -1,6 +1,8 @@
 //! go-yaml's scalar resolution (YAML 1.1 as yaml.v2 does it, and yaml.v3's variant for
 //! `toYamlPretty`), and the Go `strconv` number parsing and formatting it relies on.
 
+use crate::funcs::convert::underscore_ok;
+
 /// A scalar as go-yaml resolves it, before sigs.k8s.io/yaml turns it into JSON.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Scalar {
@@ -228,40 +230,6 @@ pub(crate) fn parse_go_int(s: &str) -> Option<i64> {
     } else {
         i64::try_from(u).ok()
     }
-}
-
-/// Go's `underscoreOK`: underscores only between digits (or after a base prefix).
-fn underscore_ok(s: &str) -> bool {
-    let b = s.as_bytes();
-    let mut i = 0;
-    if matches!(b.first(), Some(b'+' | b'-')) {
-        i = 1;
-    }
-    let mut saw = b'^';
-    let mut hex = false;
-    if b.len() >= i + 2 && b[i] == b'0' && matches!(b[i + 1] | 0x20, b'b' | b'o' | b'x') {
-        hex = b[i + 1] | 0x20 == b'x';
-        i += 2;
-        saw = b'0';
-    }
-    while i < b.len() {
-        let c = b[i];
-        if c.is_ascii_digit() || (hex && (c | 0x20).is_ascii_hexdigit()) {
-            saw = b'0';
-        } else if c == b'_' {
-            if saw != b'0' {
-                return false;
-            }
-            saw = b'_';
-        } else {
-            if saw == b'_' {
-                return false;
-            }
-            saw = b'!';
-        }
-        i += 1;
-    }
-    saw != b'_'
 }
 
 /// `strconv.ParseFloat(s, 64)` for decimal forms: `None` for syntax errors and for values out

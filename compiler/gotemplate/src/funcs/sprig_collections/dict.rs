@@ -182,9 +182,10 @@ fn dig(ps: &[Value]) -> FuncResult {
     if keys.is_empty() {
         return Err(FuncError::new("dig needs at least three arguments"));
     }
+    // Go's type assertion to `map[string]interface {}` fails for a named map type too
+    // (Helm's `chartutil.Values`: `dig "x" "d" .Values` is an error in Helm).
     let dict = match dict {
         Value::Map(m) if m.go_type().is_none() => m,
-        // A named map type (Helm's `chartutil.Values`) fails Go's type assertion too.
         other => return Err(type_assertion(other, MAP)),
     };
     let mut names = Vec::with_capacity(keys.len());
@@ -708,6 +709,14 @@ mod tests {
             "dig",
             &[s("a"), m(&[])],
             "dig needs at least three arguments",
+        );
+        let values = Value::Map(
+            crate::value::Map::new().with_go_type(crate::value::MapType::CHARTUTIL_VALUES),
+        );
+        check_err(
+            "dig",
+            &[s("a"), s(""), values],
+            "interface conversion: interface {} is chartutil.Values, not map[string]interface {}",
         );
         check_err(
             "dig",

@@ -5,7 +5,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use crate::funcs::{FuncMap, StandaloneContext};
-use crate::value::{Map, Value};
+use crate::value::{Map, MapType, Value};
 
 fn i(n: i64) -> Value {
     Value::Int(n)
@@ -42,6 +42,15 @@ fn call(name: &str, args: &[Value]) -> Result<Value, String> {
         .unwrap_or_else(|| panic!("{name} is not registered"));
     let mut ctx = StandaloneContext::default();
     func.call(&mut ctx, args).map_err(|e| e.message)
+}
+
+/// The `map[string]string` that `split` and `splitn` return.
+fn ms(entries: &[(&str, Value)]) -> Value {
+    let map: BTreeMap<String, Value> = entries
+        .iter()
+        .map(|(k, v)| ((*k).to_string(), v.clone()))
+        .collect();
+    Value::Map(Map::from_btree(map).with_go_type(MapType::STRING_TO_STRING))
 }
 
 fn check(name: &str, args: &[Value], want: Result<Value, &str>) {
@@ -1740,7 +1749,7 @@ fn string_functions_match_sprig() {
         (
             "split",
             &[s(","), s("a,b,c")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
         ),
         (
             "splitList",
@@ -1750,69 +1759,69 @@ fn string_functions_match_sprig() {
         (
             "splitn",
             &[s(","), i(-1), s("a,b,c")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
         ),
-        ("splitn", &[s(","), i(0), s("a,b,c")], Ok(m(&[]))),
+        ("splitn", &[s(","), i(0), s("a,b,c")], Ok(ms(&[]))),
         (
             "splitn",
             &[s(","), i(1), s("a,b,c")],
-            Ok(m(&[("_0", s("a,b,c"))])),
+            Ok(ms(&[("_0", s("a,b,c"))])),
         ),
         (
             "splitn",
             &[s(","), i(2), s("a,b,c")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b,c"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b,c"))])),
         ),
         (
             "splitn",
             &[s(","), i(3), s("a,b,c")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
         ),
         (
             "splitn",
             &[s(","), i(10), s("a,b,c")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
         ),
-        ("split", &[s(","), s("")], Ok(m(&[("_0", s(""))]))),
+        ("split", &[s(","), s("")], Ok(ms(&[("_0", s(""))]))),
         ("splitList", &[s(","), s("")], Ok(l(vec![s("")]))),
-        ("splitn", &[s(","), i(-1), s("")], Ok(m(&[("_0", s(""))]))),
-        ("splitn", &[s(","), i(0), s("")], Ok(m(&[]))),
-        ("splitn", &[s(","), i(1), s("")], Ok(m(&[("_0", s(""))]))),
-        ("splitn", &[s(","), i(2), s("")], Ok(m(&[("_0", s(""))]))),
-        ("splitn", &[s(","), i(3), s("")], Ok(m(&[("_0", s(""))]))),
-        ("splitn", &[s(","), i(10), s("")], Ok(m(&[("_0", s(""))]))),
-        ("split", &[s(","), s("abc")], Ok(m(&[("_0", s("abc"))]))),
+        ("splitn", &[s(","), i(-1), s("")], Ok(ms(&[("_0", s(""))]))),
+        ("splitn", &[s(","), i(0), s("")], Ok(ms(&[]))),
+        ("splitn", &[s(","), i(1), s("")], Ok(ms(&[("_0", s(""))]))),
+        ("splitn", &[s(","), i(2), s("")], Ok(ms(&[("_0", s(""))]))),
+        ("splitn", &[s(","), i(3), s("")], Ok(ms(&[("_0", s(""))]))),
+        ("splitn", &[s(","), i(10), s("")], Ok(ms(&[("_0", s(""))]))),
+        ("split", &[s(","), s("abc")], Ok(ms(&[("_0", s("abc"))]))),
         ("splitList", &[s(","), s("abc")], Ok(l(vec![s("abc")]))),
         (
             "splitn",
             &[s(","), i(-1), s("abc")],
-            Ok(m(&[("_0", s("abc"))])),
+            Ok(ms(&[("_0", s("abc"))])),
         ),
-        ("splitn", &[s(","), i(0), s("abc")], Ok(m(&[]))),
+        ("splitn", &[s(","), i(0), s("abc")], Ok(ms(&[]))),
         (
             "splitn",
             &[s(","), i(1), s("abc")],
-            Ok(m(&[("_0", s("abc"))])),
+            Ok(ms(&[("_0", s("abc"))])),
         ),
         (
             "splitn",
             &[s(","), i(2), s("abc")],
-            Ok(m(&[("_0", s("abc"))])),
+            Ok(ms(&[("_0", s("abc"))])),
         ),
         (
             "splitn",
             &[s(","), i(3), s("abc")],
-            Ok(m(&[("_0", s("abc"))])),
+            Ok(ms(&[("_0", s("abc"))])),
         ),
         (
             "splitn",
             &[s(","), i(10), s("abc")],
-            Ok(m(&[("_0", s("abc"))])),
+            Ok(ms(&[("_0", s("abc"))])),
         ),
         (
             "split",
             &[s(""), s("abc")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
         ),
         (
             "splitList",
@@ -1822,41 +1831,41 @@ fn string_functions_match_sprig() {
         (
             "splitn",
             &[s(""), i(-1), s("abc")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
         ),
-        ("splitn", &[s(""), i(0), s("abc")], Ok(m(&[]))),
+        ("splitn", &[s(""), i(0), s("abc")], Ok(ms(&[]))),
         (
             "splitn",
             &[s(""), i(1), s("abc")],
-            Ok(m(&[("_0", s("abc"))])),
+            Ok(ms(&[("_0", s("abc"))])),
         ),
         (
             "splitn",
             &[s(""), i(2), s("abc")],
-            Ok(m(&[("_0", s("a")), ("_1", s("bc"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("bc"))])),
         ),
         (
             "splitn",
             &[s(""), i(3), s("abc")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
         ),
         (
             "splitn",
             &[s(""), i(10), s("abc")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
         ),
-        ("split", &[s(""), s("")], Ok(m(&[]))),
+        ("split", &[s(""), s("")], Ok(ms(&[]))),
         ("splitList", &[s(""), s("")], Ok(l(vec![]))),
-        ("splitn", &[s(""), i(-1), s("")], Ok(m(&[]))),
-        ("splitn", &[s(""), i(0), s("")], Ok(m(&[]))),
-        ("splitn", &[s(""), i(1), s("")], Ok(m(&[]))),
-        ("splitn", &[s(""), i(2), s("")], Ok(m(&[]))),
-        ("splitn", &[s(""), i(3), s("")], Ok(m(&[]))),
-        ("splitn", &[s(""), i(10), s("")], Ok(m(&[]))),
+        ("splitn", &[s(""), i(-1), s("")], Ok(ms(&[]))),
+        ("splitn", &[s(""), i(0), s("")], Ok(ms(&[]))),
+        ("splitn", &[s(""), i(1), s("")], Ok(ms(&[]))),
+        ("splitn", &[s(""), i(2), s("")], Ok(ms(&[]))),
+        ("splitn", &[s(""), i(3), s("")], Ok(ms(&[]))),
+        ("splitn", &[s(""), i(10), s("")], Ok(ms(&[]))),
         (
             "split",
             &[s(", "), s("a, b, c, ")],
-            Ok(m(&[
+            Ok(ms(&[
                 ("_0", s("a")),
                 ("_1", s("b")),
                 ("_2", s("c")),
@@ -1871,33 +1880,33 @@ fn string_functions_match_sprig() {
         (
             "splitn",
             &[s(", "), i(-1), s("a, b, c, ")],
-            Ok(m(&[
+            Ok(ms(&[
                 ("_0", s("a")),
                 ("_1", s("b")),
                 ("_2", s("c")),
                 ("_3", s("")),
             ])),
         ),
-        ("splitn", &[s(", "), i(0), s("a, b, c, ")], Ok(m(&[]))),
+        ("splitn", &[s(", "), i(0), s("a, b, c, ")], Ok(ms(&[]))),
         (
             "splitn",
             &[s(", "), i(1), s("a, b, c, ")],
-            Ok(m(&[("_0", s("a, b, c, "))])),
+            Ok(ms(&[("_0", s("a, b, c, "))])),
         ),
         (
             "splitn",
             &[s(", "), i(2), s("a, b, c, ")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b, c, "))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b, c, "))])),
         ),
         (
             "splitn",
             &[s(", "), i(3), s("a, b, c, ")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c, "))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c, "))])),
         ),
         (
             "splitn",
             &[s(", "), i(10), s("a, b, c, ")],
-            Ok(m(&[
+            Ok(ms(&[
                 ("_0", s("a")),
                 ("_1", s("b")),
                 ("_2", s("c")),
@@ -1907,7 +1916,7 @@ fn string_functions_match_sprig() {
         (
             "split",
             &[s("/"), s("/a/b/")],
-            Ok(m(&[
+            Ok(ms(&[
                 ("_0", s("")),
                 ("_1", s("a")),
                 ("_2", s("b")),
@@ -1922,33 +1931,33 @@ fn string_functions_match_sprig() {
         (
             "splitn",
             &[s("/"), i(-1), s("/a/b/")],
-            Ok(m(&[
+            Ok(ms(&[
                 ("_0", s("")),
                 ("_1", s("a")),
                 ("_2", s("b")),
                 ("_3", s("")),
             ])),
         ),
-        ("splitn", &[s("/"), i(0), s("/a/b/")], Ok(m(&[]))),
+        ("splitn", &[s("/"), i(0), s("/a/b/")], Ok(ms(&[]))),
         (
             "splitn",
             &[s("/"), i(1), s("/a/b/")],
-            Ok(m(&[("_0", s("/a/b/"))])),
+            Ok(ms(&[("_0", s("/a/b/"))])),
         ),
         (
             "splitn",
             &[s("/"), i(2), s("/a/b/")],
-            Ok(m(&[("_0", s("")), ("_1", s("a/b/"))])),
+            Ok(ms(&[("_0", s("")), ("_1", s("a/b/"))])),
         ),
         (
             "splitn",
             &[s("/"), i(3), s("/a/b/")],
-            Ok(m(&[("_0", s("")), ("_1", s("a")), ("_2", s("b/"))])),
+            Ok(ms(&[("_0", s("")), ("_1", s("a")), ("_2", s("b/"))])),
         ),
         (
             "splitn",
             &[s("/"), i(10), s("/a/b/")],
-            Ok(m(&[
+            Ok(ms(&[
                 ("_0", s("")),
                 ("_1", s("a")),
                 ("_2", s("b")),
@@ -1958,7 +1967,7 @@ fn string_functions_match_sprig() {
         (
             "split",
             &[s("é"), s("aébéc")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
         ),
         (
             "splitList",
@@ -1968,33 +1977,33 @@ fn string_functions_match_sprig() {
         (
             "splitn",
             &[s("é"), i(-1), s("aébéc")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
         ),
-        ("splitn", &[s("é"), i(0), s("aébéc")], Ok(m(&[]))),
+        ("splitn", &[s("é"), i(0), s("aébéc")], Ok(ms(&[]))),
         (
             "splitn",
             &[s("é"), i(1), s("aébéc")],
-            Ok(m(&[("_0", s("aébéc"))])),
+            Ok(ms(&[("_0", s("aébéc"))])),
         ),
         (
             "splitn",
             &[s("é"), i(2), s("aébéc")],
-            Ok(m(&[("_0", s("a")), ("_1", s("béc"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("béc"))])),
         ),
         (
             "splitn",
             &[s("é"), i(3), s("aébéc")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
         ),
         (
             "splitn",
             &[s("é"), i(10), s("aébéc")],
-            Ok(m(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
+            Ok(ms(&[("_0", s("a")), ("_1", s("b")), ("_2", s("c"))])),
         ),
         (
             "split",
             &[s(""), s("héllo")],
-            Ok(m(&[
+            Ok(ms(&[
                 ("_0", s("h")),
                 ("_1", s("é")),
                 ("_2", s("l")),
@@ -2010,7 +2019,7 @@ fn string_functions_match_sprig() {
         (
             "splitn",
             &[s(""), i(-1), s("héllo")],
-            Ok(m(&[
+            Ok(ms(&[
                 ("_0", s("h")),
                 ("_1", s("é")),
                 ("_2", s("l")),
@@ -2018,26 +2027,26 @@ fn string_functions_match_sprig() {
                 ("_4", s("o")),
             ])),
         ),
-        ("splitn", &[s(""), i(0), s("héllo")], Ok(m(&[]))),
+        ("splitn", &[s(""), i(0), s("héllo")], Ok(ms(&[]))),
         (
             "splitn",
             &[s(""), i(1), s("héllo")],
-            Ok(m(&[("_0", s("héllo"))])),
+            Ok(ms(&[("_0", s("héllo"))])),
         ),
         (
             "splitn",
             &[s(""), i(2), s("héllo")],
-            Ok(m(&[("_0", s("h")), ("_1", s("éllo"))])),
+            Ok(ms(&[("_0", s("h")), ("_1", s("éllo"))])),
         ),
         (
             "splitn",
             &[s(""), i(3), s("héllo")],
-            Ok(m(&[("_0", s("h")), ("_1", s("é")), ("_2", s("llo"))])),
+            Ok(ms(&[("_0", s("h")), ("_1", s("é")), ("_2", s("llo"))])),
         ),
         (
             "splitn",
             &[s(""), i(10), s("héllo")],
-            Ok(m(&[
+            Ok(ms(&[
                 ("_0", s("h")),
                 ("_1", s("é")),
                 ("_2", s("l")),
@@ -2629,10 +2638,31 @@ fn string_functions_match_sprig() {
 }
 
 #[test]
+fn result_types_are_gos() {
+    let type_of = |name: &str, args: &[Value]| call(name, args).map(|v| v.type_name());
+    assert_eq!(
+        type_of("split", &[s(","), s("a,b")]),
+        Ok("map[string]string".into())
+    );
+    assert_eq!(
+        type_of("splitn", &[s(","), i(1), s("a,b")]),
+        Ok("map[string]string".into())
+    );
+    assert_eq!(type_of("upper", &[s("a")]), Ok("string".into()));
+    assert_eq!(type_of("contains", &[s("a"), s("a")]), Ok("bool".into()));
+    let split = call("split", &[s(","), s("a,b")]).expect("no error");
+    assert_eq!(
+        crate::gofmt::sprintf("%v %#v", &[split.clone(), split]),
+        r#"map[_0:a _1:b] map[string]string{"_0":"a", "_1":"b"}"#
+    );
+}
+
+#[test]
 fn signatures_are_gos() {
     use crate::funcs::Ty::{Any, Int, String as Str};
     let funcs = FuncMap::sprig();
-    let cases: &[(&str, &[crate::funcs::Ty], Option<crate::funcs::Ty>)] = &[
+    type Signature<'a> = (&'a str, &'a [crate::funcs::Ty], Option<crate::funcs::Ty>);
+    let cases: &[Signature] = &[
         ("abbrev", &[Int, Str], None),
         ("abbrevboth", &[Int, Int, Str], None),
         ("trunc", &[Int, Str], None),
@@ -2689,7 +2719,8 @@ fn signatures_are_gos() {
 
 #[test]
 fn random_strings_have_the_length_and_alphabet() {
-    let cases: &[(&str, fn(char) -> bool)] = &[
+    type Alphabet = fn(char) -> bool;
+    let cases: &[(&str, Alphabet)] = &[
         ("randAlphaNum", |c| c.is_ascii_alphanumeric()),
         ("randAlpha", |c| c.is_ascii_alphabetic()),
         ("randNumeric", |c| c.is_ascii_digit()),

@@ -1,0 +1,275 @@
+//! The plan: for every cluster of a fleet, the Helm releases it runs, in order, each pinned by
+//! content digests. The fleet compiler writes it; the runtime stages it and agents apply it.
+//!
+//! A plan is versioned (`apiVersion: flotilla.dev/v1alpha1`, `kind: Plan`) and its text is
+//! canonical: [`Plan::to_yaml`] gives the same bytes for the same plan, and the compiler makes
+//! the same plan from the same fleet. Manifests are not inside the plan: each release names its
+//! manifest by digest and the bundle stores it at [`Release::manifest_path`].
+
+mod digest;
+mod yaml;
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+
+pub use crate::digest::{Digest, DigestParseError};
+
+/// The version of the plan format this crate reads and writes.
+pub const API_VERSION: &str = "flotilla.dev/v1alpha1";
+/// The kind of a plan document.
+pub const KIND: &str = "Plan";
+/// The name of the plan document in a bundle.
+pub const PLAN_FILE: &str = "plan.yaml";
+
+/// A whole fleet's plan.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Plan {
+    pub api_version: String,
+    pub kind: String,
+    /// Every cluster of the fleet, sorted by name (a cluster that runs nothing has no
+    /// releases).
+    pub clusters: Vec<ClusterPlan>,
+}
+
+/// One cluster's releases, in installation order: by wave, then by service name. Releases of
+/// one wave may install in parallel once every earlier wave is ready.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClusterPlan {
+    pub name: Arc<str>,
+    pub releases: Vec<Release>,
+}
+
+/// One Helm release of a service version on a cluster.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Release {
+    /// The service this release installs.
+    pub service: Arc<str>,
+    /// The Helm release name.
+    pub name: Arc<str>,
+    pub namespace: Arc<str>,
+    /// The installation wave (0 for services without dependencies on the cluster).
+    pub wave: u32,
+    /// The service version: the digest of its spec, values template and chart.
+    pub version: Digest,
+    pub chart: Arc<ChartPin>,
+    /// The digest of the values the chart was rendered with (after the template ran on this
+    /// cluster, before the chart's defaults were merged).
+    pub values: Digest,
+    /// The digest of the rendered manifest (the bytes of the file at
+    /// [`Release::manifest_path`]).
+    pub manifest: Digest,
+}
+
+/// The chart a release renders, as `Chart.yaml` names it, pinned by the digest of its files.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ChartPin {
+    pub name: Arc<str>,
+    pub version: Arc<str>,
+    /// sha256 over the chart's files in sorted path order.
+    pub digest: Digest,
+}
+
+/// Why a plan could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum PlanError {
+    #[error("not a plan: {0}")]
+    Syntax(String),
+    #[error("unsupported plan {found}: this version of flotilla reads {API_VERSION} {KIND}")]
+    Version { found: String },
+    #[error("invalid plan: {0}")]
+    Invalid(String),
+}
+
+impl Plan {
+    /// An empty plan of the current version.
+    pub fn new(clusters: Vec<ClusterPlan>) -> Plan {
+        Plan {
+            api_version: API_VERSION.to_owned(),
+            kind: KIND.to_owned(),
+            clusters,
+        }
+    }
+
+    /// The canonical YAML text of the plan.
+    pub fn to_yaml(&self) -> String {
+        yaml::write(self)
+    }
+
+    /// Reads a plan written by [`Plan::to_yaml`] (or by hand, in any YAML style), checking its
+    /// version and its invariants (sorted clusters, ordered releases, unique manifest paths).
+    pub fn from_yaml(text: &str) -> Result<Plan, PlanError> {
+        #[derive(Deserialize)]
+        #[serde(rename_all = "camelCase")]
+        struct Head {
+            api_version: Option<String>,
+            kind: Option<String>,
+        }
+        let options = serde_saphyr::options! {
+            budget: serde_saphyr::budget! {
+                max_events: usize::MAX,
+                max_nodes: usize::MAX,
+                max_total_scalar_bytes: usize::MAX,
+            },
+        };
+        let head: Head = serde_saphyr::from_str_with_options(text, options.clone())
+            .map_err(|e| PlanError::Syntax(e.to_string()))?;
+        let (api, kind) = (
+            head.api_version.unwrap_or_default(),
+            head.kind.unwrap_or_default(),
+        );
+        if api != API_VERSION || kind != KIND {
+            return Err(PlanError::Version {
+                found: format!("{api} {kind}").trim().to_owned(),
+            });
+        }
+        let plan: Plan = serde_saphyr::from_str_with_options(text, options)
+            .map_err(|e| PlanError::Syntax(e.to_string()))?;
+        plan.check()?;
+        Ok(plan)
+    }
+
+    /// Checks the invariants the compiler guarantees.
+    pub fn check(&self) -> Result<(), PlanError> {
+        for pair in self.clusters.windows(2) {
+            if pair[0].name >= pair[1].name {
+                return Err(PlanError::Invalid(format!(
+                    "clusters are not sorted by name: `{}` comes before `{}`",
+                    pair[0].name, pair[1].name
+                )));
+            }
+        }
+        for c in &self.clusters {
+            for pair in c.releases.windows(2) {
+                let (a, b) = (&pair[0], &pair[1]);
+                if (a.wave, &a.service) >= (b.wave, &b.service) {
+                    return Err(PlanError::Invalid(format!(
+                        "the releases of cluster `{}` are not ordered by wave and service: `{}` comes before `{}`",
+                        c.name, a.service, b.service
+                    )));
+                }
+            }
+            let mut names: Vec<&str> = c.releases.iter().map(|r| &*r.name).collect();
+            names.sort_unstable();
+            if let Some(w) = names.windows(2).find(|w| w[0] == w[1]) {
+                return Err(PlanError::Invalid(format!(
+                    "cluster `{}` has two releases named `{}`",
+                    c.name, w[0]
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn cluster(&self, name: &str) -> Option<&ClusterPlan> {
+        self.clusters
+            .binary_search_by(|c| (*c.name).cmp(name))
+            .ok()
+            .map(|i| &self.clusters[i])
+    }
+
+    /// How many releases the plan holds.
+    pub fn release_count(&self) -> usize {
+        self.clusters.iter().map(|c| c.releases.len()).sum()
+    }
+}
+
+impl Release {
+    /// Where the release's manifest is stored in a bundle, relative to the plan:
+    /// `clusters/<cluster>/<wave>-<release>.yaml`, the wave written with two digits at least so
+    /// that a listing shows the installation order.
+    pub fn manifest_path(&self, cluster: &str) -> String {
+        format!("clusters/{cluster}/{:02}-{}.yaml", self.wave, self.name)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn release(service: &str, wave: u32) -> Release {
+        Release {
+            service: service.into(),
+            name: service.into(),
+            namespace: "ns".into(),
+            wave,
+            version: Digest::of(service.as_bytes()),
+            chart: Arc::new(ChartPin {
+                name: "c".into(),
+                version: "1.0.0".into(),
+                digest: Digest::of(b"chart"),
+            }),
+            values: Digest::of(b"values"),
+            manifest: Digest::of(b"manifest"),
+        }
+    }
+
+    fn plan() -> Plan {
+        Plan::new(vec![
+            ClusterPlan {
+                name: "a".into(),
+                releases: vec![release("base", 0), release("app", 1)],
+            },
+            ClusterPlan {
+                name: "b".into(),
+                releases: vec![],
+            },
+        ])
+    }
+
+    #[test]
+    fn yaml_round_trips() {
+        let p = plan();
+        let text = p.to_yaml();
+        assert_eq!(Plan::from_yaml(&text).ok(), Some(p));
+    }
+
+    #[test]
+    fn json_names_fields_in_camel_case() {
+        let json = serde_json::to_string(&plan()).unwrap_or_default();
+        assert!(json.starts_with(r#"{"apiVersion":"flotilla.dev/v1alpha1","kind":"Plan""#));
+    }
+
+    #[test]
+    fn other_versions_are_refused() {
+        let check = |text: &str, expect: &str| {
+            let got = Plan::from_yaml(text).map(|_| ()).map_err(|e| e.to_string());
+            assert_eq!(got, Err(expect.to_owned()), "{text}");
+        };
+        check(
+            "apiVersion: flotilla.dev/v2\nkind: Plan\nclusters: []\n",
+            "unsupported plan flotilla.dev/v2 Plan: this version of flotilla reads flotilla.dev/v1alpha1 Plan",
+        );
+        check(
+            "kind: Plan\n",
+            "unsupported plan Plan: this version of flotilla reads flotilla.dev/v1alpha1 Plan",
+        );
+        check(
+            "apiVersion: flotilla.dev/v1alpha1\nkind: Plan\nclusters:\n  - name: b\n    releases: []\n  - name: a\n    releases: []\n",
+            "invalid plan: clusters are not sorted by name: `b` comes before `a`",
+        );
+    }
+
+    #[test]
+    fn unordered_releases_are_refused() {
+        let mut p = plan();
+        p.clusters[0].releases.reverse();
+        assert!(Plan::from_yaml(&p.to_yaml()).is_err());
+    }
+
+    #[test]
+    fn manifest_paths_sort_by_wave() {
+        assert_eq!(
+            release("app", 3).manifest_path("a"),
+            "clusters/a/03-app.yaml"
+        );
+        assert_eq!(
+            release("app", 123).manifest_path("a"),
+            "clusters/a/123-app.yaml"
+        );
+    }
+}

@@ -1,0 +1,190 @@
+//! Charts as the compiler sees them: a chart's files and their digest, and the
+//! [`ChartRenderer`] that loads a chart and renders it with a release's values (the real one is
+//! Helm's, in the `helm` crate; tests use [`fake::FakeRenderer`]).
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use gotemplate::Map;
+use sha2::{Digest as _, Sha256};
+
+use crate::model::Digest;
+
+/// A chart's files by path relative to the chart folder (`Chart.yaml`, `templates/x.yaml`),
+/// with `/` separators, sorted.
+pub type ChartFiles = BTreeMap<String, Arc<[u8]>>;
+
+/// The digest of a chart: sha256 over its files in sorted path order, each as its path and its
+/// bytes, both length-prefixed (so that no two charts share an encoding).
+pub fn chart_digest(files: &ChartFiles) -> Digest {
+    let mut h = Sha256::new();
+    h.update(b"flotilla.chart/v1\0");
+    h.update((files.len() as u64).to_le_bytes());
+    for (path, data) in files {
+        h.update((path.len() as u64).to_le_bytes());
+        h.update(path.as_bytes());
+        h.update((data.len() as u64).to_le_bytes());
+        h.update(data);
+    }
+    Digest(h.finalize().into())
+}
+
+/// `Chart.yaml`'s name and version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChartMeta {
+    pub name: String,
+    pub version: String,
+}
+
+/// The release a chart is rendered for (`.Release.Name`, `.Release.Namespace`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ReleaseRef<'a> {
+    pub name: &'a str,
+    pub namespace: &'a str,
+}
+
+/// Loads and renders charts. Implementations are pure: the same chart files, values and
+/// release give the same manifest, on any thread.
+pub trait ChartRenderer: Sync {
+    /// A loaded chart, shared by the threads that render it.
+    type Chart: Send + Sync;
+
+    /// Names the renderer and its version: part of every render's cache key, so that a
+    /// renderer that renders differently never reads another's cached manifests.
+    fn id(&self) -> &str;
+
+    /// Loads a chart from its files; the error is the message shown to the user.
+    fn load(&self, files: &ChartFiles) -> Result<(Self::Chart, ChartMeta), String>;
+
+    /// Renders the chart with `values` (the rendered values template, which the renderer
+    /// coalesces over the chart's defaults as Helm does) into the release's manifest: what
+    /// `helm template` prints. The error is the message shown to the user.
+    fn render(
+        &self,
+        chart: &Self::Chart,
+        values: &Map,
+        release: ReleaseRef<'_>,
+    ) -> Result<String, String>;
+}
+
+/// A renderer for tests and tools: no Helm, predictable output.
+pub mod fake {
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    use gotemplate::Value;
+    use gotemplate::funcs::encoding;
+
+    use super::*;
+
+    /// Loads any chart with a `Chart.yaml` that names it, and renders a release as one
+    /// ConfigMap holding the chart's `values.yaml` and the values as YAML. Values with
+    /// `fail: <message>` fail to render with that message. Counts its renders.
+    #[derive(Debug, Default)]
+    pub struct FakeRenderer {
+        renders: AtomicU64,
+    }
+
+    impl FakeRenderer {
+        pub fn new() -> FakeRenderer {
+            FakeRenderer::default()
+        }
+
+        /// How many renders ran.
+        pub fn renders(&self) -> u64 {
+            self.renders.load(Ordering::Relaxed)
+        }
+    }
+
+    /// What a chart loaded by the fake renderer keeps.
+    #[derive(Debug)]
+    pub struct FakeChart {
+        name: String,
+        defaults: String,
+    }
+
+    impl ChartRenderer for FakeRenderer {
+        type Chart = FakeChart;
+
+        fn id(&self) -> &str {
+            "fake/1"
+        }
+
+        fn load(&self, files: &ChartFiles) -> Result<(FakeChart, ChartMeta), String> {
+            let chart_yaml = files
+                .get("Chart.yaml")
+                .ok_or("Chart.yaml file is missing")?;
+            let meta =
+                encoding::from_yaml_map(&String::from_utf8_lossy(chart_yaml), "chart.Metadata")
+                    .map_err(|e| e.message)?;
+            let field = |k: &str| meta.get(k).and_then(|v| v.as_str().map(str::to_owned));
+            let name = field("name").ok_or("validation: chart.metadata.name is required")?;
+            let version =
+                field("version").ok_or("validation: chart.metadata.version is required")?;
+            let defaults = files
+                .get("values.yaml")
+                .map(|v| String::from_utf8_lossy(v).into_owned())
+                .unwrap_or_default();
+            Ok((
+                FakeChart {
+                    name: name.clone(),
+                    defaults,
+                },
+                ChartMeta { name, version },
+            ))
+        }
+
+        fn render(
+            &self,
+            chart: &FakeChart,
+            values: &Map,
+            release: ReleaseRef<'_>,
+        ) -> Result<String, String> {
+            self.renders.fetch_add(1, Ordering::Relaxed);
+            if let Some(Value::String(message)) = values.get("fail") {
+                return Err(message.to_string());
+            }
+            let values = encoding::to_yaml(&Value::Map(values.clone())).map_err(|e| e.message)?;
+            let indent = |text: &str| {
+                text.lines()
+                    .map(|l| format!("    {l}\n"))
+                    .collect::<String>()
+            };
+            Ok(format!(
+                "---\n# Source: {chart}/templates/configmap.yaml\napiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {name}\n  namespace: {namespace}\ndata:\n  defaults.yaml: |\n{defaults}  values.yaml: |\n{values}",
+                chart = chart.name,
+                name = release.name,
+                namespace = release.namespace,
+                defaults = indent(&chart.defaults),
+                values = indent(&values),
+            ))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn files(entries: &[(&str, &str)]) -> ChartFiles {
+        entries
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), Arc::from(v.as_bytes())))
+            .collect()
+    }
+
+    #[test]
+    fn chart_digests_cover_paths_and_contents() {
+        let a = chart_digest(&files(&[("Chart.yaml", "name: a"), ("values.yaml", "")]));
+        let renamed = chart_digest(&files(&[("Chart.yaml", "name: a"), ("values.yml", "")]));
+        let edited = chart_digest(&files(&[("Chart.yaml", "name: b"), ("values.yaml", "")]));
+        // Moving bytes from one file to the next changes the digest too.
+        let shifted = chart_digest(&files(&[("Chart.yaml", "name: "), ("values.yaml", "a")]));
+        assert_ne!(a, renamed);
+        assert_ne!(a, edited);
+        assert_ne!(a, shifted);
+        assert_eq!(
+            a,
+            chart_digest(&files(&[("values.yaml", ""), ("Chart.yaml", "name: a")]))
+        );
+    }
+}

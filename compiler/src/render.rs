@@ -1,0 +1,721 @@
+//! Rendering: every service's values on every cluster it is selected on, every distinct
+//! (chart, values, release) rendered once, and the plan that pins them.
+//!
+//! Per-cluster work runs in parallel (rayon) and is merged in cluster order, so the plan and
+//! the diagnostics are the same whatever the number of threads.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use diagnostics::{Diagnostic, Label, Report};
+use gotemplate::{FuncMap, Value};
+use plan::{ChartPin, ClusterPlan, Plan, Release};
+use rayon::prelude::*;
+use sha2::{Digest as _, Sha256};
+
+use crate::cache::DiskCache;
+use crate::chart::{ChartFiles, ChartMeta, ChartRenderer, ReleaseRef, chart_digest};
+use crate::diag::Diags;
+use crate::digest::{ServiceDigest, service_digest};
+use crate::model::{ChartRef, ClusterName, Digest, Embedded, Fleet, ServiceName, Waves};
+use crate::source::FleetFiles;
+use crate::values::{
+    Reads, ValuesError, ValuesTemplate, cluster_reads, data_value, projection, values_digest,
+};
+
+/// Rendered manifests by digest: each distinct manifest once, however many releases share it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Manifests(pub BTreeMap<Digest, Arc<str>>);
+
+impl Manifests {
+    pub fn get(&self, digest: &Digest) -> Option<&str> {
+        self.0.get(digest).map(|m| &**m)
+    }
+}
+
+/// Counters of one compile, for tests, progress and benchmarks.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    /// Values templates executed.
+    pub values_rendered: u64,
+    /// Values reused from another cluster whose data the template reads is the same.
+    pub values_reused: u64,
+    /// Releases in the plan.
+    pub releases: u64,
+    /// Charts rendered by the renderer.
+    pub chart_renders: u64,
+    /// Releases whose manifest came from the in-memory render cache.
+    pub render_hits: u64,
+    /// Releases whose manifest came from the persistent render cache.
+    pub disk_hits: u64,
+    /// Releases whose values and manifest digests came from the persistent cache of the
+    /// service version (nothing rendered).
+    pub releases_cached: u64,
+}
+
+/// Progress of the per-cluster work: called with (clusters done, clusters in all).
+pub type Progress<'a> = &'a (dyn Fn(usize, usize) + Sync);
+
+/// What rendering produced.
+#[derive(Debug)]
+pub struct Rendered {
+    pub plan: Plan,
+    pub manifests: Manifests,
+    pub digests: BTreeMap<ServiceName, ServiceDigest>,
+    pub stats: Stats,
+}
+
+/// A chart loaded once for all the services that use it.
+struct Loaded<C> {
+    chart: C,
+    pin: Arc<ChartPin>,
+}
+
+/// What a service needs on every cluster.
+struct Prepared<'a, C> {
+    name: &'a ServiceName,
+    service: Arc<str>,
+    release: Arc<str>,
+    namespace: Arc<str>,
+    version: Digest,
+    template: ValuesTemplate,
+    data: Value,
+    chart: &'a Loaded<C>,
+    values_span: &'a Embedded,
+    /// The service file and where its chart is given.
+    file: &'a str,
+    chart_span: std::ops::Range<usize>,
+    /// What the values template reads of `.Cluster` (the whole cluster when it cannot tell),
+    /// and the outcome for each distinct projection of the clusters on it.
+    chains: Vec<Vec<String>>,
+    memo: Mutex<HashMap<Digest, OutcomeSlot>>,
+    /// Outcomes of earlier compiles of this service version (persistent cache), and the key
+    /// they are stored under.
+    persisted: HashMap<Digest, (Digest, Digest)>,
+    persisted_key: Digest,
+}
+
+/// A release's values digest, manifest digest and manifest.
+type Outcome = Result<(Digest, Digest, Arc<str>), Failure>;
+type OutcomeSlot = Arc<OnceLock<Outcome>>;
+
+/// One failure on one cluster.
+#[derive(Clone)]
+enum Failure {
+    Values(ValuesError),
+    Render(String),
+}
+
+impl Failure {
+    fn text(&self) -> String {
+        match self {
+            Failure::Values(ValuesError::Exec(e)) => e.to_string(),
+            Failure::Values(ValuesError::Yaml { message, line }) => match line {
+                Some((n, text)) if !text.trim().is_empty() => {
+                    format!("{message} (rendered line {n}: `{}`)", text.trim())
+                }
+                _ => message.clone(),
+            },
+            Failure::Render(m) => m.clone(),
+        }
+    }
+}
+
+/// What one cluster produced.
+struct ClusterOut {
+    plan: ClusterPlan,
+    failures: Vec<(usize, Failure)>,
+    manifests: Vec<(Digest, Arc<str>)>,
+    /// New (service, projection, values digest, manifest digest) outcomes, for the
+    /// persistent cache.
+    fresh: Vec<(usize, Digest, Digest, Digest)>,
+}
+
+type Slot = Arc<OnceLock<Result<(Digest, Arc<str>), String>>>;
+type TextSlot = Arc<OnceLock<Option<Arc<str>>>>;
+/// Failures by (service, message), with the clusters they happened on.
+type Grouped = BTreeMap<(usize, String), (Failure, Vec<Arc<str>>)>;
+
+/// Renders every distinct (renderer, chart, values, release) once, in memory, and reads and
+/// writes rendered manifests through the persistent cache when there is one.
+struct RenderCache<'a> {
+    slots: Mutex<HashMap<Digest, Slot>>,
+    disk: Option<&'a DiskCache>,
+    /// Manifests read from the persistent cache by digest.
+    texts: Mutex<HashMap<Digest, TextSlot>>,
+}
+
+impl RenderCache<'_> {
+    /// A manifest the persistent cache holds, read once.
+    fn text(&self, digest: Digest) -> Option<Arc<str>> {
+        let disk = self.disk?;
+        let slot = {
+            let mut texts = self.texts.lock().unwrap_or_else(|e| e.into_inner());
+            texts.entry(digest).or_default().clone()
+        };
+        slot.get_or_init(|| disk.manifest(&digest)).clone()
+    }
+
+    fn get(
+        &self,
+        key: Digest,
+        render: impl FnOnce() -> Result<String, String>,
+        stats: &mut Stats,
+    ) -> Result<(Digest, Arc<str>), String> {
+        let slot = {
+            let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
+            slots.entry(key).or_default().clone()
+        };
+        let mut fresh = false;
+        let mut from_disk = false;
+        let result = slot.get_or_init(|| {
+            fresh = true;
+            if let Some(hit) = self.disk.and_then(|d| d.manifest_for(&key)) {
+                from_disk = true;
+                return Ok(hit);
+            }
+            let text: Arc<str> = render()?.into();
+            let digest = Digest::of(text.as_bytes());
+            if let Some(d) = self.disk {
+                d.store_manifest(&key, &digest, &text);
+            }
+            Ok((digest, text))
+        });
+        match (fresh, from_disk) {
+            (true, true) => stats.disk_hits += 1,
+            (true, false) => stats.chart_renders += 1,
+            (false, _) => stats.render_hits += 1,
+        }
+        result.clone()
+    }
+}
+
+/// The persistent cache key of a service version's outcomes.
+fn key_of_outcomes(renderer: &str, version: &Digest) -> Digest {
+    let mut h = Sha256::new();
+    h.update(b"flotilla.outcomes/v1\0");
+    h.update((renderer.len() as u64).to_le_bytes());
+    h.update(renderer.as_bytes());
+    h.update(version.0);
+    Digest(h.finalize().into())
+}
+
+/// Reads a service version's outcomes: records of projection, values digest and manifest
+/// digest (32 bytes each).
+fn read_outcomes(disk: &DiskCache, key: &Digest) -> HashMap<Digest, (Digest, Digest)> {
+    let Some(bytes) = disk.read("outcomes", key) else {
+        return HashMap::new();
+    };
+    if bytes.len() % 96 != 0 {
+        return HashMap::new();
+    }
+    let digest = |b: &[u8]| {
+        let mut d = [0u8; 32];
+        d.copy_from_slice(b);
+        Digest(d)
+    };
+    bytes
+        .chunks_exact(96)
+        .map(|r| (digest(&r[..32]), (digest(&r[32..64]), digest(&r[64..]))))
+        .collect()
+}
+
+/// Writes a service version's outcomes: the earlier ones and the new ones, sorted.
+fn write_outcomes(
+    disk: &DiskCache,
+    key: &Digest,
+    old: &HashMap<Digest, (Digest, Digest)>,
+    new: &[(Digest, Digest, Digest)],
+) {
+    let mut all: BTreeMap<Digest, (Digest, Digest)> = old.iter().map(|(k, v)| (*k, *v)).collect();
+    for (k, values, manifest) in new {
+        all.insert(*k, (*values, *manifest));
+    }
+    let mut bytes = Vec::with_capacity(all.len() * 96);
+    for (k, (values, manifest)) in all {
+        bytes.extend_from_slice(&k.0);
+        bytes.extend_from_slice(&values.0);
+        bytes.extend_from_slice(&manifest.0);
+    }
+    disk.replace("outcomes", key, &bytes);
+}
+
+/// The key of one render: the renderer, the chart, the values and the release.
+fn render_key(renderer: &str, chart: &Digest, values: &Digest, release: ReleaseRef<'_>) -> Digest {
+    let mut h = Sha256::new();
+    for part in [
+        renderer.as_bytes(),
+        &chart.0,
+        &values.0,
+        release.name.as_bytes(),
+        release.namespace.as_bytes(),
+    ] {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part);
+    }
+    Digest(h.finalize().into())
+}
+
+/// Loads the charts, renders values and charts, and builds the plan. Problems go to `diags`;
+/// a release that fails is left out of its cluster's plan.
+pub fn render<R: ChartRenderer>(
+    files: &FleetFiles,
+    fleet: &Fleet,
+    waves: &BTreeMap<ClusterName, Waves>,
+    renderer: &R,
+    disk: Option<&DiskCache>,
+    progress: Option<Progress<'_>>,
+    diags: &mut Diags<'_>,
+) -> Rendered {
+    // Charts, each distinct folder once.
+    let mut paths: Vec<&str> = fleet
+        .services
+        .values()
+        .filter_map(|s| match &s.chart {
+            ChartRef::Local { path } => Some(path.as_str()),
+            ChartRef::Repository { .. } => None,
+        })
+        .collect();
+    paths.sort_unstable();
+    paths.dedup();
+    let loaded: BTreeMap<&str, Result<Loaded<R::Chart>, String>> = paths
+        .par_iter()
+        .map(|&p| (p, load_chart(files.chart_files(p), p, renderer)))
+        .collect::<Vec<_>>()
+        .into_iter()
+        .collect();
+
+    let funcs = Arc::new(FuncMap::helm());
+    let known: Vec<&str> = funcs.names().collect();
+    let mut digests = BTreeMap::new();
+    let mut prepared: BTreeMap<&ServiceName, Prepared<'_, R::Chart>> = BTreeMap::new();
+    for (name, spec) in &fleet.services {
+        let chart = match &spec.chart {
+            ChartRef::Local { path } => loaded.get(path.as_str()),
+            ChartRef::Repository { .. } => None,
+        };
+        let chart_digest = chart.and_then(|c| c.as_ref().ok()).map(|c| &c.pin.digest);
+        let version = service_digest(spec, chart_digest);
+        digests.insert(name.clone(), version.clone());
+        let selected = waves.values().any(|w| w.order().any(|s| s == name));
+        // Chart problems are reported once per service, where it is selected.
+        let chart = match (chart, &spec.chart) {
+            (Some(Ok(c)), _) => c,
+            (Some(Err(why)), ChartRef::Local { path }) => {
+                if selected {
+                    diags.error_at(
+                        "chart::load",
+                        format!("cannot load the chart of `{name}` ({path}): {why}"),
+                        &spec.file,
+                        spec.chart_span.clone(),
+                        "this chart",
+                        None,
+                    );
+                }
+                continue;
+            }
+            (
+                _,
+                ChartRef::Repository {
+                    repository,
+                    name: chart,
+                    version,
+                },
+            ) => {
+                if selected {
+                    diags.error_at(
+                        "chart::unavailable",
+                        format!(
+                            "the chart of `{name}` ({chart} {version} from {repository}) is not in the fleet repository"
+                        ),
+                        &spec.file,
+                        spec.chart_span.clone(),
+                        "a repository chart",
+                        Some(
+                            "charts are not fetched from repositories: vendor the chart into the fleet (e.g. charts/<name>) and give its `path`".into(),
+                        ),
+                    );
+                }
+                continue;
+            }
+            (_, ChartRef::Local { .. }) => continue,
+        };
+        if !selected {
+            continue;
+        }
+        let template = match ValuesTemplate::parse(spec, &funcs) {
+            Ok(t) => t,
+            Err(e) => {
+                let mut scratch = Report::new();
+                let src = scratch.source(
+                    crate::values::template_name(name.as_str()),
+                    spec.values.text.clone(),
+                );
+                diagnostics::template::parse_error(&mut scratch, src, &e, &known);
+                for d in scratch.diagnostics {
+                    let message = format!(
+                        "the values template of `{name}` does not parse: {}",
+                        d.message
+                    );
+                    push_mapped(
+                        diags,
+                        &spec.values,
+                        &scratch.sources[src].text,
+                        Diagnostic { message, ..d },
+                    );
+                }
+                continue;
+            }
+        };
+        prepared.insert(
+            name,
+            Prepared {
+                name,
+                service: Arc::from(name.as_str()),
+                release: Arc::from(spec.release.name.as_str()),
+                namespace: Arc::from(spec.release.namespace.as_str()),
+                version: version.0,
+                template,
+                data: data_value(&spec.to_data()),
+                chart,
+                values_span: &spec.values,
+                file: &spec.file,
+                chart_span: spec.chart_span.clone(),
+                chains: match cluster_reads(&spec.values.text) {
+                    Reads::Chains(c) => c,
+                    Reads::Everything => vec![Vec::new()],
+                },
+                memo: Mutex::new(HashMap::new()),
+                persisted: disk
+                    .map(|d| read_outcomes(d, &key_of_outcomes(renderer.id(), &version.0)))
+                    .unwrap_or_default(),
+                persisted_key: key_of_outcomes(renderer.id(), &version.0),
+            },
+        );
+    }
+
+    // Every cluster, in parallel.
+    let cache = RenderCache {
+        slots: Mutex::new(HashMap::new()),
+        disk,
+        texts: Mutex::new(HashMap::new()),
+    };
+    let total = waves.len();
+    let done = std::sync::atomic::AtomicUsize::new(0);
+    let clusters: Vec<(&ClusterName, &Waves)> = waves.iter().collect();
+    let services: Vec<&Prepared<'_, R::Chart>> = prepared.values().collect();
+    let index: HashMap<&ServiceName, usize> = services
+        .iter()
+        .enumerate()
+        .map(|(i, p)| (p.name, i))
+        .collect();
+    let outs: Vec<(ClusterOut, Stats)> = clusters
+        .par_iter()
+        .map(|(cluster, cluster_waves)| {
+            let mut stats = Stats::default();
+            let out = render_cluster(
+                fleet,
+                cluster,
+                cluster_waves,
+                &services,
+                &index,
+                renderer,
+                &cache,
+                &mut stats,
+            );
+            let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
+            if let Some(p) = progress {
+                p(n, total);
+            }
+            (out, stats)
+        })
+        .collect();
+
+    // Merge in cluster order.
+    let mut stats = Stats::default();
+    let mut manifests = Manifests::default();
+    let mut plans = Vec::with_capacity(outs.len());
+    // (service, failure text) -> clusters, with the first failure for its labels.
+    let mut failures: Grouped = BTreeMap::new();
+    let mut fresh: BTreeMap<usize, Vec<(Digest, Digest, Digest)>> = BTreeMap::new();
+    for (out, s) in outs {
+        stats.values_rendered += s.values_rendered;
+        stats.values_reused += s.values_reused;
+        stats.releases_cached += s.releases_cached;
+        stats.chart_renders += s.chart_renders;
+        stats.render_hits += s.render_hits;
+        stats.disk_hits += s.disk_hits;
+        stats.releases += out.plan.releases.len() as u64;
+        for (d, m) in out.manifests {
+            manifests.0.entry(d).or_insert(m);
+        }
+        for (service, key, values, manifest) in out.fresh {
+            fresh
+                .entry(service)
+                .or_default()
+                .push((key, values, manifest));
+        }
+        for (service, f) in out.failures {
+            failures
+                .entry((service, f.text()))
+                .or_insert_with(|| (f, Vec::new()))
+                .1
+                .push(out.plan.name.clone());
+        }
+        plans.push(out.plan);
+    }
+    if let Some(d) = disk {
+        for (service, new) in fresh {
+            let p = services[service];
+            write_outcomes(d, &p.persisted_key, &p.persisted, &new);
+        }
+    }
+    for ((service, text), (failure, clusters)) in failures {
+        let p = services[service];
+        report_failure(diags, p, &text, &failure, &clusters);
+    }
+    Rendered {
+        plan: Plan::new(plans),
+        manifests,
+        digests,
+        stats,
+    }
+}
+
+fn load_chart<R: ChartRenderer>(
+    files: ChartFiles,
+    path: &str,
+    renderer: &R,
+) -> Result<Loaded<R::Chart>, String> {
+    if files.is_empty() {
+        return Err(format!("there is no chart at {path}"));
+    }
+    let digest = chart_digest(&files);
+    let (chart, ChartMeta { name, version }) = renderer.load(&files)?;
+    Ok(Loaded {
+        chart,
+        pin: Arc::new(ChartPin {
+            name: name.into(),
+            version: version.into(),
+            digest,
+        }),
+    })
+}
+
+#[allow(clippy::too_many_arguments)]
+fn render_cluster<R: ChartRenderer>(
+    fleet: &Fleet,
+    cluster: &ClusterName,
+    waves: &Waves,
+    services: &[&Prepared<'_, R::Chart>],
+    index: &HashMap<&ServiceName, usize>,
+    renderer: &R,
+    cache: &RenderCache<'_>,
+    stats: &mut Stats,
+) -> ClusterOut {
+    let mut out = ClusterOut {
+        plan: ClusterPlan {
+            name: Arc::from(cluster.as_str()),
+            releases: Vec::new(),
+        },
+        failures: Vec::new(),
+        manifests: Vec::new(),
+        fresh: Vec::new(),
+    };
+    let Some(spec) = fleet.clusters.get(cluster) else {
+        return out;
+    };
+    let data = spec.to_data();
+    let mut cluster_value: Option<Value> = None;
+    for (wave, names) in waves.0.iter().enumerate() {
+        for name in names {
+            let Some(&i) = index.get(name) else {
+                continue;
+            };
+            let p = services[i];
+            let key = projection(&p.chains, &data);
+            // An earlier compile of this service version did this projection.
+            let persisted = p
+                .persisted
+                .get(&key)
+                .and_then(|&(values, manifest)| Some((values, manifest, cache.text(manifest)?)));
+            let outcome = match persisted {
+                Some(hit) => {
+                    stats.releases_cached += 1;
+                    Ok(hit)
+                }
+                None => {
+                    let slot = {
+                        let mut memo = p.memo.lock().unwrap_or_else(|e| e.into_inner());
+                        memo.entry(key).or_default().clone()
+                    };
+                    let mut fresh = false;
+                    let outcome = slot.get_or_init(|| {
+                        fresh = true;
+                        stats.values_rendered += 1;
+                        let value = cluster_value.get_or_insert_with(|| data_value(&data));
+                        let values = p.template.render(value, &p.data).map_err(Failure::Values)?;
+                        let values_digest = values_digest(&values);
+                        let release = ReleaseRef {
+                            name: &p.release,
+                            namespace: &p.namespace,
+                        };
+                        let render_key =
+                            render_key(renderer.id(), &p.chart.pin.digest, &values_digest, release);
+                        let (manifest, text) = cache
+                            .get(
+                                render_key,
+                                || renderer.render(&p.chart.chart, &values, release),
+                                stats,
+                            )
+                            .map_err(Failure::Render)?;
+                        Ok((values_digest, manifest, text))
+                    });
+                    if !fresh {
+                        stats.values_reused += 1;
+                    }
+                    outcome.clone()
+                }
+            };
+            match outcome {
+                Ok((values, manifest, text)) => {
+                    if !p.persisted.contains_key(&key) {
+                        out.fresh.push((i, key, values, manifest));
+                    }
+                    out.manifests.push((manifest, text));
+                    out.plan.releases.push(Release {
+                        service: p.service.clone(),
+                        name: p.release.clone(),
+                        namespace: p.namespace.clone(),
+                        wave: u32::try_from(wave).unwrap_or(u32::MAX),
+                        version: p.version,
+                        chart: p.chart.pin.clone(),
+                        values,
+                        manifest,
+                    });
+                }
+                Err(f) => out.failures.push((i, f)),
+            }
+        }
+    }
+    out
+}
+
+/// Names clusters in a message: all of them when few, else the first ones and a count.
+fn cluster_list(clusters: &[Arc<str>]) -> String {
+    const SHOWN: usize = 5;
+    let word = if clusters.len() == 1 {
+        "cluster"
+    } else {
+        "clusters"
+    };
+    let names: Vec<String> = clusters
+        .iter()
+        .take(SHOWN)
+        .map(|c| format!("`{c}`"))
+        .collect();
+    let more = clusters.len().saturating_sub(SHOWN);
+    if more > 0 {
+        format!("{word} {} and {more} more", names.join(", "))
+    } else {
+        format!("{word} {}", names.join(", "))
+    }
+}
+
+fn report_failure<C>(
+    diags: &mut Diags<'_>,
+    p: &Prepared<'_, C>,
+    text: &str,
+    failure: &Failure,
+    clusters: &[Arc<str>],
+) {
+    let name = p.name;
+    let on = cluster_list(clusters);
+    match failure {
+        Failure::Values(ValuesError::Exec(e)) => {
+            let mut scratch = Report::new();
+            let src = scratch.source(
+                crate::values::template_name(name.as_str()),
+                p.values_span.text.clone(),
+            );
+            diagnostics::template::exec_error(&mut scratch, src, e);
+            for mut d in scratch.diagnostics {
+                let message = format!(
+                    "the values of `{name}` failed on {on}: {}",
+                    helm_exec_message(&d.message)
+                );
+                for l in &mut d.labels {
+                    l.message = l
+                        .message
+                        .replace(HELM_ERR_START, "")
+                        .replace(HELM_ERR_END, "");
+                }
+                push_mapped(
+                    diags,
+                    p.values_span,
+                    &scratch.sources[src].text,
+                    Diagnostic { message, ..d },
+                );
+            }
+        }
+        Failure::Values(ValuesError::Yaml { .. }) => {
+            let span = p.values_span;
+            diags.error_at(
+                "values::yaml",
+                format!("the values `{name}` rendered on {on} are not a YAML mapping: {text}"),
+                &span.file,
+                span.file_range(0..0),
+                "this template",
+                Some("the values template must print a YAML mapping of values for the chart; check the indentation of what it prints".into()),
+            );
+        }
+        Failure::Render(_) => {
+            diags.error_at(
+                "chart::render",
+                format!(
+                    "the chart of `{name}` ({} {}) failed to render on {on}: {text}",
+                    p.chart.pin.name, p.chart.pin.version
+                ),
+                p.file,
+                p.chart_span.clone(),
+                "this chart",
+                None,
+            );
+        }
+    }
+}
+
+const HELM_ERR_START: &str = "HELM_ERR_START";
+const HELM_ERR_END: &str = "HELM_ERR_END";
+
+/// Helm's wording of `fail` and `required` errors (its engine's `cleanupExecError`):
+/// `execution error at (name:line:col): message`.
+fn helm_exec_message(text: &str) -> String {
+    let tokens: Vec<&str> = text.splitn(3, ": ").collect();
+    if let [_, location, rest] = tokens.as_slice()
+        && let Some(start) = rest.find(HELM_ERR_START)
+        && let Some(end) = rest[start..].rfind(HELM_ERR_END)
+    {
+        let inner = &rest[start + HELM_ERR_START.len()..start + end];
+        return format!("execution error at ({location}): {inner}");
+    }
+    text.to_owned()
+}
+
+/// Adds a diagnostic made against a template's own text, its labels moved into the file the
+/// template is embedded in.
+fn push_mapped(diags: &mut Diags<'_>, embedded: &Embedded, _text: &str, d: Diagnostic) {
+    let labels: Vec<Label> = d
+        .labels
+        .iter()
+        .map(|l| {
+            let range = embedded.file_range(l.span.clone());
+            if l.primary {
+                diags.label(&embedded.file, range, l.message.clone())
+            } else {
+                diags.note(&embedded.file, range, l.message.clone())
+            }
+        })
+        .collect();
+    diags.push(d, labels);
+}

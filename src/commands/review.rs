@@ -1,0 +1,86 @@
+//! `flotilla review --fleet DIR [--accept | --reject | --check]`: compile a fresh plan,
+//! compare it with the accepted one (`DIR/.flotilla/accepted/`), show what changes per cluster
+//! and release, and accept or reject it.
+
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use super::exit;
+
+#[derive(Debug, clap::Args)]
+pub struct Args {
+    /// The fleet repository.
+    #[arg(long, default_value = ".")]
+    pub fleet: PathBuf,
+    /// Accept the new plan without asking: it replaces the accepted one.
+    #[arg(long, conflicts_with_all = ["reject", "check"])]
+    pub accept: bool,
+    /// Reject the new plan without asking: the accepted one stays.
+    #[arg(long, conflicts_with = "check")]
+    pub reject: bool,
+    /// Only compare: exit with 1 when the plan differs from the accepted one (for CI).
+    #[arg(long)]
+    pub check: bool,
+    /// Do not read or write the persistent cache.
+    #[arg(long)]
+    pub no_cache: bool,
+}
+
+pub fn exec(args: Args) -> ExitCode {
+    let compiled = match super::plan::compile_fleet(&args.fleet, !args.no_cache) {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let Some(fresh) = compiled.applicable() else {
+        return ExitCode::from(exit::DIAGNOSTICS);
+    };
+    let accepted_dir = args.fleet.join(".flotilla").join("accepted");
+    let accepted = if accepted_dir.join(plan::PLAN_FILE).exists() {
+        match compiler::bundle::read(&accepted_dir) {
+            Ok(b) => Some(b),
+            Err(e) if args.accept => {
+                eprintln!("warning: the accepted plan is replaced: {e}");
+                None
+            }
+            Err(e) => {
+                eprintln!(
+                    "error: the accepted plan cannot be read: {e}\nhelp: accept a fresh plan with `flotilla review --accept`"
+                );
+                return ExitCode::from(exit::USAGE);
+            }
+        }
+    } else {
+        None
+    };
+    let review = compiler::review::review(accepted.as_ref().map(|(p, m)| (p, m)), fresh);
+    print!("{}", review.render_text());
+    if review.is_empty() {
+        return ExitCode::from(exit::SUCCESS);
+    }
+    let accept = if args.check {
+        return ExitCode::from(exit::DIAGNOSTICS);
+    } else if args.accept || args.reject {
+        args.accept
+    } else if std::io::stdin().is_terminal() {
+        print!("accept this plan? [y/N] ");
+        let _ = std::io::stdout().flush();
+        let mut answer = String::new();
+        let _ = std::io::stdin().lock().read_line(&mut answer);
+        matches!(answer.trim(), "y" | "Y" | "yes")
+    } else {
+        println!("not accepted: run with --accept to accept it, --check to fail on changes");
+        return ExitCode::from(exit::SUCCESS);
+    };
+    if !accept {
+        println!("rejected: the accepted plan is unchanged");
+        return ExitCode::from(exit::SUCCESS);
+    }
+    let (plan, manifests) = fresh;
+    if let Err(e) = compiler::bundle::write(&accepted_dir, plan, manifests) {
+        eprintln!("error: {e}");
+        return ExitCode::from(exit::USAGE);
+    }
+    println!("accepted: {}", accepted_dir.display());
+    ExitCode::from(exit::SUCCESS)
+}
