@@ -1,6 +1,7 @@
-//! What policies add to a plan: 10 manifest rules over N rendered objects (per-object cost,
-//! comparable with the compile of the 10,000 × 100 synthetic fleet), the conversion of objects
-//! to CEL alone, and RBAC `check_deployments` over a 1,000-cluster × 100-service selection.
+//! What policies add to a plan: 10 manifest rules over N rendered objects (per-object cost),
+//! the conversion of objects to CEL alone, RBAC `check_deployments` over a 1,000-cluster ×
+//! 100-service selection, and `check_plan` against the compile of a synthetic fleet
+//! (`compiler::synthetic`, 200 clusters × 100 services) in the same process.
 //!
 //! `cargo bench -p policies --bench rules`
 
@@ -230,5 +231,96 @@ fn rbac(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, manifest_rules, rbac);
+/// The compile of a synthetic fleet, and what `check_plan` (the 10 rules and RBAC) adds to it.
+fn synthetic(c: &mut Criterion) {
+    let mut files = compiler::synthetic::generate(compiler::synthetic::FleetConfig {
+        clusters: 200,
+        services: 100,
+        seed: 1,
+    });
+    let texts = rule_texts();
+    files.files.insert(
+        policies::MANIFESTS_FILE.into(),
+        format!("rules:\n{}", texts.concat()),
+    );
+    files.files.insert(
+        policies::RBAC_FILE.into(),
+        r#"roles:
+  - name: owner
+    allow:
+      - actions: [deploy]
+        when: 'service.team in principal.groups || cluster.environment != "prod"'
+  - name: admin
+    allow: [{actions: [deploy]}]
+bindings:
+  - role: owner
+    subjects: ["group:payments"]
+  - role: admin
+    subjects: ["group:platform"]
+"#
+        .into(),
+    );
+    let compiled = compiler::compile(&files);
+    assert!(
+        !compiled.diagnostics.has_errors(),
+        "{}",
+        compiled.diagnostics.render_text()
+    );
+    let loaded = policies::load(&files);
+    assert!(
+        !loaded.diagnostics.has_errors(),
+        "{}",
+        loaded.diagnostics.render_text()
+    );
+    let (plan, manifests) = compiled.applicable().expect("applicable");
+    let principal = Principal::parse("user:alice", &["payments".into()]).expect("a principal");
+    let check = policies::check_plan(
+        &loaded.policies,
+        Some(&principal),
+        &compiled.fleet,
+        &compiled.selection,
+        plan,
+        manifests,
+    );
+    eprintln!(
+        "synthetic 200x100: {} releases, {} distinct manifests, {} manifest checks run, {} violations, {} denials",
+        plan.release_count(),
+        manifests.0.len(),
+        check.manifests_checked,
+        check.violations.len(),
+        check.denials.len()
+    );
+    let mut group = c.benchmark_group("synthetic-200x100");
+    group.sample_size(10);
+    group.bench_function("compile", |b| {
+        b.iter(|| compiler::compile(black_box(&files)))
+    });
+    group.bench_function("check-plan", |b| {
+        b.iter(|| {
+            policies::check_plan(
+                &loaded.policies,
+                Some(&principal),
+                &compiled.fleet,
+                &compiled.selection,
+                plan,
+                manifests,
+            )
+        })
+    });
+    group.bench_function("check-plan-manifests-only", |b| {
+        b.iter(|| {
+            policies::check_plan(
+                &loaded.policies,
+                None,
+                &compiled.fleet,
+                &compiled.selection,
+                plan,
+                manifests,
+            )
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, manifest_rules, rbac, synthetic);
 criterion_main!(benches);

@@ -1,8 +1,8 @@
 //! What the plan step calls: may this principal deploy the selection
-//! ([`check_deployments`]), and do a release's rendered objects pass the manifest rules
-//! ([`check_manifests`]).
+//! ([`check_deployments`]), do a release's rendered objects pass the manifest rules
+//! ([`check_manifests`]), or both over a whole compiled plan ([`check_plan`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 
 use cel::Value;
@@ -140,4 +140,115 @@ pub fn check_manifests(
         Some(rules) => manifests::evaluate(rules, cluster, release, objects),
         None => Vec::new(),
     }
+}
+
+/// What the policies say about a compiled plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PlanCheck {
+    pub denials: Vec<Denial>,
+    pub violations: Vec<Violation>,
+    /// Distinct (manifest, rule inputs) pairs the rules ran on; the other releases reused
+    /// their result.
+    #[serde(skip)]
+    pub manifests_checked: usize,
+}
+
+impl PlanCheck {
+    /// Whether the plan must not be applied: a denial, or a `deny` violation.
+    pub fn refused(&self) -> bool {
+        !self.denials.is_empty()
+            || self
+                .violations
+                .iter()
+                .any(|v| v.action == manifests::RuleAction::Deny)
+    }
+
+    /// Denials, then violations, for people.
+    pub fn render_text(&self, principal: Option<&Principal>) -> String {
+        let mut out = String::new();
+        for d in &self.denials {
+            let who = principal.map_or_else(|| "the principal".to_owned(), |p| p.to_string());
+            out.push_str(&format!("denied: {who} {d}\n"));
+        }
+        out.push_str(&manifests::render_text(&self.violations));
+        out
+    }
+}
+
+/// Checks a compiled plan: with a principal, that it may deploy every release
+/// ([`check_deployments`]); and every release's manifest against the manifest rules. A
+/// manifest shared by many releases is parsed once, and checked once per distinct value of
+/// what the rules read of the cluster and the release ([`crate::ManifestRules::inputs_key`]).
+pub fn check_plan(
+    policies: &Policies,
+    principal: Option<&Principal>,
+    fleet: &Fleet,
+    selection: &Selection,
+    plan: &plan::Plan,
+    manifests: &compiler::Manifests,
+) -> PlanCheck {
+    let mut out = PlanCheck::default();
+    if let Some(p) = principal {
+        out.denials = check_deployments(policies, p, fleet, selection);
+    }
+    let Some(rules) = &policies.manifests else {
+        return out;
+    };
+    if rules.rules.is_empty() {
+        return out;
+    }
+    let mut objects: HashMap<plan::Digest, Result<Vec<serde_json::Value>, String>> = HashMap::new();
+    let mut memo: HashMap<(plan::Digest, String), Vec<Violation>> = HashMap::new();
+    for cluster_plan in &plan.clusters {
+        let Some(cluster) = fleet.clusters.get(&*cluster_plan.name) else {
+            continue;
+        };
+        for r in &cluster_plan.releases {
+            let release = Release {
+                name: r.name.to_string(),
+                namespace: r.namespace.to_string(),
+                service: r.service.to_string(),
+            };
+            let parsed = objects.entry(r.manifest).or_insert_with(|| {
+                manifests
+                    .get(&r.manifest)
+                    .ok_or_else(|| "the manifest is missing from the plan".to_owned())
+                    .and_then(manifests::split_documents)
+            });
+            let objs = match parsed {
+                Ok(o) => o,
+                Err(e) => {
+                    out.violations.push(Violation {
+                        cluster: cluster.name.as_str().to_owned(),
+                        release: release.name.clone(),
+                        kind: String::new(),
+                        namespace: String::new(),
+                        name: String::new(),
+                        rule: "<manifest>".into(),
+                        action: manifests::RuleAction::Deny,
+                        service: release.service.clone(),
+                        message: format!("the release's manifest could not be read: {e}"),
+                    });
+                    continue;
+                }
+            };
+            let key = (r.manifest, rules.inputs_key(cluster, &release));
+            let found = match memo.get(&key) {
+                Some(v) => v,
+                None => {
+                    out.manifests_checked += 1;
+                    let v = manifests::evaluate(rules, cluster, &release, objs);
+                    memo.entry(key).or_insert(v)
+                }
+            };
+            out.violations.extend(found.iter().map(|v| Violation {
+                cluster: cluster.name.as_str().to_owned(),
+                release: release.name.clone(),
+                service: release.service.clone(),
+                ..v.clone()
+            }));
+        }
+    }
+    out.violations.sort();
+    out
 }

@@ -261,6 +261,46 @@ impl Expr {
         kinds(self.selector.program().expression(), 0)
     }
 
+    /// The fields of variable `var` it reads (`cluster.environment`), or `None` when it uses
+    /// the variable otherwise (as a whole, in a comprehension): then all of it counts.
+    pub fn field_reads(&self, var: &str) -> Option<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        let mut stack = vec![self.selector.program().expression()];
+        while let Some(e) = stack.pop() {
+            match &e.expr {
+                Ast::Select(s) => match &s.operand.expr {
+                    Ast::Ident(n) if n == var => {
+                        out.insert(s.field.clone());
+                    }
+                    _ => stack.push(&s.operand),
+                },
+                Ast::Ident(n) if n == var => return None,
+                Ast::Call(c) => {
+                    stack.extend(c.target.as_deref());
+                    stack.extend(c.args.iter());
+                }
+                Ast::List(l) => stack.extend(l.elements.iter()),
+                Ast::Map(m) => {
+                    for entry in &m.entries {
+                        if let EntryExpr::MapEntry(me) = &entry.expr {
+                            stack.push(&me.key);
+                            stack.push(&me.value);
+                        }
+                    }
+                }
+                Ast::Comprehension(c) => {
+                    stack.push(&c.iter_range);
+                    stack.push(&c.accu_init);
+                    stack.push(&c.loop_cond);
+                    stack.push(&c.loop_step);
+                    stack.push(&c.result);
+                }
+                _ => {}
+            }
+        }
+        Some(out)
+    }
+
     /// Whether it reads the variable `name`.
     pub fn uses(&self, name: &str) -> bool {
         self.uses.contains(name)
@@ -690,6 +730,32 @@ mod tests {
         assert!(one.max_input > two.max_input, "{one:?} {two:?}");
         assert!(two.max_input >= 64, "{two:?}");
         assert!(one.uses("object") && !one.uses("cluster"));
+    }
+
+    #[test]
+    fn field_reads_are_found() {
+        let check = |text: &str, var: &str, expect: Option<&[&str]>| {
+            let e = compile(text, Place::Validate).unwrap();
+            let want = expect.map(|k| k.iter().map(|s| (*s).to_owned()).collect());
+            assert_eq!(e.field_reads(var), want, "{text}");
+        };
+        check(
+            r#"cluster.environment == "prod""#,
+            "cluster",
+            Some(&["environment"]),
+        );
+        check(
+            r#"has(cluster.tags.pci) && cluster.name.startsWith("a") && release.name == "x""#,
+            "cluster",
+            Some(&["name", "tags"]),
+        );
+        check(r#"object.kind == "Pod""#, "cluster", Some(&[]));
+        check(r#"[cluster].all(c, c.name == "x")"#, "cluster", None);
+        check(
+            r#"object.items.all(i, i == release.namespace)"#,
+            "release",
+            Some(&["namespace"]),
+        );
     }
 
     #[test]

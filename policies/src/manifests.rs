@@ -246,6 +246,69 @@ fn message(cx: &mut Cx<'_, '_>, node: &Node, text: String) -> Option<Message> {
     ok.then_some(Message { parts })
 }
 
+impl ManifestRules {
+    /// What the rules read of a cluster and a release, as a text: two pairs of cluster and
+    /// release for which it is the same get the same violations (but for the cluster's and the
+    /// release's names in them). The plan step keys its memo of violations by it and the
+    /// manifest's digest, so that a manifest shared by many clusters is checked once per
+    /// distinct value of what the rules read (`cluster.environment`: a handful).
+    pub fn inputs_key(&self, cluster: &ClusterSpec, release: &Release) -> String {
+        let reads = |var: &str| -> Option<BTreeSet<String>> {
+            let mut all = BTreeSet::new();
+            for rule in &self.rules {
+                let exprs = rule
+                    .matches
+                    .iter()
+                    .chain(std::iter::once(&rule.validate))
+                    .chain(rule.message.iter().flat_map(|m| {
+                        m.parts.iter().filter_map(|p| match p {
+                            Part::Expr(e) => Some(e),
+                            Part::Text(_) => None,
+                        })
+                    }));
+                for e in exprs {
+                    all.extend(e.field_reads(var)?);
+                }
+            }
+            Some(all)
+        };
+        let data = cluster.to_data();
+        let field = |name: &str| -> String {
+            match &data {
+                compiler::model::Data::Map(m) => m
+                    .get(name)
+                    .and_then(|v| serde_json::to_string(v).ok())
+                    .unwrap_or_default(),
+                _ => String::new(),
+            }
+        };
+        let mut key = String::new();
+        match reads("cluster") {
+            None => key.push_str(&serde_json::to_string(&data).unwrap_or_default()),
+            Some(fields) => {
+                for f in fields {
+                    key.push_str(&format!("{f}={};", field(&f)));
+                }
+            }
+        }
+        key.push('|');
+        let release_field = |f: &str| match f {
+            "name" => release.name.as_str(),
+            "namespace" => release.namespace.as_str(),
+            "service" => release.service.as_str(),
+            _ => "",
+        };
+        let release_fields: Vec<String> = match reads("release") {
+            None => vec!["name".into(), "namespace".into(), "service".into()],
+            Some(f) => f.into_iter().collect(),
+        };
+        for f in release_fields {
+            key.push_str(&format!("{f}={:?};", release_field(&f)));
+        }
+        key
+    }
+}
+
 /// The release a set of objects was rendered for, as CEL sees it: `release.name`,
 /// `release.namespace`, `release.service`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
