@@ -206,8 +206,17 @@ bindings:
 
 fn rbac(c: &mut Criterion) {
     let files = fleet(1000, 100);
-    let compiled = compiler::compile(&files);
-    assert!(!compiled.diagnostics.has_errors());
+    // Loaded, and every service selected everywhere (no charts: nothing is rendered).
+    let mut diags = compiler::diag::Diags::new(&files);
+    let fleet = compiler::load::load(&files, &mut diags);
+    assert!(!diags.finish().has_errors());
+    let selection = compiler::model::Selection {
+        clusters: fleet
+            .clusters
+            .keys()
+            .map(|c| (c.clone(), fleet.services.keys().cloned().collect()))
+            .collect(),
+    };
     let loaded = policies::load(&files);
     assert!(!loaded.diagnostics.has_errors());
     let principal = Principal::parse(
@@ -219,14 +228,7 @@ fn rbac(c: &mut Criterion) {
     group.sample_size(10);
     group.throughput(Throughput::Elements(100_000));
     group.bench_function("check-deployments/1000-clusters-x-100-services", |b| {
-        b.iter(|| {
-            policies::check_deployments(
-                &loaded.policies,
-                &principal,
-                &compiled.fleet,
-                &compiled.selection,
-            )
-        })
+        b.iter(|| policies::check_deployments(&loaded.policies, &principal, &fleet, &selection))
     });
     group.finish();
 }
@@ -290,8 +292,20 @@ bindings:
         check.violations.len(),
         check.denials.len()
     );
+    let mut by_rule: std::collections::BTreeMap<&str, usize> = Default::default();
+    for v in &check.violations {
+        *by_rule.entry(v.rule.as_str()).or_default() += 1;
+    }
+    eprintln!("violations by rule: {by_rule:?}");
     let mut group = c.benchmark_group("synthetic-200x100");
     group.sample_size(10);
+    group.bench_function("parse-manifests", |b| {
+        b.iter(|| {
+            for m in manifests.0.values() {
+                black_box(manifests::split_documents(m).ok());
+            }
+        })
+    });
     group.bench_function("compile", |b| {
         b.iter(|| compiler::compile(black_box(&files)))
     });

@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use cel::Value;
 use compiler::model::{ClusterName, Fleet, Selection, ServiceName};
@@ -147,8 +148,8 @@ pub fn check_manifests(
 pub struct PlanCheck {
     pub denials: Vec<Denial>,
     pub violations: Vec<Violation>,
-    /// Distinct (manifest, rule inputs) pairs the rules ran on; the other releases reused
-    /// their result.
+    /// Objects the rules ran on: one per distinct (object text, rule inputs); the other
+    /// releases reused their result.
     #[serde(skip)]
     pub manifests_checked: usize,
 }
@@ -176,9 +177,14 @@ impl PlanCheck {
 }
 
 /// Checks a compiled plan: with a principal, that it may deploy every release
-/// ([`check_deployments`]); and every release's manifest against the manifest rules. A
-/// manifest shared by many releases is parsed once, and checked once per distinct value of
-/// what the rules read of the cluster and the release ([`crate::ManifestRules::inputs_key`]).
+/// ([`check_deployments`]); and every release's objects against the manifest rules. The rules
+/// run once per distinct object text and distinct value of what they read of the cluster and
+/// the release ([`ManifestRules::cluster_key`], [`ManifestRules::release_key`]): a Deployment
+/// rendered the same for a thousand clusters of the same environment is parsed and checked
+/// once, and its violations are stamped with each release's names.
+///
+/// [`ManifestRules::cluster_key`]: crate::ManifestRules::cluster_key
+/// [`ManifestRules::release_key`]: crate::ManifestRules::release_key
 pub fn check_plan(
     policies: &Policies,
     principal: Option<&Principal>,
@@ -197,58 +203,111 @@ pub fn check_plan(
     if rules.rules.is_empty() {
         return out;
     }
-    let mut objects: HashMap<plan::Digest, Result<Vec<serde_json::Value>, String>> = HashMap::new();
-    let mut memo: HashMap<(plan::Digest, String), Vec<Violation>> = HashMap::new();
+    // Each manifest's documents, split once.
+    let mut documents: HashMap<plan::Digest, Option<Vec<&str>>> = HashMap::new();
+    // Each distinct document, parsed once.
+    let mut parsed: HashMap<&str, Result<Option<serde_json::Value>, String>> = HashMap::new();
+    // Violations by (document, cluster key, release key).
+    let mut memo: HashMap<(&str, Arc<str>, Arc<str>), Vec<Violation>> = HashMap::new();
     for cluster_plan in &plan.clusters {
         let Some(cluster) = fleet.clusters.get(&*cluster_plan.name) else {
             continue;
         };
+        let cluster_key: Arc<str> = rules.cluster_key(cluster).into();
         for r in &cluster_plan.releases {
             let release = Release {
                 name: r.name.to_string(),
                 namespace: r.namespace.to_string(),
                 service: r.service.to_string(),
             };
-            let parsed = objects.entry(r.manifest).or_insert_with(|| {
-                manifests
-                    .get(&r.manifest)
-                    .ok_or_else(|| "the manifest is missing from the plan".to_owned())
-                    .and_then(manifests::split_documents)
-            });
-            let objs = match parsed {
-                Ok(o) => o,
-                Err(e) => {
-                    out.violations.push(Violation {
-                        cluster: cluster.name.as_str().to_owned(),
-                        release: release.name.clone(),
-                        kind: String::new(),
-                        namespace: String::new(),
-                        name: String::new(),
-                        rule: "<manifest>".into(),
-                        action: manifests::RuleAction::Deny,
-                        service: release.service.clone(),
-                        message: format!("the release's manifest could not be read: {e}"),
-                    });
-                    continue;
-                }
-            };
-            let key = (r.manifest, rules.inputs_key(cluster, &release));
-            let found = match memo.get(&key) {
-                Some(v) => v,
-                None => {
-                    out.manifests_checked += 1;
-                    let v = manifests::evaluate(rules, cluster, &release, objs);
-                    memo.entry(key).or_insert(v)
-                }
-            };
-            out.violations.extend(found.iter().map(|v| Violation {
+            let stamp = |v: &Violation| Violation {
                 cluster: cluster.name.as_str().to_owned(),
                 release: release.name.clone(),
                 service: release.service.clone(),
                 ..v.clone()
-            }));
+            };
+            let docs = documents
+                .entry(r.manifest)
+                .or_insert_with(|| manifests.get(&r.manifest).map(manifests::document_texts));
+            let Some(docs) = docs else {
+                out.violations.push(manifest_violation(
+                    cluster.name.as_str(),
+                    &release,
+                    "the manifest is missing from the plan".into(),
+                ));
+                continue;
+            };
+            let release_key: Arc<str> = rules.release_key(&release).into();
+            // The documents not checked yet with these inputs, parsed.
+            let mut todo: Vec<&str> = Vec::new();
+            let mut failed = false;
+            for doc in docs.iter().copied() {
+                let key = (doc, cluster_key.clone(), release_key.clone());
+                if memo.contains_key(&key) {
+                    continue;
+                }
+                match parsed
+                    .entry(doc)
+                    .or_insert_with(|| manifests::parse_document(doc))
+                {
+                    Ok(Some(_)) => todo.push(doc),
+                    Ok(None) => {
+                        memo.insert(key, Vec::new());
+                    }
+                    Err(e) => {
+                        out.violations.push(manifest_violation(
+                            cluster.name.as_str(),
+                            &release,
+                            format!("the release's manifest could not be read: {e}"),
+                        ));
+                        failed = true;
+                        break;
+                    }
+                }
+            }
+            if failed {
+                continue;
+            }
+            if !todo.is_empty() {
+                let inputs = manifests::Inputs::new(cluster, &release);
+                let results: Vec<(&str, Vec<Violation>)> = inputs.with_frame(|frame| {
+                    todo.iter()
+                        .filter_map(|doc| {
+                            let Some(Ok(Some(object))) = parsed.get(doc) else {
+                                return None;
+                            };
+                            let mut found = Vec::new();
+                            manifests::evaluate_object(rules, &inputs, frame, object, &mut found);
+                            Some((*doc, found))
+                        })
+                        .collect()
+                });
+                out.manifests_checked += results.len();
+                for (doc, found) in results {
+                    memo.insert((doc, cluster_key.clone(), release_key.clone()), found);
+                }
+            }
+            for doc in docs.iter().copied() {
+                if let Some(found) = memo.get(&(doc, cluster_key.clone(), release_key.clone())) {
+                    out.violations.extend(found.iter().map(stamp));
+                }
+            }
         }
     }
     out.violations.sort();
     out
+}
+
+fn manifest_violation(cluster: &str, release: &Release, message: String) -> Violation {
+    Violation {
+        cluster: cluster.to_owned(),
+        release: release.name.clone(),
+        kind: String::new(),
+        namespace: String::new(),
+        name: String::new(),
+        rule: "<manifest>".into(),
+        action: manifests::RuleAction::Deny,
+        service: release.service.clone(),
+        message,
+    }
 }

@@ -45,6 +45,8 @@ pub struct ManifestRules {
     /// The file it was read from, relative to the fleet root.
     pub file: String,
     pub rules: Vec<Rule>,
+    /// What the rules read of `cluster` and `release`, found once.
+    reads: std::sync::OnceLock<Reads>,
 }
 
 #[derive(Debug)]
@@ -103,7 +105,7 @@ pub const MANIFEST_FIELDS: &[FieldDef] = &[FieldDef {
 pub(crate) fn load(cx: &mut Cx<'_, '_>) -> ManifestRules {
     let mut out = ManifestRules {
         file: cx.file.to_owned(),
-        rules: Vec::new(),
+        ..ManifestRules::default()
     };
     let Some(root) = cx.root() else {
         return out;
@@ -246,66 +248,96 @@ fn message(cx: &mut Cx<'_, '_>, node: &Node, text: String) -> Option<Message> {
     ok.then_some(Message { parts })
 }
 
+/// What a rule set reads of `cluster` and `release`: field names, or `None` for all of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Reads {
+    cluster: Option<BTreeSet<String>>,
+    release: Option<BTreeSet<String>>,
+}
+
 impl ManifestRules {
-    /// What the rules read of a cluster and a release, as a text: two pairs of cluster and
-    /// release for which it is the same get the same violations (but for the cluster's and the
-    /// release's names in them). The plan step keys its memo of violations by it and the
-    /// manifest's digest, so that a manifest shared by many clusters is checked once per
-    /// distinct value of what the rules read (`cluster.environment`: a handful).
-    pub fn inputs_key(&self, cluster: &ClusterSpec, release: &Release) -> String {
-        let reads = |var: &str| -> Option<BTreeSet<String>> {
-            let mut all = BTreeSet::new();
-            for rule in &self.rules {
-                let exprs = rule
-                    .matches
-                    .iter()
-                    .chain(std::iter::once(&rule.validate))
-                    .chain(rule.message.iter().flat_map(|m| {
-                        m.parts.iter().filter_map(|p| match p {
-                            Part::Expr(e) => Some(e),
-                            Part::Text(_) => None,
-                        })
-                    }));
-                for e in exprs {
-                    all.extend(e.field_reads(var)?);
+    fn reads(&self) -> &Reads {
+        self.reads.get_or_init(|| {
+            let fields = |var: &str| -> Option<BTreeSet<String>> {
+                let mut all = BTreeSet::new();
+                for rule in &self.rules {
+                    let exprs = rule
+                        .matches
+                        .iter()
+                        .chain(std::iter::once(&rule.validate))
+                        .chain(rule.message.iter().flat_map(|m| {
+                            m.parts.iter().filter_map(|p| match p {
+                                Part::Expr(e) => Some(e),
+                                Part::Text(_) => None,
+                            })
+                        }));
+                    for e in exprs {
+                        all.extend(e.field_reads(var)?);
+                    }
                 }
+                Some(all)
+            };
+            Reads {
+                cluster: fields("cluster"),
+                release: fields("release"),
             }
-            Some(all)
-        };
+        })
+    }
+
+    /// What the rules read of a cluster, as a text: two clusters with the same key get the
+    /// same violations on the same objects and release (but for the cluster's name in them).
+    pub fn cluster_key(&self, cluster: &ClusterSpec) -> String {
         let data = cluster.to_data();
-        let field = |name: &str| -> String {
-            match &data {
-                compiler::model::Data::Map(m) => m
-                    .get(name)
-                    .and_then(|v| serde_json::to_string(v).ok())
-                    .unwrap_or_default(),
-                _ => String::new(),
-            }
+        let compiler::model::Data::Map(map) = &data else {
+            return String::new();
         };
-        let mut key = String::new();
-        match reads("cluster") {
-            None => key.push_str(&serde_json::to_string(&data).unwrap_or_default()),
+        match &self.reads().cluster {
+            None => serde_json::to_string(&data).unwrap_or_default(),
             Some(fields) => {
+                let mut key = String::new();
                 for f in fields {
-                    key.push_str(&format!("{f}={};", field(&f)));
+                    let value = map
+                        .get(f)
+                        .and_then(|v| serde_json::to_string(v).ok())
+                        .unwrap_or_default();
+                    key.push_str(&format!("{f}={value};"));
                 }
+                key
             }
         }
-        key.push('|');
-        let release_field = |f: &str| match f {
+    }
+
+    /// What the rules read of a release, as a text (see [`ManifestRules::cluster_key`]).
+    pub fn release_key(&self, release: &Release) -> String {
+        let value = |f: &str| match f {
             "name" => release.name.as_str(),
             "namespace" => release.namespace.as_str(),
             "service" => release.service.as_str(),
             _ => "",
         };
-        let release_fields: Vec<String> = match reads("release") {
-            None => vec!["name".into(), "namespace".into(), "service".into()],
-            Some(f) => f.into_iter().collect(),
-        };
-        for f in release_fields {
-            key.push_str(&format!("{f}={:?};", release_field(&f)));
+        let mut key = String::new();
+        match &self.reads().release {
+            None => {
+                for f in ["name", "namespace", "service"] {
+                    key.push_str(&format!("{f}={:?};", value(f)));
+                }
+            }
+            Some(fields) => {
+                for f in fields {
+                    key.push_str(&format!("{f}={:?};", value(f)));
+                }
+            }
         }
         key
+    }
+
+    /// Both keys: the plan step memoizes violations by it and the manifest (or object).
+    pub fn inputs_key(&self, cluster: &ClusterSpec, release: &Release) -> String {
+        format!(
+            "{}|{}",
+            self.cluster_key(cluster),
+            self.release_key(release)
+        )
     }
 }
 
@@ -346,11 +378,7 @@ pub fn evaluate(
     }
     let inputs = Inputs::new(cluster, release);
     let mut out = Vec::new();
-    let vars: [(&str, &Value); 2] = [
-        ("cluster", &inputs.cluster_value),
-        ("release", &inputs.release_value),
-    ];
-    expr::with_frame(&vars, |frame| {
+    inputs.with_frame(|frame| {
         for object in objects {
             evaluate_object(rules, &inputs, frame, object, &mut out);
         }
@@ -359,8 +387,9 @@ pub fn evaluate(
     out
 }
 
-/// The CEL values of a cluster and a release, built once for all their objects.
-pub(crate) struct Inputs<'a> {
+/// The CEL values of a cluster and a release, built once for all their objects (crate
+/// plumbing, public for `check_plan`).
+pub struct Inputs<'a> {
     cluster: &'a ClusterSpec,
     release: &'a Release,
     cluster_value: Value,
@@ -393,6 +422,17 @@ fn text_at<'v>(object: &'v serde_json::Value, path: &[&str]) -> Option<&'v str> 
 }
 
 /// Checks one object, in a frame holding `cluster` and `release`.
+impl Inputs<'_> {
+    /// Runs `f` in a frame holding `cluster` and `release`.
+    pub fn with_frame<R>(&self, f: impl FnOnce(&Frame<'_, 'static>) -> R) -> R {
+        let vars: [(&str, &Value); 2] = [
+            ("cluster", &self.cluster_value),
+            ("release", &self.release_value),
+        ];
+        expr::with_frame(&vars, f)
+    }
+}
+
 pub(crate) fn evaluate_object(
     rules: &ManifestRules,
     inputs: &Inputs<'_>,
@@ -538,32 +578,41 @@ pub fn render_json(violations: &[Violation]) -> String {
 /// its index.
 pub fn split_documents(text: &str) -> Result<Vec<serde_json::Value>, String> {
     let mut out = Vec::new();
-    let mut doc = String::new();
-    let mut index = 0usize;
-    let mut flush = |doc: &mut String, index: &mut usize| -> Result<(), String> {
-        let parsed = compiler::yaml::parse(doc);
-        if let Some(p) = parsed.problems.first() {
-            return Err(format!("document {}: {}", *index + 1, p.message));
+    for (i, doc) in document_texts(text).into_iter().enumerate() {
+        if let Some(v) = parse_document(doc).map_err(|e| format!("document {}: {e}", i + 1))? {
+            out.push(v);
         }
-        if let Some(root) = parsed.root
-            && !matches!(root.kind, compiler::yaml::Kind::Null)
-        {
-            out.push(node_json(&root, 0));
-        }
-        *index += 1;
-        doc.clear();
-        Ok(())
-    };
+    }
+    Ok(out)
+}
+
+/// The texts of the YAML documents of a stream (split at `---` lines), unparsed.
+pub fn document_texts(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    let mut at = 0usize;
     for line in text.split_inclusive('\n') {
         let bare = line.trim_end();
         if bare == "---" || bare.starts_with("--- ") {
-            flush(&mut doc, &mut index)?;
-            continue;
+            out.push(&text[start..at]);
+            start = at + line.len();
         }
-        doc.push_str(line);
+        at += line.len();
     }
-    flush(&mut doc, &mut index)?;
-    Ok(out)
+    out.push(&text[start..]);
+    out
+}
+
+/// One YAML document as a JSON value; `None` when it is empty (or only comments).
+pub fn parse_document(doc: &str) -> Result<Option<serde_json::Value>, String> {
+    let parsed = compiler::yaml::parse(doc);
+    if let Some(p) = parsed.problems.first() {
+        return Err(p.message.clone());
+    }
+    Ok(parsed
+        .root
+        .filter(|root| !matches!(root.kind, compiler::yaml::Kind::Null))
+        .map(|root| node_json(&root, 0)))
 }
 
 fn node_json(node: &Node, depth: usize) -> serde_json::Value {

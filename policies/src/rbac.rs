@@ -1025,7 +1025,9 @@ impl Rbac {
                     }
                     _ => {}
                 }
-                rules.push((i + 1, t));
+                if trace.is_some() {
+                    rules.push((i + 1, t));
+                }
                 if allowed_by.is_some() {
                     break;
                 }
