@@ -4,7 +4,6 @@
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
-use std::sync::Arc;
 
 use cel::Value;
 use compiler::model::{ClusterName, Fleet, Selection, ServiceName};
@@ -203,33 +202,44 @@ pub fn check_plan(
     if rules.rules.is_empty() {
         return out;
     }
-    // Each manifest's documents, split once.
-    let mut documents: HashMap<plan::Digest, Option<Vec<&str>>> = HashMap::new();
-    // Each distinct document, parsed once.
-    let mut parsed: HashMap<&str, Result<Option<serde_json::Value>, String>> = HashMap::new();
+    // Each distinct document text gets an id, and is parsed once (lazily).
+    let mut doc_ids: HashMap<&str, usize> = HashMap::new();
+    let mut docs: Vec<(&str, Option<Result<Option<serde_json::Value>, String>>)> = Vec::new();
+    // Each manifest's documents, by id, split once.
+    let mut documents: HashMap<plan::Digest, Option<Vec<usize>>> = HashMap::new();
+    // Ids of the distinct keys of what the rules read.
+    let mut key_ids: HashMap<String, usize> = HashMap::new();
+    let mut key_id = |key: String| {
+        let next = key_ids.len();
+        *key_ids.entry(key).or_insert(next)
+    };
     // Violations by (document, cluster key, release key).
-    let mut memo: HashMap<(&str, Arc<str>, Arc<str>), Vec<Violation>> = HashMap::new();
+    let mut memo: HashMap<(usize, usize, usize), Vec<Violation>> = HashMap::new();
     for cluster_plan in &plan.clusters {
         let Some(cluster) = fleet.clusters.get(&*cluster_plan.name) else {
             continue;
         };
-        let cluster_key: Arc<str> = rules.cluster_key(cluster).into();
+        let cluster_key = key_id(rules.cluster_key(cluster));
         for r in &cluster_plan.releases {
             let release = Release {
                 name: r.name.to_string(),
                 namespace: r.namespace.to_string(),
                 service: r.service.to_string(),
             };
-            let stamp = |v: &Violation| Violation {
-                cluster: cluster.name.as_str().to_owned(),
-                release: release.name.clone(),
-                service: release.service.clone(),
-                ..v.clone()
-            };
-            let docs = documents
-                .entry(r.manifest)
-                .or_insert_with(|| manifests.get(&r.manifest).map(manifests::document_texts));
-            let Some(docs) = docs else {
+            let ids = documents.entry(r.manifest).or_insert_with(|| {
+                manifests.get(&r.manifest).map(|text| {
+                    manifests::document_texts(text)
+                        .into_iter()
+                        .map(|doc| {
+                            *doc_ids.entry(doc).or_insert_with(|| {
+                                docs.push((doc, None));
+                                docs.len() - 1
+                            })
+                        })
+                        .collect()
+                })
+            });
+            let Some(ids) = ids else {
                 out.violations.push(manifest_violation(
                     cluster.name.as_str(),
                     &release,
@@ -237,59 +247,63 @@ pub fn check_plan(
                 ));
                 continue;
             };
-            let release_key: Arc<str> = rules.release_key(&release).into();
+            let release_key = key_id(rules.release_key(&release));
             // The documents not checked yet with these inputs, parsed.
-            let mut todo: Vec<&str> = Vec::new();
-            let mut failed = false;
-            for doc in docs.iter().copied() {
-                let key = (doc, cluster_key.clone(), release_key.clone());
-                if memo.contains_key(&key) {
+            let mut todo: Vec<usize> = Vec::new();
+            let mut failed = None;
+            for &id in ids.iter() {
+                if memo.contains_key(&(id, cluster_key, release_key)) {
                     continue;
                 }
-                match parsed
-                    .entry(doc)
-                    .or_insert_with(|| manifests::parse_document(doc))
-                {
-                    Ok(Some(_)) => todo.push(doc),
+                let Some((text, parsed)) = docs.get_mut(id) else {
+                    continue;
+                };
+                match parsed.get_or_insert_with(|| manifests::parse_document(text)) {
+                    Ok(Some(_)) => todo.push(id),
                     Ok(None) => {
-                        memo.insert(key, Vec::new());
+                        memo.insert((id, cluster_key, release_key), Vec::new());
                     }
                     Err(e) => {
-                        out.violations.push(manifest_violation(
-                            cluster.name.as_str(),
-                            &release,
-                            format!("the release's manifest could not be read: {e}"),
-                        ));
-                        failed = true;
+                        failed = Some(e.clone());
                         break;
                     }
                 }
             }
-            if failed {
+            if let Some(e) = failed {
+                out.violations.push(manifest_violation(
+                    cluster.name.as_str(),
+                    &release,
+                    format!("the release's manifest could not be read: {e}"),
+                ));
                 continue;
             }
             if !todo.is_empty() {
                 let inputs = manifests::Inputs::new(cluster, &release);
-                let results: Vec<(&str, Vec<Violation>)> = inputs.with_frame(|frame| {
+                let results: Vec<(usize, Vec<Violation>)> = inputs.with_frame(|frame| {
                     todo.iter()
-                        .filter_map(|doc| {
-                            let Some(Ok(Some(object))) = parsed.get(doc) else {
+                        .filter_map(|&id| {
+                            let Some((_, Some(Ok(Some(object))))) = docs.get(id) else {
                                 return None;
                             };
                             let mut found = Vec::new();
                             manifests::evaluate_object(rules, &inputs, frame, object, &mut found);
-                            Some((*doc, found))
+                            Some((id, found))
                         })
                         .collect()
                 });
                 out.manifests_checked += results.len();
-                for (doc, found) in results {
-                    memo.insert((doc, cluster_key.clone(), release_key.clone()), found);
+                for (id, found) in results {
+                    memo.insert((id, cluster_key, release_key), found);
                 }
             }
-            for doc in docs.iter().copied() {
-                if let Some(found) = memo.get(&(doc, cluster_key.clone(), release_key.clone())) {
-                    out.violations.extend(found.iter().map(stamp));
+            for &id in ids.iter() {
+                if let Some(found) = memo.get(&(id, cluster_key, release_key)) {
+                    out.violations.extend(found.iter().map(|v| Violation {
+                        cluster: cluster.name.as_str().to_owned(),
+                        release: release.name.clone(),
+                        service: release.service.clone(),
+                        ..v.clone()
+                    }));
                 }
             }
         }
