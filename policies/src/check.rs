@@ -2,7 +2,7 @@
 //! ([`check_deployments`]), do a release's rendered objects pass the manifest rules
 //! ([`check_manifests`]), or both over a whole compiled plan ([`check_plan`]).
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use cel::Value;
@@ -13,7 +13,7 @@ use serde::Serialize;
 use crate::Policies;
 use crate::expr;
 use crate::manifests::{self, Release, Violation};
-use crate::rbac::{Action, Principal, Request, Service, cluster_bound};
+use crate::rbac::{Action, Decision, Principal, Request, Role, Service, Subject, cluster_bound};
 
 /// A service the principal may not deploy on some clusters, for one reason.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -77,6 +77,10 @@ pub fn check_deployments(
     let mut denied: BTreeMap<(&ServiceName, String), Vec<ClusterName>> = BTreeMap::new();
     let principal_value = principal.value();
     let action = expr::string(Action::Deploy.as_str());
+    // Clusters that agree on what the principal's rules read of a cluster (and on its input
+    // bound) get the same decisions: they are made once.
+    let reads = cluster_reads(&roles);
+    let mut memo: HashMap<(&ServiceName, String), Decision> = HashMap::new();
     // The variables are bound once each: the principal for the whole run, a cluster for all
     // its services.
     expr::with_frame(
@@ -86,34 +90,43 @@ pub fn check_deployments(
                 let Some(spec) = fleet.clusters.get(cluster_name) else {
                     continue;
                 };
-                if selected.is_empty() {
-                    continue;
-                }
                 let bound = principal_bound.max(cluster_bound(spec));
-                let cluster_value = targeting::cluster_value(spec);
-                outer.child(&[("cluster", &cluster_value)], |with_cluster| {
-                    for name in selected {
-                        let Some((service, value)) = services.get(name) else {
-                            continue;
-                        };
-                        let req = Request::with_bound(
-                            principal,
-                            Action::Deploy,
-                            service,
-                            Some(spec),
-                            bound,
-                        );
-                        let decision = with_cluster.child(&[("service", value)], |frame| {
-                            rbac.decide_in(&req, &roles, frame, None)
-                        });
-                        if !decision.allowed {
-                            denied
-                                .entry((name, decision.reason))
-                                .or_default()
-                                .push(cluster_name.clone());
+                let key = format!("{bound}|{}", manifests::cluster_projection(spec, &reads));
+                let missing: Vec<&ServiceName> = selected
+                    .iter()
+                    .filter(|s| !memo.contains_key(&(*s, key.clone())))
+                    .collect();
+                if !missing.is_empty() {
+                    let cluster_value = targeting::cluster_value(spec);
+                    outer.child(&[("cluster", &cluster_value)], |with_cluster| {
+                        for name in missing {
+                            let Some((service, value)) = services.get(name) else {
+                                continue;
+                            };
+                            let req = Request::with_bound(
+                                principal,
+                                Action::Deploy,
+                                service,
+                                Some(spec),
+                                bound,
+                            );
+                            let decision = with_cluster.child(&[("service", value)], |frame| {
+                                rbac.decide_in(&req, &roles, frame, None)
+                            });
+                            memo.insert((name, key.clone()), decision);
                         }
+                    });
+                }
+                for name in selected {
+                    if let Some(d) = memo.get(&(name, key.clone()))
+                        && !d.allowed
+                    {
+                        denied
+                            .entry((name, d.reason.clone()))
+                            .or_default()
+                            .push(cluster_name.clone());
                     }
-                });
+                }
             }
         },
     );
@@ -140,6 +153,23 @@ pub fn check_manifests(
         Some(rules) => manifests::evaluate(rules, cluster, release, objects),
         None => Vec::new(),
     }
+}
+
+/// What the rules of these roles read of a cluster: field names (`name` when a rule lists
+/// `clusters`), or `None` when a `when` uses the cluster as a whole.
+fn cluster_reads(roles: &[(&Role, usize, &Subject)]) -> Option<BTreeSet<String>> {
+    let mut all = BTreeSet::new();
+    for (role, _, _) in roles {
+        for rule in &role.allow {
+            if rule.clusters.is_some() {
+                all.insert("name".to_owned());
+            }
+            if let Some(w) = &rule.when {
+                all.extend(w.field_reads("cluster")?);
+            }
+        }
+    }
+    Some(all)
 }
 
 /// What the policies say about a compiled plan.

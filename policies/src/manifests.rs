@@ -287,24 +287,7 @@ impl ManifestRules {
     /// What the rules read of a cluster, as a text: two clusters with the same key get the
     /// same violations on the same objects and release (but for the cluster's name in them).
     pub fn cluster_key(&self, cluster: &ClusterSpec) -> String {
-        let data = cluster.to_data();
-        let compiler::model::Data::Map(map) = &data else {
-            return String::new();
-        };
-        match &self.reads().cluster {
-            None => serde_json::to_string(&data).unwrap_or_default(),
-            Some(fields) => {
-                let mut key = String::new();
-                for f in fields {
-                    let value = map
-                        .get(f)
-                        .and_then(|v| serde_json::to_string(v).ok())
-                        .unwrap_or_default();
-                    key.push_str(&format!("{f}={value};"));
-                }
-                key
-            }
-        }
+        cluster_projection(cluster, &self.reads().cluster)
     }
 
     /// What the rules read of a release, as a text (see [`ManifestRules::cluster_key`]).
@@ -338,6 +321,31 @@ impl ManifestRules {
             self.cluster_key(cluster),
             self.release_key(release)
         )
+    }
+}
+
+/// The fields `fields` of a cluster as CEL sees it (all of it for `None`), as a text.
+pub(crate) fn cluster_projection(
+    cluster: &ClusterSpec,
+    fields: &Option<BTreeSet<String>>,
+) -> String {
+    let data = cluster.to_data();
+    let compiler::model::Data::Map(map) = &data else {
+        return String::new();
+    };
+    match fields {
+        None => serde_json::to_string(&data).unwrap_or_default(),
+        Some(fields) => {
+            let mut key = String::new();
+            for f in fields {
+                let value = map
+                    .get(f)
+                    .and_then(|v| serde_json::to_string(v).ok())
+                    .unwrap_or_default();
+                key.push_str(&format!("{f}={value};"));
+            }
+            key
+        }
     }
 }
 
