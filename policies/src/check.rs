@@ -12,6 +12,7 @@ use serde::Serialize;
 
 use crate::Policies;
 use crate::expr;
+use crate::glob::Glob;
 use crate::manifests::{self, Release, Violation};
 use crate::rbac::{Action, Decision, Principal, Request, Role, Service, Subject, cluster_bound};
 
@@ -79,7 +80,7 @@ pub fn check_deployments(
     let action = expr::string(Action::Deploy.as_str());
     // Clusters that agree on what the principal's rules read of a cluster (and on its input
     // bound) get the same decisions: they are made once.
-    let reads = cluster_reads(&roles);
+    let (reads, globs) = cluster_reads(&roles);
     let mut memo: HashMap<(&ServiceName, String), Decision> = HashMap::new();
     // The variables are bound once each: the principal for the whole run, a cluster for all
     // its services.
@@ -91,7 +92,20 @@ pub fn check_deployments(
                     continue;
                 };
                 let bound = principal_bound.max(cluster_bound(spec));
-                let key = format!("{bound}|{}", manifests::cluster_projection(spec, &reads));
+                let matched: String = globs
+                    .iter()
+                    .map(|g| {
+                        if g.matches(spec.name.as_str()) {
+                            '1'
+                        } else {
+                            '0'
+                        }
+                    })
+                    .collect();
+                let key = format!(
+                    "{bound}|{matched}|{}",
+                    manifests::cluster_projection(spec, &reads)
+                );
                 let missing: Vec<&ServiceName> = selected
                     .iter()
                     .filter(|s| !memo.contains_key(&(*s, key.clone())))
@@ -155,21 +169,25 @@ pub fn check_manifests(
     }
 }
 
-/// What the rules of these roles read of a cluster: field names (`name` when a rule lists
-/// `clusters`), or `None` when a `when` uses the cluster as a whole.
-fn cluster_reads(roles: &[(&Role, usize, &Subject)]) -> Option<BTreeSet<String>> {
-    let mut all = BTreeSet::new();
+/// What the rules of these roles read of a cluster: the fields their `when`s read (`None`
+/// when one uses the cluster as a whole), and the globs of their `clusters`.
+fn cluster_reads<'r>(
+    roles: &[(&'r Role, usize, &Subject)],
+) -> (Option<BTreeSet<String>>, Vec<&'r Glob>) {
+    let mut fields = Some(BTreeSet::new());
+    let mut globs = Vec::new();
     for (role, _, _) in roles {
         for rule in &role.allow {
-            if rule.clusters.is_some() {
-                all.insert("name".to_owned());
-            }
+            globs.extend(rule.clusters.iter().flatten());
             if let Some(w) = &rule.when {
-                all.extend(w.field_reads("cluster")?);
+                match (w.field_reads("cluster"), &mut fields) {
+                    (Some(f), Some(all)) => all.extend(f),
+                    _ => fields = None,
+                }
             }
         }
     }
-    Some(all)
+    (fields, globs)
 }
 
 /// What the policies say about a compiled plan.
@@ -234,7 +252,7 @@ pub fn check_plan(
     }
     // Each distinct document text gets an id, and is parsed once (lazily).
     let mut doc_ids: HashMap<&str, usize> = HashMap::new();
-    let mut docs: Vec<(&str, Option<Result<Option<serde_json::Value>, String>>)> = Vec::new();
+    let mut docs: Vec<(&str, Option<Parsed>)> = Vec::new();
     // Each manifest's documents, by id, split once.
     let mut documents: HashMap<plan::Digest, Option<Vec<usize>>> = HashMap::new();
     // Ids of the distinct keys of what the rules read.
@@ -341,6 +359,9 @@ pub fn check_plan(
     out.violations.sort();
     out
 }
+
+/// A document of a manifest, parsed: an object, nothing (an empty document), or why not.
+type Parsed = Result<Option<serde_json::Value>, String>;
 
 fn manifest_violation(cluster: &str, release: &Release, message: String) -> Violation {
     Violation {
