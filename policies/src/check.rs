@@ -81,7 +81,8 @@ pub fn check_deployments(
     // Clusters that agree on what the principal's rules read of a cluster (and on its input
     // bound) get the same decisions: they are made once.
     let (reads, globs) = cluster_reads(&roles);
-    let mut memo: HashMap<(&ServiceName, String), Decision> = HashMap::new();
+    let mut memo: HashMap<(&ServiceName, usize), Decision> = HashMap::new();
+    let mut key_ids: HashMap<String, usize> = HashMap::new();
     // The variables are bound once each: the principal for the whole run, a cluster for all
     // its services.
     expr::with_frame(
@@ -102,13 +103,15 @@ pub fn check_deployments(
                         }
                     })
                     .collect();
-                let key = format!(
+                let text = format!(
                     "{bound}|{matched}|{}",
                     manifests::cluster_projection(spec, &reads)
                 );
+                let next = key_ids.len();
+                let key = *key_ids.entry(text).or_insert(next);
                 let missing: Vec<&ServiceName> = selected
                     .iter()
-                    .filter(|s| !memo.contains_key(&(*s, key.clone())))
+                    .filter(|s| !memo.contains_key(&(*s, key)))
                     .collect();
                 if !missing.is_empty() {
                     let cluster_value = targeting::cluster_value(spec);
@@ -127,12 +130,12 @@ pub fn check_deployments(
                             let decision = with_cluster.child(&[("service", value)], |frame| {
                                 rbac.decide_in(&req, &roles, frame, None)
                             });
-                            memo.insert((name, key.clone()), decision);
+                            memo.insert((name, key), decision);
                         }
                     });
                 }
                 for name in selected {
-                    if let Some(d) = memo.get(&(name, key.clone()))
+                    if let Some(d) = memo.get(&(name, key))
                         && !d.allowed
                     {
                         denied
