@@ -1,8 +1,8 @@
 //! What the plan step calls: may this principal deploy the selection
-//! ([`check_deployments`]), and do a release's rendered objects pass the manifest rules
-//! ([`check_manifests`]).
+//! ([`check_deployments`]), do a release's rendered objects pass the manifest rules
+//! ([`check_manifests`]), or both over a whole compiled plan ([`check_plan`]).
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use cel::Value;
@@ -11,8 +11,10 @@ use compiler::targeting;
 use serde::Serialize;
 
 use crate::Policies;
+use crate::expr;
+use crate::glob::Glob;
 use crate::manifests::{self, Release, Violation};
-use crate::rbac::{Action, Principal, PrincipalValues, Service, cluster_bound};
+use crate::rbac::{Action, Decision, Principal, Request, Role, Service, Subject, cluster_bound};
 
 /// A service the principal may not deploy on some clusters, for one reason.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -56,56 +58,104 @@ pub fn check_deployments(
     let Some(rbac) = &policies.rbac else {
         return Vec::new();
     };
-    let values = PrincipalValues::new(principal);
-    let bound = rbac.roles_of(principal);
-    // Services by name, with the clusters they are selected on.
-    let mut wanted: BTreeMap<&ServiceName, Vec<&ClusterName>> = BTreeMap::new();
-    for (cluster, services) in &selection.clusters {
-        for s in services {
-            wanted.entry(s).or_default().push(cluster);
-        }
-    }
-    // Each cluster's CEL value, built once.
-    let mut clusters: BTreeMap<&ClusterName, (Value, u64)> = BTreeMap::new();
-    let mut out = Vec::new();
-    for (service_name, on) in wanted {
-        let service = match fleet.services.get(service_name) {
-            Some(spec) => Service::from(spec),
-            None => Service::named(service_name.as_str()),
-        };
-        let mut denied: BTreeMap<String, Vec<ClusterName>> = BTreeMap::new();
-        for cluster_name in on {
-            let Some(spec) = fleet.clusters.get(cluster_name) else {
-                continue;
+    let roles = rbac.roles_of(principal);
+    let principal_bound = principal.bound();
+    // Each service's CEL value, built once.
+    let services: BTreeMap<&ServiceName, (Service, Value)> = selection
+        .clusters
+        .values()
+        .flatten()
+        .map(|name| {
+            let service = match fleet.services.get(name) {
+                Some(spec) => Service::from(spec),
+                None => Service::named(name.as_str()),
             };
-            let (value, b) = clusters
-                .entry(cluster_name)
-                .or_insert_with(|| (targeting::cluster_value(spec), cluster_bound(spec)));
-            let req = rbac.request(
-                principal,
-                &values,
-                Action::Deploy,
-                &service,
-                Some((spec, value, *b)),
-            );
-            let decision = rbac.decide_with(&req, &bound, None);
-            if !decision.allowed {
-                denied
-                    .entry(decision.reason)
-                    .or_default()
-                    .push(cluster_name.clone());
+            let value = service.value();
+            (name, (service, value))
+        })
+        .collect();
+    // Denied clusters by service and reason.
+    let mut denied: BTreeMap<(&ServiceName, String), Vec<ClusterName>> = BTreeMap::new();
+    let principal_value = principal.value();
+    let action = expr::string(Action::Deploy.as_str());
+    // Clusters that agree on what the principal's rules read of a cluster (and on its input
+    // bound) get the same decisions: they are made once.
+    let (reads, globs) = cluster_reads(&roles);
+    let mut memo: HashMap<(&ServiceName, usize), Decision> = HashMap::new();
+    let mut key_ids: HashMap<String, usize> = HashMap::new();
+    // The variables are bound once each: the principal for the whole run, a cluster for all
+    // its services.
+    expr::with_frame(
+        &[("principal", &principal_value), ("action", &action)],
+        |outer| {
+            for (cluster_name, selected) in &selection.clusters {
+                let Some(spec) = fleet.clusters.get(cluster_name) else {
+                    continue;
+                };
+                let bound = principal_bound.max(cluster_bound(spec));
+                let matched: String = globs
+                    .iter()
+                    .map(|g| {
+                        if g.matches(spec.name.as_str()) {
+                            '1'
+                        } else {
+                            '0'
+                        }
+                    })
+                    .collect();
+                let text = format!(
+                    "{bound}|{matched}|{}",
+                    manifests::cluster_projection(spec, &reads)
+                );
+                let next = key_ids.len();
+                let key = *key_ids.entry(text).or_insert(next);
+                let missing: Vec<&ServiceName> = selected
+                    .iter()
+                    .filter(|s| !memo.contains_key(&(*s, key)))
+                    .collect();
+                if !missing.is_empty() {
+                    let cluster_value = targeting::cluster_value(spec);
+                    outer.child(&[("cluster", &cluster_value)], |with_cluster| {
+                        for name in missing {
+                            let Some((service, value)) = services.get(name) else {
+                                continue;
+                            };
+                            let req = Request::with_bound(
+                                principal,
+                                Action::Deploy,
+                                service,
+                                Some(spec),
+                                bound,
+                            );
+                            let decision = with_cluster.child(&[("service", value)], |frame| {
+                                rbac.decide_in(&req, &roles, frame, None)
+                            });
+                            memo.insert((name, key), decision);
+                        }
+                    });
+                }
+                for name in selected {
+                    if let Some(d) = memo.get(&(name, key))
+                        && !d.allowed
+                    {
+                        denied
+                            .entry((name, d.reason.clone()))
+                            .or_default()
+                            .push(cluster_name.clone());
+                    }
+                }
             }
-        }
-        for (reason, clusters) in denied {
-            out.push(Denial {
-                service: service_name.clone(),
-                action: Action::Deploy,
-                clusters,
-                reason,
-            });
-        }
-    }
-    out
+        },
+    );
+    denied
+        .into_iter()
+        .map(|((service, reason), clusters)| Denial {
+            service: service.clone(),
+            action: Action::Deploy,
+            clusters,
+            reason,
+        })
+        .collect()
 }
 
 /// The violations of a release's rendered objects on a cluster (see
@@ -119,5 +169,213 @@ pub fn check_manifests(
     match &policies.manifests {
         Some(rules) => manifests::evaluate(rules, cluster, release, objects),
         None => Vec::new(),
+    }
+}
+
+/// What the rules of these roles read of a cluster: the fields their `when`s read (`None`
+/// when one uses the cluster as a whole), and the globs of their `clusters`.
+fn cluster_reads<'r>(
+    roles: &[(&'r Role, usize, &Subject)],
+) -> (Option<BTreeSet<String>>, Vec<&'r Glob>) {
+    let mut fields = Some(BTreeSet::new());
+    let mut globs = Vec::new();
+    for (role, _, _) in roles {
+        for rule in &role.allow {
+            globs.extend(rule.clusters.iter().flatten());
+            if let Some(w) = &rule.when {
+                match (w.field_reads("cluster"), &mut fields) {
+                    (Some(f), Some(all)) => all.extend(f),
+                    _ => fields = None,
+                }
+            }
+        }
+    }
+    (fields, globs)
+}
+
+/// What the policies say about a compiled plan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct PlanCheck {
+    pub denials: Vec<Denial>,
+    pub violations: Vec<Violation>,
+    /// Objects the rules ran on: one per distinct (object text, rule inputs); the other
+    /// releases reused their result.
+    #[serde(skip)]
+    pub manifests_checked: usize,
+}
+
+impl PlanCheck {
+    /// Whether the plan must not be applied: a denial, or a `deny` violation.
+    pub fn refused(&self) -> bool {
+        !self.denials.is_empty()
+            || self
+                .violations
+                .iter()
+                .any(|v| v.action == manifests::RuleAction::Deny)
+    }
+
+    /// Denials, then violations, for people.
+    pub fn render_text(&self, principal: Option<&Principal>) -> String {
+        let mut out = String::new();
+        for d in &self.denials {
+            let who = principal.map_or_else(|| "the principal".to_owned(), |p| p.to_string());
+            out.push_str(&format!("denied: {who} {d}\n"));
+        }
+        out.push_str(&manifests::render_text(&self.violations));
+        out
+    }
+}
+
+/// Checks a compiled plan: with a principal, that it may deploy every release
+/// ([`check_deployments`]); and every release's objects against the manifest rules. The rules
+/// run once per distinct object text and distinct value of what they read of the cluster and
+/// the release ([`ManifestRules::cluster_key`], [`ManifestRules::release_key`]): a Deployment
+/// rendered the same for a thousand clusters of the same environment is parsed and checked
+/// once, and its violations are stamped with each release's names.
+///
+/// [`ManifestRules::cluster_key`]: crate::ManifestRules::cluster_key
+/// [`ManifestRules::release_key`]: crate::ManifestRules::release_key
+pub fn check_plan(
+    policies: &Policies,
+    principal: Option<&Principal>,
+    fleet: &Fleet,
+    selection: &Selection,
+    plan: &plan::Plan,
+    manifests: &compiler::Manifests,
+) -> PlanCheck {
+    let mut out = PlanCheck::default();
+    if let Some(p) = principal {
+        out.denials = check_deployments(policies, p, fleet, selection);
+    }
+    let Some(rules) = &policies.manifests else {
+        return out;
+    };
+    if rules.rules.is_empty() {
+        return out;
+    }
+    // Each distinct document text gets an id, and is parsed once (lazily).
+    let mut doc_ids: HashMap<&str, usize> = HashMap::new();
+    let mut docs: Vec<(&str, Option<Parsed>)> = Vec::new();
+    // Each manifest's documents, by id, split once.
+    let mut documents: HashMap<plan::Digest, Option<Vec<usize>>> = HashMap::new();
+    // Ids of the distinct keys of what the rules read.
+    let mut key_ids: HashMap<String, usize> = HashMap::new();
+    let mut key_id = |key: String| {
+        let next = key_ids.len();
+        *key_ids.entry(key).or_insert(next)
+    };
+    // Violations by (document, cluster key, release key).
+    let mut memo: HashMap<(usize, usize, usize), Vec<Violation>> = HashMap::new();
+    for cluster_plan in &plan.clusters {
+        let Some(cluster) = fleet.clusters.get(&*cluster_plan.name) else {
+            continue;
+        };
+        let cluster_key = key_id(rules.cluster_key(cluster));
+        for r in &cluster_plan.releases {
+            let release = Release {
+                name: r.name.to_string(),
+                namespace: r.namespace.to_string(),
+                service: r.service.to_string(),
+            };
+            let ids = documents.entry(r.manifest).or_insert_with(|| {
+                manifests.get(&r.manifest).map(|text| {
+                    manifests::document_texts(text)
+                        .into_iter()
+                        .map(|doc| {
+                            *doc_ids.entry(doc).or_insert_with(|| {
+                                docs.push((doc, None));
+                                docs.len() - 1
+                            })
+                        })
+                        .collect()
+                })
+            });
+            let Some(ids) = ids else {
+                out.violations.push(manifest_violation(
+                    cluster.name.as_str(),
+                    &release,
+                    "the manifest is missing from the plan".into(),
+                ));
+                continue;
+            };
+            let release_key = key_id(rules.release_key(&release));
+            // The documents not checked yet with these inputs, parsed.
+            let mut todo: Vec<usize> = Vec::new();
+            let mut failed = None;
+            for &id in ids.iter() {
+                if memo.contains_key(&(id, cluster_key, release_key)) {
+                    continue;
+                }
+                let Some((text, parsed)) = docs.get_mut(id) else {
+                    continue;
+                };
+                match parsed.get_or_insert_with(|| manifests::parse_document(text)) {
+                    Ok(Some(_)) => todo.push(id),
+                    Ok(None) => {
+                        memo.insert((id, cluster_key, release_key), Vec::new());
+                    }
+                    Err(e) => {
+                        failed = Some(e.clone());
+                        break;
+                    }
+                }
+            }
+            if let Some(e) = failed {
+                out.violations.push(manifest_violation(
+                    cluster.name.as_str(),
+                    &release,
+                    format!("the release's manifest could not be read: {e}"),
+                ));
+                continue;
+            }
+            if !todo.is_empty() {
+                let inputs = manifests::Inputs::new(cluster, &release);
+                let results: Vec<(usize, Vec<Violation>)> = inputs.with_frame(|frame| {
+                    todo.iter()
+                        .filter_map(|&id| {
+                            let Some((_, Some(Ok(Some(object))))) = docs.get(id) else {
+                                return None;
+                            };
+                            let mut found = Vec::new();
+                            manifests::evaluate_object(rules, &inputs, frame, object, &mut found);
+                            Some((id, found))
+                        })
+                        .collect()
+                });
+                out.manifests_checked += results.len();
+                for (id, found) in results {
+                    memo.insert((id, cluster_key, release_key), found);
+                }
+            }
+            for &id in ids.iter() {
+                if let Some(found) = memo.get(&(id, cluster_key, release_key)) {
+                    out.violations.extend(found.iter().map(|v| Violation {
+                        cluster: cluster.name.as_str().to_owned(),
+                        release: release.name.clone(),
+                        service: release.service.clone(),
+                        ..v.clone()
+                    }));
+                }
+            }
+        }
+    }
+    out.violations.sort();
+    out
+}
+
+/// A document of a manifest, parsed: an object, nothing (an empty document), or why not.
+type Parsed = Result<Option<serde_json::Value>, String>;
+
+fn manifest_violation(cluster: &str, release: &Release, message: String) -> Violation {
+    Violation {
+        cluster: cluster.to_owned(),
+        release: release.name.clone(),
+        kind: String::new(),
+        namespace: String::new(),
+        name: String::new(),
+        rule: "<manifest>".into(),
+        action: manifests::RuleAction::Deny,
+        service: release.service.clone(),
+        message,
     }
 }

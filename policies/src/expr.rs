@@ -17,10 +17,13 @@
 //! only reads its `kind`.
 
 use std::collections::{BTreeSet, HashMap};
+use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::sync::Arc;
 
-use cel::Value;
-use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr};
+use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr, LiteralValue};
+use cel::common::types;
+use cel::common::value::Val;
+use cel::{Context, Value};
 use compiler::targeting::check::{self, MAX_COST};
 use compiler::targeting::{
     self, DataBounds, Evaluator, Explanation, Outcome, Problem, Record, Scope, Selector, Ty,
@@ -114,6 +117,8 @@ pub struct Expr {
     pub max_input: u64,
     /// The variables it reads.
     pub uses: BTreeSet<String>,
+    /// What it is called in messages.
+    noun: String,
     selector: Selector,
 }
 
@@ -166,8 +171,46 @@ pub fn compile(text: &str, place: Place) -> Result<Expr, Vec<Problem>> {
         cost: selector.cost,
         max_input: lo,
         uses,
+        noun: scope.noun.clone(),
         selector,
     })
+}
+
+fn is_object_kind(e: &IdedExpr) -> bool {
+    matches!(&e.expr, Ast::Select(s) if !s.test && s.field == "kind"
+        && matches!(&s.operand.expr, Ast::Ident(n) if n == "object"))
+}
+
+fn string_literal(e: &IdedExpr) -> Option<String> {
+    match &e.expr {
+        Ast::Literal(LiteralValue::String(s)) => Some(s.to_string()),
+        _ => None,
+    }
+}
+
+fn kinds(e: &IdedExpr, depth: usize) -> Option<BTreeSet<String>> {
+    if depth > check::MAX_DEPTH {
+        return None;
+    }
+    let Ast::Call(c) = &e.expr else {
+        return None;
+    };
+    if c.target.is_some() {
+        return None;
+    }
+    match (c.func_name.as_str(), c.args.as_slice()) {
+        ("_&&_", [a, b]) => match (kinds(a, depth + 1), kinds(b, depth + 1)) {
+            (Some(x), Some(y)) => Some(x.intersection(&y).cloned().collect()),
+            (x, y) => x.or(y),
+        },
+        ("_==_", [a, b]) if is_object_kind(a) => string_literal(b).map(|k| [k].into()),
+        ("_==_", [a, b]) if is_object_kind(b) => string_literal(a).map(|k| [k].into()),
+        ("@in", [a, list]) if is_object_kind(a) => match &list.expr {
+            Ast::List(l) => l.elements.iter().map(string_literal).collect(),
+            _ => None,
+        },
+        _ => None,
+    }
 }
 
 /// The identifiers an expression names (variables, and comprehension variables).
@@ -210,6 +253,54 @@ thread_local! {
 }
 
 impl Expr {
+    /// The object kinds a `match` can be true for, when it says so plainly: it is (or is a
+    /// chain of `&&` with) `object.kind == "K"` or `object.kind in ["K1", "K2"]`. For an
+    /// object whose `kind` is a string outside them, the expression is false without running
+    /// it (`false && x` is false whatever `x` is, even an error).
+    pub fn object_kinds(&self) -> Option<BTreeSet<String>> {
+        kinds(self.selector.program().expression(), 0)
+    }
+
+    /// The fields of variable `var` it reads (`cluster.environment`), or `None` when it uses
+    /// the variable otherwise (as a whole, in a comprehension): then all of it counts.
+    pub fn field_reads(&self, var: &str) -> Option<BTreeSet<String>> {
+        let mut out = BTreeSet::new();
+        let mut stack = vec![self.selector.program().expression()];
+        while let Some(e) = stack.pop() {
+            match &e.expr {
+                Ast::Select(s) => match &s.operand.expr {
+                    Ast::Ident(n) if n == var => {
+                        out.insert(s.field.clone());
+                    }
+                    _ => stack.push(&s.operand),
+                },
+                Ast::Ident(n) if n == var => return None,
+                Ast::Call(c) => {
+                    stack.extend(c.target.as_deref());
+                    stack.extend(c.args.iter());
+                }
+                Ast::List(l) => stack.extend(l.elements.iter()),
+                Ast::Map(m) => {
+                    for entry in &m.entries {
+                        if let EntryExpr::MapEntry(me) = &entry.expr {
+                            stack.push(&me.key);
+                            stack.push(&me.value);
+                        }
+                    }
+                }
+                Ast::Comprehension(c) => {
+                    stack.push(&c.iter_range);
+                    stack.push(&c.accu_init);
+                    stack.push(&c.loop_cond);
+                    stack.push(&c.loop_step);
+                    stack.push(&c.result);
+                }
+                _ => {}
+            }
+        }
+        Some(out)
+    }
+
     /// Whether it reads the variable `name`.
     pub fn uses(&self, name: &str) -> bool {
         self.uses.contains(name)
@@ -220,26 +311,20 @@ impl Expr {
             format!(
                 "the input is too large for this {}'s cost limit: it has a list or map of {input} \
                  entries, the limit allows {}",
-                self.place.scope().noun,
-                self.max_input
+                self.noun, self.max_input
             )
         })
     }
 
-    /// Evaluates a bool expression; `input` bounds the sizes in `vars` (see [`bound`]).
+    /// Evaluates a bool expression; `input` bounds the sizes in `vars` (see [`bound`]). To
+    /// evaluate many expressions with the same variables, bind them once in a [`Frame`].
     pub fn eval_bool(&self, vars: &[(&str, &Value)], input: u64) -> Outcome {
-        if let Some(e) = self.too_large(input) {
-            return Outcome::Error(e);
-        }
-        EVALUATOR.with(|ev| ev.eval_with(&self.selector, vars))
+        with_frame(vars, |f| f.eval_bool(self, input))
     }
 
     /// Evaluates an expression to a value.
     pub fn eval_value(&self, vars: &[(&str, &Value)], input: u64) -> Result<Value, String> {
-        if let Some(e) = self.too_large(input) {
-            return Err(e);
-        }
-        EVALUATOR.with(|ev| ev.value_with(&self.selector, vars))
+        with_frame(vars, |f| f.eval_value(self, input))
     }
 
     /// Evaluates each top-level clause of a bool expression, to show which decided.
@@ -255,10 +340,173 @@ impl Expr {
     }
 }
 
+/// Variables bound once, to evaluate many expressions with. Binding a value converts all of it
+/// to the interpreter's representation, so a rule set binds each object once for all its
+/// rules, and the cluster once for all its objects ([`Frame::child`]).
+pub struct Frame<'c, 'v> {
+    ctx: Context<'c, 'v>,
+}
+
+impl std::fmt::Debug for Frame<'_, '_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("Frame")
+    }
+}
+
+fn bind(ctx: &mut Context<'_, '_>, vars: &[(&str, &Value)]) {
+    for (name, value) in vars {
+        // Binding cannot fail on the values built here; a panic leaves the variable unbound
+        // (its use is then an evaluation error).
+        let _ = catch_unwind(AssertUnwindSafe(|| {
+            ctx.add_variable_from_value(*name, (*value).clone())
+        }));
+    }
+}
+
+/// Runs `f` with a frame holding `vars`.
+pub fn with_frame<R>(vars: &[(&str, &Value)], f: impl FnOnce(&Frame<'_, 'static>) -> R) -> R {
+    EVALUATOR.with(|ev| {
+        let mut ctx = ev.context().new_inner_scope();
+        bind(&mut ctx, vars);
+        f(&Frame { ctx })
+    })
+}
+
+impl<'v> Frame<'_, 'v> {
+    /// Runs `f` with a frame holding these variables and this frame's.
+    pub fn child<R>(&self, vars: &[(&str, &Value)], f: impl FnOnce(&Frame<'_, 'v>) -> R) -> R {
+        let mut ctx = self.ctx.new_inner_scope();
+        bind(&mut ctx, vars);
+        f(&Frame { ctx })
+    }
+
+    /// Runs `f` with a frame holding `object` (a Kubernetes object, converted without copying
+    /// its strings) and this frame's variables, and the object's input bound; or with why the
+    /// object cannot be evaluated ([`json_val`]).
+    pub fn with_object<'o, R>(
+        &self,
+        object: &'o serde_json::Value,
+        f: impl FnOnce(Result<(&Frame<'_, 'o>, u64), String>) -> R,
+    ) -> R
+    where
+        'v: 'o,
+    {
+        let (val, bound) = match json_val(object) {
+            Ok(v) => v,
+            Err(e) => return f(Err(e)),
+        };
+        let parent: &Context<'_, 'o> = &self.ctx;
+        let mut ctx = parent.new_inner_scope();
+        ctx.add_variable_as_val("object", val);
+        f(Ok((&Frame { ctx }, bound)))
+    }
+
+    /// The value of an expression; `input` bounds the sizes of the bound variables.
+    pub fn eval_value(&self, expr: &Expr, input: u64) -> Result<Value, String> {
+        if let Some(e) = expr.too_large(input) {
+            return Err(e);
+        }
+        let run = || self.ctx.resolve(expr.selector.program().expression());
+        match catch_unwind(AssertUnwindSafe(run)) {
+            Ok(Ok(v)) => Ok(v),
+            Ok(Err(e)) => Err(lower_first(&e.to_string())),
+            Err(_) => Err(format!("the CEL interpreter failed on this {}", expr.noun)),
+        }
+    }
+
+    /// Whether a bool expression holds.
+    pub fn eval_bool(&self, expr: &Expr, input: u64) -> Outcome {
+        match self.eval_value(expr, input) {
+            Ok(Value::Bool(true)) => Outcome::Selected,
+            Ok(Value::Bool(false)) => Outcome::NotSelected,
+            Ok(other) => {
+                let ty = other.type_of().to_string();
+                let article = if ty.starts_with(['a', 'e', 'i', 'o', 'u']) {
+                    "an"
+                } else {
+                    "a"
+                };
+                Outcome::Error(format!("the {} gave {article} {ty}, not a bool", expr.noun))
+            }
+            Err(e) => Outcome::Error(e),
+        }
+    }
+}
+
+fn lower_first(s: &str) -> String {
+    let mut c = s.chars();
+    match c.next() {
+        Some(f) => f.to_lowercase().chain(c).collect(),
+        None => String::new(),
+    }
+}
+
 /// The deepest JSON objects converted (Kubernetes objects are far shallower).
 pub const MAX_OBJECT_DEPTH: usize = 64;
 /// The longest string an object may hold.
 pub const MAX_STRING: usize = 1 << 20;
+
+/// A JSON value (a rendered Kubernetes object) as the interpreter's value, borrowing its
+/// strings, and the size bound of its contents (the largest list or map in it).
+pub fn json_val(v: &serde_json::Value) -> Result<(Box<dyn Val + '_>, u64), String> {
+    let mut bound = 1u64;
+    let value = val(v, 0, &mut bound)?;
+    Ok((value, bound))
+}
+
+fn val<'a>(
+    v: &'a serde_json::Value,
+    depth: usize,
+    bound: &mut u64,
+) -> Result<Box<dyn Val + 'a>, String> {
+    if depth > MAX_OBJECT_DEPTH {
+        return Err(format!(
+            "the object nests deeper than {MAX_OBJECT_DEPTH} levels"
+        ));
+    }
+    Ok(match v {
+        serde_json::Value::Null => Box::new(types::CelNull),
+        serde_json::Value::Bool(b) => Box::new(types::CelBool::from(*b)),
+        serde_json::Value::Number(n) => {
+            if let Some(i) = n.as_i64() {
+                Box::new(types::CelInt::from(i))
+            } else if let Some(u) = n.as_u64() {
+                Box::new(types::CelUInt::from(u))
+            } else {
+                Box::new(types::CelDouble::from(n.as_f64().unwrap_or(f64::NAN)))
+            }
+        }
+        serde_json::Value::String(s) => {
+            if s.len() > MAX_STRING {
+                return Err(format!(
+                    "the object holds a string of {} bytes, more than the limit of {MAX_STRING}",
+                    s.len()
+                ));
+            }
+            Box::new(types::CelString::from(s.as_str()))
+        }
+        serde_json::Value::Array(items) => {
+            *bound = (*bound).max(items.len() as u64);
+            let items = items
+                .iter()
+                .map(|i| val(i, depth + 1, bound))
+                .collect::<Result<Vec<_>, _>>()?;
+            Box::new(types::CelList::from(items))
+        }
+        serde_json::Value::Object(map) => {
+            *bound = (*bound).max(map.len() as u64);
+            let mut out: HashMap<types::CelMapKey<'a>, Box<dyn Val + 'a>> =
+                HashMap::with_capacity(map.len());
+            for (k, v) in map {
+                out.insert(
+                    types::CelMapKey::from(k.as_str()),
+                    val(v, depth + 1, bound)?,
+                );
+            }
+            Box::new(types::CelMap::from(out))
+        }
+    })
+}
 
 /// A JSON value (a rendered Kubernetes object) as a CEL value, and the size bound of its
 /// contents: the largest list or map in it.
@@ -485,6 +733,56 @@ mod tests {
     }
 
     #[test]
+    fn field_reads_are_found() {
+        let check = |text: &str, var: &str, expect: Option<&[&str]>| {
+            let e = compile(text, Place::Validate).unwrap();
+            let want = expect.map(|k| k.iter().map(|s| (*s).to_owned()).collect());
+            assert_eq!(e.field_reads(var), want, "{text}");
+        };
+        check(
+            r#"cluster.environment == "prod""#,
+            "cluster",
+            Some(&["environment"]),
+        );
+        check(
+            r#"has(cluster.tags.pci) && cluster.name.startsWith("a") && release.name == "x""#,
+            "cluster",
+            Some(&["name", "tags"]),
+        );
+        check(r#"object.kind == "Pod""#, "cluster", Some(&[]));
+        check(r#"[cluster].all(c, c.name == "x")"#, "cluster", None);
+        check(
+            r#"object.items.all(i, i == release.namespace)"#,
+            "release",
+            Some(&["namespace"]),
+        );
+    }
+
+    #[test]
+    fn plain_kind_matches_are_recognised() {
+        let check = |text: &str, expect: Option<&[&str]>| {
+            let e = compile(text, Place::Match).unwrap();
+            let want = expect.map(|k| k.iter().map(|s| (*s).to_owned()).collect());
+            assert_eq!(e.object_kinds(), want, "{text}");
+        };
+        check(r#"object.kind == "Deployment""#, Some(&["Deployment"]));
+        check(r#""Pod" == object.kind"#, Some(&["Pod"]));
+        check(
+            r#"object.kind in ["Pod", "Job"] && cluster.environment == "prod""#,
+            Some(&["Job", "Pod"]),
+        );
+        check(
+            r#"cluster.environment == "prod" && object.kind in ["Pod", "Job"] && object.kind == "Job""#,
+            Some(&["Job"]),
+        );
+        check(r#"object.kind == "Pod" || object.kind == "Job""#, None);
+        check(r#"!(object.kind == "Pod")"#, None);
+        check(r#"object.kind in ["Pod", 1]"#, None);
+        check(r#"object.kind.startsWith("Po")"#, None);
+        check("true", None);
+    }
+
+    #[test]
     fn too_large_inputs_are_not_evaluated() {
         let e = compile(
             "object.items.all(a, object.items.all(b, a <= b || a > b))",
@@ -527,6 +825,14 @@ mod tests {
             json_value(&v).err(),
             Some("the object nests deeper than 64 levels".to_owned())
         );
+        assert_eq!(
+            json_val(&v).err(),
+            Some("the object nests deeper than 64 levels".to_owned())
+        );
+        let long = serde_json::json!({"a": "x".repeat(MAX_STRING + 1)});
+        assert!(json_val(&long).is_err());
+        let (_, bound) = json_val(&serde_json::json!({"a": [1, 2, 3], "b": {"c": 1}})).unwrap();
+        assert_eq!(bound, 3);
     }
 
     #[test]

@@ -25,7 +25,7 @@ use compiler::FleetFiles;
 use compiler::diag::Diags;
 use diagnostics::Report;
 
-pub use check::{Denial, check_deployments, check_manifests};
+pub use check::{Denial, PlanCheck, check_deployments, check_manifests, check_plan};
 pub use manifests::{ManifestRules, Release, RuleAction, Violation};
 pub use rbac::{Action, Decision, Principal, Rbac, Service};
 

@@ -6,7 +6,7 @@
 //! too large for the rule's cost limit) counts as a violation carrying the error: rules fail
 //! closed.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
 
@@ -17,7 +17,7 @@ use compiler::targeting::{self, Outcome};
 use compiler::yaml::Node;
 use serde::Serialize;
 
-use crate::expr::{self, Expr, Place};
+use crate::expr::{self, Expr, Frame, Place};
 use crate::yaml_cx::{Cx, first_definition};
 
 /// What a violation does to the plan.
@@ -45,6 +45,8 @@ pub struct ManifestRules {
     /// The file it was read from, relative to the fleet root.
     pub file: String,
     pub rules: Vec<Rule>,
+    /// What the rules read of `cluster` and `release`, found once.
+    reads: std::sync::OnceLock<Reads>,
 }
 
 #[derive(Debug)]
@@ -52,6 +54,9 @@ pub struct Rule {
     pub name: String,
     /// `None`: every object.
     pub matches: Option<Expr>,
+    /// The kinds `matches` can hold for ([`Expr::object_kinds`]): other objects skip the rule
+    /// without running it.
+    pub kinds: Option<BTreeSet<String>>,
     pub validate: Expr,
     /// `None`: a message naming the rule.
     pub message: Option<Message>,
@@ -100,7 +105,7 @@ pub const MANIFEST_FIELDS: &[FieldDef] = &[FieldDef {
 pub(crate) fn load(cx: &mut Cx<'_, '_>) -> ManifestRules {
     let mut out = ManifestRules {
         file: cx.file.to_owned(),
-        rules: Vec::new(),
+        ..ManifestRules::default()
     };
     let Some(root) = cx.root() else {
         return out;
@@ -180,8 +185,10 @@ fn rule(
         },
     };
     let validate = validate?;
+    let kinds = matches.as_ref().and_then(Expr::object_kinds);
     ok.then_some(Rule {
         name,
+        kinds,
         matches,
         validate,
         message,
@@ -241,6 +248,107 @@ fn message(cx: &mut Cx<'_, '_>, node: &Node, text: String) -> Option<Message> {
     ok.then_some(Message { parts })
 }
 
+/// What a rule set reads of `cluster` and `release`: field names, or `None` for all of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+struct Reads {
+    cluster: Option<BTreeSet<String>>,
+    release: Option<BTreeSet<String>>,
+}
+
+impl ManifestRules {
+    fn reads(&self) -> &Reads {
+        self.reads.get_or_init(|| {
+            let fields = |var: &str| -> Option<BTreeSet<String>> {
+                let mut all = BTreeSet::new();
+                for rule in &self.rules {
+                    let exprs = rule
+                        .matches
+                        .iter()
+                        .chain(std::iter::once(&rule.validate))
+                        .chain(rule.message.iter().flat_map(|m| {
+                            m.parts.iter().filter_map(|p| match p {
+                                Part::Expr(e) => Some(e),
+                                Part::Text(_) => None,
+                            })
+                        }));
+                    for e in exprs {
+                        all.extend(e.field_reads(var)?);
+                    }
+                }
+                Some(all)
+            };
+            Reads {
+                cluster: fields("cluster"),
+                release: fields("release"),
+            }
+        })
+    }
+
+    /// What the rules read of a cluster, as a text: two clusters with the same key get the
+    /// same violations on the same objects and release (but for the cluster's name in them).
+    pub fn cluster_key(&self, cluster: &ClusterSpec) -> String {
+        cluster_projection(cluster, &self.reads().cluster)
+    }
+
+    /// What the rules read of a release, as a text (see [`ManifestRules::cluster_key`]).
+    pub fn release_key(&self, release: &Release) -> String {
+        let value = |f: &str| match f {
+            "name" => release.name.as_str(),
+            "namespace" => release.namespace.as_str(),
+            "service" => release.service.as_str(),
+            _ => "",
+        };
+        let mut key = String::new();
+        match &self.reads().release {
+            None => {
+                for f in ["name", "namespace", "service"] {
+                    key.push_str(&format!("{f}={:?};", value(f)));
+                }
+            }
+            Some(fields) => {
+                for f in fields {
+                    key.push_str(&format!("{f}={:?};", value(f)));
+                }
+            }
+        }
+        key
+    }
+
+    /// Both keys: the plan step memoizes violations by it and the manifest (or object).
+    pub fn inputs_key(&self, cluster: &ClusterSpec, release: &Release) -> String {
+        format!(
+            "{}|{}",
+            self.cluster_key(cluster),
+            self.release_key(release)
+        )
+    }
+}
+
+/// The fields `fields` of a cluster as CEL sees it (all of it for `None`), as a text.
+pub(crate) fn cluster_projection(
+    cluster: &ClusterSpec,
+    fields: &Option<BTreeSet<String>>,
+) -> String {
+    let data = cluster.to_data();
+    let compiler::model::Data::Map(map) = &data else {
+        return String::new();
+    };
+    match fields {
+        None => serde_json::to_string(&data).unwrap_or_default(),
+        Some(fields) => {
+            let mut key = String::new();
+            for f in fields {
+                let value = map
+                    .get(f)
+                    .and_then(|v| serde_json::to_string(v).ok())
+                    .unwrap_or_default();
+                key.push_str(&format!("{f}={value};"));
+            }
+            key
+        }
+    }
+}
+
 /// The release a set of objects was rendered for, as CEL sees it: `release.name`,
 /// `release.namespace`, `release.service`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -278,15 +386,18 @@ pub fn evaluate(
     }
     let inputs = Inputs::new(cluster, release);
     let mut out = Vec::new();
-    for object in objects {
-        evaluate_object(rules, &inputs, object, &mut out);
-    }
+    inputs.with_frame(|frame| {
+        for object in objects {
+            evaluate_object(rules, &inputs, frame, object, &mut out);
+        }
+    });
     out.sort();
     out
 }
 
-/// The CEL values of a cluster and a release, built once for all their objects.
-pub(crate) struct Inputs<'a> {
+/// The CEL values of a cluster and a release, built once for all their objects (crate
+/// plumbing, public for `check_plan`).
+pub struct Inputs<'a> {
     cluster: &'a ClusterSpec,
     release: &'a Release,
     cluster_value: Value,
@@ -318,12 +429,39 @@ fn text_at<'v>(object: &'v serde_json::Value, path: &[&str]) -> Option<&'v str> 
     v.as_str()
 }
 
+/// Checks one object, in a frame holding `cluster` and `release`.
+impl Inputs<'_> {
+    /// Runs `f` in a frame holding `cluster` and `release`.
+    pub fn with_frame<R>(&self, f: impl FnOnce(&Frame<'_, 'static>) -> R) -> R {
+        let vars: [(&str, &Value); 2] = [
+            ("cluster", &self.cluster_value),
+            ("release", &self.release_value),
+        ];
+        expr::with_frame(&vars, f)
+    }
+}
+
 pub(crate) fn evaluate_object(
     rules: &ManifestRules,
     inputs: &Inputs<'_>,
+    frame: &Frame<'_, 'static>,
     object: &serde_json::Value,
     out: &mut Vec<Violation>,
 ) {
+    // Rules whose `match` says plainly it is for other kinds are skipped unrun; an object no
+    // rule applies to is not even converted.
+    let kind = object.get("kind").and_then(serde_json::Value::as_str);
+    let applicable: Vec<&Rule> = rules
+        .rules
+        .iter()
+        .filter(|r| match (&r.kinds, kind) {
+            (Some(kinds), Some(k)) => kinds.contains(k),
+            _ => true,
+        })
+        .collect();
+    if applicable.is_empty() {
+        return;
+    }
     let violation = |rule: &Rule, message: String| Violation {
         cluster: inputs.cluster.name.as_str().to_owned(),
         release: inputs.release.name.clone(),
@@ -339,50 +477,57 @@ pub(crate) fn evaluate_object(
         action: rule.action,
         message,
     };
-    let (value, object_bound) = match expr::json_value(object) {
-        Ok(v) => v,
-        Err(e) => {
-            for rule in &rules.rules {
-                out.push(violation(
-                    rule,
-                    format!("rule `{}` could not be evaluated: {e}", rule.name),
-                ));
-            }
-            return;
-        }
-    };
-    let bound = inputs.bound.max(object_bound);
-    let vars: [(&str, &Value); 3] = [
-        ("object", &value),
-        ("cluster", &inputs.cluster_value),
-        ("release", &inputs.release_value),
-    ];
-    for rule in &rules.rules {
-        if let Some(m) = &rule.matches {
-            match m.eval_bool(&vars, bound) {
-                Outcome::Selected => {}
-                Outcome::NotSelected => continue,
-                Outcome::Error(e) => {
+    frame.with_object(object, |bound| {
+        let (frame, object_bound) = match bound {
+            Ok(b) => b,
+            Err(e) => {
+                for rule in applicable {
                     out.push(violation(
                         rule,
-                        format!("the `match` of rule `{}` failed: {e}", rule.name),
+                        format!("rule `{}` could not be evaluated: {e}", rule.name),
                     ));
-                    continue;
+                }
+                return;
+            }
+        };
+        let bound = inputs.bound.max(object_bound);
+        for rule in applicable {
+            let default = || default_message(rule, object);
+            check_rule(rule, frame, bound, &default, &mut |m| {
+                out.push(violation(rule, m))
+            });
+        }
+    });
+}
+
+/// Runs one rule on the object bound in `frame`; `push` receives the violation's message.
+fn check_rule(
+    rule: &Rule,
+    frame: &Frame<'_, '_>,
+    bound: u64,
+    default_message: &dyn Fn() -> String,
+    push: &mut dyn FnMut(String),
+) {
+    {
+        if let Some(m) = &rule.matches {
+            match frame.eval_bool(m, bound) {
+                Outcome::Selected => {}
+                Outcome::NotSelected => return,
+                Outcome::Error(e) => {
+                    push(format!("the `match` of rule `{}` failed: {e}", rule.name));
+                    return;
                 }
             }
         }
-        match rule.validate.eval_bool(&vars, bound) {
+        match frame.eval_bool(&rule.validate, bound) {
             Outcome::Selected => {}
-            Outcome::NotSelected => {
-                let message = match &rule.message {
-                    Some(m) => interpolate(m, &vars, bound),
-                    None => default_message(rule, object),
-                };
-                out.push(violation(rule, message));
-            }
-            Outcome::Error(e) => out.push(violation(
-                rule,
-                format!("the `validate` of rule `{}` failed: {e}", rule.name),
+            Outcome::NotSelected => push(match &rule.message {
+                Some(m) => interpolate(m, frame, bound),
+                None => default_message(),
+            }),
+            Outcome::Error(e) => push(format!(
+                "the `validate` of rule `{}` failed: {e}",
+                rule.name
             )),
         }
     }
@@ -397,12 +542,12 @@ fn default_message(rule: &Rule, object: &serde_json::Value) -> String {
     )
 }
 
-fn interpolate(m: &Message, vars: &[(&str, &Value)], bound: u64) -> String {
+fn interpolate(m: &Message, frame: &Frame<'_, '_>, bound: u64) -> String {
     let mut out = String::new();
     for part in &m.parts {
         match part {
             Part::Text(t) => out.push_str(t),
-            Part::Expr(e) => match e.eval_value(vars, bound) {
+            Part::Expr(e) => match frame.eval_value(e, bound) {
                 Ok(v) => out.push_str(&expr::display(&v)),
                 Err(err) => out.push_str(&format!("<{}: {err}>", e.text)),
             },
@@ -441,32 +586,41 @@ pub fn render_json(violations: &[Violation]) -> String {
 /// its index.
 pub fn split_documents(text: &str) -> Result<Vec<serde_json::Value>, String> {
     let mut out = Vec::new();
-    let mut doc = String::new();
-    let mut index = 0usize;
-    let mut flush = |doc: &mut String, index: &mut usize| -> Result<(), String> {
-        let parsed = compiler::yaml::parse(doc);
-        if let Some(p) = parsed.problems.first() {
-            return Err(format!("document {}: {}", *index + 1, p.message));
+    for (i, doc) in document_texts(text).into_iter().enumerate() {
+        if let Some(v) = parse_document(doc).map_err(|e| format!("document {}: {e}", i + 1))? {
+            out.push(v);
         }
-        if let Some(root) = parsed.root
-            && !matches!(root.kind, compiler::yaml::Kind::Null)
-        {
-            out.push(node_json(&root, 0));
-        }
-        *index += 1;
-        doc.clear();
-        Ok(())
-    };
+    }
+    Ok(out)
+}
+
+/// The texts of the YAML documents of a stream (split at `---` lines), unparsed.
+pub fn document_texts(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0usize;
+    let mut at = 0usize;
     for line in text.split_inclusive('\n') {
         let bare = line.trim_end();
         if bare == "---" || bare.starts_with("--- ") {
-            flush(&mut doc, &mut index)?;
-            continue;
+            out.push(&text[start..at]);
+            start = at + line.len();
         }
-        doc.push_str(line);
+        at += line.len();
     }
-    flush(&mut doc, &mut index)?;
-    Ok(out)
+    out.push(&text[start..]);
+    out
+}
+
+/// One YAML document as a JSON value; `None` when it is empty (or only comments).
+pub fn parse_document(doc: &str) -> Result<Option<serde_json::Value>, String> {
+    let parsed = compiler::yaml::parse(doc);
+    if let Some(p) = parsed.problems.first() {
+        return Err(p.message.clone());
+    }
+    Ok(parsed
+        .root
+        .filter(|root| !matches!(root.kind, compiler::yaml::Kind::Null))
+        .map(|root| node_json(&root, 0)))
 }
 
 fn node_json(node: &Node, depth: usize) -> serde_json::Value {

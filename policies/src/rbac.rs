@@ -18,7 +18,7 @@ use compiler::targeting::{self, ClauseValue, Explanation, Outcome};
 use compiler::yaml::Kind;
 use serde::Serialize;
 
-use crate::expr::{self, Expr, Place};
+use crate::expr::{self, Expr, Frame, Place};
 use crate::glob::Glob;
 use crate::yaml_cx::{Cx, first_definition};
 
@@ -207,7 +207,7 @@ impl Principal {
         }
     }
 
-    fn value(&self) -> Value {
+    pub(crate) fn value(&self) -> Value {
         expr::record(&[
             ("name", expr::string(&self.name)),
             ("kind", expr::string(self.kind.as_str())),
@@ -220,7 +220,7 @@ impl Principal {
         ])
     }
 
-    fn bound(&self) -> u64 {
+    pub(crate) fn bound(&self) -> u64 {
         expr::bound(&[self.groups.len()])
     }
 }
@@ -794,31 +794,36 @@ pub struct RoleTrace {
     pub rules: Vec<(usize, RuleTrace)>,
 }
 
-/// A request with its CEL inputs prepared (built once, reused over many decisions).
+/// A request: who wants to do what, on which service, in which cluster.
+#[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
     pub principal: &'a Principal,
     pub action: Action,
     pub service: &'a Service,
     pub cluster: Option<&'a ClusterSpec>,
-    values: Values,
+    /// The input bound of the CEL variables ([`expr::bound`]).
+    bound: u64,
 }
 
+/// The CEL values of a request's variables.
 struct Values {
     principal: Value,
     service: Value,
     action: Value,
     cluster: Option<Value>,
-    bound: u64,
 }
 
-impl fmt::Debug for Request<'_> {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Request")
-            .field("principal", &self.principal)
-            .field("action", &self.action)
-            .field("service", &self.service)
-            .field("cluster", &self.cluster.map(|c| c.name.as_str()))
-            .finish()
+impl Values {
+    fn vars(&self) -> Vec<(&str, &Value)> {
+        let mut vars: Vec<(&str, &Value)> = vec![
+            ("principal", &self.principal),
+            ("service", &self.service),
+            ("action", &self.action),
+        ];
+        if let Some(c) = &self.cluster {
+            vars.push(("cluster", c));
+        }
+        vars
     }
 }
 
@@ -853,43 +858,33 @@ impl<'a> Request<'a> {
         service: &'a Service,
         cluster: Option<&'a ClusterSpec>,
     ) -> Request<'a> {
-        Request::with_values(
-            principal,
-            action,
-            service,
-            cluster,
-            principal.value(),
-            principal.bound(),
-            cluster.map(|c| (targeting::cluster_value(c), cluster_bound(c))),
-        )
+        let bound = principal.bound().max(cluster.map_or(1, cluster_bound));
+        Request::with_bound(principal, action, service, cluster, bound)
     }
 
-    /// With the principal's and the cluster's CEL values already built.
-    fn with_values(
+    /// With the input bound of the principal and the cluster already known.
+    pub(crate) fn with_bound(
         principal: &'a Principal,
         action: Action,
         service: &'a Service,
         cluster: Option<&'a ClusterSpec>,
-        principal_value: Value,
-        principal_bound: u64,
-        cluster_value: Option<(Value, u64)>,
+        bound: u64,
     ) -> Request<'a> {
-        let cluster_bound = cluster_value.as_ref().map_or(1, |(_, b)| *b);
         Request {
             principal,
             action,
             service,
             cluster,
-            values: Values {
-                principal: principal_value,
-                service: expr::record(&[
-                    ("name", expr::string(&service.name)),
-                    ("team", expr::string(&service.team)),
-                ]),
-                action: expr::string(action.as_str()),
-                cluster: cluster_value.map(|(v, _)| v),
-                bound: principal_bound.max(cluster_bound),
-            },
+            bound,
+        }
+    }
+
+    fn values(&self) -> Values {
+        Values {
+            principal: self.principal.value(),
+            service: self.service.value(),
+            action: expr::string(self.action.as_str()),
+            cluster: self.cluster.map(targeting::cluster_value),
         }
     }
 
@@ -904,18 +899,13 @@ impl<'a> Request<'a> {
     }
 }
 
-/// The inputs a batch of requests shares: the principal's CEL value and bound.
-pub(crate) struct PrincipalValues {
-    pub value: Value,
-    pub bound: u64,
-}
-
-impl PrincipalValues {
-    pub fn new(p: &Principal) -> PrincipalValues {
-        PrincipalValues {
-            value: p.value(),
-            bound: p.bound(),
-        }
+impl Service {
+    /// The service as CEL sees it.
+    pub(crate) fn value(&self) -> Value {
+        expr::record(&[
+            ("name", expr::string(&self.name)),
+            ("team", expr::string(&self.team)),
+        ])
     }
 }
 
@@ -988,36 +978,23 @@ impl Rbac {
             .collect()
     }
 
-    pub(crate) fn request<'a>(
-        &self,
-        principal: &'a Principal,
-        values: &PrincipalValues,
-        action: Action,
-        service: &'a Service,
-        cluster: Option<(&'a ClusterSpec, &Value, u64)>,
-    ) -> Request<'a> {
-        Request::with_values(
-            principal,
-            action,
-            service,
-            cluster.map(|(c, _, _)| c),
-            values.value.clone(),
-            values.bound,
-            cluster.map(|(_, v, b)| (v.clone(), b)),
-        )
-    }
-
     /// Decides a request; with `trace`, records every role and rule considered.
-    pub(crate) fn decide(&self, req: &Request<'_>, trace: Option<&mut Vec<RoleTrace>>) -> Decision {
+    fn decide(&self, req: &Request<'_>, trace: Option<&mut Vec<RoleTrace>>) -> Decision {
         let bound = self.roles_of(req.principal);
-        self.decide_with(req, &bound, trace)
+        let values = req.values();
+        expr::with_frame(&values.vars(), |frame| {
+            self.decide_in(req, &bound, frame, trace)
+        })
     }
 
-    /// Decides a request given the roles bound to its principal ([`Rbac::roles_of`]).
-    pub(crate) fn decide_with(
+    /// Decides a request given the roles bound to its principal ([`Rbac::roles_of`]), in a
+    /// frame holding the request's CEL variables (`principal`, `action`, `service`, and
+    /// `cluster` when there is one).
+    pub(crate) fn decide_in(
         &self,
         req: &Request<'_>,
         bound: &[(&Role, usize, &Subject)],
+        frame: &Frame<'_, '_>,
         mut trace: Option<&mut Vec<RoleTrace>>,
     ) -> Decision {
         // The most telling reason for a denial: a rule that covered the request but whose
@@ -1027,7 +1004,7 @@ impl Rbac {
             let mut rules = Vec::new();
             let mut allowed_by = None;
             for (i, rule) in role.allow.iter().enumerate() {
-                let t = rule_result(rule, req, trace.is_some());
+                let t = rule_result(rule, req, frame, trace.is_some());
                 match &t {
                     RuleTrace::Allowed => allowed_by = Some(i + 1),
                     RuleTrace::WhenFalse { .. } if near.is_none() => {
@@ -1048,7 +1025,9 @@ impl Rbac {
                     }
                     _ => {}
                 }
-                rules.push((i + 1, t));
+                if trace.is_some() {
+                    rules.push((i + 1, t));
+                }
                 if allowed_by.is_some() {
                     break;
                 }
@@ -1102,7 +1081,7 @@ impl Rbac {
     }
 }
 
-fn rule_result(rule: &Allow, req: &Request<'_>, explain: bool) -> RuleTrace {
+fn rule_result(rule: &Allow, req: &Request<'_>, frame: &Frame<'_, '_>, explain: bool) -> RuleTrace {
     if !rule.actions.contains(&req.action) {
         return RuleTrace::Action;
     }
@@ -1120,25 +1099,16 @@ fn rule_result(rule: &Allow, req: &Request<'_>, explain: bool) -> RuleTrace {
     let Some(when) = &rule.when else {
         return RuleTrace::Allowed;
     };
-    if when.uses("cluster") && req.values.cluster.is_none() {
+    if when.uses("cluster") && req.cluster.is_none() {
         return RuleTrace::WhenError {
             error: "it reads `cluster`, and the request names no cluster".into(),
         };
     }
-    let v = &req.values;
-    let mut vars: Vec<(&str, &Value)> = vec![
-        ("principal", &v.principal),
-        ("service", &v.service),
-        ("action", &v.action),
-    ];
-    if let Some(c) = &v.cluster {
-        vars.push(("cluster", c));
-    }
-    match when.eval_bool(&vars, v.bound) {
+    match frame.eval_bool(when, req.bound) {
         Outcome::Selected => RuleTrace::Allowed,
         Outcome::NotSelected => RuleTrace::WhenFalse {
             explanation: if explain {
-                when.explain(&vars, v.bound)
+                when.explain(&req.values().vars(), req.bound)
             } else {
                 Explanation {
                     outcome: Outcome::NotSelected,

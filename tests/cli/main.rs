@@ -2,6 +2,7 @@
 
 use std::process::{Command, Output};
 
+mod auth;
 mod plan;
 
 fn flotilla(args: &[&str]) -> Output {

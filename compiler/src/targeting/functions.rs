@@ -1,12 +1,15 @@
 //! The CEL functions Kubernetes users expect that the `cel` crate lacks: Kubernetes' semver, IP
 //! and CIDR libraries (`semver("1.2.3").isGreaterThan(...)`, `cidr("10.0.0.0/8")
-//! .containsIP(ip(...))`), with Kubernetes' names and behaviour.
+//! .containsIP(ip(...))`), with Kubernetes' names and behaviour; and `matches`, which the crate
+//! has but compiles its regex on every call: ours keeps compiled regexes per thread.
 //!
 //! The string helpers (`lowerAscii`, `split`, `join`, ...) come from the crate's strings
 //! extension; `startsWith`, `endsWith`, `contains`, `matches`, `size` and the macros from its
 //! standard library.
 
+use std::cell::RefCell;
 use std::cmp::Ordering;
+use std::collections::HashMap;
 use std::net::IpAddr;
 use std::str::FromStr;
 use std::sync::Arc;
@@ -51,6 +54,7 @@ type Result<T> = std::result::Result<T, ExecutionError>;
 
 /// The functions this module adds (the checker declares their signatures).
 pub const NAMES: &[&str] = &[
+    "matches",
     "semver",
     "isSemver",
     "major",
@@ -190,7 +194,54 @@ pub fn register(ctx: &mut Context<'_, '_>) -> std::result::Result<(), Declaratio
             prefix: c.prefix,
         })))
     })?;
+    // `s.matches(re)` and `matches(s, re)`. Last: should another crate turn on the `cel`
+    // crate's own `matches` (its "regex" feature), this conflicts and theirs stays.
+    ctx.add_function("matches", |f: &FunctionContext| -> Result<Value> {
+        let (s, re) = match this_string(f) {
+            Some(s) => (s, string_arg(f, 0)?),
+            None => (string_arg(f, 0)?, string_arg(f, 1)?),
+        };
+        regex_matches(&s, &re)
+            .map(Value::Bool)
+            .map_err(|e| f.error(e))
+    })?;
     Ok(())
+}
+
+/// Compiled regexes are kept per thread, up to this many (then the cache starts over).
+const REGEX_CACHE: usize = 256;
+
+thread_local! {
+    static REGEXES: RefCell<HashMap<String, std::result::Result<regex::Regex, String>>> =
+        RefCell::new(HashMap::new());
+}
+
+/// Whether `s` matches the RE2-syntax regex `re` (unanchored, as in CEL).
+pub fn regex_matches(s: &str, re: &str) -> std::result::Result<bool, String> {
+    REGEXES.with(|cache| {
+        let mut cache = cache.borrow_mut();
+        if !cache.contains_key(re) {
+            if cache.len() >= REGEX_CACHE {
+                cache.clear();
+            }
+            let compiled =
+                regex::Regex::new(re).map_err(|err| format!("'{re}' not a valid regex:\n{err}"));
+            cache.insert(re.to_owned(), compiled);
+        }
+        match cache.get(re) {
+            Some(Ok(r)) => Ok(r.is_match(s)),
+            Some(Err(e)) => Err(e.clone()),
+            None => Err(format!("'{re}' not a valid regex")),
+        }
+    })
+}
+
+fn this_string(f: &FunctionContext) -> Option<Arc<String>> {
+    let this = f.this.as_ref()?;
+    match Value::try_from(this.as_ref()).ok()? {
+        Value::String(s) => Some(s),
+        _ => None,
+    }
 }
 
 fn arg(f: &FunctionContext, i: usize) -> Result<Value> {
@@ -385,6 +436,24 @@ mod tests {
         check("1", true, Some("1.0.0"));
         check("1.2-rc.1", true, Some("1.2.0-rc.1"));
         check("1.2.3.4", true, None);
+    }
+
+    #[test]
+    fn regexes_match_as_before_and_are_cached() {
+        assert_eq!(regex_matches("nginx:1.2", ":[^/:@]+$"), Ok(true));
+        assert_eq!(regex_matches("nginx", ":[^/:@]+$"), Ok(false));
+        assert_eq!(regex_matches("abc", "b"), Ok(true), "unanchored");
+        for i in 0..(REGEX_CACHE * 2) {
+            assert_eq!(
+                regex_matches(&format!("x{i}"), &format!("^x{i}$")),
+                Ok(true)
+            );
+        }
+        assert!(
+            regex_matches("a", "(a")
+                .unwrap_err()
+                .starts_with("'(a' not a valid regex:\nregex parse error")
+        );
     }
 
     #[test]

@@ -353,6 +353,13 @@ impl Evaluator {
         Evaluator { root }
     }
 
+    /// The CEL context with the functions, to evaluate many expressions in one scope (bind
+    /// variables once with `new_inner_scope` and `add_variable_from_value`: binding converts
+    /// the whole value, so it is worth doing once for many expressions).
+    pub fn context(&self) -> &Context<'static, 'static> {
+        &self.root
+    }
+
     /// Evaluates `expr` (the whole expression or a clause of it) with the given variables.
     fn value(&self, expr: &IdedExpr, vars: &[(&str, &Value)], noun: &str) -> Result<Value, String> {
         let run = || {

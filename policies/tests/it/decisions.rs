@@ -238,3 +238,56 @@ fn no_policy_allows_everything_and_default_allow_is_honoured() {
     let none = Policies::default();
     check(&fleet, &none, "user:b deploy x", "allow (no policy)");
 }
+
+/// `check_deployments` (which binds values once and shares decisions between clusters that
+/// agree on what the rules read) says what deciding each request alone says.
+#[test]
+fn check_deployments_agrees_with_single_decisions() {
+    let (fleet, p) = fixture();
+    let selection = compiler::model::Selection {
+        clusters: fleet
+            .clusters
+            .keys()
+            .map(|c| (c.clone(), fleet.services.keys().cloned().collect()))
+            .collect(),
+    };
+    for (subject, groups) in [
+        ("user:alice", vec![]),
+        ("user:bob", vec!["payments".to_owned()]),
+        (
+            "user:dan",
+            vec!["search".to_owned(), "payments-oncall".to_owned()],
+        ),
+        ("user:sam", vec!["sre".to_owned()]),
+        ("user:root", vec![]),
+        ("group:ci", vec![]),
+    ] {
+        let principal = Principal::parse(subject, &groups).expect("a subject");
+        let mut expect: Vec<String> = Vec::new();
+        for (cluster, services) in &selection.clusters {
+            for s in services {
+                let service = Service::from(&fleet.services[s]);
+                let d = p.allowed(
+                    &principal,
+                    Action::Deploy,
+                    &service,
+                    fleet.clusters.get(cluster),
+                );
+                if !d.allowed {
+                    expect.push(format!("{s} {cluster}: {}", d.reason));
+                }
+            }
+        }
+        expect.sort();
+        let mut got: Vec<String> = policies::check_deployments(&p, &principal, &fleet, &selection)
+            .iter()
+            .flat_map(|d| {
+                d.clusters
+                    .iter()
+                    .map(move |c| format!("{} {c}: {}", d.service, d.reason))
+            })
+            .collect();
+        got.sort();
+        assert_eq!(got, expect, "{subject}");
+    }
+}

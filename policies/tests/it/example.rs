@@ -1,6 +1,6 @@
 //! The example fleet's policies (`examples/fleet/policies/`): they load without a diagnostic,
-//! decide as their comments say, and `check_deployments` reports denials per service and
-//! reason.
+//! decide as their comments say, `check_deployments` reports denials per service and reason,
+//! and the manifests the example's plan renders pass the manifest rules.
 
 use policies::{Action, Principal, Service};
 
@@ -161,4 +161,91 @@ fn check_deployments_groups_denials_by_service_and_reason() {
         check("user:alice", &["payments", "payments-oncall"])
     );
     insta::assert_snapshot!("search", check("user:sue", &["search"]));
+}
+
+#[test]
+fn the_example_plan_passes_its_manifest_rules() {
+    let files = example();
+    let compiled = compiler::compile(&files);
+    let (plan, manifests) = compiled
+        .applicable()
+        .unwrap_or_else(|| panic!("{}", compiled.diagnostics.render_text()));
+    let loaded = policies::load(&files);
+    let admin = Principal::parse("user:pat", &["platform".to_owned()]).expect("a subject");
+    let check = policies::check_plan(
+        &loaded.policies,
+        Some(&admin),
+        &compiled.fleet,
+        &compiled.selection,
+        plan,
+        manifests,
+    );
+    assert!(
+        check
+            .violations
+            .iter()
+            .all(|v| v.action == policies::RuleAction::Warn),
+        "{}",
+        check.render_text(Some(&admin))
+    );
+    assert!(!check.refused(), "{}", check.render_text(Some(&admin)));
+    // Every object of every release was checked, most of them through the memo.
+    let objects: usize = plan
+        .clusters
+        .iter()
+        .flat_map(|c| &c.releases)
+        .map(|r| {
+            policies::manifests::document_texts(manifests.get(&r.manifest).unwrap_or("")).len()
+        })
+        .sum();
+    assert!(check.manifests_checked > 0);
+    assert!(
+        check.manifests_checked * 2 < objects,
+        "{} of {objects}",
+        check.manifests_checked
+    );
+    insta::assert_snapshot!("example_plan_warnings", check.render_text(Some(&admin)));
+}
+
+#[test]
+fn a_plan_with_a_broken_release_is_refused() {
+    let files = example();
+    let compiled = compiler::compile(&files);
+    let (plan, manifests) = compiled.applicable().expect("the example compiles");
+    let rules = "rules:\n  - name: no-deployments-in-prod\n    match: 'object.kind == \"Deployment\" && cluster.environment == \"prod\"'\n    validate: 'false'\n    message: '{{object.metadata.name}} on {{cluster.name}}'\n";
+    let mut files = files.clone();
+    files
+        .files
+        .insert(policies::MANIFESTS_FILE.into(), rules.into());
+    let loaded = policies::load(&files);
+    assert!(
+        loaded.diagnostics.diagnostics.is_empty(),
+        "{}",
+        loaded.diagnostics.render_text()
+    );
+    let check = policies::check_plan(
+        &loaded.policies,
+        None,
+        &compiled.fleet,
+        &compiled.selection,
+        plan,
+        manifests,
+    );
+    assert!(check.refused());
+    assert!(check.denials.is_empty());
+    // The message reads `cluster.name`: no two clusters share a check.
+    let prod = compiled
+        .fleet
+        .clusters
+        .values()
+        .filter(|c| c.environment == "prod")
+        .count();
+    assert!(check.violations.len() >= prod, "{check:?}");
+    assert!(
+        check
+            .violations
+            .iter()
+            .all(|v| v.message.ends_with(&format!("on {}", v.cluster))),
+        "{check:?}"
+    );
 }
