@@ -1164,6 +1164,10 @@ impl Context for State<'_, '_> {
         self.shared.options.now
     }
 
+    fn extension(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        self.shared.options.extension.as_deref()
+    }
+
     fn include_depth(&mut self, name: &str) -> Option<&mut usize> {
         let depths = &mut self.shared.include_depths;
         if !depths.contains_key(name) {

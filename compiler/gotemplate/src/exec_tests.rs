@@ -1734,3 +1734,31 @@ fn render_time_does_not_depend_on_untouched_values() {
     }
     assert!(start.elapsed().as_secs() < 5);
 }
+
+#[test]
+fn functions_see_the_extension_of_their_execution() {
+    let mut fm = test_funcs();
+    fm.insert(
+        "scope",
+        Func::new(&[], None, |ctx, _| {
+            Ok(
+                match ctx.extension().and_then(|e| e.downcast_ref::<String>()) {
+                    Some(name) => s(name),
+                    None => s("none"),
+                },
+            )
+        }),
+    );
+    let mut t = Template::new(Arc::new(fm));
+    t.parse("t", "{{scope}}").unwrap();
+    assert_eq!(
+        t.execute("t", &Value::Nil, &ExecOptions::default())
+            .unwrap(),
+        "none"
+    );
+    let opts = ExecOptions {
+        extension: Some(Arc::new(String::from("cluster-a"))),
+        ..ExecOptions::default()
+    };
+    assert_eq!(t.execute("t", &Value::Nil, &opts).unwrap(), "cluster-a");
+}

@@ -46,7 +46,7 @@ impl Default for Limits {
 }
 
 /// Options of one execution.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct ExecOptions {
     pub missing_key: MissingKey,
     pub limits: Limits,
@@ -57,6 +57,23 @@ pub struct ExecOptions {
     /// `{{range 5}}` iterates 0..5 (Go 1.24 and later). Go 1.23, which Helm 3.17 is built
     /// with, refuses it (`range can't iterate over 5`), so this is off by default.
     pub range_over_int: bool,
+    /// What the embedder hands to its own functions for this execution (e.g. the cluster a
+    /// values template is rendered for, or a record of the secrets it read); functions reach
+    /// it through [`Context::extension`](crate::funcs::Context::extension) and downcast it.
+    pub extension: Option<std::sync::Arc<dyn std::any::Any + Send + Sync>>,
+}
+
+impl std::fmt::Debug for ExecOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ExecOptions")
+            .field("missing_key", &self.missing_key)
+            .field("limits", &self.limits)
+            .field("seed", &self.seed)
+            .field("now", &self.now)
+            .field("range_over_int", &self.range_over_int)
+            .field("extension", &self.extension.is_some())
+            .finish()
+    }
 }
 
 impl Default for ExecOptions {
@@ -70,6 +87,7 @@ impl Default for ExecOptions {
                 nanos: 0,
             },
             range_over_int: false,
+            extension: None,
         }
     }
 }

@@ -235,6 +235,12 @@ pub trait Context {
         let _ = name;
         None
     }
+
+    /// The embedder's value for this execution ([`ExecOptions::extension`](crate::ExecOptions)),
+    /// for functions that need to know what they are rendered for. `None` when there is none.
+    fn extension(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
+        None
+    }
 }
 
 /// A context for calling functions outside a render (tests, constant folding): no templates,
