@@ -249,6 +249,34 @@ pub fn parse_head(path: &str, doc: &str) -> Result<Head, HelmError> {
     Ok(head)
 }
 
+/// How many document heads each thread remembers (about 1 KiB each beside its document).
+const HEAD_MEMO_ENTRIES: usize = 4096;
+
+thread_local! {
+    /// Heads of documents this thread read before, by the document's text: charts rendered
+    /// for many values sets print many identical documents (a CRD, a Service that depends only
+    /// on the release name), and reading a head is a full YAML parse. Only successful reads
+    /// are kept (an error names the template path, which the text does not determine).
+    static HEAD_MEMO: std::cell::RefCell<std::collections::HashMap<Box<str>, Head>> =
+        std::cell::RefCell::new(std::collections::HashMap::new());
+}
+
+/// [`parse_head`], answered from this thread's memo when the same text was read before.
+fn parse_head_memo(path: &str, doc: &str) -> Result<Head, HelmError> {
+    if let Some(head) = HEAD_MEMO.with(|m| m.borrow().get(doc).cloned()) {
+        return Ok(head);
+    }
+    let head = parse_head(path, doc)?;
+    HEAD_MEMO.with(|m| {
+        let mut m = m.borrow_mut();
+        if m.len() >= HEAD_MEMO_ENTRIES {
+            m.clear();
+        }
+        m.insert(doc.into(), head.clone());
+    });
+    Ok(head)
+}
+
 /// `releaseutil.SortManifests` with `InstallOrder`: the hooks and the manifests of rendered
 /// files (partials and blank files skipped), each sorted stably by kind.
 pub fn sort_manifests(
@@ -261,7 +289,7 @@ pub fn sort_manifests(
             continue;
         }
         for doc in split_manifests(content) {
-            let head = parse_head(path, &doc)?;
+            let head = parse_head_memo(path, &doc)?;
             let Some(hook_types) = head.annotations.get("helm.sh/hook").cloned() else {
                 generic.push(Manifest {
                     name: path.clone(),
@@ -358,6 +386,24 @@ mod tests {
         check_split("a: x---y", &["a: x---y"]);
         check_split("", &[]);
         check_split("  \n", &[]);
+    }
+
+    #[test]
+    fn remembered_heads_are_the_heads_read() {
+        let doc = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: a\n  annotations:\n    helm.sh/hook: pre-install";
+        for _ in 0..3 {
+            assert_eq!(
+                parse_head_memo("c/templates/a.yaml", doc).unwrap(),
+                parse_head("c/templates/a.yaml", doc).unwrap()
+            );
+        }
+        // A failure is not remembered: each read names its own template.
+        let bad = "kind: [x";
+        for path in ["c/templates/x.yaml", "c/templates/y.yaml"] {
+            let memo = parse_head_memo(path, bad).unwrap_err().to_string();
+            assert_eq!(memo, parse_head(path, bad).unwrap_err().to_string());
+            assert!(memo.contains(path), "{memo}");
+        }
     }
 
     #[test]
