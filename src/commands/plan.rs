@@ -85,6 +85,14 @@ pub(super) fn compile_fleet(fleet: &Path, cache: bool) -> Result<Compilation, Ex
     if let Some(bar) = bar.get() {
         bar.finish_and_clear();
     }
+    if let Some(disk) = &disk {
+        match compiler::cache::max_bytes_from_env() {
+            Ok(max) => {
+                disk.prune(max);
+            }
+            Err(e) => eprintln!("warning: {e}; the cache was not pruned"),
+        }
+    }
     if !compiled.diagnostics.diagnostics.is_empty() {
         eprint!("{}", compiled.diagnostics.render_text());
     }
