@@ -36,11 +36,13 @@ pub struct ChartMeta {
     pub version: String,
 }
 
-/// The release a chart is rendered for (`.Release.Name`, `.Release.Namespace`).
+/// The release a chart is rendered for (`.Release.Name`, `.Release.Namespace`) and the
+/// cluster's Kubernetes as `.Capabilities` shows it (`None`: Helm's default version).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub struct ReleaseRef<'a> {
     pub name: &'a str,
     pub namespace: &'a str,
+    pub kubernetes: Option<&'a crate::model::Kubernetes>,
 }
 
 /// Loads and renders charts. Implementations are pure: the same chart files, values and

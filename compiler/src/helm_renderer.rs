@@ -1,6 +1,7 @@
 //! The real [`ChartRenderer`]: Helm's, from the `helm` crate. A release's manifest is what
 //! `helm template RELEASE CHART --namespace NS --include-crds -f values` prints (Helm 3.17,
-//! default Kubernetes version and API versions, no hooks skipped).
+//! with the cluster's `kubernetes:` as `--kube-version` and `--api-versions` when it declares
+//! it, else Helm's defaults; no hooks skipped).
 
 use gotemplate::Map;
 use helm::ignore::Rules;
@@ -51,12 +52,16 @@ impl ChartRenderer for HelmRenderer {
         values: &Map,
         release: ReleaseRef<'_>,
     ) -> Result<String, String> {
-        let opts = TemplateOptions {
+        let mut opts = TemplateOptions {
             release_name: release.name.to_owned(),
             namespace: release.namespace.to_owned(),
             include_crds: true,
             ..TemplateOptions::default()
         };
+        if let Some(k) = release.kubernetes {
+            opts.kube_version = Some(k.version.clone());
+            opts.api_versions = k.api_versions.clone();
+        }
         helm::action::template(chart, values, &opts)
             .map(|out| out.stdout)
             .map_err(|e| e.to_string())

@@ -10,8 +10,8 @@ use std::ops::Range;
 
 use crate::diag::{Diags, suggest};
 use crate::model::{
-    ChartRef, ClusterName, ClusterSpec, Data, Dependency, Embedded, Fleet, Owners, ReleaseSpec,
-    ServiceName, ServiceSpec,
+    ChartRef, ClusterName, ClusterSpec, Data, Dependency, Embedded, Fleet, Kubernetes, Owners,
+    ReleaseSpec, ServiceName, ServiceSpec,
 };
 use crate::source::FleetFiles;
 use crate::yaml::{self, Entry, Kind, Node};
@@ -41,7 +41,14 @@ pub const CLUSTER_FIELDS: &[FieldDef] = &[
     field("environment", true),
     field("tags", false),
     field("metadata", false),
+    FieldDef {
+        name: "kubernetes",
+        required: false,
+        fields: KUBERNETES_FIELDS,
+    },
 ];
+
+const KUBERNETES_FIELDS: &[FieldDef] = &[field("version", true), field("apiVersions", false)];
 
 const OWNERS_FIELDS: &[FieldDef] = &[
     field("team", true),
@@ -479,6 +486,10 @@ impl FileCx<'_, '_> {
                 _ => self.wrong_type(&e.value, "a mapping", "`metadata`"),
             }
         }
+        let kubernetes = match fields.get("kubernetes") {
+            Some(e) => self.kubernetes(&e.value),
+            None => None,
+        };
 
         // Identity: the declared name when it is valid, else the file's.
         let mut identity = None;
@@ -517,10 +528,69 @@ impl FileCx<'_, '_> {
                 environment: environment.unwrap_or_default(),
                 tags,
                 metadata,
+                kubernetes,
                 file: self.file.to_owned(),
             },
             name_span,
         ))
+    }
+
+    /// A cluster's `kubernetes:` (`version`, `apiVersions`), checked as Helm checks
+    /// `--kube-version` and `--api-versions`.
+    fn kubernetes(&mut self, node: &Node) -> Option<Kubernetes> {
+        if matches!(node.kind, Kind::Null) {
+            return None;
+        }
+        let fields = self.fields(node, KUBERNETES_FIELDS, "`kubernetes`")?;
+        let version = self
+            .name_like(&fields, "version", "`kubernetes`")
+            .and_then(|v| match helm::objects::KubeVersion::parse(&v) {
+                // As CEL's `semver()` reads it: `1.31` is `1.31.0`, no `v`.
+                Ok(k) => Some(k.version.trim_start_matches('v').to_owned()),
+                Err(e) => {
+                    let span = fields.get("version").map_or(0..0, |e| e.value.span.clone());
+                    self.error(
+                        "cluster::kube-version",
+                        format!("invalid Kubernetes version {v:?}: {e}"),
+                        span,
+                        "not a version",
+                        Some(
+                            "write it as Helm's --kube-version takes it, e.g. \"1.31\" or \"v1.31.2\""
+                                .into(),
+                        ),
+                    );
+                    None
+                }
+            });
+        let mut api_versions = Vec::new();
+        if let Some(e) = fields.get("apiVersions") {
+            match &e.value.kind {
+                Kind::Seq(items) => {
+                    for item in items {
+                        match &item.kind {
+                            Kind::Str(v) if !v.trim().is_empty() => api_versions.push(v.clone()),
+                            Kind::Str(_) => self.error(
+                                "yaml::empty",
+                                "an API version is empty",
+                                item.span.clone(),
+                                "empty",
+                                Some("API versions are written `group/version`, e.g. `monitoring.coreos.com/v1`".into()),
+                            ),
+                            _ => self.wrong_type(item, "a string", "an API version"),
+                        }
+                    }
+                }
+                Kind::Null => {}
+                _ => self.wrong_type(&e.value, "a list", "`apiVersions`"),
+            }
+        }
+        let version = version?;
+        api_versions.sort();
+        api_versions.dedup();
+        Some(Kubernetes {
+            version,
+            api_versions,
+        })
     }
 
     fn data(&mut self, node: &Node) -> Option<Data> {

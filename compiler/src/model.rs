@@ -70,9 +70,23 @@ pub struct ClusterSpec {
     pub environment: String,
     pub tags: BTreeMap<String, String>,
     pub metadata: BTreeMap<String, Data>,
+    /// What charts see as `.Capabilities` (Helm's `--kube-version`, `--api-versions`), when
+    /// the cluster declares it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kubernetes: Option<Kubernetes>,
     /// The file it was read from, relative to the fleet root.
     #[serde(skip)]
     pub file: String,
+}
+
+/// A cluster's `kubernetes:`: its version and the API versions it serves beyond the built-in
+/// ones, as charts see them in `.Capabilities`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Kubernetes {
+    /// As written (`1.31`, `v1.31.2`); charts see it normalised (`v1.31.2`).
+    pub version: String,
+    #[serde(rename = "apiVersions", skip_serializing_if = "Vec::is_empty")]
+    pub api_versions: Vec<String>,
 }
 
 /// `services/<name>/service.yaml`: one immutable version of a service.
@@ -186,6 +200,24 @@ impl Embedded {
     }
 }
 
+impl Kubernetes {
+    /// `{version: …, apiVersions: […]}` as values templates and CEL see it.
+    pub fn to_data(&self) -> Data {
+        let mut m = BTreeMap::new();
+        m.insert("version".into(), Data::String(self.version.clone()));
+        m.insert(
+            "apiVersions".into(),
+            Data::List(
+                self.api_versions
+                    .iter()
+                    .map(|v| Data::String(v.clone()))
+                    .collect(),
+            ),
+        );
+        Data::Map(m)
+    }
+}
+
 impl ClusterSpec {
     /// The cluster as values templates see it (`.Cluster`): the same fields as CEL's `cluster`.
     pub fn to_data(&self) -> Data {
@@ -204,6 +236,9 @@ impl ClusterSpec {
             ),
         );
         m.insert("metadata".into(), Data::Map(self.metadata.clone()));
+        if let Some(k) = &self.kubernetes {
+            m.insert("kubernetes".into(), k.to_data());
+        }
         Data::Map(m)
     }
 }

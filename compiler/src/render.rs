@@ -17,7 +17,9 @@ use crate::cache::DiskCache;
 use crate::chart::{ChartFiles, ChartMeta, ChartRenderer, ReleaseRef, chart_digest};
 use crate::diag::Diags;
 use crate::digest::{ServiceDigest, service_digest};
-use crate::model::{ChartRef, ClusterName, Digest, Embedded, Fleet, ServiceName, Waves};
+use crate::model::{
+    ChartRef, ClusterName, Digest, Embedded, Fleet, Kubernetes, ServiceName, Waves,
+};
 use crate::source::FleetFiles;
 use crate::values::{
     Reads, ValuesError, ValuesTemplate, cluster_reads, data_value, projection, values_digest,
@@ -269,6 +271,31 @@ fn render_key(renderer: &str, chart: &Digest, values: &Digest, release: ReleaseR
         h.update((part.len() as u64).to_le_bytes());
         h.update(part);
     }
+    if let Some(k) = release.kubernetes {
+        update_kubernetes(&mut h, k);
+    }
+    Digest(h.finalize().into())
+}
+
+/// Hashes what a chart sees of the cluster's Kubernetes (length-prefixed parts).
+fn update_kubernetes(h: &mut Sha256, k: &Kubernetes) {
+    h.update(b"kubernetes\0");
+    for part in std::iter::once(&k.version).chain(&k.api_versions) {
+        h.update((part.len() as u64).to_le_bytes());
+        h.update(part.as_bytes());
+    }
+}
+
+/// The key of a release's outcome on a cluster: the projection of the cluster that the values
+/// template reads and, when the cluster declares it, its Kubernetes (which the chart sees in
+/// `.Capabilities` whatever the values template reads).
+fn outcome_key(projection: Digest, kubernetes: Option<&Kubernetes>) -> Digest {
+    let Some(k) = kubernetes else {
+        return projection;
+    };
+    let mut h = Sha256::new();
+    h.update(projection.0);
+    update_kubernetes(&mut h, k);
     Digest(h.finalize().into())
 }
 
@@ -557,7 +584,7 @@ fn render_cluster<R: ChartRenderer>(
                 continue;
             };
             let p = services[i];
-            let key = projection(&p.chains, &data);
+            let key = outcome_key(projection(&p.chains, &data), spec.kubernetes.as_ref());
             // An earlier compile of this service version did this projection.
             let persisted = p.persisted.get(&key).and_then(|&(values, manifest)| {
                 Some((values, manifest, p.pack.get(&manifest)?.clone()))
@@ -582,6 +609,7 @@ fn render_cluster<R: ChartRenderer>(
                         let release = ReleaseRef {
                             name: &p.release,
                             namespace: &p.namespace,
+                            kubernetes: spec.kubernetes.as_ref(),
                         };
                         let render_key =
                             render_key(renderer.id(), &p.chart.pin.digest, &values_digest, release);

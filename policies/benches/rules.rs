@@ -118,6 +118,7 @@ fn cluster() -> ClusterSpec {
         environment: "prod".into(),
         tags: [("tier".to_owned(), "edge".to_owned())].into(),
         metadata: Default::default(),
+        kubernetes: None,
         file: "clusters/prod-1.yaml".into(),
     }
 }

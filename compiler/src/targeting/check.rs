@@ -32,6 +32,7 @@ pub const CLUSTER_FIELDS: &[&str] = &[
     "environment",
     "tags",
     "metadata",
+    "kubernetes",
 ];
 
 /// A static type.
@@ -729,6 +730,8 @@ impl Checker<'_> {
                 "name" | "provider" | "region" | "environment" => self.data(Ty::String),
                 "tags" => self.data(Ty::Map(Box::new(Ty::String), Box::new(Ty::String))),
                 "metadata" => self.data(Ty::Map(Box::new(Ty::String), Box::new(Ty::Dyn))),
+                // Absent on clusters that do not declare it: `has(cluster.kubernetes)`.
+                "kubernetes" => self.data(Ty::Map(Box::new(Ty::String), Box::new(Ty::Dyn))),
                 _ => {
                     let range = self.name_range(id, field, true);
                     let help = match suggest(field, CLUSTER_FIELDS.iter().copied()) {

@@ -299,6 +299,9 @@ pub fn cluster_value(c: &ClusterSpec) -> Value {
     m.insert("environment".into(), Value::from(c.environment.clone()));
     m.insert("tags".into(), Value::from(tags));
     m.insert("metadata".into(), Value::from(metadata));
+    if let Some(k) = &c.kubernetes {
+        m.insert("kubernetes".into(), data_value(&k.to_data()));
+    }
     Value::from(m)
 }
 

@@ -33,6 +33,10 @@ fn cluster() -> ClusterSpec {
             .map(|(k, v)| (k.to_owned(), v.to_owned()))
             .collect(),
         metadata,
+        kubernetes: Some(compiler::model::Kubernetes {
+            version: "1.31.2".into(),
+            api_versions: vec!["monitoring.coreos.com/v1".into()],
+        }),
         file: "clusters/aws-prod-use1.yaml".into(),
     }
 }
@@ -79,6 +83,14 @@ fn cluster_fields() {
     check("cluster.metadata.nodes > 40", "true");
     check("cluster.metadata.ratio < 1.0", "true");
     check("cluster.metadata.nodes > 40.5", "true");
+    check(
+        r#"semver(cluster.kubernetes.version).isGreaterThan(semver("1.30.0"))"#,
+        "true",
+    );
+    check(
+        r#""monitoring.coreos.com/v1" in cluster.kubernetes.apiVersions"#,
+        "true",
+    );
 }
 
 #[test]

@@ -357,3 +357,67 @@ fn the_plan_file_is_what_the_snapshot_holds() {
     let body = snapshot.splitn(3, "---\n").nth(2).unwrap_or("");
     assert_eq!(body.trim_end(), written.trim_end());
 }
+
+#[test]
+fn charts_see_the_kubernetes_of_their_cluster() {
+    let cluster = |name: &str, kubernetes: &str| {
+        (
+            format!("clusters/{name}.yaml"),
+            format!(
+                "name: {name}\nprovider: aws\nregion: us-east-1\nenvironment: prod\n{kubernetes}"
+            ),
+        )
+    };
+    let files = FleetFiles::from_files(vec![
+        cluster("old", "kubernetes: {version: \"1.29\"}\n"),
+        cluster(
+            "new-a",
+            "kubernetes: {version: v1.31.2, apiVersions: [monitoring.coreos.com/v1]}\n",
+        ),
+        cluster(
+            "new-b",
+            "kubernetes: {version: 1.31.2, apiVersions: [monitoring.coreos.com/v1]}\n",
+        ),
+        cluster("unset", ""),
+        (
+            "services/x/service.yaml".into(),
+            "name: x\nowners: {team: t}\nchart: {path: ../../charts/x}\nselector: 'true'\n\
+             release: {name: x, namespace: x}\nvalues: |\n  a: 1\n"
+                .into(),
+        ),
+        (
+            "charts/x/Chart.yaml".into(),
+            "apiVersion: v2\nname: x\nversion: 0.1.0\nkubeVersion: \">=1.20.0-0\"\n".into(),
+        ),
+        (
+            "charts/x/templates/cm.yaml".into(),
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: x\ndata:\n  \
+             kube: {{ .Capabilities.KubeVersion | quote }}\n  \
+             monitoring: {{ .Capabilities.APIVersions.Has \"monitoring.coreos.com/v1\" | quote }}\n"
+                .into(),
+        ),
+    ]);
+    let compiled = compiler::compile_with(&files, &HelmRenderer, Options::default());
+    assert_eq!(compiled.diagnostics.render_text(), "");
+    let manifest = |cluster: &str| {
+        let c = compiled
+            .plan
+            .clusters
+            .iter()
+            .find(|c| &*c.name == cluster)
+            .expect("the cluster is in the plan");
+        compiled
+            .manifests
+            .get(&c.releases[0].manifest)
+            .expect("its manifest")
+            .to_owned()
+    };
+    assert!(manifest("old").contains("kube: \"v1.29.0\"\n  monitoring: \"false\""));
+    assert!(manifest("new-a").contains("kube: \"v1.31.2\"\n  monitoring: \"true\""));
+    assert_eq!(manifest("new-a"), manifest("new-b"));
+    // Helm's default without `kubernetes:`.
+    assert!(manifest("unset").contains("kube: \"v1.32.0\"\n  monitoring: \"false\""));
+    // The same values on every cluster; the chart renders once per distinct Kubernetes.
+    assert_eq!(compiled.stats.chart_renders, 3);
+    assert_eq!(compiled.manifests.0.len(), 3);
+}

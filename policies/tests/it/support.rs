@@ -41,6 +41,7 @@ pub fn cluster(name: &str, environment: &str) -> ClusterSpec {
         environment: environment.into(),
         tags: BTreeMap::new(),
         metadata: BTreeMap::new(),
+        kubernetes: None,
         file: format!("clusters/{name}.yaml"),
     }
 }
