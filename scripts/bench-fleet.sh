@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# The fleet compiler's figures (BENCHMARKS.md, "Fleet compiler"): synthetic fleets written by
+# `flotilla dev gen-fleet`, compiled by `flotilla dev compile` (the whole compile: load,
+# selectors, graph, values, Helm rendering, plan; no bundle written):
+#   cold     no persistent cache (--no-cache)
+#   warm     the persistent cache holds an earlier compile of the same fleet
+#   changed  warm, after one service's version changed (its values template edited)
+# Prints wall-clock, CPU (user+sys) and peak RSS of each, with the machine's load.
+#
+#   scripts/bench-fleet.sh                      # 10,000 x 100 and 1,000 x 20, 3 runs each
+#   SIZES="2000x100" RUNS=1 scripts/bench-fleet.sh
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+SIZES=${SIZES:-"1000x20 10000x100"}
+RUNS=${RUNS:-3}
+
+say() { printf 'bench-fleet: %s\n' "$*" >&2; }
+
+say "building flotilla (release)"
+(cd "$ROOT" && cargo build --release --quiet --bin flotilla)
+FLOTILLA="${CARGO_TARGET_DIR:-$ROOT/target}/release/flotilla"
+
+TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-fleet.XXXXXX")
+trap 'rm -rf "$TMP"' EXIT
+
+# One timed run: prints "wall_s cpu_s rss_mb" and the compile's own summary line.
+timed() {
+    local out
+    out=$( { /usr/bin/time -f 'TIME %e %U %S %M' "$FLOTILLA" dev compile "$@"; } 2>&1 )
+    local summary
+    summary=$(grep '^compiled' <<<"$out" || true)
+    read -r _ wall user sys rss <<<"$(grep '^TIME' <<<"$out")"
+    printf '%s %s %s\n' "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" "$((rss / 1024))"
+    say "  $summary"
+}
+
+# The median of RUNS runs of a command that prints "wall cpu rss".
+median() {
+    local runs=()
+    for _ in $(seq "$RUNS"); do runs+=("$("$@")"); done
+    printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p"
+}
+
+printf '%-10s %-8s %10s %10s %10s\n' fleet compile "wall s" "cpu s" "rss MB"
+for size in $SIZES; do
+    clusters=${size%x*}
+    services=${size#*x}
+    fleet="$TMP/fleet-$size"
+    "$FLOTILLA" dev gen-fleet --clusters "$clusters" --services "$services" --out "$fleet" >/dev/null
+    say "$size: cold"
+    read -r wall cpu rss <<<"$(median timed --fleet "$fleet" --no-cache)"
+    printf '%-10s %-8s %10s %10s %10s\n' "$size" cold "$wall" "$cpu" "$rss"
+    "$FLOTILLA" dev compile --fleet "$fleet" >/dev/null 2>&1
+    say "$size: warm"
+    read -r wall cpu rss <<<"$(median timed --fleet "$fleet")"
+    printf '%-10s %-8s %10s %10s %10s\n' "$size" warm "$wall" "$cpu" "$rss"
+    say "$size: one service changed"
+    change() {
+        # A new version of one service each run: its values template changes.
+        local file="$fleet/services/svc-001/service.yaml"
+        sed -i '/^  benchRun: /d' "$file"
+        printf '  benchRun: "%s"\n' "$RANDOM$RANDOM" >>"$file"
+        timed --fleet "$fleet"
+    }
+    read -r wall cpu rss <<<"$(median change)"
+    printf '%-10s %-8s %10s %10s %10s\n' "$size" changed "$wall" "$cpu" "$rss"
+done
+printf 'machine: %s cores, load average %s at the end\n' "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"
