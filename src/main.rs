@@ -6,10 +6,11 @@ use clap::Parser;
 
 mod commands;
 
-/// mimalloc rather than the system allocator: a compile allocates and frees millions of small
-/// values on several threads, where glibc's malloc spent a quarter of the time (BENCHMARKS.md).
+/// jemalloc rather than the system allocator: a compile allocates and frees millions of small
+/// values on several threads; glibc's malloc spent a quarter of a compile's time, and mimalloc
+/// gave memory back to the system so eagerly that refaulting it cost as much (BENCHMARKS.md).
 #[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+static GLOBAL: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
 
 /// Deployment compiler and runtime for fleets of Kubernetes clusters.
 #[derive(Debug, Parser)]
