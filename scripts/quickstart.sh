@@ -32,5 +32,12 @@ echo
 echo "-- manifests of aws-prod-use1, in installation order"
 ls "$out/plan/clusters/aws-prod-use1"
 echo
-echo "-- $out/plan/clusters/aws-prod-use1/02-payments.yaml (first 40 lines)"
-head -n 40 "$out/plan/clusters/aws-prod-use1/02-payments.yaml"
+# The bundle's manifests carry the real secret values (the demo ones of examples/fleet/secrets/,
+# here): show the Deployment, which refers to its Secret by name.
+echo "-- $out/plan/clusters/aws-prod-use1/02-payments.yaml (its Deployment, first 40 lines)"
+awk '/^# Source: payments-api\/templates\/deployment.yaml/ { on = 1 } on' \
+    "$out/plan/clusters/aws-prod-use1/02-payments.yaml" | head -n 40
+
+echo
+echo "== the review of that plan: secrets show as digests"
+"$flotilla" review --fleet examples/fleet --no-cache --reject | head -n 20
