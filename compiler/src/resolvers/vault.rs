@@ -469,13 +469,13 @@ mod tests {
         let merged = merge_under(
             &map("a: rendered\nnested: {x: 1}\n"),
             &[
-                map("a: first\nb: first\nnested: {y: 1, z: 1}\nc: first\n"),
+                map("a: first\nb: first\nnested: {w: 1, z: 1}\nc: first\n"),
                 map("b: second\nnested: {z: 2}\n"),
             ],
         );
         assert_eq!(
             encoding::to_yaml(&Value::Map(merged)).unwrap(),
-            "a: rendered\nb: second\nc: first\nnested:\n  x: 1\n  y: 1\n  z: 2\n"
+            "a: rendered\nb: second\nc: first\nnested:\n  w: 1\n  x: 1\n  z: 2\n"
         );
     }
 
