@@ -232,10 +232,7 @@ fn key_end(line: &str) -> Option<usize> {
     let trimmed = line.trim_start();
     let lead = line.len() - trimmed.len();
     let after_key = match trimmed.chars().next()? {
-        q @ ('"' | '\'') => {
-            let close = trimmed[1..].find(q)? + 2;
-            close
-        }
+        q @ ('"' | '\'') => trimmed[1..].find(q)? + 2,
         _ => trimmed
             .find(": ")
             .or_else(|| trimmed.ends_with(':').then(|| trimmed.len() - 1))?,

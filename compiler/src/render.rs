@@ -111,7 +111,7 @@ type OutcomeSlot = Arc<OnceLock<Outcome>>;
 enum Failure {
     Values(ValuesError),
     /// The values template failed because a secret could not be read.
-    Secret(ValuesError, secrets::SecretError),
+    Secret(ValuesError, Box<secrets::SecretError>),
     /// Entry `.0` of `valuesFrom` could not be read or is not a YAML mapping.
     ValuesFrom(usize, ReadError),
     Render(String),
@@ -289,6 +289,7 @@ fn render_key(renderer: &str, chart: &Digest, values: &Digest, release: ReleaseR
 
 /// Loads the charts, renders values and charts, and builds the plan. Problems go to `diags`;
 /// a release that fails is left out of its cluster's plan.
+#[allow(clippy::too_many_arguments)]
 pub fn render<R: ChartRenderer>(
     files: &FleetFiles,
     fleet: &Fleet,
@@ -618,7 +619,7 @@ fn render_cluster<R: ChartRenderer>(
                             .template
                             .render_with(value, &p.data, Some(scope.clone()))
                             .map_err(|e| match scope.secrets.error() {
-                                Some(secret) => Failure::Secret(e, secret),
+                                Some(secret) => Failure::Secret(e, Box::new(secret)),
                                 None => Failure::Values(e),
                             })?;
                         let fragments = scope
