@@ -39,5 +39,10 @@ awk '/^# Source: payments-api\/templates\/deployment.yaml/ { on = 1 } on' \
     "$out/plan/clusters/aws-prod-use1/02-payments.yaml" | head -n 40
 
 echo
-echo "== the review of that plan: secrets show as digests"
-"$flotilla" review --fleet examples/fleet --no-cache --reject | head -n 20
+echo "== a rotated secret, reviewed: secret values show as digests"
+cp -R examples/fleet "$out/fleet"
+rm -rf "$out/fleet/.flotilla"
+"$flotilla" review --fleet "$out/fleet" --no-cache --accept >/dev/null
+printf 'db-password: rotated-db-password-8Zz1\n' >"$out/fleet/secrets/secret/payments.yaml"
+"$flotilla" review --fleet "$out/fleet" --no-cache --check >"$out/review.txt" || true
+head -n 16 "$out/review.txt"
