@@ -6,6 +6,8 @@
 //! Phases: [`load`] (YAML with positions, validation), [`targeting`] (CEL selectors),
 //! [`graph`] (dependencies and waves), [`render`] (values templates per cluster, charts through
 //! a [`ChartRenderer`], the plan), with [`digest`] and [`values`] giving content addresses.
+//! Secrets are read through the `secrets::SecretSource` in [`Options`] ([`resolvers`]), and
+//! everything printed of a compilation is masked with its redactor ([`redact`]).
 
 pub mod bundle;
 pub mod cache;
@@ -116,7 +118,8 @@ impl std::fmt::Debug for Options<'_> {
     }
 }
 
-/// Compiles the fleet with Helm's renderer and no persistent cache.
+/// Compiles the fleet with Helm's renderer, no persistent cache, and the default secrets
+/// (the fleet's `secrets/` folder when it was read from disk).
 pub fn compile(files: &FleetFiles) -> Compilation {
     compile_with(files, &HelmRenderer, Options::default())
 }

@@ -102,6 +102,11 @@ impl Taint {
         if text.len() < MIN_REDACTED {
             return;
         }
+        // Already recorded (a secret is read on every cluster that uses it): nothing to add.
+        let probe = Needle(SecretValue::new(text.to_owned()));
+        if self.needles.get(&probe).is_some_and(|d| *d <= digest) {
+            return;
+        }
         self.add(text.to_owned(), digest);
         self.add(base64(text.as_bytes()), digest);
         if let Ok(json) = serde_json::to_string(text) {

@@ -276,6 +276,7 @@ fn failures_name_the_service_the_clusters_and_the_position() {
         "{text}"
     );
     assert!(text.contains("┌─ services/app/service.yaml:7:16"), "{text}");
+    insta::assert_snapshot!("permission-denied", text);
 
     let root = || vault(&bao, VaultAuth::token(secrets::testing::ROOT_TOKEN));
     // A missing path, a missing key.
