@@ -240,6 +240,20 @@ pub fn compile_with<R: ChartRenderer>(
         &mut diags,
     );
     lap(&mut timings.render);
+    for key in secrets.too_short() {
+        diags.push(
+            Diagnostic::warning(
+                "secrets::too-short",
+                format!(
+                    "secret `{key}` is shorter than {} characters: its value cannot be told \
+                     apart from ordinary text, so it is not masked in what flotilla prints",
+                    secrets::redact::MIN_REDACTED
+                ),
+            )
+            .with_help("use a longer secret value"),
+            Vec::new(),
+        );
+    }
     let redactor = secrets.taint().redactor();
     Compilation {
         fleet,

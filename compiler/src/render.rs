@@ -28,8 +28,21 @@ use crate::values::{
 };
 
 /// Rendered manifests by digest: each distinct manifest once, however many releases share it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `Debug` shows digests and sizes only: manifests may hold secret values.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Manifests(pub BTreeMap<Digest, Arc<str>>);
+
+impl std::fmt::Debug for Manifests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(d, m)| (d.short(), format!("{} bytes", m.len()))),
+            )
+            .finish()
+    }
+}
 
 impl Manifests {
     pub fn get(&self, digest: &Digest) -> Option<&str> {

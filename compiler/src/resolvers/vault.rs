@@ -64,6 +64,8 @@ pub fn help_of(error: &SecretError) -> String {
 pub struct Secrets {
     source: Option<secrets::ReadOnce<Arc<dyn SecretSource>>>,
     taint: Mutex<Taint>,
+    /// Keys read whose values are too short to be masked (`path#key`).
+    short: Mutex<std::collections::BTreeSet<String>>,
 }
 
 impl std::fmt::Debug for Secrets {
@@ -81,6 +83,7 @@ impl Secrets {
         Secrets {
             source: source.map(secrets::ReadOnce::new),
             taint: Mutex::new(Taint::new()),
+            short: Mutex::new(std::collections::BTreeSet::new()),
         }
     }
 
@@ -105,8 +108,26 @@ impl Secrets {
             });
         };
         let value = source.read(secret)?;
+        let length = value.expose().len();
+        if length > 0 && length < secrets::redact::MIN_REDACTED {
+            self.short
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(secret.to_string());
+        }
         self.lock().insert_value(&value);
         Ok(value)
+    }
+
+    /// The keys read whose values are shorter than `secrets::redact::MIN_REDACTED` bytes, so
+    /// that output cannot mask them (`path#key`, sorted).
+    pub fn too_short(&self) -> Vec<String> {
+        self.short
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .iter()
+            .cloned()
+            .collect()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Taint> {

@@ -350,6 +350,25 @@ fn a_server_that_is_down_is_a_remote_failure() {
 }
 
 #[test]
+fn a_value_too_short_to_mask_is_a_warning() {
+    let bao = start();
+    seed(&bao);
+    bao.write_kv2("secret", "app", json!({ "password": "abc" }))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let c = compile(
+        &fleet(SERVICE),
+        vault(&bao, VaultAuth::token(secrets::testing::ROOT_TOKEN)),
+    );
+    assert!(c.applicable().is_some());
+    assert_eq!(
+        c.diagnostics.render_text(),
+        "warning[secrets::too-short]: secret `secret/app#password` is shorter than 4 characters: \
+         its value cannot be told apart from ordinary text, so it is not masked in what flotilla \
+         prints\n = help: use a longer secret value\n\n"
+    );
+}
+
+#[test]
 fn without_a_source_reading_a_secret_is_a_diagnostic() {
     let c = compiler::compile(&fleet(SERVICE));
     assert!(c.diagnostics.has_errors());
