@@ -32,5 +32,17 @@ echo
 echo "-- manifests of aws-prod-use1, in installation order"
 ls "$out/plan/clusters/aws-prod-use1"
 echo
-echo "-- $out/plan/clusters/aws-prod-use1/02-payments.yaml (first 40 lines)"
-head -n 40 "$out/plan/clusters/aws-prod-use1/02-payments.yaml"
+# The bundle's manifests carry the real secret values (the demo ones of examples/fleet/secrets/,
+# here): show the Deployment, which refers to its Secret by name.
+echo "-- $out/plan/clusters/aws-prod-use1/02-payments.yaml (its Deployment, first 40 lines)"
+awk '/^# Source: payments-api\/templates\/deployment.yaml/ { on = 1 } on' \
+    "$out/plan/clusters/aws-prod-use1/02-payments.yaml" | head -n 40
+
+echo
+echo "== a rotated secret, reviewed: secret values show as digests"
+cp -R examples/fleet "$out/fleet"
+rm -rf "$out/fleet/.flotilla"
+"$flotilla" review --fleet "$out/fleet" --no-cache --accept >/dev/null
+printf 'db-password: rotated-db-password-8Zz1\n' >"$out/fleet/secrets/secret/payments.yaml"
+"$flotilla" review --fleet "$out/fleet" --no-cache --check >"$out/review.txt" || true
+head -n 16 "$out/review.txt"

@@ -10,6 +10,7 @@ use plan::{PLAN_FILE, Plan, PlanError};
 use rayon::prelude::*;
 
 use crate::model::Digest;
+use crate::redact::{REDACTIONS_FILE, Redactions};
 use crate::render::Manifests;
 
 /// Why a bundle could not be written or read.
@@ -55,6 +56,17 @@ fn write_err(path: &Path) -> impl FnOnce(io::Error) -> BundleError + '_ {
 /// Writes the bundle of `plan` at `out`, replacing the bundle there. Nothing is written when a
 /// manifest is missing; `out` is replaced only once the new bundle is complete.
 pub fn write(out: &Path, plan: &Plan, manifests: &Manifests) -> Result<(), BundleError> {
+    write_with(out, plan, manifests, &Redactions::default())
+}
+
+/// [`write`], with the spans of secret values in the manifests (`redactions.json`, written
+/// only when there are some), for reviews that print the manifests later.
+pub fn write_with(
+    out: &Path,
+    plan: &Plan,
+    manifests: &Manifests,
+    redactions: &Redactions,
+) -> Result<(), BundleError> {
     // Check before writing anything.
     for c in &plan.clusters {
         for r in &c.releases {
@@ -80,6 +92,10 @@ pub fn write(out: &Path, plan: &Plan, manifests: &Manifests) -> Result<(), Bundl
     let root = staging.path();
     let plan_path = root.join(PLAN_FILE);
     std::fs::write(&plan_path, plan.to_yaml()).map_err(write_err(&plan_path))?;
+    if !redactions.is_empty() {
+        let path = root.join(REDACTIONS_FILE);
+        std::fs::write(&path, redactions.to_json()).map_err(write_err(&path))?;
+    }
     plan.clusters.par_iter().try_for_each(|c| {
         if c.releases.is_empty() {
             return Ok(());
@@ -157,4 +173,12 @@ pub fn read(dir: &Path) -> Result<(Plan, Manifests), BundleError> {
         }
     }
     Ok((plan, manifests))
+}
+
+/// The secret spans stored with a bundle (empty when it has none or the file is not one).
+pub fn read_redactions(dir: &Path) -> Redactions {
+    std::fs::read_to_string(dir.join(REDACTIONS_FILE))
+        .ok()
+        .and_then(|text| Redactions::from_json(&text))
+        .unwrap_or_default()
 }

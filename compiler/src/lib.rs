@@ -6,6 +6,8 @@
 //! Phases: [`load`] (YAML with positions, validation), [`targeting`] (CEL selectors),
 //! [`graph`] (dependencies and waves), [`render`] (values templates per cluster, charts through
 //! a [`ChartRenderer`], the plan), with [`digest`] and [`values`] giving content addresses.
+//! Secrets are read through the `secrets::SecretSource` in [`Options`] ([`resolvers`]), and
+//! everything printed of a compilation is masked with its redactor ([`redact`]).
 
 pub mod bundle;
 pub mod cache;
@@ -15,7 +17,9 @@ pub mod graph;
 pub mod helm_renderer;
 pub mod load;
 pub mod model;
+pub mod redact;
 pub mod render;
+pub mod resolvers;
 pub mod review;
 pub mod source;
 pub mod synthetic;
@@ -26,6 +30,7 @@ pub mod yaml;
 pub mod diag;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
 
 pub use diagnostics;
 use diagnostics::{Diagnostic, Report};
@@ -60,6 +65,9 @@ pub struct Compilation {
     pub stats: Stats,
     /// How long each phase took (for `flotilla dev compile`; never part of a result).
     pub timings: Timings,
+    /// Masks every secret value the compile read (see `secrets::redact`); the diagnostics
+    /// are already masked with it.
+    pub redactor: secrets::Redactor,
     pub diagnostics: Report,
 }
 
@@ -78,13 +86,26 @@ impl Compilation {
     pub fn applicable(&self) -> Option<(&Plan, &Manifests)> {
         (!self.diagnostics.has_errors()).then_some((&self.plan, &self.manifests))
     }
+
+    /// Whether a secret backend could not be reached (the CLI's exit code 3).
+    pub fn remote_failure(&self) -> bool {
+        self.diagnostics
+            .diagnostics
+            .iter()
+            .any(|d| d.code == resolvers::vault::REMOTE_CODE)
+    }
 }
 
-/// How to compile: the persistent cache and a progress callback, both optional.
+/// How to compile: the persistent cache, a progress callback and the secret source, all
+/// optional.
 #[derive(Default, Clone, Copy)]
 pub struct Options<'a> {
     pub cache: Option<&'a DiskCache>,
     pub progress: Option<Progress<'a>>,
+    /// Where `vault`, `vaultYaml` and `valuesFrom` read secrets. `None`: the fleet's
+    /// `secrets/` folder when the files were read from a folder ([`FleetFiles::root`]),
+    /// otherwise no source (reading a secret is then an error).
+    pub secrets: Option<&'a Arc<dyn secrets::SecretSource>>,
 }
 
 impl std::fmt::Debug for Options<'_> {
@@ -92,11 +113,13 @@ impl std::fmt::Debug for Options<'_> {
         f.debug_struct("Options")
             .field("cache", &self.cache)
             .field("progress", &self.progress.is_some())
+            .field("secrets", &self.secrets.is_some())
             .finish()
     }
 }
 
-/// Compiles the fleet with Helm's renderer and no persistent cache.
+/// Compiles the fleet with Helm's renderer, no persistent cache, and the default secrets
+/// (the fleet's `secrets/` folder when it was read from disk).
 pub fn compile(files: &FleetFiles) -> Compilation {
     compile_with(files, &HelmRenderer, Options::default())
 }
@@ -199,6 +222,13 @@ pub fn compile_with<R: ChartRenderer>(
     lap(&mut timings.select);
     let waves = graph::order(&fleet, &selection, &unknown, &mut diags);
     lap(&mut timings.graph);
+    let source = options.secrets.cloned().or_else(|| {
+        let root = files.root.as_ref()?;
+        let local: Arc<dyn secrets::SecretSource> =
+            Arc::new(secrets::LocalSource::new(root.join("secrets")));
+        Some(local)
+    });
+    let secrets = Arc::new(resolvers::vault::Secrets::new(source));
     let rendered = render::render(
         files,
         &fleet,
@@ -206,9 +236,25 @@ pub fn compile_with<R: ChartRenderer>(
         renderer,
         options.cache,
         options.progress,
+        &secrets,
         &mut diags,
     );
     lap(&mut timings.render);
+    for key in secrets.too_short() {
+        diags.push(
+            Diagnostic::warning(
+                "secrets::too-short",
+                format!(
+                    "secret `{key}` is shorter than {} characters: its value cannot be told \
+                     apart from ordinary text, so it is not masked in what flotilla prints",
+                    secrets::redact::MIN_REDACTED
+                ),
+            )
+            .with_help("use a longer secret value"),
+            Vec::new(),
+        );
+    }
+    let redactor = secrets.taint().redactor();
     Compilation {
         fleet,
         selection,
@@ -218,7 +264,8 @@ pub fn compile_with<R: ChartRenderer>(
         manifests: rendered.manifests,
         stats: rendered.stats,
         timings,
-        diagnostics: diags.finish(),
+        diagnostics: redact::report(diags.finish(), &redactor),
+        redactor,
     }
 }
 

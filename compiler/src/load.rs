@@ -11,7 +11,7 @@ use std::ops::Range;
 use crate::diag::{Diags, suggest};
 use crate::model::{
     ChartRef, ClusterName, ClusterSpec, Data, Dependency, Embedded, Fleet, Kubernetes, Owners,
-    ReleaseSpec, ServiceName, ServiceSpec,
+    ReleaseSpec, ServiceName, ServiceSpec, ValuesFrom, VaultKey,
 };
 use crate::source::FleetFiles;
 use crate::yaml::{self, Entry, Kind, Node};
@@ -84,7 +84,12 @@ pub const SERVICE_FIELDS: &[FieldDef] = &[
         fields: RELEASE_FIELDS,
     },
     field("values", false),
+    field("valuesFrom", false),
 ];
+
+/// The fields of an entry of `valuesFrom`, and of its `vault`.
+const VALUES_FROM_FIELDS: &[FieldDef] = &[field("vault", true)];
+const VAULT_KEY_FIELDS: &[FieldDef] = &[field("path", true), field("key", true)];
 
 /// Every field path of a file kind (`chart.path`, ...), for keeping schemas in sync.
 pub fn field_paths(defs: &[FieldDef]) -> Vec<String> {
@@ -759,6 +764,10 @@ impl FileCx<'_, '_> {
                 }
             },
         };
+        let values_from = fields
+            .get("valuesFrom")
+            .map(|e| self.values_from(&e.value))
+            .unwrap_or(Some(Vec::new()));
 
         let mut identity = None;
         if let Some(n) = &name
@@ -803,9 +812,59 @@ impl FileCx<'_, '_> {
                 span: root.span.start..root.span.start,
                 offsets: Vec::new(),
             }),
+            values_from: values_from?,
             file: self.file.to_owned(),
         };
         Some((spec, name_span))
+    }
+
+    /// `valuesFrom`: a list of `{vault: {path, key}}`; `None` when an entry is wrong (reported).
+    fn values_from(&mut self, node: &Node) -> Option<Vec<ValuesFrom>> {
+        let items = match &node.kind {
+            Kind::Seq(items) => items,
+            Kind::Null => return Some(Vec::new()),
+            _ => {
+                self.wrong_type(node, "a list", "`valuesFrom`");
+                return None;
+            }
+        };
+        let mut out = Vec::new();
+        let mut ok = true;
+        for item in items {
+            let entry = self
+                .fields(item, VALUES_FROM_FIELDS, "an entry of `valuesFrom`")
+                .and_then(|f| {
+                    let vault = f.get("vault")?;
+                    let v = self.fields(&vault.value, VAULT_KEY_FIELDS, "`vault`")?;
+                    let path = self.name_like(&v, "path", "`vault`");
+                    let key = self.name_like(&v, "key", "`vault`");
+                    let path = path?;
+                    if let Err(e) = secrets::SecretPath::new(&path) {
+                        let span = v.get("path").map_or(0..0, |e| e.value.span.clone());
+                        self.error(
+                            "secrets::invalid-reference",
+                            e.to_string(),
+                            span,
+                            "not a secret path",
+                            Some(
+                                "a secret path is the mount then the secret, separated by '/': \
+                                 `secret/payments/helm`"
+                                    .into(),
+                            ),
+                        );
+                        return None;
+                    }
+                    Some(ValuesFrom {
+                        vault: VaultKey { path, key: key? },
+                        span: item.span.clone(),
+                    })
+                });
+            match entry {
+                Some(e) => out.push(e),
+                None => ok = false,
+            }
+        }
+        ok.then_some(out)
     }
 
     fn chart(&mut self, node: &Node, dir: &str) -> Option<ChartRef> {

@@ -105,9 +105,31 @@ pub struct ServiceSpec {
     /// A Go template rendered once per cluster (with `.Cluster` and `.Service`) into YAML
     /// values for the chart. Empty when the service gives none.
     pub values: Embedded,
+    /// YAML fragments read from secrets and merged under the rendered values, in order.
+    /// Left out of the canonical spec when empty, so digests of services without it are
+    /// unchanged.
+    #[serde(rename = "valuesFrom", skip_serializing_if = "Vec::is_empty")]
+    pub values_from: Vec<ValuesFrom>,
     /// The file it was read from, relative to the fleet root.
     #[serde(skip)]
     pub file: String,
+}
+
+/// One entry of `valuesFrom`: `{vault: {path: secret/payments/helm, key: values.yaml}}`, a key
+/// of a secret holding a YAML mapping of values.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ValuesFrom {
+    pub vault: VaultKey,
+    /// Where the entry is written in the service file.
+    #[serde(skip)]
+    pub span: Range<usize>,
+}
+
+/// A key of a secret, as written in `service.yaml`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct VaultKey {
+    pub path: String,
+    pub key: String,
 }
 
 impl ServiceSpec {

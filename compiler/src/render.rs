@@ -18,16 +18,31 @@ use crate::chart::{ChartFiles, ChartMeta, ChartRenderer, ReleaseRef, chart_diges
 use crate::diag::Diags;
 use crate::digest::{ServiceDigest, service_digest};
 use crate::model::{
-    ChartRef, ClusterName, Digest, Embedded, Fleet, Kubernetes, ServiceName, Waves,
+    ChartRef, ClusterName, Digest, Embedded, Fleet, Kubernetes, ServiceName, ValuesFrom, Waves,
 };
+use crate::resolvers::vault::{ReadError, Secrets, code_of, help_of, literal_refs, merge_under};
+use crate::resolvers::{self, Scope};
 use crate::source::FleetFiles;
 use crate::values::{
     Reads, ValuesError, ValuesTemplate, cluster_reads, data_value, projection, values_digest,
 };
 
 /// Rendered manifests by digest: each distinct manifest once, however many releases share it.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+/// `Debug` shows digests and sizes only: manifests may hold secret values.
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct Manifests(pub BTreeMap<Digest, Arc<str>>);
+
+impl std::fmt::Debug for Manifests {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_map()
+            .entries(
+                self.0
+                    .iter()
+                    .map(|(d, m)| (d.short(), format!("{} bytes", m.len()))),
+            )
+            .finish()
+    }
+}
 
 impl Manifests {
     pub fn get(&self, digest: &Digest) -> Option<&str> {
@@ -82,6 +97,8 @@ struct Prepared<'a, C> {
     data: Value,
     chart: &'a Loaded<C>,
     values_span: &'a Embedded,
+    /// Fragments read from secrets, merged under the rendered values.
+    values_from: &'a [ValuesFrom],
     /// The service file and where its chart is given.
     file: &'a str,
     chart_span: std::ops::Range<usize>,
@@ -97,21 +114,30 @@ struct Prepared<'a, C> {
     persisted_key: Digest,
 }
 
-/// A release's values digest, manifest digest and manifest.
-type Outcome = Result<(Digest, Digest, Arc<str>), Failure>;
+/// A release's values digest, manifest digest and manifest, and whether its values read a
+/// secret (such outcomes are never persisted).
+type Outcome = Result<(Digest, Digest, Arc<str>, bool), Failure>;
 type OutcomeSlot = Arc<OnceLock<Outcome>>;
 
 /// One failure on one cluster.
 #[derive(Clone)]
 enum Failure {
     Values(ValuesError),
+    /// The values template failed because a secret could not be read.
+    Secret(ValuesError, Box<secrets::SecretError>),
+    /// Entry `.0` of `valuesFrom` could not be read or is not a YAML mapping.
+    ValuesFrom(usize, ReadError),
     Render(String),
 }
 
 impl Failure {
     fn text(&self) -> String {
         match self {
-            Failure::Values(ValuesError::Exec(e)) => e.to_string(),
+            Failure::Values(ValuesError::Exec(e)) | Failure::Secret(ValuesError::Exec(e), _) => {
+                e.to_string()
+            }
+            Failure::ValuesFrom(_, e) => e.to_string(),
+            Failure::Secret(ValuesError::Yaml { message, .. }, _) => message.clone(),
             Failure::Values(ValuesError::Yaml { message, line }) => match line {
                 Some((n, text)) if !text.trim().is_empty() => {
                     format!("{message} (rendered line {n}: `{}`)", text.trim())
@@ -301,6 +327,7 @@ fn outcome_key(projection: Digest, kubernetes: Option<&Kubernetes>) -> Digest {
 
 /// Loads the charts, renders values and charts, and builds the plan. Problems go to `diags`;
 /// a release that fails is left out of its cluster's plan.
+#[allow(clippy::too_many_arguments)]
 pub fn render<R: ChartRenderer>(
     files: &FleetFiles,
     fleet: &Fleet,
@@ -308,6 +335,7 @@ pub fn render<R: ChartRenderer>(
     renderer: &R,
     disk: Option<&DiskCache>,
     progress: Option<Progress<'_>>,
+    secrets: &Arc<Secrets>,
     diags: &mut Diags<'_>,
 ) -> Rendered {
     // Charts, each distinct folder once.
@@ -328,7 +356,11 @@ pub fn render<R: ChartRenderer>(
         .into_iter()
         .collect();
 
-    let funcs = Arc::new(FuncMap::helm());
+    let funcs = {
+        let mut funcs = FuncMap::helm();
+        resolvers::register(&mut funcs);
+        Arc::new(funcs)
+    };
     let known: Vec<&str> = funcs.names().collect();
     let mut digests = BTreeMap::new();
     let mut prepared: BTreeMap<&ServiceName, Prepared<'_, R::Chart>> = BTreeMap::new();
@@ -424,6 +456,7 @@ pub fn render<R: ChartRenderer>(
                 data: data_value(&spec.to_data()),
                 chart,
                 values_span: &spec.values,
+                values_from: &spec.values_from,
                 file: &spec.file,
                 chart_span: spec.chart_span.clone(),
                 chains: match cluster_reads(&spec.values.text) {
@@ -446,6 +479,19 @@ pub fn render<R: ChartRenderer>(
             p.pack = pack;
         });
     }
+
+    // The secrets known before rendering, read concurrently, each path once.
+    let known_refs: Vec<secrets::SecretRef> = prepared
+        .values()
+        .flat_map(|p| {
+            let from = p
+                .values_from
+                .iter()
+                .filter_map(|e| secrets::SecretRef::new(&e.vault.path, &e.vault.key).ok());
+            from.chain(literal_refs(&p.values_span.text))
+        })
+        .collect();
+    secrets.prefetch(&known_refs);
 
     // Every cluster, in parallel.
     let cache = RenderCache {
@@ -472,6 +518,7 @@ pub fn render<R: ChartRenderer>(
                 &index,
                 renderer,
                 &cache,
+                secrets,
                 &mut stats,
             );
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -562,6 +609,7 @@ fn render_cluster<R: ChartRenderer>(
     index: &HashMap<&ServiceName, usize>,
     renderer: &R,
     cache: &RenderCache,
+    secrets: &Arc<Secrets>,
     stats: &mut Stats,
 ) -> ClusterOut {
     let mut out = ClusterOut {
@@ -587,7 +635,7 @@ fn render_cluster<R: ChartRenderer>(
             let key = outcome_key(projection(&p.chains, &data), spec.kubernetes.as_ref());
             // An earlier compile of this service version did this projection.
             let persisted = p.persisted.get(&key).and_then(|&(values, manifest)| {
-                Some((values, manifest, p.pack.get(&manifest)?.clone()))
+                Some((values, manifest, p.pack.get(&manifest)?.clone(), false))
             });
             let outcome = match persisted {
                 Some(hit) => {
@@ -604,7 +652,20 @@ fn render_cluster<R: ChartRenderer>(
                         fresh = true;
                         stats.values_rendered += 1;
                         let value = cluster_value.get_or_insert_with(|| data_value(&data));
-                        let values = p.template.render(value, &p.data).map_err(Failure::Values)?;
+                        let scope = Arc::new(Scope::new(secrets));
+                        let rendered = p
+                            .template
+                            .render_with(value, &p.data, Some(scope.clone()))
+                            .map_err(|e| match scope.secrets.error() {
+                                Some(secret) => Failure::Secret(e, Box::new(secret)),
+                                None => Failure::Values(e),
+                            })?;
+                        let fragments = scope
+                            .secrets
+                            .values_from(p.values_from)
+                            .map_err(|(i, e)| Failure::ValuesFrom(i, e))?;
+                        let values = merge_under(&rendered, &fragments);
+                        let read_secret = scope.secrets.read_any();
                         let values_digest = values_digest(&values);
                         let release = ReleaseRef {
                             name: &p.release,
@@ -620,7 +681,7 @@ fn render_cluster<R: ChartRenderer>(
                                 stats,
                             )
                             .map_err(Failure::Render)?;
-                        Ok((values_digest, manifest, text))
+                        Ok((values_digest, manifest, text, read_secret))
                     });
                     if !fresh {
                         stats.values_reused += 1;
@@ -629,8 +690,9 @@ fn render_cluster<R: ChartRenderer>(
                 }
             };
             match outcome {
-                Ok((values, manifest, text)) => {
-                    if !p.persisted.contains_key(&key) {
+                Ok((values, manifest, text, read_secret)) => {
+                    // Secret values never reach the disk cache; their renders are redone.
+                    if !read_secret && !p.persisted.contains_key(&key) {
                         out.fresh.push((i, key, values, manifest));
                     }
                     out.manifests.push((manifest, text));
@@ -683,7 +745,7 @@ fn report_failure<C>(
     let name = p.name;
     let on = cluster_list(clusters);
     match failure {
-        Failure::Values(ValuesError::Exec(e)) => {
+        Failure::Values(ValuesError::Exec(e)) | Failure::Secret(ValuesError::Exec(e), _) => {
             let mut scratch = Report::new();
             let src = scratch.source(
                 crate::values::template_name(name.as_str()),
@@ -701,6 +763,10 @@ fn report_failure<C>(
                         .replace(HELM_ERR_START, "")
                         .replace(HELM_ERR_END, "");
                 }
+                if let Failure::Secret(_, secret) = failure {
+                    d.code = code_of(secret).to_owned();
+                    d.help = Some(help_of(secret));
+                }
                 push_mapped(
                     diags,
                     p.values_span,
@@ -709,7 +775,26 @@ fn report_failure<C>(
                 );
             }
         }
-        Failure::Values(ValuesError::Yaml { .. }) => {
+        Failure::ValuesFrom(i, e) => {
+            let span = p.values_from.get(*i).map_or(0..0, |e| e.span.clone());
+            let (code, help) = match e.secret_error() {
+                Some(secret) => (code_of(secret), help_of(secret)),
+                None => (
+                    "secrets::not-yaml",
+                    "a `valuesFrom` key must hold a YAML mapping of values for the chart".into(),
+                ),
+            };
+            diags.error_at(
+                code,
+                format!("the values of `{name}` failed on {on}: {text}"),
+                p.file,
+                span,
+                "this entry of `valuesFrom`",
+                Some(help),
+            );
+        }
+        Failure::Values(ValuesError::Yaml { .. })
+        | Failure::Secret(ValuesError::Yaml { .. }, _) => {
             let span = p.values_span;
             diags.error_at(
                 "values::yaml",

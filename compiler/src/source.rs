@@ -27,6 +27,9 @@ pub struct FleetFiles {
     /// Prepended to file names in diagnostics (e.g. `examples/fleet/`), so that they name the
     /// file from where the user works. Empty in tests.
     pub display_root: String,
+    /// The folder the files were read from ([`FleetFiles::read_dir`]); `None` for files given
+    /// in memory. The default secret source is its `secrets/` folder.
+    pub root: Option<PathBuf>,
 }
 
 /// Why a fleet could not be read at all (the directory itself, not a file in it).
@@ -111,6 +114,7 @@ impl FleetFiles {
             shown.push('/');
         }
         out.display_root = shown;
+        out.root = Some(root.to_path_buf());
         Ok(out)
     }
 

@@ -51,11 +51,23 @@ impl ValuesTemplate {
     /// `cluster` and `service` are copied first: a template that mutates its data (`set`)
     /// changes only its own copy.
     pub fn render(&self, cluster: &Value, service: &Value) -> Result<Map, ValuesError> {
+        self.render_with(cluster, service, None)
+    }
+
+    /// [`ValuesTemplate::render`], with the embedder's extension for this render (the
+    /// `resolvers::Scope` the `vault` functions read through).
+    pub fn render_with(
+        &self,
+        cluster: &Value,
+        service: &Value,
+        extension: Option<Arc<dyn std::any::Any + Send + Sync>>,
+    ) -> Result<Map, ValuesError> {
         let data = Map::new();
         data.insert("Cluster", cluster.deep_copy());
         data.insert("Service", service.deep_copy());
         let options = ExecOptions {
             missing_key: MissingKey::Zero,
+            extension,
             ..ExecOptions::default()
         };
         let mut out = self

@@ -36,6 +36,8 @@ pub enum Dev {
         /// Do not read or write the persistent cache.
         #[arg(long)]
         no_cache: bool,
+        #[command(flatten)]
+        secrets: super::plan::SecretsArgs,
     },
 }
 
@@ -66,9 +68,17 @@ pub fn exec(args: Args) -> ExitCode {
                 }
             }
         }
-        Dev::Compile { fleet, no_cache } => {
+        Dev::Compile {
+            fleet,
+            no_cache,
+            secrets,
+        } => {
+            let source = match secrets.source(&fleet) {
+                Ok(s) => s,
+                Err(code) => return code,
+            };
             let start = Instant::now();
-            let compiled = match super::plan::compile_fleet(&fleet, !no_cache) {
+            let compiled = match super::plan::compile_fleet(&fleet, !no_cache, &source) {
                 Ok(c) => c,
                 Err(code) => return code,
             };
@@ -96,7 +106,7 @@ pub fn exec(args: Args) -> ExitCode {
                 s.values_reused,
             );
             if compiled.diagnostics.has_errors() {
-                return ExitCode::from(exit::DIAGNOSTICS);
+                return super::plan::failed(&compiled);
             }
             ExitCode::from(exit::SUCCESS)
         }

@@ -4,7 +4,7 @@
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::{Duration, Instant};
 
 use compiler::{Compilation, DiskCache, FleetFiles, HelmRenderer, Options};
@@ -23,17 +23,73 @@ pub struct Args {
     /// Do not read or write the persistent cache (DIR/.flotilla/cache/).
     #[arg(long)]
     pub no_cache: bool,
+    #[command(flatten)]
+    pub secrets: SecretsArgs,
+}
+
+/// Where secrets are read from.
+#[derive(Debug, Clone, clap::Args)]
+pub struct SecretsArgs {
+    /// Where `vault`, `vaultYaml` and `valuesFrom` read secrets: `vault` (VAULT_ADDR,
+    /// VAULT_TOKEN or VAULT_ROLE_ID/VAULT_SECRET_ID, VAULT_NAMESPACE, VAULT_CACERT) or
+    /// `local:DIR` (DIR/<path>.yaml files). Default: vault when VAULT_ADDR is set, else
+    /// local:FLEET/secrets.
+    #[arg(long, value_name = "vault|local:DIR")]
+    pub secrets: Option<String>,
+}
+
+impl SecretsArgs {
+    /// The secret source to compile `fleet` with; a bad choice or configuration is a usage
+    /// error (already printed).
+    pub fn source(&self, fleet: &Path) -> Result<Arc<dyn secrets::SecretSource>, ExitCode> {
+        let vault_addr = std::env::var("VAULT_ADDR").is_ok_and(|v| !v.is_empty());
+        let choice = match self.secrets.as_deref() {
+            Some(c) => c.to_owned(),
+            None if vault_addr => "vault".to_owned(),
+            None => format!("local:{}", fleet.join("secrets").display()),
+        };
+        if choice == "vault" {
+            return match secrets::VaultSource::from_env() {
+                Ok(v) => Ok(Arc::new(v)),
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    Err(ExitCode::from(exit::USAGE))
+                }
+            };
+        }
+        match choice.strip_prefix("local:") {
+            Some(dir) if !dir.is_empty() => Ok(Arc::new(secrets::LocalSource::new(dir))),
+            _ => {
+                eprintln!("error: invalid --secrets {choice:?}: expected `vault` or `local:DIR`");
+                Err(ExitCode::from(exit::USAGE))
+            }
+        }
+    }
+}
+
+/// The exit code of a compile that has errors: 3 when a secret backend was unreachable.
+pub(super) fn failed(compiled: &Compilation) -> ExitCode {
+    if compiled.remote_failure() {
+        ExitCode::from(exit::REMOTE)
+    } else {
+        ExitCode::from(exit::DIAGNOSTICS)
+    }
 }
 
 pub fn exec(args: Args) -> ExitCode {
-    let compiled = match compile_fleet(&args.fleet, !args.no_cache) {
+    let source = match args.secrets.source(&args.fleet) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let compiled = match compile_fleet(&args.fleet, !args.no_cache, &source) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let Some((plan, manifests)) = compiled.applicable() else {
-        return ExitCode::from(exit::DIAGNOSTICS);
+        return failed(&compiled);
     };
-    if let Err(e) = compiler::bundle::write(&args.out, plan, manifests) {
+    let redactions = compiler::redact::Redactions::of(manifests, &compiled.redactor);
+    if let Err(e) = compiler::bundle::write_with(&args.out, plan, manifests, &redactions) {
         eprintln!("error: {e}");
         return ExitCode::from(exit::USAGE);
     }
@@ -50,7 +106,11 @@ pub fn exec(args: Args) -> ExitCode {
 /// Reads and compiles a fleet, with the persistent cache when asked and a progress bar on
 /// standard error when it is a terminal and the compile takes more than a moment. Prints the
 /// diagnostics. A fleet that cannot be read at all is a usage error.
-pub(super) fn compile_fleet(fleet: &Path, cache: bool) -> Result<Compilation, ExitCode> {
+pub(super) fn compile_fleet(
+    fleet: &Path,
+    cache: bool,
+    secrets: &Arc<dyn secrets::SecretSource>,
+) -> Result<Compilation, ExitCode> {
     let files = FleetFiles::read_dir(fleet).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(exit::USAGE)
@@ -80,6 +140,7 @@ pub(super) fn compile_fleet(fleet: &Path, cache: bool) -> Result<Compilation, Ex
         Options {
             cache: disk.as_ref(),
             progress: Some(&progress),
+            secrets: Some(secrets),
         },
     );
     if let Some(bar) = bar.get() {

@@ -6,6 +6,8 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use compiler::redact::Redactions;
+
 use super::exit;
 
 #[derive(Debug, clap::Args)]
@@ -25,20 +27,30 @@ pub struct Args {
     /// Do not read or write the persistent cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// Print manifest diffs with the secret values in them. By default every value that came
+    /// from a secret, and every value of a `kind: Secret` document, shows as its digest.
+    #[arg(long)]
+    pub reveal_secrets: bool,
+    #[command(flatten)]
+    pub secrets: super::plan::SecretsArgs,
 }
 
 pub fn exec(args: Args) -> ExitCode {
-    let compiled = match super::plan::compile_fleet(&args.fleet, !args.no_cache) {
+    let source = match args.secrets.source(&args.fleet) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    let compiled = match super::plan::compile_fleet(&args.fleet, !args.no_cache, &source) {
         Ok(c) => c,
         Err(code) => return code,
     };
     let Some(fresh) = compiled.applicable() else {
-        return ExitCode::from(exit::DIAGNOSTICS);
+        return super::plan::failed(&compiled);
     };
     let accepted_dir = args.fleet.join(".flotilla").join("accepted");
     let accepted = if accepted_dir.join(plan::PLAN_FILE).exists() {
         match compiler::bundle::read(&accepted_dir) {
-            Ok(b) => Some(b),
+            Ok((p, m)) => Some((p, m, compiler::bundle::read_redactions(&accepted_dir))),
             Err(e) if args.accept => {
                 eprintln!("warning: the accepted plan is replaced: {e}");
                 None
@@ -53,8 +65,24 @@ pub fn exec(args: Args) -> ExitCode {
     } else {
         None
     };
-    let review = compiler::review::review(accepted.as_ref().map(|(p, m)| (p, m)), fresh);
-    print!("{}", review.render_text());
+    let redactions = Redactions::of(fresh.1, &compiled.redactor);
+    let review = if args.reveal_secrets {
+        compiler::review::review(accepted.as_ref().map(|(p, m, _)| (p, m)), fresh)
+    } else {
+        // Both sides masked before diffing: the stored spans of the accepted bundle (secrets
+        // since changed), this compile's, and the values of Secret documents.
+        let old = accepted
+            .as_ref()
+            .map(|(p, m, stored)| (p, compiler::redact::redacted(m, stored, &compiled.redactor)));
+        let new = compiler::redact::redacted(fresh.1, &redactions, &compiled.redactor);
+        compiler::review::review(old.as_ref().map(|(p, m)| (*p, m)), (fresh.0, &new))
+    };
+    let text = review.render_text();
+    if args.reveal_secrets {
+        print!("{text}");
+    } else {
+        print!("{}", compiled.redactor.redact(&text));
+    }
     if review.is_empty() {
         return ExitCode::from(exit::SUCCESS);
     }
@@ -77,7 +105,7 @@ pub fn exec(args: Args) -> ExitCode {
         return ExitCode::from(exit::SUCCESS);
     }
     let (plan, manifests) = fresh;
-    if let Err(e) = compiler::bundle::write(&accepted_dir, plan, manifests) {
+    if let Err(e) = compiler::bundle::write_with(&accepted_dir, plan, manifests, &redactions) {
         eprintln!("error: {e}");
         return ExitCode::from(exit::USAGE);
     }

@@ -4,10 +4,12 @@ use std::process::{Command, Output};
 
 mod auth;
 mod plan;
+mod secrets;
 
 fn flotilla(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flotilla"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
+        .env_remove("VAULT_ADDR")
         .args(args)
         .output()
         .expect("flotilla runs")

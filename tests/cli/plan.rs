@@ -7,10 +7,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use super::{FLEET, run};
 
 /// A temporary folder, removed on drop.
-struct Temp(PathBuf);
+pub(crate) struct Temp(pub(crate) PathBuf);
 
 impl Temp {
-    fn new() -> Temp {
+    pub(crate) fn new() -> Temp {
         static N: AtomicUsize = AtomicUsize::new(0);
         let dir = std::env::temp_dir().join(format!(
             "flotilla-cli-{}-{}",
@@ -22,7 +22,7 @@ impl Temp {
         Temp(dir)
     }
 
-    fn path(&self, rel: &str) -> String {
+    pub(crate) fn path(&self, rel: &str) -> String {
         self.0.join(rel).to_string_lossy().into_owned()
     }
 }
@@ -50,14 +50,14 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The example fleet, copied into a temporary folder (so caches and accepted plans land there).
-fn example_copy(t: &Temp) -> String {
+pub(crate) fn example_copy(t: &Temp) -> String {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join(FLEET);
     copy_dir(&root, &t.0.join("fleet"));
     t.path("fleet")
 }
 
 /// Every file under `dir` with its bytes, sorted.
-fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+pub(crate) fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
     fn walk(dir: &Path, rel: &str, out: &mut Vec<(String, Vec<u8>)>) {
         let mut entries: Vec<_> = std::fs::read_dir(dir)
             .into_iter()
@@ -90,7 +90,8 @@ fn plan_writes_the_bundle() {
         format!("wrote {out}: 12 clusters, 48 releases, 45 distinct manifests\n")
     );
     let files = tree(Path::new(&out));
-    assert_eq!(files.len(), 1 + 48);
+    // plan.yaml, redactions.json and the manifests.
+    assert_eq!(files.len(), 2 + 48);
     assert!(
         files
             .iter()

@@ -12,6 +12,8 @@
 //!   path once, concurrently when prefetched; [`Counting`] counts reads.
 //! - [`VaultSource`] (KV v1 and v2, token or AppRole, TLS options, bounded retries) and
 //!   [`LocalSource`] (`<root>/<path>.yaml`) are the backends.
+//! - [`Taint`] records the plaintexts a compile read and [`Redactor`] masks them in whatever is
+//!   printed (`redact`).
 //! - [`SecretError`] names the path and key, never a value; [`SecretError::is_remote`] marks the
 //!   failures the CLI reports with exit code 3.
 //!
@@ -20,6 +22,7 @@
 mod cache;
 mod error;
 mod local;
+pub mod redact;
 mod source;
 #[cfg(feature = "testing")]
 pub mod testing;
@@ -29,6 +32,7 @@ mod vault;
 pub use cache::{Counting, Prefetched, ReadOnce};
 pub use error::{ErrorKind, SecretError};
 pub use local::LocalSource;
+pub use redact::{Redaction, Redactor, Taint};
 pub use source::{SecretPath, SecretRef, SecretSource};
 pub use value::{Digest, Secret, SecretValue};
 pub use vault::{KvMount, KvVersion, RetryConfig, TlsConfig, VaultAuth, VaultConfig, VaultSource};

@@ -27,6 +27,20 @@ impl Digest {
         Digest(Sha256::digest(bytes).into())
     }
 
+    /// A digest given as 64 hex characters (what [`Digest::to_hex`] writes).
+    pub fn from_hex(hex: &str) -> Option<Digest> {
+        let bytes = hex.as_bytes();
+        if bytes.len() != 64 {
+            return None;
+        }
+        let mut out = [0u8; 32];
+        for (i, pair) in bytes.chunks(2).enumerate() {
+            let text = std::str::from_utf8(pair).ok()?;
+            *out.get_mut(i)? = u8::from_str_radix(text, 16).ok()?;
+        }
+        Some(Digest(out))
+    }
+
     /// The raw 32 bytes.
     pub fn as_bytes(&self) -> &[u8; 32] {
         &self.0
@@ -226,6 +240,9 @@ mod tests {
             "sha256:f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7"
         );
         assert_eq!(d.short(), "f52fbd32b2b3");
+        assert_eq!(Digest::from_hex(&d.to_hex()), Some(d));
+        assert_eq!(Digest::from_hex("f52f"), None);
+        assert_eq!(Digest::from_hex(&"g".repeat(64)), None);
         assert_eq!(d.to_hex().len(), 64);
     }
 

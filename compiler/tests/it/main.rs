@@ -1,6 +1,6 @@
 //! Integration tests of the fleet compiler: fixture fleets with snapshots of their
 //! diagnostics, CEL helper tables, hostile selectors, the dependency graph, the example fleet
-//! the JSON Schemas, and plans (values, charts, bundles, reviews, determinism).
+//! the JSON Schemas, plans (values, charts, bundles, reviews, determinism) and secrets.
 
 mod cases;
 mod cel;
@@ -8,4 +8,5 @@ mod example;
 mod graph;
 mod plan;
 mod schemas;
+mod secrets;
 mod support;
