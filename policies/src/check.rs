@@ -214,6 +214,29 @@ impl PlanCheck {
                 .any(|v| v.action == manifests::RuleAction::Deny)
     }
 
+    /// The `warn` violations as the plan keeps them ([`plan::Plan::warnings`]): sorted, one
+    /// per object, rule, release and cluster.
+    pub fn plan_warnings(&self) -> Vec<plan::Warning> {
+        let mut out: Vec<plan::Warning> = self
+            .violations
+            .iter()
+            .filter(|v| v.action == manifests::RuleAction::Warn)
+            .map(|v| plan::Warning {
+                cluster: v.cluster.as_str().into(),
+                release: v.release.as_str().into(),
+                kind: v.kind.as_str().into(),
+                namespace: v.namespace.as_str().into(),
+                name: v.name.as_str().into(),
+                rule: v.rule.as_str().into(),
+                service: v.service.as_str().into(),
+                message: v.message.as_str().into(),
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Denials, then violations, for people.
     pub fn render_text(&self, principal: Option<&Principal>) -> String {
         let mut out = String::new();

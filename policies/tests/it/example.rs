@@ -204,7 +204,53 @@ fn the_example_plan_passes_its_manifest_rules() {
         "{} of {objects}",
         check.manifests_checked
     );
-    insta::assert_snapshot!("example_plan_warnings", check.render_text(Some(&admin)));
+    // The example's charts satisfy even its `warn` rules.
+    assert_eq!(check.render_text(Some(&admin)), "");
+    assert!(check.plan_warnings().is_empty());
+}
+
+#[test]
+fn warn_violations_are_the_plans_sorted_warnings() {
+    let files = example();
+    let compiled = compiler::compile(&files);
+    let (plan, manifests) = compiled.applicable().expect("the example compiles");
+    let rules = "rules:\n  - name: z-one-replica\n    match: 'object.kind == \"Deployment\"'\n    validate: 'false'\n    message: '{{object.metadata.name}}'\n    action: warn\n  - name: a-no-services\n    match: 'object.kind == \"Service\"'\n    validate: 'false'\n    action: warn\n";
+    let mut files = files.clone();
+    files
+        .files
+        .insert(policies::MANIFESTS_FILE.into(), rules.into());
+    let loaded = policies::load(&files);
+    assert!(loaded.diagnostics.diagnostics.is_empty());
+    let check = policies::check_plan(
+        &loaded.policies,
+        None,
+        &compiled.fleet,
+        &compiled.selection,
+        plan,
+        manifests,
+    );
+    assert!(!check.refused());
+    let warnings = check.plan_warnings();
+    assert_eq!(warnings.len(), check.violations.len());
+    assert!(warnings.windows(2).all(|w| w[0] < w[1]));
+    let objects = |kind: &str| {
+        plan.clusters
+            .iter()
+            .flat_map(|c| &c.releases)
+            .flat_map(|r| {
+                policies::manifests::split_documents(manifests.get(&r.manifest).unwrap_or(""))
+                    .unwrap_or_default()
+            })
+            .filter(|o| o["kind"] == kind)
+            .count()
+    };
+    let count = |rule: &str| warnings.iter().filter(|w| &*w.rule == rule).count();
+    assert_eq!(count("z-one-replica"), objects("Deployment"));
+    assert_eq!(count("a-no-services"), objects("Service"));
+    // Plans keep them in this order: the plan reads back.
+    let mut with = plan.clone();
+    with.warnings = warnings;
+    assert_eq!(plan::Plan::from_yaml(&with.to_yaml()).ok(), Some(with));
 }
 
 #[test]
