@@ -1,5 +1,5 @@
 //! `flotilla dev`: tools for developing Flotilla itself: a synthetic fleet generator and a
-//! timed compile.
+//! timed compile (optionally followed by a timed policy check).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -36,6 +36,12 @@ pub enum Dev {
         /// Do not read or write the persistent cache.
         #[arg(long)]
         no_cache: bool,
+        /// Then check the plan against the fleet's policies (policies/*.yaml), and time it.
+        #[arg(long)]
+        policies: bool,
+        /// With --policies: who deploys, for RBAC (RBAC is not checked without it).
+        #[command(flatten)]
+        principal: super::policy::PrincipalArgs,
     },
 }
 
@@ -66,7 +72,12 @@ pub fn exec(args: Args) -> ExitCode {
                 }
             }
         }
-        Dev::Compile { fleet, no_cache } => {
+        Dev::Compile {
+            fleet,
+            no_cache,
+            policies,
+            principal,
+        } => {
             let start = Instant::now();
             let compiled = match super::plan::compile_fleet(&fleet, !no_cache) {
                 Ok(c) => c,
@@ -97,6 +108,9 @@ pub fn exec(args: Args) -> ExitCode {
             );
             if compiled.diagnostics.has_errors() {
                 return ExitCode::from(exit::DIAGNOSTICS);
+            }
+            if policies {
+                return super::policy::time_check(&fleet, &principal, &compiled);
             }
             ExitCode::from(exit::SUCCESS)
         }
