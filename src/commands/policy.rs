@@ -247,7 +247,11 @@ pub(super) fn time_check(
          {} deny and {warn} warn violations; {} objects evaluated",
         start.elapsed().as_secs_f64(),
         loaded_in.as_secs_f64(),
-        loaded.policies.manifests.as_ref().map_or(0, |m| m.rules.len()),
+        loaded
+            .policies
+            .manifests
+            .as_ref()
+            .map_or(0, |m| m.rules.len()),
         match &who {
             Some(p) => format!("for {p}"),
             None => "not checked".to_owned(),
