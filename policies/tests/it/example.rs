@@ -295,3 +295,52 @@ fn a_plan_with_a_broken_release_is_refused() {
         "{check:?}"
     );
 }
+
+#[test]
+fn check_plan_gives_the_same_result_on_one_thread_or_many() {
+    let files = example();
+    let compiled = compiler::compile(&files);
+    let (plan, manifests) = compiled.applicable().expect("the example compiles");
+    let rules = "rules:\n  - name: prod-replicas\n    match: 'object.kind == \"Deployment\" && cluster.environment == \"prod\"'\n    validate: 'object.spec.replicas >= 3'\n    message: '{{object.metadata.name}} on {{cluster.name}}: {{object.spec.replicas}}'\n  - name: named\n    validate: 'object.metadata.name.startsWith(release.name)'\n    action: warn\n";
+    let mut files = files.clone();
+    files
+        .files
+        .insert(policies::MANIFESTS_FILE.into(), rules.into());
+    let loaded = policies::load(&files);
+    assert!(loaded.diagnostics.diagnostics.is_empty());
+    let sue = Principal::parse("user:sue", &["search".to_owned()]).expect("a subject");
+    let check = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        pool.install(|| {
+            policies::check_plan(
+                &loaded.policies,
+                Some(&sue),
+                &compiled.fleet,
+                &compiled.selection,
+                plan,
+                manifests,
+            )
+        })
+    };
+    let one = check(1);
+    assert!(
+        one.violations
+            .iter()
+            .any(|v| v.action == policies::RuleAction::Deny)
+    );
+    assert!(
+        one.violations
+            .iter()
+            .any(|v| v.action == policies::RuleAction::Warn)
+    );
+    assert!(!one.denials.is_empty());
+    assert!(one.violations.is_sorted());
+    for threads in [2, 4] {
+        let many = check(threads);
+        assert_eq!(many, one);
+        assert_eq!(many.manifests_checked, one.manifests_checked);
+    }
+}
