@@ -344,3 +344,12 @@ fn check_plan_gives_the_same_result_on_one_thread_or_many() {
         assert_eq!(many.manifests_checked, one.manifests_checked);
     }
 }
+
+#[test]
+fn the_benchmark_rules_load_cleanly() {
+    let path = crate_dir().join("../bench/policies/manifests.yaml");
+    let text = std::fs::read_to_string(&path).expect("bench/policies/manifests.yaml");
+    let (rules, report) = policies::rules_from_text("bench/policies/manifests.yaml", &text);
+    assert!(report.diagnostics.is_empty(), "{}", report.render_text());
+    assert_eq!(rules.rules.len(), 10);
+}
