@@ -17,13 +17,45 @@ use super::exit;
 /// Who deploys, for the fleet's RBAC policy.
 #[derive(Debug, Clone, clap::Args)]
 pub struct PrincipalArgs {
-    /// Who deploys: `user:NAME` or `group:NAME`. Required when the fleet has an RBAC policy
-    /// (policies/rbac.yaml) that denies by default.
-    #[arg(long = "as", value_name = "SUBJECT", env = "FLOTILLA_PRINCIPAL")]
+    /// Who deploys: `user:NAME` or `group:NAME` (default: $FLOTILLA_PRINCIPAL). Required when
+    /// the fleet has an RBAC policy (policies/rbac.yaml) that denies by default.
+    #[arg(long = "as", value_name = "SUBJECT")]
     pub subject: Option<String>,
-    /// The groups the user belongs to, comma-separated.
-    #[arg(long, value_delimiter = ',', env = "FLOTILLA_GROUPS")]
+    /// The groups the user belongs to, comma-separated (default, with FLOTILLA_PRINCIPAL:
+    /// $FLOTILLA_GROUPS).
+    #[arg(long, value_delimiter = ',')]
     pub groups: Vec<String>,
+}
+
+/// The environment variables that name the principal when `--as` is not given.
+const PRINCIPAL_VAR: &str = "FLOTILLA_PRINCIPAL";
+const GROUPS_VAR: &str = "FLOTILLA_GROUPS";
+
+impl PrincipalArgs {
+    /// The subject and groups: `--as` with `--groups`; without `--as`, `FLOTILLA_PRINCIPAL`
+    /// with `--groups` or else `FLOTILLA_GROUPS`. The environment's groups never go to a
+    /// principal named on the command line.
+    fn given(&self) -> (Option<String>, Vec<String>) {
+        if let Some(s) = &self.subject {
+            return (Some(s.clone()), self.groups.clone());
+        }
+        let Some(subject) = std::env::var(PRINCIPAL_VAR)
+            .ok()
+            .filter(|s| !s.trim().is_empty())
+        else {
+            return (None, self.groups.clone());
+        };
+        let groups = if self.groups.is_empty() {
+            std::env::var(GROUPS_VAR)
+                .unwrap_or_default()
+                .split(',')
+                .map(str::to_owned)
+                .collect()
+        } else {
+            self.groups.clone()
+        };
+        (Some(subject), groups)
+    }
 }
 
 /// A compiled plan that passed the fleet's policies, with what they said.
@@ -118,11 +150,12 @@ fn resolve(
     policies: &Policies,
     files: &FleetFiles,
 ) -> Result<Option<Principal>, ExitCode> {
-    let Some(subject) = &args.subject else {
-        if !args.groups.is_empty() {
+    let (subject, groups) = args.given();
+    let Some(subject) = subject else {
+        if !groups.is_empty() {
             eprintln!(
-                "error: --groups (or FLOTILLA_GROUPS) names the groups of the principal given \
-                 with --as (or FLOTILLA_PRINCIPAL), which is missing"
+                "error: --groups names the groups of the principal given with --as (or \
+                 {PRINCIPAL_VAR}), which is missing"
             );
             return Err(ExitCode::from(exit::USAGE));
         }
@@ -130,7 +163,7 @@ fn resolve(
             Some(rbac) if rbac.default == DefaultDecision::Deny => {
                 eprintln!(
                     "error: {} denies what no rule allows: say who deploys with `--as user:NAME \
-                     --groups GROUP,…` (or FLOTILLA_PRINCIPAL and FLOTILLA_GROUPS)",
+                     --groups GROUP,…` (or {PRINCIPAL_VAR} and {GROUPS_VAR})",
                     files.display_name(policies::RBAC_FILE)
                 );
                 Err(ExitCode::from(exit::USAGE))
@@ -138,7 +171,7 @@ fn resolve(
             _ => Ok(None),
         };
     };
-    match Principal::parse(subject, &args.groups) {
+    match Principal::parse(&subject, &groups) {
         Ok(p) => Ok(Some(p)),
         Err(e) => {
             eprintln!("error: invalid --as or --groups: {e}");
@@ -218,9 +251,10 @@ pub(super) fn time_check(
         eprint!("{}", loaded.diagnostics.render_text());
         return ExitCode::from(exit::DIAGNOSTICS);
     }
-    let who = match &principal.subject {
+    let (subject, groups) = principal.given();
+    let who = match subject {
         None => None,
-        Some(s) => match Principal::parse(s, &principal.groups) {
+        Some(s) => match Principal::parse(&s, &groups) {
             Ok(p) => Some(p),
             Err(e) => {
                 eprintln!("error: invalid --as or --groups: {e}");

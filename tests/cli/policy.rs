@@ -184,10 +184,7 @@ fn rbac_needs_a_principal_from_the_flags_or_the_environment() {
     // Groups without a principal, a malformed principal.
     let (code, _, err) = run(&["check", "--fleet", &fleet, "--groups", "shop"]);
     assert_eq!(code, 2);
-    assert!(
-        err.contains("--groups (or FLOTILLA_GROUPS) names the groups"),
-        "{err}"
-    );
+    assert!(err.contains("--groups names the groups"), "{err}");
     let (code, _, err) = run(&["check", "--fleet", &fleet, "--as", "ann"]);
     assert_eq!(code, 2);
     assert!(
@@ -204,6 +201,26 @@ fn rbac_needs_a_principal_from_the_flags_or_the_environment() {
             .expect("flotilla runs")
     };
     assert_eq!(from_env("shop").status.code(), Some(1));
+    // The environment's groups never go to a principal named with --as.
+    let named = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .env_remove("FLOTILLA_PRINCIPAL")
+        .env("FLOTILLA_GROUPS", "shop,shop-oncall")
+        .args(["check", "--fleet", &fleet, "--as", "user:bob"])
+        .output()
+        .expect("flotilla runs");
+    assert_eq!(named.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&named.stderr).contains("denied: user:bob may not deploy `web`"),
+        "{named:?}"
+    );
+    // --groups goes with FLOTILLA_PRINCIPAL.
+    let mixed = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .env("FLOTILLA_PRINCIPAL", "user:ann")
+        .env("FLOTILLA_GROUPS", "nobody")
+        .args(["check", "--fleet", &fleet, "--groups", "shop,shop-oncall"])
+        .output()
+        .expect("flotilla runs");
+    assert_eq!(mixed.status.code(), Some(0), "{mixed:?}");
     let ok = from_env("shop,shop-oncall");
     assert_eq!(ok.status.code(), Some(0));
     assert_eq!(
