@@ -24,9 +24,10 @@ pub enum Command {
     Helm(helm::Args),
     /// Print the clusters of a fleet that a CEL selector matches, sorted, one per line.
     Select(select::Args),
-    /// Compile a fleet into a plan bundle: plan.yaml and every release's manifest.
+    /// Compile a fleet, check it against its policies, and write the plan bundle: plan.yaml and
+    /// every release's manifest.
     Plan(plan::Args),
-    /// Compile a fleet and check it against its policies (RBAC, manifest rules); write nothing.
+    /// Compile a fleet and check it against its policies (RBAC, manifest rules); write no plan.
     Check(check::Args),
     /// Compare a fresh plan with the accepted one, and accept or reject it.
     Review(review::Args),
