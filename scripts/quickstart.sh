@@ -20,11 +20,23 @@ echo "== a Deployment rendered from a values template"
 "$flotilla" template examples/templates/hello.tpl \
     --helpers examples/templates/_helpers.tpl -f examples/templates/hello.yaml
 
+echo
+echo "== the fleet's policies: the platform team may deploy the whole plan"
+"$flotilla" check --fleet examples/fleet --no-cache --as user:pat --groups platform
+
+echo
+echo "== ... and a payments engineer may not: the plan is refused (lines cut at 160 characters)"
+set +e
+"$flotilla" check --fleet examples/fleet --no-cache --as user:alice --groups payments,payments-oncall 2>&1 \
+    | cut -c1-160
+echo "exit code: ${PIPESTATUS[0]}"
+set -e
+
 out="$(mktemp -d)"
 trap 'rm -rf "$out"' EXIT
 echo
 echo "== the plan of examples/fleet"
-"$flotilla" plan --fleet examples/fleet --out "$out/plan" --no-cache
+"$flotilla" plan --fleet examples/fleet --out "$out/plan" --no-cache --as user:pat --groups platform
 echo
 echo "-- $out/plan/plan.yaml (first cluster)"
 awk '/^  - name: / { n++ } n <= 1' "$out/plan/plan.yaml"

@@ -214,6 +214,29 @@ impl PlanCheck {
                 .any(|v| v.action == manifests::RuleAction::Deny)
     }
 
+    /// The `warn` violations as the plan keeps them ([`plan::Plan::warnings`]): sorted, one
+    /// per object, rule, release and cluster.
+    pub fn plan_warnings(&self) -> Vec<plan::Warning> {
+        let mut out: Vec<plan::Warning> = self
+            .violations
+            .iter()
+            .filter(|v| v.action == manifests::RuleAction::Warn)
+            .map(|v| plan::Warning {
+                cluster: v.cluster.as_str().into(),
+                release: v.release.as_str().into(),
+                kind: v.kind.as_str().into(),
+                namespace: v.namespace.as_str().into(),
+                name: v.name.as_str().into(),
+                rule: v.rule.as_str().into(),
+                service: v.service.as_str().into(),
+                message: v.message.as_str().into(),
+            })
+            .collect();
+        out.sort();
+        out.dedup();
+        out
+    }
+
     /// Denials, then violations, for people.
     pub fn render_text(&self, principal: Option<&Principal>) -> String {
         let mut out = String::new();
@@ -231,7 +254,8 @@ impl PlanCheck {
 /// run once per distinct object text and distinct value of what they read of the cluster and
 /// the release ([`ManifestRules::cluster_key`], [`ManifestRules::release_key`]): a Deployment
 /// rendered the same for a thousand clusters of the same environment is parsed and checked
-/// once, and its violations are stamped with each release's names.
+/// once, and its violations are stamped with each release's names. Parsing, evaluation and
+/// stamping run in parallel; the result does not depend on the number of threads.
 ///
 /// [`ManifestRules::cluster_key`]: crate::ManifestRules::cluster_key
 /// [`ManifestRules::release_key`]: crate::ManifestRules::release_key
@@ -243,6 +267,8 @@ pub fn check_plan(
     plan: &plan::Plan,
     manifests: &compiler::Manifests,
 ) -> PlanCheck {
+    use rayon::prelude::*;
+
     let mut out = PlanCheck::default();
     if let Some(p) = principal {
         out.denials = check_deployments(policies, p, fleet, selection);
@@ -253,114 +279,179 @@ pub fn check_plan(
     if rules.rules.is_empty() {
         return out;
     }
-    // Each distinct document text gets an id, and is parsed once (lazily).
+    // 1. In plan order: each distinct document text gets an id, each distinct manifest its
+    // documents' ids, each release the ids of what the rules read of its cluster and itself.
     let mut doc_ids: HashMap<&str, usize> = HashMap::new();
-    let mut docs: Vec<(&str, Option<Parsed>)> = Vec::new();
-    // Each manifest's documents, by id, split once.
-    let mut documents: HashMap<plan::Digest, Option<Vec<usize>>> = HashMap::new();
-    // Ids of the distinct keys of what the rules read.
+    let mut texts: Vec<&str> = Vec::new();
+    let mut manifest_ids: HashMap<plan::Digest, Option<usize>> = HashMap::new();
+    let mut manifest_docs: Vec<Vec<usize>> = Vec::new();
     let mut key_ids: HashMap<String, usize> = HashMap::new();
     let mut key_id = |key: String| {
         let next = key_ids.len();
         *key_ids.entry(key).or_insert(next)
     };
-    // Violations by (document, cluster key, release key).
-    let mut memo: HashMap<(usize, usize, usize), Vec<Violation>> = HashMap::new();
+    let mut items: Vec<Item<'_>> = Vec::with_capacity(plan.release_count());
+    // Each cluster of the plan in the fleet, with its range of `items`.
+    let mut clusters: Vec<(&compiler::model::ClusterSpec, std::ops::Range<usize>)> = Vec::new();
     for cluster_plan in &plan.clusters {
         let Some(cluster) = fleet.clusters.get(&*cluster_plan.name) else {
             continue;
         };
         let cluster_key = key_id(rules.cluster_key(cluster));
+        let first = items.len();
         for r in &cluster_plan.releases {
             let release = Release {
                 name: r.name.to_string(),
                 namespace: r.namespace.to_string(),
                 service: r.service.to_string(),
             };
-            let ids = documents.entry(r.manifest).or_insert_with(|| {
+            let manifest = *manifest_ids.entry(r.manifest).or_insert_with(|| {
                 manifests.get(&r.manifest).map(|text| {
-                    manifests::document_texts(text)
+                    let ids = manifests::document_texts(text)
                         .into_iter()
                         .map(|doc| {
                             *doc_ids.entry(doc).or_insert_with(|| {
-                                docs.push((doc, None));
-                                docs.len() - 1
+                                texts.push(doc);
+                                texts.len() - 1
                             })
                         })
-                        .collect()
+                        .collect();
+                    manifest_docs.push(ids);
+                    manifest_docs.len() - 1
                 })
             });
-            let Some(ids) = ids else {
-                out.violations.push(manifest_violation(
-                    cluster.name.as_str(),
-                    &release,
-                    "the manifest is missing from the plan".into(),
-                ));
-                continue;
-            };
             let release_key = key_id(rules.release_key(&release));
-            // The documents not checked yet with these inputs, parsed.
-            let mut todo: Vec<usize> = Vec::new();
-            let mut failed = None;
-            for &id in ids.iter() {
-                if memo.contains_key(&(id, cluster_key, release_key)) {
-                    continue;
-                }
-                let Some((text, parsed)) = docs.get_mut(id) else {
-                    continue;
-                };
-                match parsed.get_or_insert_with(|| manifests::parse_document(text)) {
-                    Ok(Some(_)) => todo.push(id),
-                    Ok(None) => {
-                        memo.insert((id, cluster_key, release_key), Vec::new());
-                    }
-                    Err(e) => {
-                        failed = Some(e.clone());
-                        break;
-                    }
-                }
+            items.push(Item {
+                cluster,
+                release,
+                manifest,
+                keys: (cluster_key, release_key),
+            });
+        }
+        clusters.push((cluster, first..items.len()));
+    }
+    // 2. Every distinct document parsed once, in parallel.
+    let parsed: Vec<Parsed> = texts
+        .par_iter()
+        .map(|text| manifests::parse_document(text))
+        .collect();
+    let docs_of = |item: &Item<'_>| -> Result<&[usize], String> {
+        let Some(m) = item.manifest else {
+            return Err("the manifest is missing from the plan".into());
+        };
+        let ids = manifest_docs.get(m).map_or(&[][..], Vec::as_slice);
+        for &id in ids {
+            if let Some(Err(e)) = parsed.get(id) {
+                return Err(format!("the release's manifest could not be read: {e}"));
             }
-            if let Some(e) = failed {
-                out.violations.push(manifest_violation(
-                    cluster.name.as_str(),
-                    &release,
-                    format!("the release's manifest could not be read: {e}"),
-                ));
+        }
+        Ok(ids)
+    };
+    // 3. The distinct (document, inputs) to evaluate, grouped by inputs (with the first
+    // release that has them), in plan order.
+    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
+    let mut group_of: HashMap<(usize, usize), usize> = HashMap::new();
+    let mut seen: std::collections::HashSet<(usize, (usize, usize))> = Default::default();
+    for (i, item) in items.iter().enumerate() {
+        let Ok(ids) = docs_of(item) else {
+            continue;
+        };
+        for &id in ids {
+            if !matches!(parsed.get(id), Some(Ok(Some(_)))) || !seen.insert((id, item.keys)) {
                 continue;
             }
-            if !todo.is_empty() {
-                let inputs = manifests::Inputs::new(cluster, &release);
-                let results: Vec<(usize, Vec<Violation>)> = inputs.with_frame(|frame| {
-                    todo.iter()
-                        .filter_map(|&id| {
-                            let Some((_, Some(Ok(Some(object))))) = docs.get(id) else {
-                                return None;
-                            };
-                            let mut found = Vec::new();
-                            manifests::evaluate_object(rules, &inputs, frame, object, &mut found);
-                            Some((id, found))
-                        })
-                        .collect()
-                });
-                out.manifests_checked += results.len();
-                for (id, found) in results {
-                    memo.insert((id, cluster_key, release_key), found);
-                }
-            }
-            for &id in ids.iter() {
-                if let Some(found) = memo.get(&(id, cluster_key, release_key)) {
-                    out.violations.extend(found.iter().map(|v| Violation {
-                        cluster: cluster.name.as_str().to_owned(),
-                        release: release.name.clone(),
-                        service: release.service.clone(),
-                        ..v.clone()
-                    }));
-                }
+            let g = *group_of.entry(item.keys).or_insert_with(|| {
+                groups.push((i, Vec::new()));
+                groups.len() - 1
+            });
+            if let Some((_, ids)) = groups.get_mut(g) {
+                ids.push(id);
             }
         }
     }
-    out.violations.sort();
+    // 4. The rules over each group's documents, in parallel.
+    let results: Vec<Vec<(usize, Vec<Violation>)>> = groups
+        .par_iter()
+        .map(|(first, ids)| {
+            let Some(item) = items.get(*first) else {
+                return Vec::new();
+            };
+            let inputs = manifests::Inputs::new(item.cluster, &item.release);
+            inputs.with_frame(|frame| {
+                ids.iter()
+                    .filter_map(|&id| {
+                        let Some(Ok(Some(object))) = parsed.get(id) else {
+                            return None;
+                        };
+                        let mut found = Vec::new();
+                        manifests::evaluate_object(rules, &inputs, frame, object, &mut found);
+                        Some((id, found))
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    let mut memo: HashMap<(usize, (usize, usize)), Vec<Violation>> = HashMap::new();
+    for ((first, _), found) in groups.iter().zip(results) {
+        let Some(item) = items.get(*first) else {
+            continue;
+        };
+        for (id, violations) in found {
+            out.manifests_checked += 1;
+            memo.insert((id, item.keys), violations);
+        }
+    }
+    // 5. Each release's violations, stamped with its names; per cluster in parallel, then
+    // joined in cluster order.
+    let per_cluster: Vec<Vec<Violation>> = clusters
+        .par_iter()
+        .map(|(cluster, range)| {
+            let mut found = Vec::new();
+            for item in items.get(range.clone()).unwrap_or_default() {
+                let name = cluster.name.as_str();
+                match docs_of(item) {
+                    Err(message) => found.push(manifest_violation(name, &item.release, message)),
+                    Ok(ids) => {
+                        for &id in ids {
+                            let Some(vs) = memo.get(&(id, item.keys)) else {
+                                continue;
+                            };
+                            found.extend(vs.iter().map(|v| Violation {
+                                cluster: name.to_owned(),
+                                release: item.release.name.clone(),
+                                kind: v.kind.clone(),
+                                namespace: v.namespace.clone(),
+                                name: v.name.clone(),
+                                rule: v.rule.clone(),
+                                action: v.action,
+                                service: item.release.service.clone(),
+                                message: v.message.clone(),
+                            }));
+                        }
+                    }
+                }
+            }
+            found.sort();
+            found
+        })
+        .collect();
+    out.violations = per_cluster.into_iter().flatten().collect();
+    // Sorted already when the plan's clusters are (the cluster is the first sort key).
+    if !out.violations.is_sorted() {
+        out.violations.sort();
+    }
     out
+}
+
+/// A release of the plan, as the manifest rules see it.
+struct Item<'a> {
+    cluster: &'a compiler::model::ClusterSpec,
+    release: Release,
+    /// Its manifest's index in the documents of each manifest; `None` when the manifest is
+    /// missing.
+    manifest: Option<usize>,
+    /// The ids of what the rules read of its cluster and of it.
+    keys: (usize, usize),
 }
 
 /// A document of a manifest, parsed: an object, nothing (an empty document), or why not.

@@ -1,5 +1,5 @@
 //! `flotilla dev`: tools for developing Flotilla itself: a synthetic fleet generator and a
-//! timed compile.
+//! timed compile (optionally followed by a timed policy check).
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -38,6 +38,12 @@ pub enum Dev {
         no_cache: bool,
         #[command(flatten)]
         secrets: super::plan::SecretsArgs,
+        /// Then check the plan against the fleet's policies (policies/*.yaml), and time it.
+        #[arg(long)]
+        policies: bool,
+        /// With --policies: who deploys, for RBAC (RBAC is not checked without it).
+        #[command(flatten)]
+        principal: super::policy::PrincipalArgs,
     },
 }
 
@@ -72,6 +78,8 @@ pub fn exec(args: Args) -> ExitCode {
             fleet,
             no_cache,
             secrets,
+            policies,
+            principal,
         } => {
             let source = match secrets.source(&fleet) {
                 Ok(s) => s,
@@ -107,6 +115,9 @@ pub fn exec(args: Args) -> ExitCode {
             );
             if compiled.diagnostics.has_errors() {
                 return super::plan::failed(&compiled);
+            }
+            if policies {
+                return super::policy::time_check(&fleet, &principal, &compiled);
             }
             ExitCode::from(exit::SUCCESS)
         }

@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 mod auth;
+mod check;
 mod dev;
 mod helm;
 mod plan;
+mod policy;
 mod review;
 mod select;
 mod template;
@@ -22,8 +24,11 @@ pub enum Command {
     Helm(helm::Args),
     /// Print the clusters of a fleet that a CEL selector matches, sorted, one per line.
     Select(select::Args),
-    /// Compile a fleet into a plan bundle: plan.yaml and every release's manifest.
+    /// Compile a fleet, check it against its policies, and write the plan bundle: plan.yaml and
+    /// every release's manifest.
     Plan(plan::Args),
+    /// Compile a fleet and check it against its policies (RBAC, manifest rules); write no plan.
+    Check(check::Args),
     /// Compare a fresh plan with the accepted one, and accept or reject it.
     Review(review::Args),
     /// Tools for developing Flotilla: a synthetic fleet generator, a timed compile.
@@ -32,7 +37,7 @@ pub enum Command {
     Auth(auth::Args),
 }
 
-/// Exit codes: 0 success, 1 diagnostics, 2 usage, 3 remote failure, 101 internal bug.
+/// Exit codes: 0 success, 1 diagnostics or a policy denial, 2 usage, 3 remote failure, 101 internal bug.
 pub mod exit {
     pub const SUCCESS: u8 = 0;
     pub const DIAGNOSTICS: u8 = 1;
@@ -46,6 +51,7 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Helm(args) => helm::exec(args),
         Command::Select(args) => select::exec(args),
         Command::Plan(args) => plan::exec(args),
+        Command::Check(args) => check::exec(args),
         Command::Review(args) => review::exec(args),
         Command::Dev(args) => dev::exec(args),
         Command::Auth(args) => auth::exec(args),

@@ -1,5 +1,6 @@
-//! `flotilla plan --fleet DIR --out DIR`: compile the fleet and write its plan bundle
-//! (`plan.yaml` and every release's manifest), all at once or not at all.
+//! `flotilla plan --fleet DIR --out DIR [--as user:NAME]`: compile the fleet, check it against
+//! the fleet's policies, and write its plan bundle (`plan.yaml` and every release's manifest),
+//! all at once or not at all.
 
 use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
@@ -25,6 +26,8 @@ pub struct Args {
     pub no_cache: bool,
     #[command(flatten)]
     pub secrets: SecretsArgs,
+    #[command(flatten)]
+    pub principal: super::policy::PrincipalArgs,
 }
 
 /// Where secrets are read from.
@@ -81,8 +84,10 @@ pub fn exec(args: Args) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let compiled = match compile_fleet(&args.fleet, !args.no_cache, &source) {
-        Ok(c) => c,
+    let compiled = match super::policy::compile_checked(&args.fleet, Some(&args.principal), || {
+        compile_fleet(&args.fleet, !args.no_cache, &source)
+    }) {
+        Ok(c) => c.compilation,
         Err(code) => return code,
     };
     let Some((plan, manifests)) = compiled.applicable() else {

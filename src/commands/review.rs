@@ -40,8 +40,11 @@ pub fn exec(args: Args) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let compiled = match super::plan::compile_fleet(&args.fleet, !args.no_cache, &source) {
-        Ok(c) => c,
+    // Manifest rules only: a review compares plans, it deploys nothing.
+    let compiled = match super::policy::compile_checked(&args.fleet, None, || {
+        super::plan::compile_fleet(&args.fleet, !args.no_cache, &source)
+    }) {
+        Ok(c) => c.compilation,
         Err(code) => return code,
     };
     let Some(fresh) = compiled.applicable() else {

@@ -4,12 +4,15 @@ use std::process::{Command, Output};
 
 mod auth;
 mod plan;
+mod policy;
 mod secrets;
 
 fn flotilla(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_flotilla"))
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("VAULT_ADDR")
+        .env_remove("FLOTILLA_PRINCIPAL")
+        .env_remove("FLOTILLA_GROUPS")
         .args(args)
         .output()
         .expect("flotilla runs")
@@ -26,6 +29,8 @@ fn run(args: &[&str]) -> (i32, String, String) {
 }
 
 const FLEET: &str = "examples/fleet";
+/// A principal the example fleet's RBAC policy lets deploy everything (`platform-admin`).
+const ADMIN: &str = "group:platform";
 
 #[test]
 fn select_prints_sorted_cluster_names() {

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use super::{FLEET, run};
+use super::{ADMIN, FLEET, run};
 
 /// A temporary folder, removed on drop.
 pub(crate) struct Temp(pub(crate) PathBuf);
@@ -33,7 +33,7 @@ impl Drop for Temp {
     }
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(super) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("created");
     for entry in std::fs::read_dir(from).expect("listed").flatten() {
         let path = entry.path();
@@ -83,7 +83,16 @@ pub(crate) fn tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
 fn plan_writes_the_bundle() {
     let t = Temp::new();
     let out = t.path("plan");
-    let (code, stdout, err) = run(&["plan", "--fleet", FLEET, "--out", &out, "--no-cache"]);
+    let (code, stdout, err) = run(&[
+        "plan",
+        "--fleet",
+        FLEET,
+        "--out",
+        &out,
+        "--no-cache",
+        "--as",
+        ADMIN,
+    ]);
     assert_eq!((code, err.as_str()), (0, ""));
     assert_eq!(
         stdout,
@@ -117,7 +126,16 @@ fn plan_gives_the_same_bytes_on_one_thread_or_many() {
         let status = Command::new(env!("CARGO_BIN_EXE_flotilla"))
             .current_dir(env!("CARGO_MANIFEST_DIR"))
             .env("RAYON_NUM_THREADS", threads)
-            .args(["plan", "--fleet", FLEET, "--out", &out, "--no-cache"])
+            .args([
+                "plan",
+                "--fleet",
+                FLEET,
+                "--out",
+                &out,
+                "--no-cache",
+                "--as",
+                ADMIN,
+            ])
             .output()
             .expect("flotilla runs");
         assert!(status.status.success());
@@ -131,7 +149,10 @@ fn a_broken_fleet_writes_nothing_and_keeps_the_old_plan() {
     let t = Temp::new();
     let fleet = example_copy(&t);
     let out = t.path("plan");
-    assert_eq!(run(&["plan", "--fleet", &fleet, "--out", &out]).0, 0);
+    assert_eq!(
+        run(&["plan", "--fleet", &fleet, "--out", &out, "--as", ADMIN]).0,
+        0
+    );
     let before = tree(Path::new(&out));
 
     let service = Path::new(&fleet).join("services/ingress/service.yaml");
@@ -141,7 +162,7 @@ fn a_broken_fleet_writes_nothing_and_keeps_the_old_plan() {
         text.replace("replicaCount:", "replicaCount: {{ .Cluster.nope.x }}"),
     )
     .expect("written");
-    let (code, stdout, err) = run(&["plan", "--fleet", &fleet, "--out", &out]);
+    let (code, stdout, err) = run(&["plan", "--fleet", &fleet, "--out", &out, "--as", ADMIN]);
     assert_eq!((code, stdout.as_str()), (1, ""));
     assert!(
         err.contains("error[template::exec]: the values of `ingress` failed on clusters"),
@@ -161,7 +182,10 @@ fn a_broken_fleet_writes_nothing_and_keeps_the_old_plan() {
 
     // Nothing is created either when there was no plan.
     let fresh = t.path("fresh");
-    assert_eq!(run(&["plan", "--fleet", &fleet, "--out", &fresh]).0, 1);
+    assert_eq!(
+        run(&["plan", "--fleet", &fleet, "--out", &fresh, "--as", ADMIN]).0,
+        1
+    );
     assert!(!Path::new(&fresh).exists());
 }
 
@@ -175,7 +199,16 @@ fn plan_usage_errors_exit_with_2() {
     assert_eq!(run(&["plan", "--fleet", FLEET]).0, 2);
     // A folder that is not a plan bundle is not replaced.
     std::fs::write(t.0.join("notes.txt"), "mine").expect("written");
-    let (code, _, err) = run(&["plan", "--fleet", FLEET, "--out", &t.path(""), "--no-cache"]);
+    let (code, _, err) = run(&[
+        "plan",
+        "--fleet",
+        FLEET,
+        "--out",
+        &t.path(""),
+        "--no-cache",
+        "--as",
+        ADMIN,
+    ]);
     assert_eq!(code, 2);
     assert!(err.contains("it is not a plan bundle"), "{err}");
 }

@@ -10,7 +10,7 @@ use secrets::testing::{OpenBao, ROOT_TOKEN, closed_port};
 use serde_json::json;
 
 use super::plan::{Temp, example_copy, tree};
-use super::run;
+use super::{ADMIN, run};
 
 /// The demo secrets of `examples/fleet/secrets/`.
 const PLAINTEXTS: &[&str] = &[
@@ -75,7 +75,7 @@ fn plan_and_review_never_print_a_secret() {
     let t = Temp::new();
     let fleet = example_copy(&t);
     let out = t.path("plan");
-    let (code, stdout, err) = run(&["plan", "--fleet", &fleet, "--out", &out]);
+    let (code, stdout, err) = run(&["plan", "--fleet", &fleet, "--out", &out, "--as", ADMIN]);
     assert_eq!((code, err.as_str()), (0, ""));
     assert_clean("plan's stdout", &stdout);
     check_bundle(Path::new(&out));
@@ -151,6 +151,8 @@ fn the_same_secrets_in_openbao_give_the_same_bundle() {
     assert_eq!(
         run(&[
             "plan",
+            "--as",
+            ADMIN,
             "--fleet",
             "examples/fleet",
             "--out",
@@ -163,6 +165,8 @@ fn the_same_secrets_in_openbao_give_the_same_bundle() {
     let (code, stdout, err) = run_env(
         &[
             "plan",
+            "--as",
+            ADMIN,
             "--fleet",
             "examples/fleet",
             "--out",
@@ -183,6 +187,8 @@ fn the_same_secrets_in_openbao_give_the_same_bundle() {
     let (code, stdout, err) = run_env(
         &[
             "plan",
+            "--as",
+            ADMIN,
             "--fleet",
             "examples/fleet",
             "--out",
@@ -221,6 +227,8 @@ fn vault_down_exits_with_3() {
     let (code, stdout, err) = run_env(
         &[
             "plan",
+            "--as",
+            ADMIN,
             "--fleet",
             "examples/fleet",
             "--out",
@@ -245,6 +253,8 @@ fn secrets_usage_errors() {
     let out = t.path("plan");
     let (code, _, err) = run(&[
         "plan",
+        "--as",
+        ADMIN,
         "--fleet",
         "examples/fleet",
         "--out",
@@ -256,6 +266,8 @@ fn secrets_usage_errors() {
     assert!(err.contains("expected `vault` or `local:DIR`"), "{err}");
     let (code, _, err) = run(&[
         "plan",
+        "--as",
+        ADMIN,
         "--fleet",
         "examples/fleet",
         "--out",
@@ -269,6 +281,8 @@ fn secrets_usage_errors() {
     std::fs::create_dir_all(&empty).expect("created");
     let (code, _, err) = run(&[
         "plan",
+        "--as",
+        ADMIN,
         "--fleet",
         "examples/fleet",
         "--out",

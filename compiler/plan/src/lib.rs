@@ -5,6 +5,9 @@
 //! canonical: [`Plan::to_yaml`] gives the same bytes for the same plan, and the compiler makes
 //! the same plan from the same fleet. Manifests are not inside the plan: each release names its
 //! manifest by digest and the bundle stores it at [`Release::manifest_path`].
+//!
+//! A plan may also carry [`Warning`]s: objects that violate a manifest rule with
+//! `action: warn`, kept with the plan so reviewers and later stages see them.
 
 mod digest;
 mod yaml;
@@ -31,6 +34,32 @@ pub struct Plan {
     /// Every cluster of the fleet, sorted by name (a cluster that runs nothing has no
     /// releases).
     pub clusters: Vec<ClusterPlan>,
+    /// Manifest rules with `action: warn` that objects of the plan violate, sorted (see
+    /// [`Warning`]). Absent from the text when empty, so a plan without warnings keeps the
+    /// bytes it had before warnings existed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub warnings: Vec<Warning>,
+}
+
+/// An object of a release that violates a manifest rule whose action is `warn`: the plan
+/// goes on, and the warning stays with it. Warnings are sorted by cluster, release, object
+/// kind, namespace and name, then rule (the order of the fields).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Warning {
+    pub cluster: Arc<str>,
+    /// The Helm release name.
+    pub release: Arc<str>,
+    pub kind: Arc<str>,
+    /// The object's `metadata.namespace`; absent when it sets none.
+    #[serde(default, skip_serializing_if = "no_text")]
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
+    /// The name of the rule in `policies/manifests.yaml`.
+    pub rule: Arc<str>,
+    /// The service the release installs.
+    pub service: Arc<str>,
+    pub message: Arc<str>,
 }
 
 /// One cluster's releases, in installation order: by wave, then by service name. Releases of
@@ -85,6 +114,10 @@ pub enum PlanError {
     Invalid(String),
 }
 
+fn no_text(s: &Arc<str>) -> bool {
+    s.is_empty()
+}
+
 impl Plan {
     /// An empty plan of the current version.
     pub fn new(clusters: Vec<ClusterPlan>) -> Plan {
@@ -92,6 +125,7 @@ impl Plan {
             api_version: API_VERSION.to_owned(),
             kind: KIND.to_owned(),
             clusters,
+            warnings: Vec::new(),
         }
     }
 
@@ -101,7 +135,8 @@ impl Plan {
     }
 
     /// Reads a plan written by [`Plan::to_yaml`] (or by hand, in any YAML style), checking its
-    /// version and its invariants (sorted clusters, ordered releases, unique manifest paths).
+    /// version and its invariants (sorted clusters, ordered releases, unique manifest paths,
+    /// sorted warnings).
     pub fn from_yaml(text: &str) -> Result<Plan, PlanError> {
         #[derive(Deserialize)]
         #[serde(rename_all = "camelCase")]
@@ -161,6 +196,12 @@ impl Plan {
                     c.name, w[0]
                 )));
             }
+        }
+        if let Some(w) = self.warnings.windows(2).find(|w| w[0] > w[1]) {
+            return Err(PlanError::Invalid(format!(
+                "warnings are not sorted: rule `{}` on cluster `{}`, release `{}` comes before rule `{}` on cluster `{}`, release `{}`",
+                w[0].rule, w[0].cluster, w[0].release, w[1].rule, w[1].cluster, w[1].release
+            )));
         }
         Ok(())
     }
@@ -226,6 +267,62 @@ mod tests {
         let p = plan();
         let text = p.to_yaml();
         assert_eq!(Plan::from_yaml(&text).ok(), Some(p));
+    }
+
+    fn warning(cluster: &str, name: &str, namespace: &str, message: &str) -> Warning {
+        Warning {
+            cluster: cluster.into(),
+            release: "app".into(),
+            kind: "Deployment".into(),
+            namespace: namespace.into(),
+            name: name.into(),
+            rule: "resource-requests".into(),
+            service: "app".into(),
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn a_plan_without_warnings_has_no_warnings_field() {
+        let text = plan().to_yaml();
+        assert!(!text.contains("warnings"), "{text}");
+        assert!(text.ends_with("  - name: b\n    releases: []\n"), "{text}");
+    }
+
+    #[test]
+    fn warnings_are_written_last_and_round_trip() {
+        let mut p = plan();
+        p.warnings = vec![
+            warning("a", "web", "shop", "Deployment web: no requests"),
+            warning("b", "api", "", "yes"),
+        ];
+        let text = p.to_yaml();
+        assert!(
+            text.ends_with(
+                "    releases: []\nwarnings:\n  - cluster: a\n    release: app\n    kind: Deployment\n    namespace: shop\n    name: web\n    rule: resource-requests\n    service: app\n    message: \"Deployment web: no requests\"\n  - cluster: b\n    release: app\n    kind: Deployment\n    name: api\n    rule: resource-requests\n    service: app\n    message: \"yes\"\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(Plan::from_yaml(&text).ok(), Some(p));
+        // An empty plan keeps its `clusters: []`.
+        let mut empty = Plan::new(Vec::new());
+        empty.warnings = vec![warning("a", "web", "", "m")];
+        let text = empty.to_yaml();
+        assert!(text.contains("\nclusters: []\nwarnings:\n"), "{text}");
+        assert_eq!(Plan::from_yaml(&text).ok(), Some(empty));
+    }
+
+    #[test]
+    fn unsorted_warnings_are_refused() {
+        let mut p = plan();
+        p.warnings = vec![warning("b", "web", "", "m"), warning("a", "web", "", "m")];
+        let got = Plan::from_yaml(&p.to_yaml())
+            .map(|_| ())
+            .map_err(|e| e.to_string());
+        assert_eq!(
+            got,
+            Err("invalid plan: warnings are not sorted: rule `resource-requests` on cluster `b`, release `app` comes before rule `resource-requests` on cluster `a`, release `app`".to_owned())
+        );
     }
 
     #[test]

@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::Plan;
+use crate::{Plan, Warning};
 
 pub fn write(plan: &Plan) -> String {
     let releases = plan.release_count();
@@ -15,9 +15,9 @@ pub fn write(plan: &Plan) -> String {
     out.push('\n');
     if plan.clusters.is_empty() {
         out.push_str("clusters: []\n");
-        return out;
+    } else {
+        out.push_str("clusters:\n");
     }
-    out.push_str("clusters:\n");
     for c in &plan.clusters {
         out.push_str("  - name: ");
         scalar(&mut out, &c.name);
@@ -44,7 +44,37 @@ pub fn write(plan: &Plan) -> String {
             let _ = write!(out, "\n        manifest: {}\n", r.manifest);
         }
     }
+    warnings(&mut out, &plan.warnings);
     out
+}
+
+/// The `warnings:` list, written only when there are some.
+fn warnings(out: &mut String, warnings: &[Warning]) {
+    if warnings.is_empty() {
+        return;
+    }
+    out.push_str("warnings:\n");
+    for w in warnings {
+        out.push_str("  - cluster: ");
+        scalar(out, &w.cluster);
+        out.push_str("\n    release: ");
+        scalar(out, &w.release);
+        out.push_str("\n    kind: ");
+        scalar(out, &w.kind);
+        if !w.namespace.is_empty() {
+            out.push_str("\n    namespace: ");
+            scalar(out, &w.namespace);
+        }
+        out.push_str("\n    name: ");
+        scalar(out, &w.name);
+        out.push_str("\n    rule: ");
+        scalar(out, &w.rule);
+        out.push_str("\n    service: ");
+        scalar(out, &w.service);
+        out.push_str("\n    message: ");
+        scalar(out, &w.message);
+        out.push('\n');
+    }
 }
 
 /// Writes a string as a YAML scalar that reads back as the same string.

@@ -204,7 +204,53 @@ fn the_example_plan_passes_its_manifest_rules() {
         "{} of {objects}",
         check.manifests_checked
     );
-    insta::assert_snapshot!("example_plan_warnings", check.render_text(Some(&admin)));
+    // The example's charts satisfy even its `warn` rules.
+    assert_eq!(check.render_text(Some(&admin)), "");
+    assert!(check.plan_warnings().is_empty());
+}
+
+#[test]
+fn warn_violations_are_the_plans_sorted_warnings() {
+    let files = example();
+    let compiled = compiler::compile(&files);
+    let (plan, manifests) = compiled.applicable().expect("the example compiles");
+    let rules = "rules:\n  - name: z-one-replica\n    match: 'object.kind == \"Deployment\"'\n    validate: 'false'\n    message: '{{object.metadata.name}}'\n    action: warn\n  - name: a-no-services\n    match: 'object.kind == \"Service\"'\n    validate: 'false'\n    action: warn\n";
+    let mut files = files.clone();
+    files
+        .files
+        .insert(policies::MANIFESTS_FILE.into(), rules.into());
+    let loaded = policies::load(&files);
+    assert!(loaded.diagnostics.diagnostics.is_empty());
+    let check = policies::check_plan(
+        &loaded.policies,
+        None,
+        &compiled.fleet,
+        &compiled.selection,
+        plan,
+        manifests,
+    );
+    assert!(!check.refused());
+    let warnings = check.plan_warnings();
+    assert_eq!(warnings.len(), check.violations.len());
+    assert!(warnings.windows(2).all(|w| w[0] < w[1]));
+    let objects = |kind: &str| {
+        plan.clusters
+            .iter()
+            .flat_map(|c| &c.releases)
+            .flat_map(|r| {
+                policies::manifests::split_documents(manifests.get(&r.manifest).unwrap_or(""))
+                    .unwrap_or_default()
+            })
+            .filter(|o| o["kind"] == kind)
+            .count()
+    };
+    let count = |rule: &str| warnings.iter().filter(|w| &*w.rule == rule).count();
+    assert_eq!(count("z-one-replica"), objects("Deployment"));
+    assert_eq!(count("a-no-services"), objects("Service"));
+    // Plans keep them in this order: the plan reads back.
+    let mut with = plan.clone();
+    with.warnings = warnings;
+    assert_eq!(plan::Plan::from_yaml(&with.to_yaml()).ok(), Some(with));
 }
 
 #[test]
@@ -248,4 +294,62 @@ fn a_plan_with_a_broken_release_is_refused() {
             .all(|v| v.message.ends_with(&format!("on {}", v.cluster))),
         "{check:?}"
     );
+}
+
+#[test]
+fn check_plan_gives_the_same_result_on_one_thread_or_many() {
+    let files = example();
+    let compiled = compiler::compile(&files);
+    let (plan, manifests) = compiled.applicable().expect("the example compiles");
+    let rules = "rules:\n  - name: prod-replicas\n    match: 'object.kind == \"Deployment\" && cluster.environment == \"prod\"'\n    validate: 'object.spec.replicas >= 3'\n    message: '{{object.metadata.name}} on {{cluster.name}}: {{object.spec.replicas}}'\n  - name: named\n    validate: 'object.metadata.name.startsWith(release.name)'\n    action: warn\n";
+    let mut files = files.clone();
+    files
+        .files
+        .insert(policies::MANIFESTS_FILE.into(), rules.into());
+    let loaded = policies::load(&files);
+    assert!(loaded.diagnostics.diagnostics.is_empty());
+    let sue = Principal::parse("user:sue", &["search".to_owned()]).expect("a subject");
+    let check = |threads: usize| {
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(threads)
+            .build()
+            .expect("a thread pool");
+        pool.install(|| {
+            policies::check_plan(
+                &loaded.policies,
+                Some(&sue),
+                &compiled.fleet,
+                &compiled.selection,
+                plan,
+                manifests,
+            )
+        })
+    };
+    let one = check(1);
+    assert!(
+        one.violations
+            .iter()
+            .any(|v| v.action == policies::RuleAction::Deny)
+    );
+    assert!(
+        one.violations
+            .iter()
+            .any(|v| v.action == policies::RuleAction::Warn)
+    );
+    assert!(!one.denials.is_empty());
+    assert!(one.violations.is_sorted());
+    for threads in [2, 4] {
+        let many = check(threads);
+        assert_eq!(many, one);
+        assert_eq!(many.manifests_checked, one.manifests_checked);
+    }
+}
+
+#[test]
+fn the_benchmark_rules_load_cleanly() {
+    let path = crate_dir().join("../bench/policies/manifests.yaml");
+    let text = std::fs::read_to_string(&path).expect("bench/policies/manifests.yaml");
+    let (rules, report) = policies::rules_from_text("bench/policies/manifests.yaml", &text);
+    assert!(report.diagnostics.is_empty(), "{}", report.render_text());
+    assert_eq!(rules.rules.len(), 10);
 }
