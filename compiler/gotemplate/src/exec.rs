@@ -416,7 +416,23 @@ impl<'t, 's> State<'t, 's> {
                 true
             }
             RV::Val(Value::List(_)) | RV::Val(Value::Map(_)) | RV::Invalid => false,
-            RV::Val(Value::Int(n)) if self.shared.options.range_over_int => {
+            // A Go map or slice type of the embedder (Helm's `.Files`): its own entries.
+            RV::Val(Value::Object(o)) | RV::Iface(Value::Object(o)) => {
+                let Some(entries) = o.range_entries() else {
+                    return Err(self.errorf(format!(
+                        "range can't iterate over {}",
+                        gofmt::format_value(&val.to_value())
+                    )));
+                };
+                for (k, v) in &entries {
+                    let (k, v) = (RV::Val(k.clone()), RV::Iface(v.clone()));
+                    if self.one_iteration(b, mark, k, v)? == Flow::Break {
+                        break;
+                    }
+                }
+                !entries.is_empty()
+            }
+            RV::Val(Value::Int(n) | Value::Int64(n)) if self.shared.options.range_over_int => {
                 if b.pipe.decl.len() > 1 {
                     return Err(self.errorf(format!(
                         "can't use {n} to iterate over more than one variable"

@@ -1762,3 +1762,126 @@ fn functions_see_the_extension_of_their_execution() {
     };
     assert_eq!(t.execute("t", &Value::Nil, &opts).unwrap(), "cluster-a");
 }
+
+/// Renders with Sprig's and Helm's functions.
+fn check_sprig(cases: &[(&str, &str)]) {
+    let mut failures = Vec::new();
+    for (text, want) in cases {
+        let mut t = Template::new(Arc::new(FuncMap::helm()));
+        let got = match t.parse("t", text) {
+            Err(e) => format!("!parse: {e}"),
+            Ok(_) => match t.execute("t", &data(), &ExecOptions::default()) {
+                Ok(out) => out,
+                Err(e) => format!("!{e}"),
+            },
+        };
+        if got != *want {
+            failures.push(format!("{text:?}\n     got: {got:?}\n    want: {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn sprig_results_have_go_types() {
+    check_sprig(&[
+        // The Go result type of each function, as `%T` prints it (Sprig v3.3.0 signatures).
+        (
+            "{{printf \"%T %T %T %T %T\" (splitList \",\" \"a\") (sortAlpha (list 1)) (toStrings (list 1)) (keys (dict \"a\" 1)) (regexFindAll \"a\" \"aa\" -1)}}",
+            "[]string []string []string []string []string",
+        ),
+        (
+            "{{printf \"%T %T %T %T\" (regexSplit \"a\" \"bab\" -1) (until 2) (untilStep 0 4 2) (chunk 1 (list 1))}}",
+            "[]string []int []int [][]interface {}",
+        ),
+        (
+            "{{printf \"%T %T %T %T\" (split \",\" \"a\") (splitn \",\" 2 \"a\") (list 1) (concat (until 2))}}",
+            "map[string]string map[string]string []interface {} []interface {}",
+        ),
+        (
+            "{{printf \"%T %T %T %T %T %T %T\" (add 1) (add1 1) (sub 2 1) (mul 2 3) (div 4 2) (mod 5 2) (int64 3)}}",
+            "int64 int64 int64 int64 int64 int64 int64",
+        ),
+        (
+            "{{printf \"%T %T %T %T %T %T %T\" (max 1 2) (min 1 2) (biggest 1) (toDecimal \"7\") (atoi \"1\") (int 1.5) (len (list))}}",
+            "int64 int64 int64 int64 int int int",
+        ),
+        // `slice` and `deepCopy` keep the slice type (reflect); `append`, `rest`… build
+        // `[]interface {}`.
+        (
+            "{{printf \"%T %T %T %T\" (slice (splitList \",\" \"a,b\") 1) (deepCopy (until 2)) (append (until 2) 5) (rest (until 2))}}",
+            "[]string []int []interface {} []interface {}",
+        ),
+        (
+            "{{printf \"%T\" (deepCopy (split \",\" \"a\"))}}",
+            "map[string]string",
+        ),
+        // They print as Go prints them.
+        (
+            "{{splitList \",\" \"a,b\"}} {{until 3}} {{add 1 2}} {{printf \"%v %d %q\" (until 2) (add 1 2) (splitList \",\" \"a,b\")}}",
+            "[a b] [0 1 2] 3 [0 1] 3 [\"a\" \"b\"]",
+        ),
+        (
+            "{{printf \"%#v %#v %#v\" (splitList \",\" \"a,b\") (until 2) (add 1 2)}}",
+            "[]string{\"a\", \"b\"} []int{0, 1} 3",
+        ),
+        (
+            "{{toJson (until 2)}} {{toJson (splitList \",\" \"a\")}} {{toJson (add 1 2)}}",
+            "[0,1] [\"a\"] 3",
+        ),
+        ("{{toYaml (splitList \",\" \"a,b\")}}", "- a\n- b"),
+        // `eq` and `lt` compare integers of any Go integer type.
+        (
+            "{{eq 3 (add 1 2)}} {{eq (add 1 2) 3}} {{lt (sub 2 1) 2}} {{eq (len (list 1)) (add1 0)}}",
+            "true true true true",
+        ),
+        // `deepEqual` is `reflect.DeepEqual`: the types must be identical.
+        (
+            "{{deepEqual 3 (add 1 2)}} {{deepEqual (add 1 2) (add 2 1)}} {{deepEqual (list \"a\") (splitList \",\" \"a\")}}",
+            "false true false",
+        ),
+        // An `int` parameter does not take an `int64`, a `[]interface {}` one no `[]string`.
+        (
+            "{{until (add 1 2)}}",
+            "!template: t:1:9: executing \"t\" at <add 1 2>: wrong type for value; expected int; got int64",
+        ),
+        (
+            "{{until (int (add 1 2))}} {{trunc (int (sub 3 1)) \"abc\"}}",
+            "[0 1 2] ab",
+        ),
+        // Elements of typed slices are ordinary values.
+        (
+            "{{range until 3}}{{printf \"%T \" .}}{{end}}{{index (splitList \",\" \"a,b\") 1}}",
+            "int int int b",
+        ),
+        (
+            "{{eq (until 2) (until 2)}}",
+            "!template: t:1:2: executing \"t\" at <eq (until 2) (until 2)>: error calling eq: non-comparable type [%!s(int=0) %!s(int=1)]: []int",
+        ),
+    ]);
+}
+
+#[test]
+fn byte_slices_print_as_go_prints_them() {
+    let bytes = Value::typed_list(vec![i(104), i(105)], crate::value::ListType::Byte);
+    let data = m(&[("B", bytes)]);
+    check_cases(
+        &[
+            ("{{.B}} {{printf \"%T\" .B}}", "[104 105] []uint8"),
+            (
+                "{{printf \"%s %q %x %X %v %d\" .B .B .B .B .B .B}}",
+                "hi \"hi\" 6869 6869 [104 105] [104 105]",
+            ),
+            ("{{printf \"%#v\" .B}}", "[]byte{0x68, 0x69}"),
+        ],
+        &data,
+        &ExecOptions::default(),
+    );
+    let mut t = Template::new(Arc::new(FuncMap::helm()));
+    t.parse("t", "{{toString .B}} {{toJson .B}} {{toYaml .B}}")
+        .expect("parses");
+    assert_eq!(
+        t.execute("t", &data, &ExecOptions::default()),
+        Ok("hi \"aGk=\" aGk=".to_string())
+    );
+}

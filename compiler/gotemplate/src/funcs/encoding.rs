@@ -75,7 +75,7 @@ pub fn from_yaml_map(text: &str, go_type: &str) -> Result<Map, DecodeError> {
 /// `sigs.k8s.io/yaml.Unmarshal` into `[]interface{}` (`fromYamlArray`).
 pub fn from_yaml_list(text: &str) -> Result<Vec<Value>, DecodeError> {
     match from_yaml(text)? {
-        Value::List(items) => Ok(items.as_ref().clone()),
+        Value::List(items) => Ok(items.into_vec()),
         Value::Nil => Ok(Vec::new()),
         other => Err(DecodeError::plain(format!(
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type []interface {{}}",

@@ -19,7 +19,7 @@ use std::collections::BTreeMap;
 use super::convert::strval;
 use super::{Context, Func, FuncError, FuncMap, Ty};
 use crate::gofmt::{self, unicode};
-use crate::value::{Map, MapType, Value};
+use crate::value::{ListType, Map, MapType, Value};
 
 /// The longest string a function here builds (`repeat`, `indent`, `rand*`): far beyond any
 /// render's output limit, and short of exhausting memory on a hostile count.
@@ -227,8 +227,12 @@ fn s(v: impl Into<std::sync::Arc<str>>) -> Value {
 }
 
 /// A Go `[]string` result.
+/// A `[]string`.
 fn string_list(items: Vec<String>) -> Value {
-    Value::list(items.into_iter().map(Value::from).collect())
+    Value::typed_list(
+        items.into_iter().map(Value::from).collect(),
+        ListType::String,
+    )
 }
 
 /// Sprig's `map[string]string` of split parts, keyed `_0`, `_1`, …: a map of that Go type, so

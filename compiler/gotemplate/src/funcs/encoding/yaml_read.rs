@@ -696,7 +696,7 @@ fn go_sharp_v(v: &Value) -> String {
     match v {
         Value::Nil => "<nil>".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
+        Value::Int(i) | Value::Int64(i) => i.to_string(),
         Value::Float(f) => format_float_g(*f, false),
         Value::String(s) => go_quote(s),
         Value::List(items) => {

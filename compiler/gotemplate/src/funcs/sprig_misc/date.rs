@@ -1413,9 +1413,9 @@ impl Object for NamedInt {
             _ if self.type_name == "time.Duration" => {
                 let d = self.value;
                 let v = match name {
-                    "Nanoseconds" => Value::Int(d),
-                    "Microseconds" => Value::Int(d / 1_000),
-                    "Milliseconds" => Value::Int(d / 1_000_000),
+                    "Nanoseconds" => Value::Int64(d),
+                    "Microseconds" => Value::Int64(d / 1_000),
+                    "Milliseconds" => Value::Int64(d / 1_000_000),
                     "Seconds" => Value::Float((d / SECOND) as f64 + (d % SECOND) as f64 / 1e9),
                     "Minutes" => Value::Float((d / MINUTE) as f64 + (d % MINUTE) as f64 / 6e10),
                     "Hours" => Value::Float((d / HOUR) as f64 + (d % HOUR) as f64 / 3.6e12),
@@ -1536,10 +1536,10 @@ impl Object for TimeObject {
                 other => return Some(Err(type_error("string", other))),
             },
             "String" => Value::from(t.to_go_string()),
-            "Unix" => Value::Int(t.unix),
-            "UnixMilli" => Value::Int(i64::try_from(t.total_nanos() / 1_000_000).unwrap_or(0)),
-            "UnixMicro" => Value::Int(i64::try_from(t.total_nanos() / 1_000).unwrap_or(0)),
-            "UnixNano" => Value::Int(t.total_nanos() as i64),
+            "Unix" => Value::Int64(t.unix),
+            "UnixMilli" => Value::Int64(i64::try_from(t.total_nanos() / 1_000_000).unwrap_or(0)),
+            "UnixMicro" => Value::Int64(i64::try_from(t.total_nanos() / 1_000).unwrap_or(0)),
+            "UnixNano" => Value::Int64(t.total_nanos() as i64),
             "UTC" => TimeObject::value(t.with_loc(Location::Utc)),
             "Local" => TimeObject::value(t.with_loc(Location::Local)),
             "Location" => Value::from(t.loc.name()),
@@ -1636,7 +1636,7 @@ impl Object for TimeObject {
 /// Sprig's `dateInZone` argument handling: a time, Unix seconds (int), else now.
 fn date_value(ctx: &dyn Context, v: Option<&Value>) -> GoTime {
     match v {
-        Some(Value::Int(n)) => GoTime::new(*n, 0, Location::Local),
+        Some(Value::Int(n) | Value::Int64(n)) => GoTime::new(*n, 0, Location::Local),
         Some(v @ Value::Object(_)) => as_time(v).unwrap_or_else(|| GoTime::now(ctx)),
         _ => GoTime::now(ctx),
     }
