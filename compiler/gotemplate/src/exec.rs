@@ -1184,6 +1184,10 @@ impl Context for State<'_, '_> {
         self.shared.options.extension.as_deref()
     }
 
+    fn max_result_bytes(&self) -> usize {
+        self.shared.options.limits.max_output_bytes
+    }
+
     fn include_depth(&mut self, name: &str) -> Option<&mut usize> {
         let depths = &mut self.shared.include_depths;
         if !depths.contains_key(name) {

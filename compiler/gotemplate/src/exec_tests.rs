@@ -1885,3 +1885,69 @@ fn byte_slices_print_as_go_prints_them() {
         Ok("hi \"aGk=\" aGk=".to_string())
     );
 }
+
+#[test]
+fn size_bounded_functions_fail_before_the_work() {
+    // 64 KiB of output; a list that shares itself 60 times stands for 2^60 leaves.
+    let opts = limits(|l| l.max_output_bytes = 64 << 10);
+    let shared = "{{$l := list 1}}{{range until 60}}{{$l = list $l $l}}{{end}}";
+    let too_big = "value larger than the maximum output size (65536 bytes)";
+    for call in [
+        "toJson $l",
+        "mustToJson $l",
+        "toPrettyJson $l",
+        "toRawJson $l",
+        "toYaml $l",
+        "toYamlPretty $l",
+        "toToml (dict \"a\" $l)",
+        "deepCopy $l",
+        "mustDeepCopy $l",
+    ] {
+        let text = format!("{shared}{{{{{call}}}}}");
+        let mut t = Template::new(Arc::new(FuncMap::helm()));
+        t.parse("t", &text).expect("parses");
+        let e = t.execute("t", &data(), &opts).expect_err(call).to_string();
+        assert!(e.contains(too_big), "{call}: {e}");
+    }
+    // Allocations in proportion to a count are checked first; Go's own panics stay.
+    for (call, want) in [
+        (
+            "repeat 100000000 \"x\"",
+            "result of 100000000 bytes is larger than the maximum output size (65536 bytes)",
+        ),
+        (
+            "indent 100000000 \"x\"",
+            "result of 100000000 bytes is larger than the maximum output size (65536 bytes)",
+        ),
+        (
+            "nindent 70000 \"x\"",
+            "result of 70000 bytes is larger than the maximum output size (65536 bytes)",
+        ),
+        (
+            "randAlphaNum 100000000",
+            "result of 100000000 bytes is larger than the maximum output size (65536 bytes)",
+        ),
+        (
+            "randBytes 100000000",
+            "randBytes: 100000000 bytes is larger than the maximum output size (65536 bytes)",
+        ),
+        ("repeat -1 \"x\"", "strings: negative Repeat count"),
+        (
+            "repeat 9223372036854775807 \"xx\"",
+            "strings: Repeat output length overflow",
+        ),
+    ] {
+        let mut t = Template::new(Arc::new(FuncMap::helm()));
+        t.parse("t", &format!("{{{{{call}}}}}")).expect("parses");
+        let e = t.execute("t", &data(), &opts).expect_err(call).to_string();
+        assert!(e.contains(want), "{call}: {e}");
+    }
+    // Below the limit, the same functions work.
+    let mut t = Template::new(Arc::new(FuncMap::helm()));
+    t.parse(
+        "t",
+        "{{$l := list 1}}{{range until 5}}{{$l = list $l $l}}{{end}}{{len (toJson $l)}} {{len (repeat 1000 \"x\")}}",
+    )
+    .expect("parses");
+    assert_eq!(t.execute("t", &data(), &opts).as_deref(), Ok("189 1000"));
+}

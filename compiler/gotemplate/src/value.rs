@@ -151,6 +151,75 @@ impl Value {
         }
     }
 
+    /// Whether the value, expanded as an encoder walks it (a shared list or map counted each
+    /// time it appears), has more than `budget` nodes and string bytes. Stops past the budget,
+    /// so it costs at most `budget` steps even for a tree that shares its containers.
+    pub fn expanded_size_exceeds(&self, budget: usize) -> bool {
+        let mut left = budget;
+        let mut stack = vec![self.clone()];
+        while let Some(v) = stack.pop() {
+            let size = match &v {
+                Value::String(s) => 1 + s.len(),
+                Value::List(items) => {
+                    stack.extend(items.iter().cloned());
+                    1
+                }
+                Value::Map(m) => m.with(|entries| {
+                    stack.extend(entries.values().cloned());
+                    1 + entries.keys().map(String::len).sum::<usize>()
+                }),
+                _ => 1,
+            };
+            match left.checked_sub(size) {
+                Some(l) => left = l,
+                None => return true,
+            }
+            if stack.len() > left {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Whether a map contains itself (through `set`): such a value has no finite expansion;
+    /// encoders report the cycle as Go does. Linear in the distinct containers.
+    pub fn contains_cycle(&self) -> bool {
+        use std::collections::HashSet;
+        fn children(v: &Value) -> Option<(usize, Vec<Value>)> {
+            match v {
+                Value::List(l) => Some((Arc::as_ptr(l.items()) as usize, l.to_vec())),
+                Value::Map(m) => Some((m.addr(), m.with(|e| e.values().cloned().collect()))),
+                _ => None,
+            }
+        }
+        let (mut on_path, mut done) = (HashSet::new(), HashSet::new());
+        // (container address, its children not yet visited)
+        let mut stack: Vec<(usize, Vec<Value>)> = Vec::new();
+        if let Some(root) = children(self) {
+            on_path.insert(root.0);
+            stack.push(root);
+        }
+        while let Some((addr, pending)) = stack.last_mut() {
+            let addr = *addr;
+            let Some(next) = pending.pop() else {
+                on_path.remove(&addr);
+                done.insert(addr);
+                stack.pop();
+                continue;
+            };
+            if let Some((a, kids)) = children(&next) {
+                if on_path.contains(&a) {
+                    return true;
+                }
+                if !done.contains(&a) {
+                    on_path.insert(a);
+                    stack.push((a, kids));
+                }
+            }
+        }
+        false
+    }
+
     /// Identity of shared containers: true when both are the same map (or list) object.
     pub fn same_container(&self, other: &Value) -> bool {
         match (self, other) {
@@ -504,6 +573,11 @@ impl Map {
             entries: Arc::new(RwLock::new(entries)),
             go_type: self.go_type,
         }
+    }
+
+    /// The address of the entries, an identity for cycle detection.
+    pub fn addr(&self) -> usize {
+        Arc::as_ptr(&self.entries) as *const () as usize
     }
 
     /// Whether both are handles to the same entries (whatever their Go types).

@@ -131,21 +131,21 @@ pub(super) fn register(map: &mut FuncMap) {
     );
     map.insert(
         "deepCopy",
-        Func::pure(&[Ty::Any], None, |a| {
+        crate::funcs::bounded_by_size(Func::pure(&[Ty::Any], None, |a| {
             deep_copy(arg(a, 0)).map_err(|e| match e {
                 CopyError::Nil => FuncError::new(ZERO_VALUE_TYPE),
                 CopyError::TooDeep => FuncError::new(format!("deepCopy error: {TOO_DEEP}")),
             })
-        }),
+        })),
     );
     map.insert(
         "mustDeepCopy",
-        Func::pure(&[Ty::Any], None, |a| {
+        crate::funcs::bounded_by_size(Func::pure(&[Ty::Any], None, |a| {
             deep_copy(arg(a, 0)).map_err(|e| match e {
                 CopyError::Nil => FuncError::new(ZERO_VALUE_TYPE),
                 CopyError::TooDeep => FuncError::new(TOO_DEEP),
             })
-        }),
+        })),
     );
     map.insert("dig", Func::pure(&[], Some(Ty::Any), dig));
 }
