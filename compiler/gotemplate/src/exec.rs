@@ -12,7 +12,7 @@ use crate::funcs::{self, Context, FuncError, FuncMap, Timestamp, Ty};
 use crate::gofmt;
 use crate::lex::go_quote;
 use crate::template::{ExecOptions, MissingKey};
-use crate::value::Value;
+use crate::value::{ListType, Value};
 
 /// A value as the executor sees it: Go's `reflect.Value`, which distinguishes a missing value
 /// (invalid) from a nil `interface{}` and remembers whether the value has the static type
@@ -965,7 +965,10 @@ impl<'t, 's> State<'t, 's> {
                         | (Ty::Float, Value::Float(_))
                         | (Ty::Bool, Value::Bool(_))
                         | (Ty::Map, Value::Map(_))
-                        | (Ty::List, Value::List(_))
+                ) || matches!(
+                    // A `[]string` (…) is not assignable to `[]interface {}`.
+                    (t, &v),
+                    (Ty::List, Value::List(l)) if l.go_type() == ListType::Interface
                 );
                 if ok {
                     Ok(RV::Val(v))

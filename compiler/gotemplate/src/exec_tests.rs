@@ -1951,3 +1951,35 @@ fn size_bounded_functions_fail_before_the_work() {
     .expect("parses");
     assert_eq!(t.execute("t", &data(), &opts).as_deref(), Ok("189 1000"));
 }
+
+#[test]
+fn typed_values_follow_go_assignability() {
+    let strings = Value::typed_list(vec![s("a")], crate::value::ListType::String);
+    let data = m(&[("SS", strings), ("I64", Value::Int64(3))]);
+    check_cases(
+        &[
+            (
+                "{{listArg .SS}} {{len .SS}} {{index .SS 0}}",
+                "!template: t:1:10: executing \"t\" at <.SS>: wrong type for value; expected []interface {}; got []string",
+            ),
+            (
+                "{{len .SS}} {{index .SS 0}} {{printf \"%T\" .SS}}",
+                "1 a []string",
+            ),
+            (
+                "{{dddArg .I64}}",
+                "!template: t:1:9: executing \"t\" at <.I64>: wrong type for value; expected int; got int64",
+            ),
+            (
+                "{{.I64}} {{printf \"%T %d\" .I64 .I64}} {{index .SS .I64 | print}}",
+                "!template: t:1:40: executing \"t\" at <index .SS .I64>: error calling index: index out of range: 3",
+            ),
+            (
+                "{{eq .I64 3}} {{lt .I64 4}} {{if .I64}}t{{end}}",
+                "true true t",
+            ),
+        ],
+        &data,
+        &ExecOptions::default(),
+    );
+}

@@ -21,9 +21,6 @@ use super::{Context, Func, FuncError, FuncMap, Ty};
 use crate::gofmt::{self, unicode};
 use crate::value::{ListType, Map, MapType, Value};
 
-/// The longest string a function here builds (`repeat`, `indent`, `rand*`): far beyond any
-/// render's output limit, and short of exhausting memory on a hostile count.
-
 pub fn register(map: &mut FuncMap) {
     use Ty::{Any, Int, String as Str};
 
