@@ -155,30 +155,39 @@ impl Value {
     /// time it appears), has more than `budget` nodes and string bytes. Stops past the budget,
     /// so it costs at most `budget` steps even for a tree that shares its containers.
     pub fn expanded_size_exceeds(&self, budget: usize) -> bool {
-        let mut left = budget;
-        let mut stack = vec![self.clone()];
-        while let Some(v) = stack.pop() {
-            let size = match &v {
-                Value::String(s) => 1 + s.len(),
-                Value::List(items) => {
-                    stack.extend(items.iter().cloned());
-                    1
+        /// Deeper containers are left to the encoders' own depth limits.
+        const MAX_WALK_DEPTH: usize = 1000;
+        fn exceeds(v: &Value, left: &mut usize, depth: usize) -> bool {
+            let mut take = |n: usize| match left.checked_sub(n) {
+                Some(l) => {
+                    *left = l;
+                    false
                 }
-                Value::Map(m) => m.with(|entries| {
-                    stack.extend(entries.values().cloned());
-                    1 + entries.keys().map(String::len).sum::<usize>()
-                }),
-                _ => 1,
+                None => true,
             };
-            match left.checked_sub(size) {
-                Some(l) => left = l,
-                None => return true,
-            }
-            if stack.len() > left {
-                return true;
+            match v {
+                Value::String(s) => take(1 + s.len()),
+                Value::List(items) => {
+                    take(1)
+                        || (depth < MAX_WALK_DEPTH
+                            && items.iter().any(|x| exceeds(x, left, depth + 1)))
+                }
+                Value::Map(m) => {
+                    take(1)
+                        || (depth < MAX_WALK_DEPTH
+                            && m.with(|entries| {
+                                entries.iter().any(|(k, x)| {
+                                    left.checked_sub(k.len()).is_none_or(|l| {
+                                        *left = l;
+                                        exceeds(x, left, depth + 1)
+                                    })
+                                })
+                            }))
+                }
+                _ => take(1),
             }
         }
-        false
+        exceeds(self, &mut budget.clone(), 0)
     }
 
     /// Whether a map contains itself (through `set`): such a value has no finite expansion;
