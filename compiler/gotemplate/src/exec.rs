@@ -544,6 +544,17 @@ impl<'t, 's> State<'t, 's> {
     /// A function's result must fit in the output limit: a string by its bytes, a list or a
     /// map by its entries. Otherwise a loop like `{{$s = print $s $s}}` would double a value
     /// no output limit sees until memory runs out.
+    /// [`Self::check_result_size`] reported at the call `node`; after a successful call the
+    /// location stays where the arguments left it, as Go's (a type error of the result used as
+    /// an argument names the call's last argument, as Go does).
+    fn check_result_size_at(&mut self, node: NodeRef<'t>, v: &Value) -> EResult<()> {
+        let last = self.node;
+        self.at(node);
+        self.check_result_size(v)?;
+        self.node = last;
+        Ok(())
+    }
+
     fn check_result_size(&self, v: &Value) -> EResult<()> {
         let max = self.shared.options.limits.max_output_bytes;
         let size = match v {
@@ -896,8 +907,7 @@ impl<'t, 's> State<'t, 's> {
                 match b.call(argv, &callee_name) {
                     Ok(v) => {
                         if let RV::Val(s @ Value::String(_)) = &v {
-                            self.at(node);
-                            self.check_result_size(s)?;
+                            self.check_result_size_at(node, s)?;
                         }
                         Ok(v)
                     }
@@ -911,8 +921,7 @@ impl<'t, 's> State<'t, 's> {
                 let values: Vec<Value> = argv.iter().map(RV::to_value).collect();
                 match f.call(self, &values) {
                     Ok(v) => {
-                        self.at(node);
-                        self.check_result_size(&v)?;
+                        self.check_result_size_at(node, &v)?;
                         Ok(RV::from_result(v))
                     }
                     Err(e) => {

@@ -1735,6 +1735,7 @@ pub fn register(map: &mut FuncMap) {
             // `duration 3661` (Go quirk, confirmed by the conformance charts).
             let n = match a.first() {
                 Some(Value::String(s)) => s.parse::<i64>().unwrap_or(0),
+                Some(Value::Int64(n)) => *n,
                 _ => 0,
             };
             Ok(Value::from(duration_string(n.wrapping_mul(SECOND))))
@@ -1746,6 +1747,7 @@ pub fn register(map: &mut FuncMap) {
             let d = match a.first() {
                 Some(Value::String(s)) => parse_duration(s).unwrap_or(0),
                 // An `int` is not Sprig's `int64` case (see `duration`).
+                Some(Value::Int64(n)) => *n,
                 Some(v @ Value::Object(_)) => match as_time(v) {
                     Some(t) => GoTime::now(ctx).sub(&t),
                     None => 0,
@@ -2151,6 +2153,11 @@ mod tests {
         check("duration", &[i(90)], "0s");
         check("durationRound", &[i(90)], "0s");
         check("duration", &[Value::Float(90.0)], "0s");
+        // Sprig's `case int64` (`duration (int64 3661)`), which an `int` misses.
+        check("duration", &[Value::Int64(3661)], "1h1m1s");
+        check("duration", &[Value::Int(3661)], "0s");
+        check("durationRound", &[Value::Int64(3_661_000_000_000)], "1h");
+        check("durationRound", &[Value::Int(3_661_000_000_000)], "0s");
         for (d, want) in [
             ("2h5s", "2h"),
             ("24h5s", "1d"),
