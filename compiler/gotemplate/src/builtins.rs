@@ -147,6 +147,10 @@ fn length(item: &RV) -> Result<i64, String> {
         Value::String(s) => s.len(),
         Value::List(l) => l.len(),
         Value::Map(m) => m.len(),
+        Value::Object(o) => match o.range_entries() {
+            Some(entries) => entries.len(),
+            None => return Err(format!("len of type {}", o.type_name())),
+        },
         other => return Err(format!("len of type {}", other.type_name())),
     };
     Ok(i64::try_from(n).unwrap_or(i64::MAX))
@@ -155,7 +159,7 @@ fn length(item: &RV) -> Result<i64, String> {
 /// Go's `indexArg` for an already indirected index.
 fn index_arg(index: Option<&Value>, cap: usize) -> Result<usize, String> {
     let x = match index {
-        Some(Value::Int(x)) => *x,
+        Some(Value::Int(x) | Value::Int64(x)) => *x,
         None => return Err("cannot index slice/array with nil".into()),
         Some(other) => {
             return Err(format!(
@@ -355,7 +359,7 @@ enum Kind {
 fn basic_kind(v: Option<&Value>) -> Kind {
     match v {
         Some(Value::Bool(_)) => Kind::Bool,
-        Some(Value::Int(_)) => Kind::Int,
+        Some(Value::Int(_) | Value::Int64(_)) => Kind::Int,
         Some(Value::Float(_)) => Kind::Float,
         Some(Value::String(_)) => Kind::String,
         _ => Kind::Invalid,
@@ -387,7 +391,9 @@ fn eq(arg1: &RV, rest: &[RV]) -> Result<bool, String> {
         } else {
             match (a, b) {
                 (Some(Value::Bool(x)), Some(Value::Bool(y))) => x == y,
-                (Some(Value::Int(x)), Some(Value::Int(y))) => x == y,
+                (Some(Value::Int(x) | Value::Int64(x)), Some(Value::Int(y) | Value::Int64(y))) => {
+                    x == y
+                }
                 (Some(Value::Float(x)), Some(Value::Float(y))) => x == y,
                 (Some(Value::String(x)), Some(Value::String(y))) => x == y,
                 _ => {
@@ -442,7 +448,7 @@ fn lt(arg1: &RV, arg2: &RV) -> Result<bool, String> {
         return Err(BAD_COMPARISON.into());
     }
     match (a, b) {
-        (Some(Value::Int(x)), Some(Value::Int(y))) => Ok(x < y),
+        (Some(Value::Int(x) | Value::Int64(x)), Some(Value::Int(y) | Value::Int64(y))) => Ok(x < y),
         (Some(Value::Float(x)), Some(Value::Float(y))) => Ok(x < y),
         (Some(Value::String(x)), Some(Value::String(y))) => Ok(x.as_bytes() < y.as_bytes()),
         _ => Err(BAD_COMPARISON_TYPE.into()),

@@ -12,7 +12,7 @@ use crate::funcs::{self, Context, FuncError, FuncMap, Timestamp, Ty};
 use crate::gofmt;
 use crate::lex::go_quote;
 use crate::template::{ExecOptions, MissingKey};
-use crate::value::Value;
+use crate::value::{ListType, Value};
 
 /// A value as the executor sees it: Go's `reflect.Value`, which distinguishes a missing value
 /// (invalid) from a nil `interface{}` and remembers whether the value has the static type
@@ -416,7 +416,23 @@ impl<'t, 's> State<'t, 's> {
                 true
             }
             RV::Val(Value::List(_)) | RV::Val(Value::Map(_)) | RV::Invalid => false,
-            RV::Val(Value::Int(n)) if self.shared.options.range_over_int => {
+            // A Go map or slice type of the embedder (Helm's `.Files`): its own entries.
+            RV::Val(Value::Object(o)) | RV::Iface(Value::Object(o)) => {
+                let Some(entries) = o.range_entries() else {
+                    return Err(self.errorf(format!(
+                        "range can't iterate over {}",
+                        gofmt::format_value(&val.to_value())
+                    )));
+                };
+                for (k, v) in &entries {
+                    let (k, v) = (RV::Val(k.clone()), RV::Iface(v.clone()));
+                    if self.one_iteration(b, mark, k, v)? == Flow::Break {
+                        break;
+                    }
+                }
+                !entries.is_empty()
+            }
+            RV::Val(Value::Int(n) | Value::Int64(n)) if self.shared.options.range_over_int => {
                 if b.pipe.decl.len() > 1 {
                     return Err(self.errorf(format!(
                         "can't use {n} to iterate over more than one variable"
@@ -528,6 +544,17 @@ impl<'t, 's> State<'t, 's> {
     /// A function's result must fit in the output limit: a string by its bytes, a list or a
     /// map by its entries. Otherwise a loop like `{{$s = print $s $s}}` would double a value
     /// no output limit sees until memory runs out.
+    /// [`Self::check_result_size`] reported at the call `node`; after a successful call the
+    /// location stays where the arguments left it, as Go's (a type error of the result used as
+    /// an argument names the call's last argument, as Go does).
+    fn check_result_size_at(&mut self, node: NodeRef<'t>, v: &Value) -> EResult<()> {
+        let last = self.node;
+        self.at(node);
+        self.check_result_size(v)?;
+        self.node = last;
+        Ok(())
+    }
+
     fn check_result_size(&self, v: &Value) -> EResult<()> {
         let max = self.shared.options.limits.max_output_bytes;
         let size = match v {
@@ -880,8 +907,7 @@ impl<'t, 's> State<'t, 's> {
                 match b.call(argv, &callee_name) {
                     Ok(v) => {
                         if let RV::Val(s @ Value::String(_)) = &v {
-                            self.at(node);
-                            self.check_result_size(s)?;
+                            self.check_result_size_at(node, s)?;
                         }
                         Ok(v)
                     }
@@ -895,8 +921,7 @@ impl<'t, 's> State<'t, 's> {
                 let values: Vec<Value> = argv.iter().map(RV::to_value).collect();
                 match f.call(self, &values) {
                     Ok(v) => {
-                        self.at(node);
-                        self.check_result_size(&v)?;
+                        self.check_result_size_at(node, &v)?;
                         Ok(RV::from_result(v))
                     }
                     Err(e) => {
@@ -949,7 +974,10 @@ impl<'t, 's> State<'t, 's> {
                         | (Ty::Float, Value::Float(_))
                         | (Ty::Bool, Value::Bool(_))
                         | (Ty::Map, Value::Map(_))
-                        | (Ty::List, Value::List(_))
+                ) || matches!(
+                    // A `[]string` (…) is not assignable to `[]interface {}`.
+                    (t, &v),
+                    (Ty::List, Value::List(l)) if l.go_type() == ListType::Interface
                 );
                 if ok {
                     Ok(RV::Val(v))
@@ -1166,6 +1194,10 @@ impl Context for State<'_, '_> {
 
     fn extension(&self) -> Option<&(dyn std::any::Any + Send + Sync)> {
         self.shared.options.extension.as_deref()
+    }
+
+    fn max_result_bytes(&self) -> usize {
+        self.shared.options.limits.max_output_bytes
     }
 
     fn include_depth(&mut self, name: &str) -> Option<&mut usize> {

@@ -1762,3 +1762,225 @@ fn functions_see_the_extension_of_their_execution() {
     };
     assert_eq!(t.execute("t", &Value::Nil, &opts).unwrap(), "cluster-a");
 }
+
+/// Renders with Sprig's and Helm's functions.
+fn check_sprig(cases: &[(&str, &str)]) {
+    let mut failures = Vec::new();
+    for (text, want) in cases {
+        let mut t = Template::new(Arc::new(FuncMap::helm()));
+        let got = match t.parse("t", text) {
+            Err(e) => format!("!parse: {e}"),
+            Ok(_) => match t.execute("t", &data(), &ExecOptions::default()) {
+                Ok(out) => out,
+                Err(e) => format!("!{e}"),
+            },
+        };
+        if got != *want {
+            failures.push(format!("{text:?}\n     got: {got:?}\n    want: {want:?}"));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+}
+
+#[test]
+fn sprig_results_have_go_types() {
+    check_sprig(&[
+        // The Go result type of each function, as `%T` prints it (Sprig v3.3.0 signatures).
+        (
+            "{{printf \"%T %T %T %T %T\" (splitList \",\" \"a\") (sortAlpha (list 1)) (toStrings (list 1)) (keys (dict \"a\" 1)) (regexFindAll \"a\" \"aa\" -1)}}",
+            "[]string []string []string []string []string",
+        ),
+        (
+            "{{printf \"%T %T %T %T\" (regexSplit \"a\" \"bab\" -1) (until 2) (untilStep 0 4 2) (chunk 1 (list 1))}}",
+            "[]string []int []int [][]interface {}",
+        ),
+        (
+            "{{printf \"%T %T %T %T\" (split \",\" \"a\") (splitn \",\" 2 \"a\") (list 1) (concat (until 2))}}",
+            "map[string]string map[string]string []interface {} []interface {}",
+        ),
+        (
+            "{{printf \"%T %T %T %T %T %T %T\" (add 1) (add1 1) (sub 2 1) (mul 2 3) (div 4 2) (mod 5 2) (int64 3)}}",
+            "int64 int64 int64 int64 int64 int64 int64",
+        ),
+        (
+            "{{printf \"%T %T %T %T %T %T %T\" (max 1 2) (min 1 2) (biggest 1) (toDecimal \"7\") (atoi \"1\") (int 1.5) (len (list))}}",
+            "int64 int64 int64 int64 int int int",
+        ),
+        // `slice` and `deepCopy` keep the slice type (reflect); `append`, `rest`… build
+        // `[]interface {}`.
+        (
+            "{{printf \"%T %T %T %T\" (slice (splitList \",\" \"a,b\") 1) (deepCopy (until 2)) (append (until 2) 5) (rest (until 2))}}",
+            "[]string []int []interface {} []interface {}",
+        ),
+        (
+            "{{printf \"%T\" (deepCopy (split \",\" \"a\"))}}",
+            "map[string]string",
+        ),
+        // They print as Go prints them.
+        (
+            "{{splitList \",\" \"a,b\"}} {{until 3}} {{add 1 2}} {{printf \"%v %d %q\" (until 2) (add 1 2) (splitList \",\" \"a,b\")}}",
+            "[a b] [0 1 2] 3 [0 1] 3 [\"a\" \"b\"]",
+        ),
+        (
+            "{{printf \"%#v %#v %#v\" (splitList \",\" \"a,b\") (until 2) (add 1 2)}}",
+            "[]string{\"a\", \"b\"} []int{0, 1} 3",
+        ),
+        (
+            "{{toJson (until 2)}} {{toJson (splitList \",\" \"a\")}} {{toJson (add 1 2)}}",
+            "[0,1] [\"a\"] 3",
+        ),
+        ("{{toYaml (splitList \",\" \"a,b\")}}", "- a\n- b"),
+        // `eq` and `lt` compare integers of any Go integer type.
+        (
+            "{{eq 3 (add 1 2)}} {{eq (add 1 2) 3}} {{lt (sub 2 1) 2}} {{eq (len (list 1)) (add1 0)}}",
+            "true true true true",
+        ),
+        // `deepEqual` is `reflect.DeepEqual`: the types must be identical.
+        (
+            "{{deepEqual 3 (add 1 2)}} {{deepEqual (add 1 2) (add 2 1)}} {{deepEqual (list \"a\") (splitList \",\" \"a\")}}",
+            "false true false",
+        ),
+        // An `int` parameter does not take an `int64`, a `[]interface {}` one no `[]string`.
+        (
+            "{{until (add 1 2)}}",
+            // As Go, the error names the call's last argument (helm prints the same).
+            "!template: t:1:15: executing \"t\" at <2>: wrong type for value; expected int; got int64",
+        ),
+        (
+            "{{until (int (add 1 2))}} {{trunc (int (sub 3 1)) \"abc\"}}",
+            "[0 1 2] ab",
+        ),
+        // Elements of typed slices are ordinary values.
+        (
+            "{{range until 3}}{{printf \"%T \" .}}{{end}}{{index (splitList \",\" \"a,b\") 1}}",
+            "int int int b",
+        ),
+        (
+            "{{eq (until 2) (until 2)}}",
+            "!template: t:1:2: executing \"t\" at <eq (until 2) (until 2)>: error calling eq: non-comparable type [%!s(int=0) %!s(int=1)]: []int",
+        ),
+    ]);
+}
+
+#[test]
+fn byte_slices_print_as_go_prints_them() {
+    let bytes = Value::typed_list(vec![i(104), i(105)], crate::value::ListType::Byte);
+    let data = m(&[("B", bytes)]);
+    check_cases(
+        &[
+            ("{{.B}} {{printf \"%T\" .B}}", "[104 105] []uint8"),
+            (
+                "{{printf \"%s %q %x %X %v %d\" .B .B .B .B .B .B}}",
+                "hi \"hi\" 6869 6869 [104 105] [104 105]",
+            ),
+            ("{{printf \"%#v\" .B}}", "[]byte{0x68, 0x69}"),
+        ],
+        &data,
+        &ExecOptions::default(),
+    );
+    let mut t = Template::new(Arc::new(FuncMap::helm()));
+    t.parse("t", "{{toString .B}} {{toJson .B}} {{toYaml .B}}")
+        .expect("parses");
+    assert_eq!(
+        t.execute("t", &data, &ExecOptions::default()),
+        Ok("hi \"aGk=\" aGk=".to_string())
+    );
+}
+
+#[test]
+fn size_bounded_functions_fail_before_the_work() {
+    // 64 KiB of output; a list that shares itself 60 times stands for 2^60 leaves.
+    let opts = limits(|l| l.max_output_bytes = 64 << 10);
+    let shared = "{{$l := list 1}}{{range until 60}}{{$l = list $l $l}}{{end}}";
+    let too_big = "value larger than the maximum output size (65536 bytes)";
+    for call in [
+        "toJson $l",
+        "mustToJson $l",
+        "toPrettyJson $l",
+        "toRawJson $l",
+        "toYaml $l",
+        "toYamlPretty $l",
+        "toToml (dict \"a\" $l)",
+        "deepCopy $l",
+        "mustDeepCopy $l",
+    ] {
+        let text = format!("{shared}{{{{{call}}}}}");
+        let mut t = Template::new(Arc::new(FuncMap::helm()));
+        t.parse("t", &text).expect("parses");
+        let e = t.execute("t", &data(), &opts).expect_err(call).to_string();
+        assert!(e.contains(too_big), "{call}: {e}");
+    }
+    // Allocations in proportion to a count are checked first; Go's own panics stay.
+    for (call, want) in [
+        (
+            "repeat 100000000 \"x\"",
+            "result of 100000000 bytes is larger than the maximum output size (65536 bytes)",
+        ),
+        (
+            "indent 100000000 \"x\"",
+            "result of 100000000 bytes is larger than the maximum output size (65536 bytes)",
+        ),
+        (
+            "nindent 70000 \"x\"",
+            "result of 70000 bytes is larger than the maximum output size (65536 bytes)",
+        ),
+        (
+            "randAlphaNum 100000000",
+            "result of 100000000 bytes is larger than the maximum output size (65536 bytes)",
+        ),
+        (
+            "randBytes 100000000",
+            "randBytes: 100000000 bytes is larger than the maximum output size (65536 bytes)",
+        ),
+        ("repeat -1 \"x\"", "strings: negative Repeat count"),
+        (
+            "repeat 9223372036854775807 \"xx\"",
+            "strings: Repeat output length overflow",
+        ),
+    ] {
+        let mut t = Template::new(Arc::new(FuncMap::helm()));
+        t.parse("t", &format!("{{{{{call}}}}}")).expect("parses");
+        let e = t.execute("t", &data(), &opts).expect_err(call).to_string();
+        assert!(e.contains(want), "{call}: {e}");
+    }
+    // Below the limit, the same functions work.
+    let mut t = Template::new(Arc::new(FuncMap::helm()));
+    t.parse(
+        "t",
+        "{{$l := list 1}}{{range until 5}}{{$l = list $l $l}}{{end}}{{len (toJson $l)}} {{len (repeat 1000 \"x\")}}",
+    )
+    .expect("parses");
+    assert_eq!(t.execute("t", &data(), &opts).as_deref(), Ok("189 1000"));
+}
+
+#[test]
+fn typed_values_follow_go_assignability() {
+    let strings = Value::typed_list(vec![s("a")], crate::value::ListType::String);
+    let data = m(&[("SS", strings), ("I64", Value::Int64(3))]);
+    check_cases(
+        &[
+            (
+                "{{listArg .SS}} {{len .SS}} {{index .SS 0}}",
+                "!template: t:1:10: executing \"t\" at <.SS>: wrong type for value; expected []interface {}; got []string",
+            ),
+            (
+                "{{len .SS}} {{index .SS 0}} {{printf \"%T\" .SS}}",
+                "1 a []string",
+            ),
+            (
+                "{{dddArg .I64}}",
+                "!template: t:1:9: executing \"t\" at <.I64>: wrong type for value; expected int; got int64",
+            ),
+            (
+                "{{.I64}} {{printf \"%T %d\" .I64 .I64}} {{index .SS .I64 | print}}",
+                "!template: t:1:40: executing \"t\" at <index .SS .I64>: error calling index: index out of range: 3",
+            ),
+            (
+                "{{eq .I64 3}} {{lt .I64 4}} {{if .I64}}t{{end}}",
+                "true true t",
+            ),
+        ],
+        &data,
+        &ExecOptions::default(),
+    );
+}

@@ -16,7 +16,7 @@ mod tests;
 
 use std::fmt::Write as _;
 
-use crate::value::Value;
+use crate::value::{ListType, Value};
 
 pub use ftoa::{append_float, format_float};
 pub use quote::{append_quote, append_quote_rune, can_backquote, quote, quote_ascii, quote_rune};
@@ -42,7 +42,7 @@ fn write_value_at(out: &mut String, v: &Value, depth: usize) {
     match v {
         Value::Nil => out.push_str("<nil>"),
         Value::Bool(b) => out.push_str(if *b { "true" } else { "false" }),
-        Value::Int(i) => {
+        Value::Int(i) | Value::Int64(i) => {
             let _ = write!(out, "{i}");
         }
         Value::Float(f) => append_float(out, *f, b'g', -1),
@@ -212,13 +212,21 @@ fn parse_arg_number(b: &[u8]) -> (i64, usize, bool) {
     (0, 1, false)
 }
 
+/// The bytes of a `[]byte` list (its items are integers from 0 to 255).
+pub fn list_bytes(items: &[Value]) -> Vec<u8> {
+    items
+        .iter()
+        .map(|b| b.as_integer().map_or(0, |b| b as u8))
+        .collect()
+}
+
 /// A `*` width or precision: the operand must be an int within range.
 fn int_from_arg(args: &[Value], arg_num: usize) -> (i64, bool, usize) {
     if arg_num >= args.len() {
         return (0, false, arg_num);
     }
     let (mut num, mut is_int) = match args[arg_num] {
-        Value::Int(n) => (n, true),
+        Value::Int(n) | Value::Int64(n) => (n, true),
         _ => (0, false),
     };
     if too_large(num) {
@@ -381,7 +389,11 @@ impl<'o> Printer<'o> {
 
     /// `%x` of a string: the hexadecimal encoding of its bytes.
     fn fmt_sx(&mut self, s: &str, digits: &[u8; 17]) {
-        let bytes = s.as_bytes();
+        self.fmt_bx(s.as_bytes(), digits);
+    }
+
+    /// `%x` of a byte slice (`fmtSbx`).
+    fn fmt_bx(&mut self, bytes: &[u8], digits: &[u8; 17]) {
         let mut length = bytes.len() as i64;
         if self.f.prec_present && self.prec < length {
             length = self.prec;
@@ -661,21 +673,43 @@ impl<'o> Printer<'o> {
                 't' | 'v' => self.fmt_boolean(*b),
                 _ => self.bad_verb(verb, v),
             },
-            Value::Int(i) => self.fmt_int(*i, verb),
+            Value::Int(i) | Value::Int64(i) => self.fmt_int(*i, verb),
             Value::Float(f) => self.fmt_float_verb(*f, verb),
             Value::String(s) => self.fmt_string(s, verb),
+            Value::List(items) if items.go_type() == ListType::Byte && "sqxX".contains(verb) => {
+                // Go prints a `[]byte` as the string it holds for these verbs.
+                let bytes = list_bytes(items);
+                match verb {
+                    's' => self.fmt_s(&String::from_utf8_lossy(&bytes)),
+                    'q' => self.fmt_q(&String::from_utf8_lossy(&bytes)),
+                    'x' => self.fmt_bx(&bytes, LOWER_DIGITS),
+                    _ => self.fmt_bx(&bytes, UPPER_DIGITS),
+                }
+            }
             Value::List(items) => {
                 if depth >= MAX_DEPTH {
                     self.buf.push_str("...");
                     return;
                 }
                 if self.f.sharp_v {
-                    self.buf.push_str("[]interface {}{");
+                    let bytes = items.go_type() == ListType::Byte;
+                    self.buf.push_str(if depth == 0 {
+                        items.go_type().literal_prefix()
+                    } else {
+                        items.go_type().name()
+                    });
+                    self.buf.push('{');
                     for (i, item) in items.iter().enumerate() {
                         if i > 0 {
                             self.buf.push_str(", ");
                         }
-                        self.print_value(item, verb, depth + 1);
+                        match item {
+                            // Go prints the bytes of a `[]byte` literal as `0x68`.
+                            Value::Int(b) if bytes => {
+                                let _ = write!(self.buf, "{b:#x}");
+                            }
+                            _ => self.print_value(item, verb, depth + 1),
+                        }
                     }
                     self.buf.push('}');
                 } else {

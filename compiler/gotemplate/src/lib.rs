@@ -21,4 +21,4 @@ mod exec_tests;
 pub use error::{ExecError, ExecErrorKind, Location, ParseError};
 pub use funcs::{Func, FuncError, FuncMap, Ty};
 pub use template::{ExecOptions, Limits, MissingKey, Template};
-pub use value::{Map, MapType, Object, Value};
+pub use value::{List, ListType, Map, MapType, Object, Value};

@@ -9,6 +9,7 @@
 
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Deref;
 use std::sync::Arc;
 
 use parking_lot::RwLock;
@@ -20,13 +21,18 @@ pub enum Value {
     #[default]
     Nil,
     Bool(bool),
-    /// Go `int` / `int64` (template literals, `len`, Sprig's integer math).
+    /// Go `int` (template literals, `len`, `atoi`, `int`).
     Int(i64),
+    /// Go `int64` (Sprig's integer math: `add`, `sub`, `mul`, `max`, `int64`, …). Prints and
+    /// compares (`eq`, `lt`) as an `int`, but `%T`/`typeOf` say `int64`, `deepEqual` tells
+    /// them apart and an `int` parameter rejects it, as in Go.
+    Int64(i64),
     /// Go `float64` (every number that came from YAML or JSON, Sprig's float math).
     Float(f64),
     String(Arc<str>),
-    /// `[]interface{}` and the other slice types Sprig returns.
-    List(Arc<Vec<Value>>),
+    /// `[]interface{}` and the other slice types Sprig returns (`[]string`, `[]int`; see
+    /// [`ListType`]).
+    List(List),
     /// `map[string]interface{}`: shared and mutable.
     Map(Map),
     /// A Go value with fields and methods (`.Files`, `.Capabilities`, a semver, a time).
@@ -38,8 +44,14 @@ impl Value {
         Value::String(s.into())
     }
 
+    /// A `[]interface {}`.
     pub fn list(items: Vec<Value>) -> Value {
-        Value::List(Arc::new(items))
+        Value::List(List::new(items))
+    }
+
+    /// A slice of another Go type (`[]string`, `[]int`, …); the items must be of that type.
+    pub fn typed_list(items: Vec<Value>, go_type: ListType) -> Value {
+        Value::List(List::typed(items, go_type))
     }
 
     pub fn map(map: Map) -> Value {
@@ -71,13 +83,21 @@ impl Value {
         }
     }
 
+    /// The number of an integer of any Go integer type (`int`, `int64`).
+    pub fn as_integer(&self) -> Option<i64> {
+        match self {
+            Value::Int(i) | Value::Int64(i) => Some(*i),
+            _ => None,
+        }
+    }
+
     /// Go's truth: false for the zero value of the type (`false`, 0, "", empty list or map,
     /// nil), true otherwise.
     pub fn truthy(&self) -> bool {
         match self {
             Value::Nil => false,
             Value::Bool(b) => *b,
-            Value::Int(i) => *i != 0,
+            Value::Int(i) | Value::Int64(i) => *i != 0,
             Value::Float(f) => *f != 0.0,
             Value::String(s) => !s.is_empty(),
             Value::List(l) => !l.is_empty(),
@@ -93,9 +113,10 @@ impl Value {
             Value::Nil => "<nil>".into(),
             Value::Bool(_) => "bool".into(),
             Value::Int(_) => "int".into(),
+            Value::Int64(_) => "int64".into(),
             Value::Float(_) => "float64".into(),
             Value::String(_) => "string".into(),
-            Value::List(_) => "[]interface {}".into(),
+            Value::List(l) => l.go_type().name().into(),
             Value::Map(m) => m.go_type_name().into(),
             Value::Object(o) => o.type_name().into(),
         }
@@ -108,6 +129,7 @@ impl Value {
             Value::Nil => "invalid",
             Value::Bool(_) => "bool",
             Value::Int(_) => "int",
+            Value::Int64(_) => "int64",
             Value::Float(_) => "float64",
             Value::String(_) => "string",
             Value::List(_) => "slice",
@@ -116,20 +138,102 @@ impl Value {
         }
     }
 
-    /// A deep copy (Sprig's `deepCopy`): new maps and lists all the way down.
+    /// A deep copy (Sprig's `deepCopy`): new maps and lists all the way down, of the same Go
+    /// types.
     pub fn deep_copy(&self) -> Value {
         match self {
-            Value::List(items) => Value::list(items.iter().map(Value::deep_copy).collect()),
+            Value::List(items) => Value::typed_list(
+                items.iter().map(Value::deep_copy).collect(),
+                items.go_type(),
+            ),
             Value::Map(m) => Value::Map(m.deep_copy()),
             other => other.clone(),
         }
+    }
+
+    /// Whether the value, expanded as an encoder walks it (a shared list or map counted each
+    /// time it appears), has more than `budget` nodes and string bytes. Stops past the budget,
+    /// so it costs at most `budget` steps even for a tree that shares its containers.
+    pub fn expanded_size_exceeds(&self, budget: usize) -> bool {
+        /// Deeper containers are left to the encoders' own depth limits.
+        const MAX_WALK_DEPTH: usize = 1000;
+        fn exceeds(v: &Value, left: &mut usize, depth: usize) -> bool {
+            let mut take = |n: usize| match left.checked_sub(n) {
+                Some(l) => {
+                    *left = l;
+                    false
+                }
+                None => true,
+            };
+            match v {
+                Value::String(s) => take(1 + s.len()),
+                Value::List(items) => {
+                    take(1)
+                        || (depth < MAX_WALK_DEPTH
+                            && items.iter().any(|x| exceeds(x, left, depth + 1)))
+                }
+                Value::Map(m) => {
+                    take(1)
+                        || (depth < MAX_WALK_DEPTH
+                            && m.with(|entries| {
+                                entries.iter().any(|(k, x)| {
+                                    left.checked_sub(k.len()).is_none_or(|l| {
+                                        *left = l;
+                                        exceeds(x, left, depth + 1)
+                                    })
+                                })
+                            }))
+                }
+                _ => take(1),
+            }
+        }
+        exceeds(self, &mut budget.clone(), 0)
+    }
+
+    /// Whether a map contains itself (through `set`): such a value has no finite expansion;
+    /// encoders report the cycle as Go does. Linear in the distinct containers.
+    pub fn contains_cycle(&self) -> bool {
+        use std::collections::HashSet;
+        fn children(v: &Value) -> Option<(usize, Vec<Value>)> {
+            match v {
+                Value::List(l) => Some((Arc::as_ptr(l.items()) as usize, l.to_vec())),
+                Value::Map(m) => Some((m.addr(), m.with(|e| e.values().cloned().collect()))),
+                _ => None,
+            }
+        }
+        let (mut on_path, mut done) = (HashSet::new(), HashSet::new());
+        // (container address, its children not yet visited)
+        let mut stack: Vec<(usize, Vec<Value>)> = Vec::new();
+        if let Some(root) = children(self) {
+            on_path.insert(root.0);
+            stack.push(root);
+        }
+        while let Some((addr, pending)) = stack.last_mut() {
+            let addr = *addr;
+            let Some(next) = pending.pop() else {
+                on_path.remove(&addr);
+                done.insert(addr);
+                stack.pop();
+                continue;
+            };
+            if let Some((a, kids)) = children(&next) {
+                if on_path.contains(&a) {
+                    return true;
+                }
+                if !done.contains(&a) {
+                    on_path.insert(a);
+                    stack.push((a, kids));
+                }
+            }
+        }
+        false
     }
 
     /// Identity of shared containers: true when both are the same map (or list) object.
     pub fn same_container(&self, other: &Value) -> bool {
         match (self, other) {
             (Value::Map(a), Value::Map(b)) => a.ptr_eq(b),
-            (Value::List(a), Value::List(b)) => Arc::ptr_eq(a, b),
+            (Value::List(a), Value::List(b)) => a.ptr_eq(b),
             _ => false,
         }
     }
@@ -188,9 +292,10 @@ impl fmt::Debug for Value {
             Value::Nil => f.write_str("nil"),
             Value::Bool(b) => write!(f, "{b}"),
             Value::Int(i) => write!(f, "{i}"),
+            Value::Int64(i) => write!(f, "int64({i})"),
             Value::Float(x) => write!(f, "{x:?}"),
             Value::String(s) => write!(f, "{s:?}"),
-            Value::List(l) => f.debug_list().entries(l.iter()).finish(),
+            Value::List(l) => fmt::Debug::fmt(l, f),
             Value::Map(m) => m.with(|entries| f.debug_map().entries(entries.iter()).finish()),
             Value::Object(o) => write!(f, "{}({:?})", o.type_name(), o),
         }
@@ -204,7 +309,7 @@ impl PartialEq for Value {
         match (self, other) {
             (Value::Nil, Value::Nil) => true,
             (Value::Bool(a), Value::Bool(b)) => a == b,
-            (Value::Int(a), Value::Int(b)) => a == b,
+            (Value::Int(a), Value::Int(b)) | (Value::Int64(a), Value::Int64(b)) => a == b,
             (Value::Float(a), Value::Float(b)) => a == b,
             (Value::String(a), Value::String(b)) => a == b,
             (Value::List(a), Value::List(b)) => a == b,
@@ -212,6 +317,121 @@ impl PartialEq for Value {
             (Value::Object(a), Value::Object(b)) => Arc::ptr_eq(a, b),
             _ => false,
         }
+    }
+}
+
+/// The Go type of a [`List`]: `[]interface {}` unless a function returned another slice type.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListType {
+    /// `[]interface {}`: any items.
+    #[default]
+    Interface,
+    /// `[]string` (`splitList`, `keys`, `sortAlpha`, `toStrings`, `regexFindAll`): strings.
+    String,
+    /// `[]int` (`until`, `untilStep`): [`Value::Int`]s.
+    Int,
+    /// `[]uint8`, i.e. `[]byte` (Helm's `.Files.GetBytes`): [`Value::Int`]s from 0 to 255.
+    /// `%s`, `%q`, `%x` and `toString` print it as a string, `%v` as numbers, JSON as base64.
+    Byte,
+    /// `[][]interface {}` (`chunk`): `[]interface {}` lists.
+    InterfaceList,
+}
+
+impl ListType {
+    /// The type as `%T` prints it.
+    pub fn name(self) -> &'static str {
+        match self {
+            ListType::Interface => "[]interface {}",
+            ListType::String => "[]string",
+            ListType::Int => "[]int",
+            ListType::Byte => "[]uint8",
+            ListType::InterfaceList => "[][]interface {}",
+        }
+    }
+
+    /// The element type as `%#v` prints a slice literal (`[]string{"a"}`); Go spells `[]uint8`
+    /// as `[]byte` there.
+    pub fn literal_prefix(self) -> &'static str {
+        match self {
+            ListType::Byte => "[]byte",
+            other => other.name(),
+        }
+    }
+}
+
+/// A shared, immutable Go slice: its items and its Go type ([`ListType`]).
+///
+/// Dereferences to the items (`&[Value]`); clones share them.
+#[derive(Clone, Default)]
+pub struct List {
+    items: Arc<Vec<Value>>,
+    go_type: ListType,
+}
+
+impl List {
+    /// A `[]interface {}`.
+    pub fn new(items: Vec<Value>) -> List {
+        List {
+            items: Arc::new(items),
+            go_type: ListType::Interface,
+        }
+    }
+
+    /// A slice of Go type `go_type`; the items must be of its element type.
+    pub fn typed(items: Vec<Value>, go_type: ListType) -> List {
+        List {
+            items: Arc::new(items),
+            go_type,
+        }
+    }
+
+    /// The slice's Go type.
+    pub fn go_type(&self) -> ListType {
+        self.go_type
+    }
+
+    /// Whether both share the same items (whatever their Go types).
+    pub fn ptr_eq(&self, other: &List) -> bool {
+        Arc::ptr_eq(&self.items, &other.items)
+    }
+
+    /// The items, shared.
+    pub fn items(&self) -> &Arc<Vec<Value>> {
+        &self.items
+    }
+
+    /// The items, without a copy when this is the only handle.
+    pub fn into_vec(self) -> Vec<Value> {
+        Arc::try_unwrap(self.items).unwrap_or_else(|items| items.as_ref().clone())
+    }
+}
+
+impl Deref for List {
+    type Target = [Value];
+
+    fn deref(&self) -> &[Value] {
+        &self.items
+    }
+}
+
+impl PartialEq for List {
+    fn eq(&self, other: &List) -> bool {
+        self.go_type == other.go_type && self.items == other.items
+    }
+}
+
+impl fmt::Debug for List {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.go_type != ListType::Interface {
+            f.write_str(self.go_type.name())?;
+        }
+        f.debug_list().entries(self.items.iter()).finish()
+    }
+}
+
+impl From<Vec<Value>> for List {
+    fn from(items: Vec<Value>) -> List {
+        List::new(items)
     }
 }
 
@@ -364,6 +584,11 @@ impl Map {
         }
     }
 
+    /// The address of the entries, an identity for cycle detection.
+    pub fn addr(&self) -> usize {
+        Arc::as_ptr(&self.entries) as *const () as usize
+    }
+
     /// Whether both are handles to the same entries (whatever their Go types).
     pub fn ptr_eq(&self, other: &Map) -> bool {
         Arc::ptr_eq(&self.entries, &other.entries)
@@ -422,6 +647,14 @@ pub trait Object: fmt::Debug + Send + Sync {
 
     /// The data view used by `toYaml`/`toJson` (JSON field names), if it has one.
     fn to_data(&self) -> Option<Value> {
+        None
+    }
+
+    /// What `range` walks (and `len` counts) when the object is a Go map or slice: its
+    /// (key, element) pairs in Go's order (a map's keys sorted, a slice's indexes as
+    /// [`Value::Int`]). `None`, the default, when it cannot be iterated: `range` then fails
+    /// with `range can't iterate over …` and `len` with `len of type …`.
+    fn range_entries(&self) -> Option<Vec<(Value, Value)>> {
         None
     }
 }

@@ -322,7 +322,7 @@ fn write_canonical(v: &Value, out: &mut String, depth: usize) {
         Value::Bool(b) => {
             let _ = write!(out, "{b}");
         }
-        Value::Int(i) => {
+        Value::Int(i) | Value::Int64(i) => {
             let _ = write!(out, "{i}");
         }
         Value::Float(f) => {

@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use gotemplate::funcs::FuncError;
-use gotemplate::{Map, Object, Value};
+use gotemplate::{ListType, Map, Object, Value};
 
 use crate::chart::{Dependency, File, Maintainer, Metadata};
 use crate::glob::Glob;
@@ -35,9 +35,12 @@ fn string_arg<'a>(name: &str, args: &'a [Value], i: usize) -> Result<&'a str, Fu
     }
 }
 
-/// Go's `[]byte` in the values model: a list of byte values (prints as `[104 105]`).
+/// Go's `[]byte`: a `[]uint8` list of byte values (`%v` prints `[104 105]`, `%s` the text).
 fn bytes_value(data: &[u8]) -> Value {
-    Value::list(data.iter().map(|b| Value::Int(i64::from(*b))).collect())
+    Value::typed_list(
+        data.iter().map(|b| Value::Int(i64::from(*b))).collect(),
+        ListType::Byte,
+    )
 }
 
 fn strings_value(items: &[String]) -> Value {
@@ -127,7 +130,7 @@ impl Files {
 
     fn lines(&self, path: &str) -> Result<Value, FuncError> {
         let Some(data) = self.files.get(path) else {
-            return Ok(Value::list(Vec::new()));
+            return Ok(Value::typed_list(Vec::new(), ListType::String));
         };
         let s = String::from_utf8_lossy(data);
         if s.is_empty() {
@@ -135,7 +138,10 @@ impl Files {
             return Err(FuncError::new("runtime error: index out of range [-1]"));
         }
         let s = s.strip_suffix('\n').unwrap_or(&s);
-        Ok(Value::list(s.split('\n').map(Value::from).collect()))
+        Ok(Value::typed_list(
+            s.split('\n').map(Value::from).collect(),
+            ListType::String,
+        ))
     }
 }
 
@@ -202,6 +208,16 @@ impl Object for Files {
             m.insert(k.clone(), Value::from(base64_encode(v)));
         }
         Some(Value::Map(m))
+    }
+
+    /// `range $path, $bytes := .Files.Glob "…"`: the paths sorted, each with its `[]byte`.
+    fn range_entries(&self) -> Option<Vec<(Value, Value)>> {
+        Some(
+            self.files
+                .iter()
+                .map(|(k, v)| (Value::from(k.as_str()), bytes_value(v)))
+                .collect(),
+        )
     }
 }
 
@@ -854,9 +870,16 @@ mod tests {
         assert_eq!(call(&f, "Get", &["missing".into()]), Value::from(""));
         assert_eq!(
             call(&f, "Lines", &["config/a.conf".into()]),
-            Value::list(vec!["alpha".into(), "beta".into()])
+            Value::typed_list(vec!["alpha".into(), "beta".into()], ListType::String)
         );
-        assert_eq!(call(&f, "Lines", &["missing".into()]), Value::list(vec![]));
+        assert_eq!(
+            call(&f, "Lines", &["missing".into()]).type_name(),
+            "[]string"
+        );
+        assert_eq!(
+            call(&f, "GetBytes", &["config/sub/b.conf".into()]),
+            Value::typed_list(vec![Value::Int(120)], ListType::Byte)
+        );
         assert!(
             f.call_method("Lines", &["empty.txt".into()])
                 .unwrap()
@@ -869,6 +892,17 @@ mod tests {
             g.go_string(),
             "map[config/a.conf:[97 108 112 104 97 10 98 101 116 97 10]]"
         );
+        // `range` walks a `map[string][]byte`: sorted paths, `[]byte` contents.
+        let Value::Object(all) = call(&f, "Glob", &["**".into()]) else {
+            panic!("Glob returns files");
+        };
+        let entries = all.range_entries().expect("files are iterable");
+        let keys: Vec<Value> = entries.iter().map(|(k, _)| k.clone()).collect();
+        assert_eq!(
+            keys,
+            ["config/a.conf", "config/sub/b.conf", "empty.txt"].map(Value::from)
+        );
+        assert_eq!(entries[1].1.type_name(), "[]uint8");
         assert_eq!(
             f.call_method("Get", &[]).unwrap().unwrap_err().message,
             "wrong number of args for Get: want 1 got 0"

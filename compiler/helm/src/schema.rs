@@ -93,7 +93,7 @@ fn get(schema: &Map, key: &str) -> Option<Value> {
 fn num(v: &Value) -> Option<f64> {
     match v {
         Value::Float(f) => Some(*f),
-        Value::Int(i) => Some(*i as f64),
+        Value::Int(i) | Value::Int64(i) => Some(*i as f64),
         _ => None,
     }
 }
@@ -108,7 +108,7 @@ fn big_float(f: f64) -> String {
 
 fn is_integer(v: &Value) -> bool {
     match v {
-        Value::Int(_) => true,
+        Value::Int(_) | Value::Int64(_) => true,
         Value::Float(f) => f.fract() == 0.0 && f.is_finite(),
         _ => false,
     }
@@ -218,7 +218,7 @@ impl Validator<'_> {
         let has = |t: &str| types.iter().any(|x| x == t);
         let given = match node {
             Value::Nil => "null",
-            Value::Int(_) | Value::Float(_) => {
+            Value::Int(_) | Value::Int64(_) | Value::Float(_) => {
                 if is_integer(node) {
                     "integer"
                 } else {

@@ -70,7 +70,7 @@ fn go_type(v: &Value) -> &'static str {
     match v {
         Value::Nil => "nil",
         Value::Bool(_) => "bool",
-        Value::Int(_) => "int64",
+        Value::Int(_) | Value::Int64(_) => "int64",
         Value::Float(_) => "float64",
         Value::String(_) => "string",
         Value::List(_) => "[]interface {}",

@@ -2,12 +2,16 @@
 //! `spf13/cast`'s `ToInt64`, `ToFloat64`, `ToBool` (to numbers, zero on failure).
 
 use crate::gofmt;
-use crate::value::Value;
+use crate::value::{ListType, Value};
 
 /// Sprig's `strval`: strings as they are, everything else as `%v` prints it.
 pub fn strval(v: &Value) -> String {
     match v {
         Value::String(s) => s.to_string(),
+        // `case []byte: return string(v)`.
+        Value::List(l) if l.go_type() == ListType::Byte => {
+            String::from_utf8_lossy(&gofmt::list_bytes(l)).into_owned()
+        }
         other => gofmt::format_value(other),
     }
 }
@@ -18,7 +22,7 @@ pub fn strval(v: &Value) -> String {
 /// trimmed; anything else, or a failed parse, is 0.
 pub fn to_int64(v: &Value) -> i64 {
     match v {
-        Value::Int(i) => *i,
+        Value::Int(i) | Value::Int64(i) => *i,
         // Go's float64 to int64 conversion on amd64 (where Helm runs): NaN and values out of
         // range give the "integer indefinite" MinInt64, where Rust's `as` would saturate.
         Value::Float(f) => {
@@ -37,15 +41,10 @@ pub fn to_int64(v: &Value) -> i64 {
 /// `cast.ToFloat64`: strings parse as Go's `strconv.ParseFloat`; failures are 0.
 pub fn to_float64(v: &Value) -> f64 {
     match v {
-        Value::Int(i) => *i as f64,
+        Value::Int(i) | Value::Int64(i) => *i as f64,
         Value::Float(f) => *f,
-        Value::Bool(b) => {
-            if *b {
-                1.0
-            } else {
-                0.0
-            }
-        }
+        Value::Bool(true) => 1.0,
+        Value::Bool(false) => 0.0,
         Value::String(s) => parse_go_float(s).unwrap_or(0.0),
         _ => 0.0,
     }
@@ -55,7 +54,7 @@ pub fn to_float64(v: &Value) -> f64 {
 pub fn to_bool(v: &Value) -> bool {
     match v {
         Value::Bool(b) => *b,
-        Value::Int(i) => *i != 0,
+        Value::Int(i) | Value::Int64(i) => *i != 0,
         Value::Float(f) => *f != 0.0,
         Value::String(s) => matches!(&**s, "1" | "t" | "T" | "TRUE" | "true" | "True"),
         _ => false,

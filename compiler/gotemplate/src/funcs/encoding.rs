@@ -75,7 +75,7 @@ pub fn from_yaml_map(text: &str, go_type: &str) -> Result<Map, DecodeError> {
 /// `sigs.k8s.io/yaml.Unmarshal` into `[]interface{}` (`fromYamlArray`).
 pub fn from_yaml_list(text: &str) -> Result<Vec<Value>, DecodeError> {
     match from_yaml(text)? {
-        Value::List(items) => Ok(items.as_ref().clone()),
+        Value::List(items) => Ok(items.into_vec()),
         Value::Nil => Ok(Vec::new()),
         other => Err(DecodeError::plain(format!(
             "error unmarshaling JSON: while decoding JSON: json: cannot unmarshal {} into Go value of type []interface {{}}",
@@ -182,43 +182,43 @@ pub fn register_sprig(map: &mut FuncMap) {
     );
     map.insert(
         "toJson",
-        Func::pure(&[Ty::Any], None, |args| {
+        super::bounded_by_size(Func::pure(&[Ty::Any], None, |args| {
             Ok(Value::from(
                 json_with(args, true, false).unwrap_or_default(),
             ))
-        }),
+        })),
     );
     map.insert(
         "mustToJson",
-        Func::pure(&[Ty::Any], None, |args| {
+        super::bounded_by_size(Func::pure(&[Ty::Any], None, |args| {
             json_with(args, true, false)
                 .map(Value::from)
                 .map_err(FuncError::from)
-        }),
+        })),
     );
     map.insert(
         "toPrettyJson",
-        Func::pure(&[Ty::Any], None, |args| {
+        super::bounded_by_size(Func::pure(&[Ty::Any], None, |args| {
             Ok(Value::from(json_with(args, true, true).unwrap_or_default()))
-        }),
+        })),
     );
     map.insert(
         "mustToPrettyJson",
-        Func::pure(&[Ty::Any], None, |args| {
+        super::bounded_by_size(Func::pure(&[Ty::Any], None, |args| {
             json_with(args, true, true)
                 .map(Value::from)
                 .map_err(FuncError::from)
-        }),
+        })),
     );
     // toRawJson panics on error; text/template turns the panic into the call's error.
     for name in ["toRawJson", "mustToRawJson"] {
         map.insert(
             name,
-            Func::pure(&[Ty::Any], None, |args| {
+            super::bounded_by_size(Func::pure(&[Ty::Any], None, |args| {
                 json_with(args, false, false)
                     .map(Value::from)
                     .map_err(FuncError::from)
-            }),
+            })),
         );
     }
 }
@@ -229,17 +229,17 @@ pub fn register(map: &mut FuncMap) {
     // toYaml: errors give "", the trailing newline is trimmed.
     map.insert(
         "toYaml",
-        Func::pure(&[Ty::Any], None, |args| {
+        super::bounded_by_size(Func::pure(&[Ty::Any], None, |args| {
             let s = to_yaml(any_arg(args)).unwrap_or_default();
             Ok(Value::from(s.strip_suffix('\n').unwrap_or(&s)))
-        }),
+        })),
     );
     map.insert(
         "toYamlPretty",
-        Func::pure(&[Ty::Any], None, |args| {
+        super::bounded_by_size(Func::pure(&[Ty::Any], None, |args| {
             let s = to_yaml_pretty(any_arg(args)).unwrap_or_default();
             Ok(Value::from(s.strip_suffix('\n').unwrap_or(&s)))
-        }),
+        })),
     );
     // fromYaml: a map; on error the map holds the message under "Error".
     map.insert(
@@ -265,11 +265,11 @@ pub fn register(map: &mut FuncMap) {
     );
     map.insert(
         "toJson",
-        Func::pure(&[Ty::Any], None, |args| {
+        super::bounded_by_size(Func::pure(&[Ty::Any], None, |args| {
             Ok(Value::from(
                 json_with(args, true, false).unwrap_or_default(),
             ))
-        }),
+        })),
     );
     map.insert(
         "fromJson",
@@ -296,11 +296,13 @@ pub fn register(map: &mut FuncMap) {
     // toToml: encoder errors are printed as the result; Go panics abort the call.
     map.insert(
         "toToml",
-        Func::pure(&[Ty::Any], None, |args| match toml::encode(any_arg(args)) {
-            Ok(s) => Ok(Value::from(s)),
-            Err(toml::TomlError::Toml(message)) => Ok(Value::from(message)),
-            Err(toml::TomlError::Panic(message)) => Err(FuncError::new(message)),
-        }),
+        super::bounded_by_size(Func::pure(&[Ty::Any], None, |args| {
+            match toml::encode(any_arg(args)) {
+                Ok(s) => Ok(Value::from(s)),
+                Err(toml::TomlError::Toml(message)) => Ok(Value::from(message)),
+                Err(toml::TomlError::Panic(message)) => Err(FuncError::new(message)),
+            }
+        })),
     );
     map.insert(
         "fromToml",

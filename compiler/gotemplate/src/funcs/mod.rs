@@ -151,6 +151,27 @@ impl fmt::Debug for Func {
     }
 }
 
+/// `func`, failing before it starts when its first argument is larger, counted as if every
+/// shared list and map were copied out, than [`Context::max_result_bytes`]: for functions whose
+/// work grows with that expanded size (`toJson`, `toYaml`, `toToml`, `deepCopy`), where a small
+/// tree that shares its containers (`$l = list $l $l`, 60 times) stands for 2^60 nodes.
+pub(crate) fn bounded_by_size(func: Func) -> Func {
+    let inner = func.clone();
+    Func::new(&func.params, func.variadic, move |ctx, args| {
+        let max = ctx.max_result_bytes();
+        // A map that contains itself is the encoders' own error (Go's cycle detection).
+        if args
+            .first()
+            .is_some_and(|v| v.expanded_size_exceeds(max) && !v.contains_cycle())
+        {
+            return Err(FuncError::new(format!(
+                "value larger than the maximum output size ({max} bytes)"
+            )));
+        }
+        inner.call(ctx, args)
+    })
+}
+
 /// Named functions available to templates. Builtins (`and`, `or`, `not`, `len`, `index`,
 /// `slice`, `print*`, comparisons, `html`, `js`, `urlquery`, `call`) belong to the executor
 /// and are always present; a `FuncMap` entry of the same name overrides them, as in Go.
@@ -234,6 +255,14 @@ pub trait Context {
     fn include_depth(&mut self, name: &str) -> Option<&mut usize> {
         let _ = name;
         None
+    }
+
+    /// The largest value a function may build, in bytes: the execution's
+    /// [`Limits::max_output_bytes`](crate::Limits). Functions that allocate in proportion to
+    /// an argument (`repeat`, `indent`, `randAlphaNum`, `toJson` of a shared tree) check it
+    /// before they start.
+    fn max_result_bytes(&self) -> usize {
+        crate::Limits::default().max_output_bytes
     }
 
     /// The embedder's value for this execution ([`ExecOptions::extension`](crate::ExecOptions)),

@@ -13,11 +13,9 @@
 //! Go map iteration order is random: `keys`, `values` and `omit` give key order, which is one of
 //! the orders Go may produce.
 
-use std::sync::Arc;
-
 use super::{FuncError, FuncMap};
 use crate::funcs::convert;
-use crate::value::{Map, Value};
+use crate::value::{List, Map, Value};
 
 mod decimal;
 mod defaults;
@@ -90,7 +88,7 @@ pub(crate) fn kind_of(v: &Value) -> &'static str {
 pub(crate) fn elements(
     v: &Value,
     not_a_list: impl FnOnce(&str) -> String,
-) -> Result<Arc<Vec<Value>>, FuncError> {
+) -> Result<List, FuncError> {
     match v {
         Value::List(items) => Ok(items.clone()),
         Value::Nil => Err(FuncError::new(NIL_DEREFERENCE)),
@@ -162,7 +160,9 @@ pub(crate) mod testutil {
                 x.to_bits() == y.to_bits() || (x.is_nan() && y.is_nan())
             }
             (Value::List(x), Value::List(y)) => {
-                x.len() == y.len() && x.iter().zip(y.iter()).all(|(p, q)| same(p, q))
+                x.go_type() == y.go_type()
+                    && x.len() == y.len()
+                    && x.iter().zip(y.iter()).all(|(p, q)| same(p, q))
             }
             (Value::Map(x), Value::Map(y)) => {
                 let (x, y) = (x.entries(), y.entries());
@@ -208,6 +208,10 @@ pub(crate) mod testutil {
     pub fn i(n: i64) -> Value {
         Value::Int(n)
     }
+    /// A Go `int64`.
+    pub fn i64v(n: i64) -> Value {
+        Value::Int64(n)
+    }
     pub fn f(x: f64) -> Value {
         Value::Float(x)
     }
@@ -228,6 +232,24 @@ pub(crate) mod testutil {
     }
     pub fn strs(items: &[&str]) -> Value {
         Value::list(items.iter().map(|&t| Value::from(t)).collect())
+    }
+    /// A Go `[]int`.
+    pub fn int_slice(items: &[i64]) -> Value {
+        Value::typed_list(
+            items.iter().map(|&n| Value::Int(n)).collect(),
+            crate::value::ListType::Int,
+        )
+    }
+    /// A Go `[]string`.
+    pub fn str_slice(items: &[&str]) -> Value {
+        Value::typed_list(
+            items.iter().map(|&t| Value::from(t)).collect(),
+            crate::value::ListType::String,
+        )
+    }
+    /// A Go `[][]interface {}`.
+    pub fn lists(items: &[Value]) -> Value {
+        Value::typed_list(items.to_vec(), crate::value::ListType::InterfaceList)
     }
     pub fn m(entries: &[(&str, Value)]) -> Value {
         Value::Map(

@@ -19,11 +19,7 @@ use std::collections::BTreeMap;
 use super::convert::strval;
 use super::{Context, Func, FuncError, FuncMap, Ty};
 use crate::gofmt::{self, unicode};
-use crate::value::{Map, MapType, Value};
-
-/// The longest string a function here builds (`repeat`, `indent`, `rand*`): far beyond any
-/// render's output limit, and short of exhausting memory on a hostile count.
-const MAX_RESULT_BYTES: usize = 256 << 20;
+use crate::value::{ListType, Map, MapType, Value};
 
 pub fn register(map: &mut FuncMap) {
     use Ty::{Any, Int, String as Str};
@@ -64,7 +60,9 @@ pub fn register(map: &mut FuncMap) {
     );
     map.insert(
         "repeat",
-        Func::pure(&[Int, Str], None, |a| repeat(str(a, 1), int(a, 0)).map(s)),
+        Func::new(&[Int, Str], None, |ctx, a| {
+            repeat(str(a, 1), int(a, 0), ctx.max_result_bytes()).map(s)
+        }),
     );
     for name in ["trimAll", "trimall"] {
         map.insert(
@@ -152,12 +150,14 @@ pub fn register(map: &mut FuncMap) {
     map.insert("cat", Func::pure(&[], Some(Any), |a| Ok(s(cat(a)))));
     map.insert(
         "indent",
-        Func::pure(&[Int, Str], None, |a| indent(int(a, 0), str(a, 1)).map(s)),
+        Func::new(&[Int, Str], None, |ctx, a| {
+            indent(int(a, 0), str(a, 1), ctx.max_result_bytes()).map(s)
+        }),
     );
     map.insert(
         "nindent",
-        Func::pure(&[Int, Str], None, |a| {
-            indent(int(a, 0), str(a, 1)).map(|v| s(format!("\n{v}")))
+        Func::new(&[Int, Str], None, |ctx, a| {
+            indent(int(a, 0), str(a, 1), ctx.max_result_bytes()).map(|v| s(format!("\n{v}")))
         }),
     );
     map.insert(
@@ -227,8 +227,12 @@ fn s(v: impl Into<std::sync::Arc<str>>) -> Value {
 }
 
 /// A Go `[]string` result.
+/// A `[]string`.
 fn string_list(items: Vec<String>) -> Value {
-    Value::list(items.into_iter().map(Value::from).collect())
+    Value::typed_list(
+        items.into_iter().map(Value::from).collect(),
+        ListType::String,
+    )
 }
 
 /// Sprig's `map[string]string` of split parts, keyed `_0`, `_1`, …: a map of that Go type, so
@@ -314,7 +318,9 @@ fn substring(start: i64, end: i64, s: &str) -> Result<String, FuncError> {
 }
 
 /// `strings.Repeat`, with its panics as errors.
-fn repeat(s: &str, count: i64) -> Result<String, FuncError> {
+/// `strings.Repeat`, with Go's panics as errors; a result longer than `max` bytes (the
+/// execution's output limit) is an error before anything is allocated.
+fn repeat(s: &str, count: i64, max: usize) -> Result<String, FuncError> {
     if count < 0 {
         return Err(FuncError::new("strings: negative Repeat count"));
     }
@@ -322,25 +328,25 @@ fn repeat(s: &str, count: i64) -> Result<String, FuncError> {
     if total > i64::MAX as u128 {
         return Err(FuncError::new("strings: Repeat output length overflow"));
     }
-    if total > MAX_RESULT_BYTES as u128 {
-        return Err(too_large(total));
+    if total > max as u128 {
+        return Err(too_large(total, max));
     }
     Ok(s.repeat(count as usize))
 }
 
-fn too_large(bytes: impl std::fmt::Display) -> FuncError {
+fn too_large(bytes: impl std::fmt::Display, max: usize) -> FuncError {
     FuncError::new(format!(
-        "result of {bytes} bytes exceeds the limit of {MAX_RESULT_BYTES} bytes"
+        "result of {bytes} bytes is larger than the maximum output size ({max} bytes)"
     ))
 }
 
 /// `indent`: `spaces` spaces before every line.
-fn indent(spaces: i64, v: &str) -> Result<String, FuncError> {
-    let pad = repeat(" ", spaces)?;
+fn indent(spaces: i64, v: &str, max: usize) -> Result<String, FuncError> {
+    let pad = repeat(" ", spaces, max)?;
     let lines = v.bytes().filter(|&b| b == b'\n').count() + 1;
     let total = (lines as u128) * (pad.len() as u128) + v.len() as u128;
-    if total > MAX_RESULT_BYTES as u128 {
-        return Err(too_large(total));
+    if total > max as u128 {
+        return Err(too_large(total, max));
     }
     let mut out = String::with_capacity(total as usize);
     for (i, line) in v.split('\n').enumerate() {
@@ -488,8 +494,9 @@ fn random_string(alphabet: &'static [u8]) -> Func {
         if count <= 0 {
             return Ok(s(""));
         }
-        if count as u64 > MAX_RESULT_BYTES as u64 {
-            return Err(too_large(count));
+        let max = ctx.max_result_bytes();
+        if count as u64 > max as u64 {
+            return Err(too_large(count, max));
         }
         let out: String = (0..count)
             .map(|_| char::from(alphabet[random_below(ctx, alphabet.len())]))

@@ -7,6 +7,8 @@ use std::path::{Path, PathBuf};
 use gotemplate::funcs::encoding::from_yaml;
 use gotemplate::{Map, MapType, Value};
 
+use crate::files::CaseFiles;
+
 /// The release every golden was rendered as (`helm install fleet <chart> --namespace apps`).
 pub const RELEASE_NAME: &str = "fleet";
 pub const RELEASE_NAMESPACE: &str = "apps";
@@ -68,6 +70,9 @@ pub struct CaseChart {
     pub values: Value,
     /// Every file under `templates/`, in Helm's parse order.
     pub templates: Vec<TemplateFile>,
+    /// `.Files`: the files under `files/` (Helm sees every other file of the chart too; the
+    /// cases only look under `files/`).
+    pub files: CaseFiles,
 }
 
 impl CaseChart {
@@ -131,11 +136,22 @@ impl CaseChart {
                 t.name
             ));
         }
+        let mut files = CaseFiles::default();
+        let files_dir = dir.join("files");
+        if files_dir.is_dir() {
+            let mut found = Vec::new();
+            collect_files(&files_dir, &files_dir, &mut found)?;
+            for (rel, path) in found {
+                let data = fs::read(&path).map_err(|e| format!("{}: {e}", path.display()))?;
+                files.0.insert(format!("files/{rel}"), data);
+            }
+        }
         Ok(CaseChart {
             chart_name,
             metadata: Value::Map(metadata),
             values,
             templates,
+            files,
         })
     }
 
@@ -180,7 +196,10 @@ impl CaseChart {
         caps.insert("HelmVersion", Value::Map(helm));
         top.insert("Capabilities", Value::Map(caps));
 
-        top.insert("Files", Value::Map(Map::new()));
+        top.insert(
+            "Files",
+            Value::Object(std::sync::Arc::new(self.files.clone())),
+        );
         top.insert("Subcharts", Value::Map(Map::new()));
 
         let template = Map::new().with_go_type(MapType::CHARTUTIL_VALUES);

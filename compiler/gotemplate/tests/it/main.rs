@@ -4,4 +4,5 @@
 mod chart;
 mod conformance;
 mod diff;
+mod files;
 mod helm_errors;

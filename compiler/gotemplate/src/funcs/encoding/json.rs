@@ -5,7 +5,8 @@ use std::collections::BTreeMap;
 
 use super::DecodeError;
 use super::resolve::{format_float_g, format_float_json};
-use crate::value::{Map, Value};
+use crate::funcs::sprig_misc::encoding::b64_encode;
+use crate::value::{ListType, Map, Value};
 
 /// Containers nested deeper than this are refused on both sides (Go allows 10000 when
 /// reading; we stop earlier so that recursion stays well inside a thread's stack).
@@ -50,7 +51,7 @@ impl Encoder {
         match v {
             Value::Nil => self.out.push_str("null"),
             Value::Bool(b) => self.out.push_str(if *b { "true" } else { "false" }),
-            Value::Int(i) => self.out.push_str(&i.to_string()),
+            Value::Int(i) | Value::Int64(i) => self.out.push_str(&i.to_string()),
             Value::Float(f) => {
                 if !f.is_finite() {
                     return Err(format!(
@@ -61,6 +62,11 @@ impl Encoder {
                 self.out.push_str(&format_float_json(*f));
             }
             Value::String(s) => push_json_string(&mut self.out, s, self.style.escape_html),
+            // `encoding/json` writes a `[]byte` as a base64 string.
+            Value::List(items) if items.go_type() == ListType::Byte => {
+                let text = b64_encode(&crate::gofmt::list_bytes(items));
+                push_json_string(&mut self.out, &text, self.style.escape_html);
+            }
             Value::List(items) => {
                 if depth >= MAX_DEPTH {
                     return Err("json: unsupported value: exceeded max depth".into());
@@ -242,7 +248,7 @@ pub(crate) fn json_kind(v: &Value) -> Option<&'static str> {
     match v {
         Value::Nil => None,
         Value::Bool(_) => Some("bool"),
-        Value::Int(_) | Value::Float(_) => Some("number"),
+        Value::Int(_) | Value::Int64(_) | Value::Float(_) => Some("number"),
         Value::String(_) => Some("string"),
         Value::List(_) => Some("array"),
         Value::Map(_) | Value::Object(_) => Some("object"),

@@ -204,7 +204,7 @@ impl Encoder {
                 self.write(if *b { "true" } else { "false" });
                 Ok(())
             }
-            Value::Int(i) => {
+            Value::Int(i) | Value::Int64(i) => {
                 self.write(&i.to_string());
                 Ok(())
             }

@@ -224,6 +224,14 @@ impl Builder<'_> {
                 }
                 Event::Alias(id) => self.alias(id, span)?,
                 Event::Scalar(value, style, anchor, tag) => {
+                    if value.is_empty()
+                        && style == ScalarStyle::Plain
+                        && anchor == 0
+                        && tag.is_none()
+                        && let Some(e) = self.missing_key(span)
+                    {
+                        return Err(e);
+                    }
                     let tag = tag.map(|t| format!("{}{}", t.handle, t.suffix));
                     self.scalar(&value, style, anchor, tag.as_deref(), span)?;
                 }
@@ -473,6 +481,59 @@ impl Builder<'_> {
         Ok(())
     }
 
+    /// libyaml's parser error for a token where it did not belong, which saphyr reports from
+    /// its scanner: the message depends on what the parser was reading (a block mapping's key
+    /// or value, a sequence item, the document).
+    fn contextual_message(&self, info: &str) -> Option<&'static str> {
+        let misplaced = match info {
+            "invalid trailing content after double-quoted scalar" => false,
+            "misplaced bracket" => true,
+            _ => return None,
+        };
+        Some(match self.stack.last() {
+            Some(Frame::Map {
+                slot: Slot::Value(_) | Slot::Merge | Slot::BadKey(_),
+                ..
+            }) if misplaced => "did not find expected node content",
+            Some(Frame::Map { .. }) => "did not find expected key",
+            Some(Frame::Seq { .. }) => "did not find expected '-' indicator",
+            None if misplaced => "did not find expected node content",
+            None => "did not find expected <document start>",
+        })
+    }
+
+    /// A block mapping entry without a key (`: x`): go-yaml's parser wants a key there, where
+    /// saphyr reads an empty one. `None` when `span` (an empty plain scalar) is something else.
+    fn missing_key(&self, span: Span) -> Option<DecodeError> {
+        let Some(Frame::Map {
+            slot: Slot::Key,
+            span: map_span,
+            ..
+        }) = self.stack.last()
+        else {
+            return None;
+        };
+        let char_at = |index: usize| self.text.chars().nth(index);
+        if char_at(span.start.index()) != Some(':') || char_at(map_span.start.index()) == Some('{')
+        {
+            return None;
+        }
+        // A parser error: go-yaml names the 0-based line of the ':', else of the mapping.
+        let line = span.start.line().saturating_sub(1);
+        let context = map_span.start.line().saturating_sub(1);
+        let shown = if line != 0 { line } else { context };
+        let message = if shown == 0 {
+            "yaml: did not find expected key".to_string()
+        } else {
+            format!("yaml: line {shown}: did not find expected key")
+        };
+        Some(DecodeError {
+            message: format!("{WRAP}{message}"),
+            line: Some(span.start.line()),
+            column: Some(span.start.col() + 1),
+        })
+    }
+
     /// A parser error with go-yaml's message and its line convention: scanner errors name the
     /// 1-based line, parser errors the 0-based one, and neither names line 0.
     fn scan_error(&self, e: &ScanError) -> DecodeError {
@@ -489,10 +550,18 @@ impl Builder<'_> {
             let name = self.alias_name(span);
             return at(format!("yaml: unknown anchor '{name}' referenced"));
         }
-        let (problem, parser_error) = map_scan_message(info);
-        // libyaml notices an unterminated scalar at the end of the input.
+        let (problem, parser_error) = match self.contextual_message(info) {
+            Some(problem) => (problem.to_string(), true),
+            None => map_scan_message(info),
+        };
+        // libyaml notices an unterminated scalar at the end of the input, and a tab where it
+        // reads it (saphyr marks the scalar before it).
         let line = if problem == "found unexpected end of stream" {
             self.text.matches('\n').count() + 1
+        } else if problem == "found a tab character that violates indentation" {
+            let before: String = self.text.chars().skip(mark.index()).collect();
+            let upto = before.find('\t').unwrap_or(0);
+            line + before[..upto].matches('\n').count()
         } else {
             line
         };
@@ -555,8 +624,17 @@ fn map_scan_message(info: &str) -> (String, bool) {
     if let Some((_, go)) = parser.iter().find(|(ours, _)| *ours == info) {
         return ((*go).to_string(), true);
     }
-    if info == "simple key expect ':'" {
+    if info == "simple key expect ':'" || info == "simple key expected" {
         return ("could not find expected ':'".into(), false);
+    }
+    if info == "tabs disallowed within this context (block indentation)" {
+        return ("found character that cannot start any token".into(), false);
+    }
+    if info == "while scanning a plain scalar, found a tab" {
+        return (
+            "found a tab character that violates indentation".into(),
+            false,
+        );
     }
     if info == "recursion limit exceeded" {
         return ("exceeded max depth of 255".into(), false);
@@ -696,7 +774,7 @@ fn go_sharp_v(v: &Value) -> String {
     match v {
         Value::Nil => "<nil>".into(),
         Value::Bool(b) => b.to_string(),
-        Value::Int(i) => i.to_string(),
+        Value::Int(i) | Value::Int64(i) => i.to_string(),
         Value::Float(f) => format_float_g(*f, false),
         Value::String(s) => go_quote(s),
         Value::List(items) => {
@@ -968,6 +1046,24 @@ mod tests {
                 "yaml: line 2: found unexpected end of stream",
             ),
             ("a: 'open", "yaml: found unexpected end of stream"),
+            // A block mapping entry without a key: go-yaml's parser wants a key.
+            (": x\n", "yaml: did not find expected key"),
+            (": bad: yaml: [", "yaml: did not find expected key"),
+            ("a: b\n c\n: d", "yaml: line 2: did not find expected key"),
+            // Tokens where they do not belong: the message depends on what was being read.
+            ("a: \"x\" y\n", "yaml: did not find expected key"),
+            ("- \"x\" y\n", "yaml: did not find expected '-' indicator"),
+            ("a: ]", "yaml: did not find expected node content"),
+            ("a: [b, c]]\n", "yaml: did not find expected key"),
+            ("- a\n:b", "yaml: line 3: could not find expected ':'"),
+            (
+                "key: value\n\tother: 1\n",
+                "yaml: line 2: found a tab character that violates indentation",
+            ),
+            (
+                "a:\n\tb: 1\n",
+                "yaml: line 2: found character that cannot start any token",
+            ),
         ];
         for (text, expect) in cases {
             assert_eq!(err(text), format!("{WRAP}{expect}"), "{text:?}");

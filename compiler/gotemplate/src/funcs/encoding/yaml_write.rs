@@ -14,7 +14,8 @@ use super::resolve::{
     Resolved, format_float_g, format_float_json, is_base60_float, is_old_bool, resolve_v2,
     resolves_to_non_string_v3,
 };
-use crate::value::Value;
+use crate::funcs::sprig_misc::encoding::b64_encode;
+use crate::value::{ListType, Value};
 
 /// Which go-yaml encoder to imitate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -124,7 +125,7 @@ impl Emitter {
         match v {
             Value::Nil => plain("null".into()),
             Value::Bool(b) => plain(if *b { "true" } else { "false" }.into()),
-            Value::Int(i) => plain(i.to_string()),
+            Value::Int(i) | Value::Int64(i) => plain(i.to_string()),
             Value::Float(f) => match self.flavor {
                 Flavor::SigsV2 => {
                     if !f.is_finite() {
@@ -150,6 +151,17 @@ impl Emitter {
                 }),
             },
             Value::String(s) => Ok(Node::Scalar(self.string_scalar(s))),
+            // Through JSON, a `[]byte` becomes a base64 string.
+            Value::List(items)
+                if items.go_type() == ListType::Byte && self.flavor == Flavor::SigsV2 =>
+            {
+                let text = b64_encode(&crate::gofmt::list_bytes(items));
+                let style = self.string_scalar(&text).style;
+                Ok(Node::Scalar(ScalarOut {
+                    text: Cow::Owned(text),
+                    style,
+                }))
+            }
             Value::List(items) => Ok(Node::Seq(items)),
             Value::Map(m) => {
                 let mut entries = m.entries();

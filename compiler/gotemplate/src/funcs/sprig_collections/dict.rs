@@ -11,7 +11,7 @@ use super::defaults::empty;
 use super::{MAX_DEPTH, arg, map_arg, str_arg};
 use crate::funcs::convert::strval;
 use crate::funcs::{Func, FuncError, FuncMap, FuncResult, Ty};
-use crate::value::{Map, Value};
+use crate::value::{ListType, Map, Value};
 
 pub(super) fn register(map: &mut FuncMap) {
     map.insert("dict", Func::pure(&[], Some(Ty::Any), |a| Ok(dict(a))));
@@ -65,7 +65,7 @@ pub(super) fn register(map: &mut FuncMap) {
             for d in a.iter().filter_map(Value::as_map) {
                 d.with(|entries| keys.extend(entries.keys().map(|k| Value::from(k.as_str()))));
             }
-            Ok(Value::list(keys))
+            Ok(Value::typed_list(keys, ListType::String))
         }),
     );
     map.insert(
@@ -131,21 +131,21 @@ pub(super) fn register(map: &mut FuncMap) {
     );
     map.insert(
         "deepCopy",
-        Func::pure(&[Ty::Any], None, |a| {
+        crate::funcs::bounded_by_size(Func::pure(&[Ty::Any], None, |a| {
             deep_copy(arg(a, 0)).map_err(|e| match e {
                 CopyError::Nil => FuncError::new(ZERO_VALUE_TYPE),
                 CopyError::TooDeep => FuncError::new(format!("deepCopy error: {TOO_DEEP}")),
             })
-        }),
+        })),
     );
     map.insert(
         "mustDeepCopy",
-        Func::pure(&[Ty::Any], None, |a| {
+        crate::funcs::bounded_by_size(Func::pure(&[Ty::Any], None, |a| {
             deep_copy(arg(a, 0)).map_err(|e| match e {
                 CopyError::Nil => FuncError::new(ZERO_VALUE_TYPE),
                 CopyError::TooDeep => FuncError::new(TOO_DEEP),
             })
-        }),
+        })),
     );
     map.insert("dig", Func::pure(&[], Some(Ty::Any), dig));
 }
@@ -238,14 +238,19 @@ fn copy_value(v: &Value, depth: usize) -> Result<Value, CopyError> {
                 .iter()
                 .map(|item| copy_value(item, depth + 1))
                 .collect();
-            Ok(Value::list(copied?))
+            // copystructure keeps the Go types of slices and maps.
+            Ok(Value::typed_list(copied?, items.go_type()))
         }
         Value::Map(m) => {
             let mut out = BTreeMap::new();
             for (k, item) in m.entries() {
                 out.insert(k, copy_value(&item, depth + 1)?);
             }
-            Ok(Value::Map(Map::from_btree(out)))
+            let copy = Map::from_btree(out);
+            Ok(Value::Map(match m.go_type() {
+                Some(t) => copy.with_go_type(t),
+                None => copy,
+            }))
         }
         other => Ok(other.clone()),
     }
@@ -417,10 +422,10 @@ mod tests {
         check(
             "keys",
             &[m(&[("foo", i(1)), ("bar", i(2))])],
-            strs(&["bar", "foo"]),
+            str_slice(&["bar", "foo"]),
         );
-        check("keys", &[m(&[])], l(&[]));
-        check("keys", &[], l(&[]));
+        check("keys", &[m(&[])], str_slice(&[]));
+        check("keys", &[], str_slice(&[]));
         check(
             "keys",
             &[
@@ -428,7 +433,7 @@ mod tests {
                 m(&[("bar", i(2))]),
                 m(&[("bar", i(3))]),
             ],
-            strs(&["foo", "bar", "bar"]),
+            str_slice(&["foo", "bar", "bar"]),
         );
         check("pick", &[d1.clone(), s("two")], m(&[("two", i(222222))]));
         check(

@@ -6,7 +6,7 @@ use super::reflect::deep_equal;
 use super::{arg, elements, go_f64_to_i64, int_arg};
 use crate::funcs::convert::to_int64;
 use crate::funcs::{Func, FuncError, FuncMap, FuncResult, Ty};
-use crate::value::Value;
+use crate::value::{ListType, Value};
 
 pub(super) fn register(map: &mut FuncMap) {
     let list = || Func::pure(&[], Some(Ty::Any), |a| Ok(Value::list(a.to_vec())));
@@ -182,7 +182,8 @@ fn slice(list: &Value, indices: &[Value]) -> FuncResult {
             if s == 0 && e == len {
                 Ok(Value::List(items))
             } else {
-                Ok(Value::list(items[s..e].to_vec()))
+                // `reflect.Value.Slice` keeps the slice's type.
+                Ok(Value::typed_list(items[s..e].to_vec(), items.go_type()))
             }
         }
         _ => Err(FuncError::new(
@@ -227,7 +228,7 @@ fn chunk(size: i64, list: &Value) -> FuncResult {
         }
         out.push(Value::list(part));
     }
-    Ok(Value::list(out))
+    Ok(Value::typed_list(out, ListType::InterfaceList))
 }
 
 /// `concat LIST...`: no lists (or only empty ones) give a nil slice, printed `[]`.
@@ -389,32 +390,32 @@ mod tests {
         check(
             "chunk",
             &[i(2), list.clone()],
-            l(&[ints(&[1, 2]), ints(&[3, 4]), ints(&[5])]),
+            lists(&[ints(&[1, 2]), ints(&[3, 4]), ints(&[5])]),
         );
         check(
             "chunk",
             &[i(5), list.clone()],
-            l(std::slice::from_ref(&list)),
+            lists(std::slice::from_ref(&list)),
         );
         check(
             "chunk",
             &[i(9), list.clone()],
-            l(std::slice::from_ref(&list)),
+            lists(std::slice::from_ref(&list)),
         );
         check(
             "chunk",
             &[i(1), ints(&[1, 2])],
-            l(&[ints(&[1]), ints(&[2])]),
+            lists(&[ints(&[1]), ints(&[2])]),
         );
-        check("chunk", &[i(3), l(&[])], l(&[]));
+        check("chunk", &[i(3), l(&[])], lists(&[]));
         let makeslice = "runtime error: makeslice: len out of range";
         // Size 0 divides by zero in float64: ±Inf or NaN, which converts to MinInt64.
         check_err("chunk", &[i(0), list.clone()], makeslice);
         check_err("chunk", &[i(0), l(&[])], makeslice);
         // Negative sizes: Go quirks, derived from the same arithmetic.
         check_err("chunk", &[i(-2), list.clone()], makeslice);
-        check("chunk", &[i(-1), ints(&[1, 2])], l(&[]));
-        check("chunk", &[i(-5), ints(&[1])], l(&[ints(&[1])]));
+        check("chunk", &[i(-1), ints(&[1, 2])], lists(&[]));
+        check("chunk", &[i(-5), ints(&[1])], lists(&[ints(&[1])]));
         check_err("mustChunk", &[i(-1), ints(&[1])], makeslice);
         check_err("mustChunk", &[i(2), s("ab")], "Cannot chunk type string");
         check_err("chunk", &[i(2), nil()], NIL_DEREFERENCE);

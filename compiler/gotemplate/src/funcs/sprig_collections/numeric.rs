@@ -11,7 +11,7 @@ use super::{MAX_GENERATED, arg, int_arg, str_arg};
 use crate::funcs::convert::{to_float64, to_int64};
 use crate::funcs::{Context, Func, FuncError, FuncMap, FuncResult, Ty};
 use crate::gofmt::format_value;
-use crate::value::Value;
+use crate::value::{ListType, Value};
 
 const DIVIDE_BY_ZERO: &str = "runtime error: integer divide by zero";
 
@@ -23,12 +23,14 @@ pub(super) fn register(map: &mut FuncMap) {
             Ok(Value::Int(atoi(&str_arg(a, 0))))
         }),
     );
-    for name in ["int", "int64"] {
-        map.insert(
-            name,
-            Func::pure(&[Ty::Any], None, |a| Ok(Value::Int(to_int64(arg(a, 0))))),
-        );
-    }
+    map.insert(
+        "int",
+        Func::pure(&[Ty::Any], None, |a| Ok(Value::Int(to_int64(arg(a, 0))))),
+    );
+    map.insert(
+        "int64",
+        Func::pure(&[Ty::Any], None, |a| Ok(Value::Int64(to_int64(arg(a, 0))))),
+    );
     map.insert(
         "float64",
         Func::pure(&[Ty::Any], None, |a| {
@@ -39,7 +41,7 @@ pub(super) fn register(map: &mut FuncMap) {
         "toDecimal",
         Func::pure(&[Ty::Any], None, |a| {
             let text = format_value(arg(a, 0));
-            Ok(Value::Int(parse_int(&text, 8).unwrap_or(0)))
+            Ok(Value::Int64(parse_int(&text, 8).unwrap_or(0)))
         }),
     );
 
@@ -64,13 +66,13 @@ pub(super) fn register(map: &mut FuncMap) {
     map.insert(
         "add1",
         Func::pure(&[Ty::Any], None, |a| {
-            Ok(Value::Int(to_int64(arg(a, 0)).wrapping_add(1)))
+            Ok(Value::Int64(to_int64(arg(a, 0)).wrapping_add(1)))
         }),
     );
     map.insert(
         "add",
         Func::pure(&[], Some(Ty::Any), |a| {
-            Ok(Value::Int(
+            Ok(Value::Int64(
                 a.iter().fold(0i64, |acc, v| acc.wrapping_add(to_int64(v))),
             ))
         }),
@@ -78,7 +80,7 @@ pub(super) fn register(map: &mut FuncMap) {
     map.insert(
         "sub",
         Func::pure(&[Ty::Any, Ty::Any], None, |a| {
-            Ok(Value::Int(
+            Ok(Value::Int64(
                 to_int64(arg(a, 0)).wrapping_sub(to_int64(arg(a, 1))),
             ))
         }),
@@ -91,7 +93,7 @@ pub(super) fn register(map: &mut FuncMap) {
                 return Err(FuncError::new(DIVIDE_BY_ZERO));
             }
             // Go's MinInt64 / -1 wraps to MinInt64 rather than trapping.
-            Ok(Value::Int(x.wrapping_div(y)))
+            Ok(Value::Int64(x.wrapping_div(y)))
         }),
     );
     map.insert(
@@ -102,7 +104,7 @@ pub(super) fn register(map: &mut FuncMap) {
                 return Err(FuncError::new(DIVIDE_BY_ZERO));
             }
             // Truncated remainder: the sign follows the dividend, as in Go.
-            Ok(Value::Int(x.wrapping_rem(y)))
+            Ok(Value::Int64(x.wrapping_rem(y)))
         }),
     );
     map.insert(
@@ -110,7 +112,7 @@ pub(super) fn register(map: &mut FuncMap) {
         Func::pure(&[Ty::Any], Some(Ty::Any), |a| {
             let first = to_int64(arg(a, 0));
             let rest = a.get(1..).unwrap_or_default();
-            Ok(Value::Int(
+            Ok(Value::Int64(
                 rest.iter()
                     .fold(first, |acc, v| acc.wrapping_mul(to_int64(v))),
             ))
@@ -122,7 +124,9 @@ pub(super) fn register(map: &mut FuncMap) {
             Func::pure(&[Ty::Any], Some(Ty::Any), |a| {
                 let rest = a.get(1..).unwrap_or_default();
                 let first = to_int64(arg(a, 0));
-                Ok(Value::Int(rest.iter().map(to_int64).fold(first, i64::max)))
+                Ok(Value::Int64(
+                    rest.iter().map(to_int64).fold(first, i64::max),
+                ))
             }),
         );
     }
@@ -131,7 +135,9 @@ pub(super) fn register(map: &mut FuncMap) {
         Func::pure(&[Ty::Any], Some(Ty::Any), |a| {
             let rest = a.get(1..).unwrap_or_default();
             let first = to_int64(arg(a, 0));
-            Ok(Value::Int(rest.iter().map(to_int64).fold(first, i64::min)))
+            Ok(Value::Int64(
+                rest.iter().map(to_int64).fold(first, i64::min),
+            ))
         }),
     );
     map.insert(
@@ -300,7 +306,7 @@ fn parse_uint(s: &str, base: u32) -> Result<u64, NumError> {
 fn ints(start: i64, stop: i64, step: i64) -> FuncResult {
     let mut out = Vec::new();
     until_step(start, stop, step, |i| out.push(Value::Int(i)))?;
-    Ok(Value::list(out))
+    Ok(Value::typed_list(out, ListType::Int))
 }
 
 /// Sprig's `untilStep`: counts from `start` towards `stop` (exclusive) by `step`, handing each
@@ -543,37 +549,37 @@ mod tests {
         check("atoi", &[s("1000000000000000000x")], i(0));
         check("int", &[s("42")], i(42));
         check("int", &[f(3.9)], i(3));
-        check("int64", &[s("0x10")], i(16));
-        check("int64", &[s("3.0")], i(3));
-        check("int64", &[b(true)], i(1));
-        check("int64", &[nil()], i(0));
+        check("int64", &[s("0x10")], i64v(16));
+        check("int64", &[s("3.0")], i64v(3));
+        check("int64", &[b(true)], i64v(1));
+        check("int64", &[nil()], i64v(0));
         check("float64", &[s("1.5")], f(1.5));
         check("float64", &[i(2)], f(2.0));
         check("float64", &[s("x")], f(0.0));
-        check("toDecimal", &[s("0777")], i(511));
-        check("toDecimal", &[s("777")], i(511));
+        check("toDecimal", &[s("0777")], i64v(511));
+        check("toDecimal", &[s("777")], i64v(511));
         // The int literal 777 prints as "777" and is read as octal too.
-        check("toDecimal", &[i(777)], i(511));
-        check("toDecimal", &[s("-10")], i(-8));
-        check("toDecimal", &[s("8")], i(0));
-        check("toDecimal", &[s("0o7")], i(0));
-        check("toDecimal", &[f(1.5)], i(0));
-        check("toDecimal", &[nil()], i(0));
-        check("toDecimal", &[s("777777777777777777777")], i(i64::MAX));
+        check("toDecimal", &[i(777)], i64v(511));
+        check("toDecimal", &[s("-10")], i64v(-8));
+        check("toDecimal", &[s("8")], i64v(0));
+        check("toDecimal", &[s("0o7")], i64v(0));
+        check("toDecimal", &[f(1.5)], i64v(0));
+        check("toDecimal", &[nil()], i64v(0));
+        check("toDecimal", &[s("777777777777777777777")], i64v(i64::MAX));
         // Out of range is an error, which Sprig turns into 0.
-        check("toDecimal", &[s("1000000000000000000000")], i(0));
+        check("toDecimal", &[s("1000000000000000000000")], i64v(0));
     }
 
     #[test]
     fn sequences() {
-        check("until", &[i(5)], ints(&[0, 1, 2, 3, 4]));
-        check("until", &[i(-3)], ints(&[0, -1, -2]));
-        check("until", &[i(0)], l(&[]));
-        check("untilStep", &[i(3), i(6), i(2)], ints(&[3, 5]));
-        check("untilStep", &[i(0), i(-4), i(-2)], ints(&[0, -2]));
-        check("untilStep", &[i(0), i(10), i(0)], l(&[]));
-        check("untilStep", &[i(0), i(10), i(-1)], l(&[]));
-        check("untilStep", &[i(10), i(0), i(1)], l(&[]));
+        check("until", &[i(5)], int_slice(&[0, 1, 2, 3, 4]));
+        check("until", &[i(-3)], int_slice(&[0, -1, -2]));
+        check("until", &[i(0)], int_slice(&[]));
+        check("untilStep", &[i(3), i(6), i(2)], int_slice(&[3, 5]));
+        check("untilStep", &[i(0), i(-4), i(-2)], int_slice(&[0, -2]));
+        check("untilStep", &[i(0), i(10), i(0)], int_slice(&[]));
+        check("untilStep", &[i(0), i(10), i(-1)], int_slice(&[]));
+        check("untilStep", &[i(10), i(0), i(1)], int_slice(&[]));
         check("seq", &[i(3)], s("1 2 3"));
         check("seq", &[i(0)], s("1 0"));
         check("seq", &[i(-3)], s("1 0 -1 -2 -3"));
@@ -592,23 +598,23 @@ mod tests {
         check(
             "untilStep",
             &[i(i64::MAX - 2), i(i64::MAX), i(1)],
-            ints(&[i64::MAX - 2, i64::MAX - 1]),
+            int_slice(&[i64::MAX - 2, i64::MAX - 1]),
         );
     }
 
     #[test]
     fn integer_math() {
-        check("add1", &[i(1)], i(2));
-        check("add1", &[f(1.9)], i(2));
-        check("add1", &[s("41")], i(42));
-        check("add", &[], i(0));
-        check("add", &[i(1), f(2.5), s("3")], i(6));
-        check("add", &[i(i64::MAX), i(1)], i(i64::MIN));
-        check("sub", &[i(3), f(1.0)], i(2));
-        check("div", &[i(7), i(2)], i(3));
-        check("div", &[i(-7), i(2)], i(-3));
-        check("div", &[f(7.9), s("2")], i(3));
-        check("div", &[i(i64::MIN), i(-1)], i(i64::MIN));
+        check("add1", &[i(1)], i64v(2));
+        check("add1", &[f(1.9)], i64v(2));
+        check("add1", &[s("41")], i64v(42));
+        check("add", &[], i64v(0));
+        check("add", &[i(1), f(2.5), s("3")], i64v(6));
+        check("add", &[i(i64::MAX), i(1)], i64v(i64::MIN));
+        check("sub", &[i(3), f(1.0)], i64v(2));
+        check("div", &[i(7), i(2)], i64v(3));
+        check("div", &[i(-7), i(2)], i64v(-3));
+        check("div", &[f(7.9), s("2")], i64v(3));
+        check("div", &[i(i64::MIN), i(-1)], i64v(i64::MIN));
         check_err(
             "div",
             &[i(1), i(0)],
@@ -619,20 +625,20 @@ mod tests {
             &[i(1), s("zero")],
             "runtime error: integer divide by zero",
         );
-        check("mod", &[i(7), i(3)], i(1));
-        check("mod", &[i(-7), i(3)], i(-1));
-        check("mod", &[i(i64::MIN), i(-1)], i(0));
+        check("mod", &[i(7), i(3)], i64v(1));
+        check("mod", &[i(-7), i(3)], i64v(-1));
+        check("mod", &[i(i64::MIN), i(-1)], i64v(0));
         check_err(
             "mod",
             &[i(1), nil()],
             "runtime error: integer divide by zero",
         );
-        check("mul", &[i(2)], i(2));
-        check("mul", &[i(2), i(3), f(4.0)], i(24));
-        check("max", &[i(1)], i(1));
-        check("max", &[i(1), i(5), s("3")], i(5));
-        check("biggest", &[i(-1), i(-5)], i(-1));
-        check("min", &[i(1), i(5), f(-3.5)], i(-3));
+        check("mul", &[i(2)], i64v(2));
+        check("mul", &[i(2), i(3), f(4.0)], i64v(24));
+        check("max", &[i(1)], i64v(1));
+        check("max", &[i(1), i(5), s("3")], i64v(5));
+        check("biggest", &[i(-1), i(-5)], i64v(-1));
+        check("min", &[i(1), i(5), f(-3.5)], i64v(-3));
     }
 
     #[test]

@@ -61,15 +61,17 @@ fn equal(a: &Value, b: &Value, in_progress: &mut Vec<(Map, Map)>, depth: usize) 
     match (a, b) {
         (Value::Nil, Value::Nil) => true,
         (Value::Bool(x), Value::Bool(y)) => x == y,
-        (Value::Int(x), Value::Int(y)) => x == y,
+        (Value::Int(x), Value::Int(y)) | (Value::Int64(x), Value::Int64(y)) => x == y,
         (Value::Float(x), Value::Float(y)) => x == y,
         (Value::String(x), Value::String(y)) => x == y,
         (Value::List(x), Value::List(y)) => {
-            std::sync::Arc::ptr_eq(x, y)
-                || (x.len() == y.len()
-                    && x.iter()
-                        .zip(y.iter())
-                        .all(|(p, q)| equal(p, q, in_progress, depth + 1)))
+            // `reflect.DeepEqual`: slices of different types differ.
+            x.go_type() == y.go_type()
+                && (x.ptr_eq(y)
+                    || x.len() == y.len()
+                        && x.iter()
+                            .zip(y.iter())
+                            .all(|(p, q)| equal(p, q, in_progress, depth + 1)))
         }
         (Value::Map(x), Value::Map(y)) => {
             if x.ptr_eq(y) || in_progress.iter().any(|(p, q)| p.ptr_eq(x) && q.ptr_eq(y)) {
@@ -124,6 +126,32 @@ mod tests {
         check("kindIs", &[s("map"), m(&[])], b(true));
         check("kindIs", &[s("ptr"), s("hello")], b(false));
         check("kindIs", &[s("invalid"), nil()], b(true));
+    }
+
+    #[test]
+    fn typed_slices_and_int64_have_their_go_names() {
+        check("typeOf", &[i64v(1)], s("int64"));
+        check("kindOf", &[i64v(1)], s("int64"));
+        check("typeIs", &[s("int"), i64v(1)], b(false));
+        check("typeOf", &[str_slice(&["a"])], s("[]string"));
+        check("typeOf", &[int_slice(&[1])], s("[]int"));
+        check("typeOf", &[lists(&[])], s("[][]interface {}"));
+        check("kindOf", &[str_slice(&[])], s("slice"));
+        check("typeIs", &[s("[]string"), str_slice(&[])], b(true));
+    }
+
+    #[test]
+    fn deep_equal_tells_go_types_apart() {
+        // reflect.DeepEqual: int vs int64, []string vs []interface {} differ.
+        check("deepEqual", &[i(1), i64v(1)], b(false));
+        check("deepEqual", &[i64v(1), i64v(1)], b(true));
+        check("deepEqual", &[str_slice(&["a"]), strs(&["a"])], b(false));
+        check(
+            "deepEqual",
+            &[str_slice(&["a"]), str_slice(&["a"])],
+            b(true),
+        );
+        check("deepEqual", &[int_slice(&[1]), ints(&[1])], b(false));
     }
 
     #[test]

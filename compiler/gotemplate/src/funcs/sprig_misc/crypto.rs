@@ -289,9 +289,11 @@ pub fn register(map: &mut FuncMap) {
             if n < 0 {
                 return Err(FuncError::new("runtime error: makeslice: len out of range"));
             }
-            if n > MAX_RAND_BYTES {
+            // The base64 text is 4/3 as long as the bytes.
+            let max = ctx.max_result_bytes().min(MAX_RAND_BYTES as usize);
+            if (n as u128) * 4 / 3 > max as u128 {
                 return Err(FuncError::new(format!(
-                    "randBytes: count {n} is larger than {MAX_RAND_BYTES}"
+                    "randBytes: {n} bytes is larger than the maximum output size ({max} bytes)"
                 )));
             }
             let mut buf = vec![0u8; usize::try_from(n).unwrap_or(0)];

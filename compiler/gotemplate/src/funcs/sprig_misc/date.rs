@@ -1413,9 +1413,9 @@ impl Object for NamedInt {
             _ if self.type_name == "time.Duration" => {
                 let d = self.value;
                 let v = match name {
-                    "Nanoseconds" => Value::Int(d),
-                    "Microseconds" => Value::Int(d / 1_000),
-                    "Milliseconds" => Value::Int(d / 1_000_000),
+                    "Nanoseconds" => Value::Int64(d),
+                    "Microseconds" => Value::Int64(d / 1_000),
+                    "Milliseconds" => Value::Int64(d / 1_000_000),
                     "Seconds" => Value::Float((d / SECOND) as f64 + (d % SECOND) as f64 / 1e9),
                     "Minutes" => Value::Float((d / MINUTE) as f64 + (d % MINUTE) as f64 / 6e10),
                     "Hours" => Value::Float((d / HOUR) as f64 + (d % HOUR) as f64 / 3.6e12),
@@ -1536,10 +1536,10 @@ impl Object for TimeObject {
                 other => return Some(Err(type_error("string", other))),
             },
             "String" => Value::from(t.to_go_string()),
-            "Unix" => Value::Int(t.unix),
-            "UnixMilli" => Value::Int(i64::try_from(t.total_nanos() / 1_000_000).unwrap_or(0)),
-            "UnixMicro" => Value::Int(i64::try_from(t.total_nanos() / 1_000).unwrap_or(0)),
-            "UnixNano" => Value::Int(t.total_nanos() as i64),
+            "Unix" => Value::Int64(t.unix),
+            "UnixMilli" => Value::Int64(i64::try_from(t.total_nanos() / 1_000_000).unwrap_or(0)),
+            "UnixMicro" => Value::Int64(i64::try_from(t.total_nanos() / 1_000).unwrap_or(0)),
+            "UnixNano" => Value::Int64(t.total_nanos() as i64),
             "UTC" => TimeObject::value(t.with_loc(Location::Utc)),
             "Local" => TimeObject::value(t.with_loc(Location::Local)),
             "Location" => Value::from(t.loc.name()),
@@ -1636,7 +1636,7 @@ impl Object for TimeObject {
 /// Sprig's `dateInZone` argument handling: a time, Unix seconds (int), else now.
 fn date_value(ctx: &dyn Context, v: Option<&Value>) -> GoTime {
     match v {
-        Some(Value::Int(n)) => GoTime::new(*n, 0, Location::Local),
+        Some(Value::Int(n) | Value::Int64(n)) => GoTime::new(*n, 0, Location::Local),
         Some(v @ Value::Object(_)) => as_time(v).unwrap_or_else(|| GoTime::now(ctx)),
         _ => GoTime::now(ctx),
     }
@@ -1735,6 +1735,7 @@ pub fn register(map: &mut FuncMap) {
             // `duration 3661` (Go quirk, confirmed by the conformance charts).
             let n = match a.first() {
                 Some(Value::String(s)) => s.parse::<i64>().unwrap_or(0),
+                Some(Value::Int64(n)) => *n,
                 _ => 0,
             };
             Ok(Value::from(duration_string(n.wrapping_mul(SECOND))))
@@ -1746,6 +1747,7 @@ pub fn register(map: &mut FuncMap) {
             let d = match a.first() {
                 Some(Value::String(s)) => parse_duration(s).unwrap_or(0),
                 // An `int` is not Sprig's `int64` case (see `duration`).
+                Some(Value::Int64(n)) => *n,
                 Some(v @ Value::Object(_)) => match as_time(v) {
                     Some(t) => GoTime::now(ctx).sub(&t),
                     None => 0,
@@ -2151,6 +2153,11 @@ mod tests {
         check("duration", &[i(90)], "0s");
         check("durationRound", &[i(90)], "0s");
         check("duration", &[Value::Float(90.0)], "0s");
+        // Sprig's `case int64` (`duration (int64 3661)`), which an `int` misses.
+        check("duration", &[Value::Int64(3661)], "1h1m1s");
+        check("duration", &[Value::Int(3661)], "0s");
+        check("durationRound", &[Value::Int64(3_661_000_000_000)], "1h");
+        check("durationRound", &[Value::Int(3_661_000_000_000)], "0s");
         for (d, want) in [
             ("2h5s", "2h"),
             ("24h5s", "1d"),

@@ -14,7 +14,7 @@ use std::sync::{Arc, OnceLock};
 use parking_lot::Mutex;
 
 use crate::funcs::{Func, FuncError, FuncMap, Ty};
-use crate::value::Value;
+use crate::value::{ListType, Value};
 
 /// A compiled Go regular expression.
 #[derive(Debug)]
@@ -983,8 +983,12 @@ fn int_arg(args: &[Value], i: usize) -> i64 {
     }
 }
 
+/// A `[]string`.
 fn str_list(items: Vec<&str>) -> Value {
-    Value::list(items.into_iter().map(Value::from).collect())
+    Value::typed_list(
+        items.into_iter().map(Value::from).collect(),
+        ListType::String,
+    )
 }
 
 fn err(e: CompileError) -> FuncError {
