@@ -210,3 +210,4 @@ fn case_files_parse() {
 }
 
 mod charts;
+mod fetch;
