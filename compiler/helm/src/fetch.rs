@@ -200,7 +200,12 @@ impl ChartFetcher {
         if let Some(dir) = env("XDG_CACHE_HOME") {
             return Some(PathBuf::from(dir).join("flotilla").join("charts"));
         }
-        env("HOME").map(|h| PathBuf::from(h).join(".cache").join("flotilla").join("charts"))
+        env("HOME").map(|h| {
+            PathBuf::from(h)
+                .join(".cache")
+                .join("flotilla")
+                .join("charts")
+        })
     }
 
     /// A fetcher on [`ChartFetcher::default_cache_dir`].
@@ -229,7 +234,12 @@ impl ChartFetcher {
         }
     }
 
-    fn fetch_repository(&self, url: &str, name: &str, version: &str) -> Result<Fetched, FetchError> {
+    fn fetch_repository(
+        &self,
+        url: &str,
+        name: &str,
+        version: &str,
+    ) -> Result<Fetched, FetchError> {
         let what = if version.is_empty() {
             format!("chart {name:?}")
         } else {
@@ -238,7 +248,9 @@ impl ChartFetcher {
         if name.is_empty() || name.contains('/') {
             return Err(FetchError::new(
                 FetchErrorKind::Reference,
-                format!("invalid chart name {name:?} for repository {url}: give the chart's name in the repository's index"),
+                format!(
+                    "invalid chart name {name:?} for repository {url}: give the chart's name in the repository's index"
+                ),
             ));
         }
         let ref_key = |v: &str| format!("repo\n{url}\n{name}\n{v}");
@@ -248,9 +260,8 @@ impl ChartFetcher {
             return Ok(hit);
         }
         let index_url = repo::index_url(url);
-        let not_a_repo = format!(
-            "looks like {url:?} is not a valid chart repository or cannot be reached: "
-        );
+        let not_a_repo =
+            format!("looks like {url:?} is not a valid chart repository or cannot be reached: ");
         let mut warning = None;
         let index_bytes = match self.get(&index_url, None, None) {
             Ok(r) if r.ok() => {
@@ -274,9 +285,8 @@ impl ChartFetcher {
             }
             Err(e) => return Err(e.context(&not_a_repo)),
         };
-        let index = Index::parse(&index_bytes).map_err(|e| {
-            FetchError::new(FetchErrorKind::Invalid, format!("{not_a_repo}{e}"))
-        })?;
+        let index = Index::parse(&index_bytes)
+            .map_err(|e| FetchError::new(FetchErrorKind::Invalid, format!("{not_a_repo}{e}")))?;
         let entry = index.get(name, version).map_err(|e| match e {
             IndexError::Constraint(c) => FetchError::new(
                 FetchErrorKind::Reference,
@@ -371,13 +381,21 @@ impl ChartFetcher {
                 .map_err(|e| FetchError::new(FetchErrorKind::Invalid, format!("{url}: {e}")))?;
             let versions: Vec<String> = tags.iter().map(|t| registry::tag_to_version(t)).collect();
             let picked = repo::highest_matching(versions.iter().map(String::as_str), &version)
-                .map_err(|e| FetchError::new(FetchErrorKind::Reference, format!("invalid version {version:?}: {e}")))?;
+                .map_err(|e| {
+                    FetchError::new(
+                        FetchErrorKind::Reference,
+                        format!("invalid version {version:?}: {e}"),
+                    )
+                })?;
             match picked {
                 Some(v) => v.to_string(),
                 None => {
                     return Err(FetchError::new(
                         FetchErrorKind::NotFound,
-                        format!("could not locate a version matching {:?} among the tags of {reference}", if version.is_empty() { "*" } else { &version }),
+                        format!(
+                            "could not locate a version matching {:?} among the tags of {reference}",
+                            if version.is_empty() { "*" } else { &version }
+                        ),
                     ));
                 }
             }
@@ -398,8 +416,9 @@ impl ChartFetcher {
         if !resp.ok() {
             return Err(status_error(&url, &resp));
         }
-        let manifest = registry::parse_manifest(&resp.body)
-            .map_err(|e| FetchError::new(FetchErrorKind::Invalid, format!("{reference}:{tag}: {e}")))?;
+        let manifest = registry::parse_manifest(&resp.body).map_err(|e| {
+            FetchError::new(FetchErrorKind::Invalid, format!("{reference}:{tag}: {e}"))
+        })?;
         let digest = manifest.layer_digest;
         let path = match self.cached_archive(&digest) {
             Some(p) => p,
@@ -473,11 +492,18 @@ impl ChartFetcher {
             )
             .with_hint("private registries are not supported: pull the chart with `helm pull` and give its .tgz")
         };
-        let Some(challenge) = resp.authenticate.as_deref().and_then(BearerChallenge::parse) else {
+        let Some(challenge) = resp
+            .authenticate
+            .as_deref()
+            .and_then(BearerChallenge::parse)
+        else {
             return Err(denied());
         };
         let mut realm = reqwest::Url::parse(&challenge.realm).map_err(|e| {
-            FetchError::new(FetchErrorKind::Invalid, format!("invalid token realm {:?}: {e}", challenge.realm))
+            FetchError::new(
+                FetchErrorKind::Invalid,
+                format!("invalid token realm {:?}: {e}", challenge.realm),
+            )
         })?;
         {
             let mut q = realm.query_pairs_mut();
@@ -529,9 +555,18 @@ impl ChartFetcher {
             .map_err(|e| FetchError::new(FetchErrorKind::Invalid, e.clone()))
     }
 
-    fn get(&self, url: &str, accept: Option<&str>, bearer: Option<&str>) -> Result<Response, FetchError> {
-        let parsed = reqwest::Url::parse(url)
-            .map_err(|e| FetchError::new(FetchErrorKind::Reference, format!("invalid URL {url:?}: {e}")))?;
+    fn get(
+        &self,
+        url: &str,
+        accept: Option<&str>,
+        bearer: Option<&str>,
+    ) -> Result<Response, FetchError> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| {
+            FetchError::new(
+                FetchErrorKind::Reference,
+                format!("invalid URL {url:?}: {e}"),
+            )
+        })?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(FetchError::new(
                 FetchErrorKind::Reference,
@@ -552,7 +587,11 @@ impl ChartFetcher {
             .get(reqwest::header::WWW_AUTHENTICATE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
-        let limit = if status.is_success() { MAX_DOWNLOAD } else { 64 * 1024 };
+        let limit = if status.is_success() {
+            MAX_DOWNLOAD
+        } else {
+            64 * 1024
+        };
         let mut body = Vec::new();
         resp.take(limit + 1)
             .read_to_end(&mut body)
@@ -747,7 +786,10 @@ mod tests {
     #[test]
     fn sources_from_command_line_arguments() {
         assert_eq!(ChartSource::from_args("./chart", None, "", false), None);
-        assert_eq!(ChartSource::from_args("repo/chart", None, "1.0.0", false), None);
+        assert_eq!(
+            ChartSource::from_args("repo/chart", None, "1.0.0", false),
+            None
+        );
         assert_eq!(
             ChartSource::from_args("demo", Some("https://r.example"), "", true),
             Some(ChartSource::Repository {

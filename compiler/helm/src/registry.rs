@@ -12,8 +12,7 @@ pub const CHART_LAYER_MEDIA_TYPE: &str = "application/vnd.cncf.helm.chart.conten
 /// The archive layer's media type before Helm 3.8 (`LegacyChartLayerMediaType`).
 pub const LEGACY_CHART_LAYER_MEDIA_TYPE: &str = "application/tar+gzip";
 /// What the manifest request accepts.
-pub const MANIFEST_ACCEPT: &str =
-    "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
+pub const MANIFEST_ACCEPT: &str = "application/vnd.oci.image.manifest.v1+json, application/vnd.docker.distribution.manifest.v2+json";
 
 /// `oci://host[:port]/path/chart[:tag]`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -27,9 +26,9 @@ pub struct Reference {
 
 impl Reference {
     pub fn parse(reference: &str) -> Result<Reference, String> {
-        let rest = reference
-            .strip_prefix("oci://")
-            .ok_or_else(|| format!("invalid OCI reference {reference:?}: it must start with oci://"))?;
+        let rest = reference.strip_prefix("oci://").ok_or_else(|| {
+            format!("invalid OCI reference {reference:?}: it must start with oci://")
+        })?;
         if rest.contains('@') {
             return Err(format!(
                 "invalid OCI reference {reference:?}: digests (@sha256:…) are not supported, give a tag or --version"
@@ -47,9 +46,8 @@ impl Reference {
         };
         let valid = |s: &str| {
             !s.is_empty()
-                && s.bytes().all(|b| {
-                    b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b)
-                })
+                && s.bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b"._-/".contains(&b))
         };
         if !valid(repository) || repository.split('/').any(str::is_empty) {
             return Err(format!(
@@ -57,9 +55,14 @@ impl Reference {
             ));
         }
         if let Some(t) = &tag
-            && (t.is_empty() || !t.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
+            && (t.is_empty()
+                || !t
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)))
         {
-            return Err(format!("invalid OCI reference {reference:?}: invalid tag {t:?}"));
+            return Err(format!(
+                "invalid OCI reference {reference:?}: invalid tag {t:?}"
+            ));
         }
         Ok(Reference {
             registry: registry.to_string(),
@@ -144,7 +147,9 @@ pub fn parse_manifest(data: &[u8]) -> Result<ChartManifest, String> {
     let hex = digest
         .strip_prefix("sha256:")
         .filter(|h| h.len() == 64 && h.bytes().all(|b| b.is_ascii_hexdigit()))
-        .ok_or_else(|| format!("unsupported chart layer digest {digest:?} (expected sha256:<hex>)"))?;
+        .ok_or_else(|| {
+            format!("unsupported chart layer digest {digest:?} (expected sha256:<hex>)")
+        })?;
     let size = layer
         .as_map()
         .and_then(|m| m.get("size"))
@@ -278,7 +283,10 @@ mod tests {
         let m = parse_manifest(ok.as_bytes()).unwrap();
         assert_eq!(m.layer_digest, hex);
         assert_eq!(m.layer_size, Some(123));
-        let image = ok.replace(CONFIG_MEDIA_TYPE, "application/vnd.oci.image.config.v1+json");
+        let image = ok.replace(
+            CONFIG_MEDIA_TYPE,
+            "application/vnd.oci.image.config.v1+json",
+        );
         assert!(
             parse_manifest(image.as_bytes())
                 .unwrap_err()
@@ -305,7 +313,9 @@ mod tests {
         assert_eq!(c.service.as_deref(), Some("registry.example"));
         assert_eq!(c.scope.as_deref(), Some("repository:a/b:pull,push"));
         assert_eq!(
-            BearerChallenge::parse("Bearer realm=http://x/t").unwrap().realm,
+            BearerChallenge::parse("Bearer realm=http://x/t")
+                .unwrap()
+                .realm,
             "http://x/t"
         );
         assert!(BearerChallenge::parse(r#"Basic realm="x""#).is_none());

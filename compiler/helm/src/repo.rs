@@ -55,7 +55,12 @@ impl Index {
             return Err(IndexError::Parse("the index is not a mapping".into()));
         };
         let api = root.get("apiVersion");
-        if api.as_ref().and_then(Value::as_str).unwrap_or("").is_empty() {
+        if api
+            .as_ref()
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .is_empty()
+        {
             return Err(IndexError::NoApiVersion);
         }
         let mut index = Index::default();
@@ -87,11 +92,8 @@ impl Index {
                     .iter()
                     .filter_map(|u| u.as_str().map(str::to_owned))
                     .collect();
-                let digest = text("digest").map(|d| {
-                    d.strip_prefix("sha256:")
-                        .unwrap_or(&d)
-                        .to_ascii_lowercase()
-                });
+                let digest = text("digest")
+                    .map(|d| d.strip_prefix("sha256:").unwrap_or(&d).to_ascii_lowercase());
                 out.push(IndexEntry {
                     name: entry_name,
                     version,
@@ -134,14 +136,14 @@ impl Index {
 
 /// Highest semantic version first; versions that do not parse last, in their order.
 fn sort_descending(entries: &mut [IndexEntry]) {
-    entries.sort_by(|a, b| {
-        match (parse_version(&a.version), parse_version(&b.version)) {
+    entries.sort_by(
+        |a, b| match (parse_version(&a.version), parse_version(&b.version)) {
             (Ok(x), Ok(y)) => y.compare(&x).cmp(&0),
             (Ok(_), Err(_)) => std::cmp::Ordering::Less,
             (Err(_), Ok(_)) => std::cmp::Ordering::Greater,
             (Err(_), Err(_)) => std::cmp::Ordering::Equal,
-        }
-    });
+        },
+    );
 }
 
 /// The highest of `candidates` matching `constraint` (`""` is `*`), as Helm picks an OCI tag.
@@ -149,8 +151,12 @@ pub fn highest_matching<'a>(
     candidates: impl IntoIterator<Item = &'a str>,
     constraint: &str,
 ) -> Result<Option<&'a str>, IndexError> {
-    let c = Constraints::parse(if constraint.is_empty() { "*" } else { constraint })
-        .map_err(IndexError::Constraint)?;
+    let c = Constraints::parse(if constraint.is_empty() {
+        "*"
+    } else {
+        constraint
+    })
+    .map_err(IndexError::Constraint)?;
     let mut best: Option<(Version, &str)> = None;
     for cand in candidates {
         let Ok(v) = parse_version(cand) else { continue };
@@ -286,7 +292,10 @@ entries:
             r("https://h.example/charts", "https://cdn.example/x.tgz"),
             "https://cdn.example/x.tgz"
         );
-        assert_eq!(r("http://127.0.0.1:8080", "/a.tgz"), "http://127.0.0.1:8080/a.tgz");
+        assert_eq!(
+            r("http://127.0.0.1:8080", "/a.tgz"),
+            "http://127.0.0.1:8080/a.tgz"
+        );
         assert!(resolve_reference_url("not a url", "x.tgz").is_err());
         assert_eq!(index_url("https://h/c/"), "https://h/c/index.yaml");
     }
@@ -301,7 +310,10 @@ entries:
         let tags = ["1.0.0", "1.4.0", "2.0.0-beta", "latest", "1.3.9"];
         assert_eq!(highest_matching(tags, "").unwrap(), Some("1.4.0"));
         assert_eq!(highest_matching(tags, "~1.3").unwrap(), Some("1.3.9"));
-        assert_eq!(highest_matching(tags, ">0.0.0-0").unwrap(), Some("2.0.0-beta"));
+        assert_eq!(
+            highest_matching(tags, ">0.0.0-0").unwrap(),
+            Some("2.0.0-beta")
+        );
         assert_eq!(highest_matching(tags, "^3").unwrap(), None);
     }
 }

@@ -74,7 +74,9 @@ fn rendered(archive: &std::path::Path) -> String {
         ..TemplateOptions::default()
     };
     let path = archive.to_str().unwrap();
-    action::run(path, &ValueOptions::default(), &opts).unwrap().stdout
+    action::run(path, &ValueOptions::default(), &opts)
+        .unwrap()
+        .stdout
 }
 
 fn expected(version: &str) -> String {
@@ -124,7 +126,10 @@ fn repository_exact_version_then_cache_without_the_server() {
     let server = ChartServer::start().unwrap();
     repository(&server);
     let cache = Cache::new("exact");
-    let fetched = cache.fetcher().fetch(&repo_source(&server, "1.2.0")).unwrap();
+    let fetched = cache
+        .fetcher()
+        .fetch(&repo_source(&server, "1.2.0"))
+        .unwrap();
     assert!(!fetched.cached);
     assert_eq!(fetched.version.as_deref(), Some("1.2.0"));
     assert_eq!(fetched.digest, sha256_hex(&chart("1.2.0")));
@@ -180,7 +185,10 @@ fn repository_ranges_pick_the_highest_stable_match() {
     // A range whose pick is cached downloads the index only.
     let before = server.requests().len();
     assert!(pick("~1.2").cached);
-    assert_eq!(server.requests()[before..], ["/repo/index.yaml".to_string()]);
+    assert_eq!(
+        server.requests()[before..],
+        ["/repo/index.yaml".to_string()]
+    );
 }
 
 #[test]
@@ -313,7 +321,12 @@ fn oci_with_the_anonymous_token_flow() {
 fn oci_ranges_tags_and_failures() {
     let server = ChartServer::start().unwrap();
     server.oci_chart("charts/demo", "1.1.0", &chart("1.1.0"), None);
-    server.oci_chart("charts/demo", "1.2.0_build.5", &chart("1.2.0+build.5"), None);
+    server.oci_chart(
+        "charts/demo",
+        "1.2.0_build.5",
+        &chart("1.2.0+build.5"),
+        None,
+    );
     server.oci_tags(
         "charts/demo",
         &["1.0.0", "1.1.0", "1.2.0_build.5", "2.0.0-beta", "latest"],
@@ -370,5 +383,10 @@ fn oci_ranges_tags_and_failures() {
         })
         .unwrap_err();
     assert_eq!(e.kind, FetchErrorKind::Digest);
-    assert!(!cache.0.join(format!("sha256/{}.tgz", sha256_hex(&other))).exists());
+    assert!(
+        !cache
+            .0
+            .join(format!("sha256/{}.tgz", sha256_hex(&other)))
+            .exists()
+    );
 }
