@@ -15,6 +15,7 @@ pub mod graph;
 pub mod helm_renderer;
 pub mod load;
 pub mod model;
+pub mod remote;
 pub mod render;
 pub mod review;
 pub mod source;

@@ -194,3 +194,77 @@ fn repository_names_and_bad_references_are_usage_errors() {
     assert_eq!(code, 2);
     assert!(err.starts_with("Error: invalid OCI reference"), "{err}");
 }
+
+/// `flotilla plan` on a fleet whose service names `chart: {repository, name, version}`.
+fn plan(cache: &Cache, fleet: &std::path::Path, out: &std::path::Path) -> (i32, String, String) {
+    let o = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .env("FLOTILLA_CHART_CACHE", &cache.0)
+        .args(["plan", "--no-cache", "--fleet"])
+        .arg(fleet)
+        .arg("--out")
+        .arg(out)
+        .output()
+        .expect("flotilla runs");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
+fn write_fleet(root: &std::path::Path, repository: &str) {
+    let write = |p: &str, text: String| {
+        let p = root.join(p);
+        std::fs::create_dir_all(p.parent().unwrap()).unwrap();
+        std::fs::write(p, text).unwrap();
+    };
+    write(
+        "clusters/a.yaml",
+        "name: a\nprovider: aws\nregion: us-east-1\nenvironment: prod\n".into(),
+    );
+    write(
+        "services/web/service.yaml",
+        format!(
+            "name: web\nowners: {{team: t}}\nchart: {{repository: {repository}, name: demo, version: 1.1.0}}\nselector: 'true'\nrelease: {{name: web, namespace: apps}}\n"
+        ),
+    );
+}
+
+#[test]
+fn plan_fetches_repository_charts_and_replays_them_offline() {
+    let server = ChartServer::start().unwrap();
+    repository(&server);
+    let cache = Cache::new("plan");
+    let fleet = cache.0.with_extension("fleet");
+    let _cleanup = Cache(fleet.clone());
+    write_fleet(&fleet, &format!("{}/repo", server.url()));
+    let (out1, out2) = (fleet.join("out1"), fleet.join("out2"));
+
+    let (code, _, err) = plan(&cache, &fleet, &out1);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let manifest = std::fs::read_to_string(out1.join("clusters/a/00-web.yaml")).unwrap();
+    assert!(manifest.contains("version: \"1.1.0\""), "{manifest}");
+
+    let url = server.url();
+    drop(server);
+    let (code, _, err) = plan(&cache, &fleet, &out2);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert_eq!(
+        std::fs::read(out1.join("plan.yaml")).unwrap(),
+        std::fs::read(out2.join("plan.yaml")).unwrap()
+    );
+
+    // Another repository, never fetched, while the server is down: exit 3, nothing written.
+    write_fleet(&fleet, &format!("{url}/other"));
+    let out3 = fleet.join("out3");
+    let (code, _, err) = plan(&cache, &fleet, &out3);
+    assert_eq!(code, 3, "{err}");
+    assert!(
+        err.starts_with(&format!(
+            "error: cannot fetch chart demo 1.1.0 from {url}/other (named by services/web/service.yaml): "
+        )),
+        "{err}"
+    );
+    assert!(err.contains("  = hint: offline?"), "{err}");
+    assert!(!out3.exists());
+}

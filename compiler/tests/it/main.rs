@@ -7,5 +7,6 @@ mod cel;
 mod example;
 mod graph;
 mod plan;
+mod remote;
 mod schemas;
 mod support;
