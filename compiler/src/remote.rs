@@ -95,16 +95,21 @@ pub fn repository_charts(files: &FleetFiles) -> BTreeMap<RepositoryChart, Vec<St
 
 /// Fetches every repository chart the services name (from the cache when it has them) and adds
 /// its files to `files`. Stops at the first chart that cannot be had.
-pub fn fetch_into(files: &mut FleetFiles, fetcher: &ChartFetcher) -> Result<(), RemoteChartError> {
+pub fn fetch_into(
+    files: &mut FleetFiles,
+    fetcher: &ChartFetcher,
+) -> Result<(), Box<RemoteChartError>> {
     for (chart, services) in repository_charts(files) {
-        let fail = |reason: String, hint: Option<String>, remote: bool| RemoteChartError {
-            repository: chart.repository.clone(),
-            name: chart.name.clone(),
-            version: chart.version.clone(),
-            services: services.clone(),
-            reason,
-            hint,
-            remote,
+        let fail = |reason: String, hint: Option<String>, remote: bool| {
+            Box::new(RemoteChartError {
+                repository: chart.repository.clone(),
+                name: chart.name.clone(),
+                version: chart.version.clone(),
+                services: services.clone(),
+                reason,
+                hint,
+                remote,
+            })
         };
         let fetched = fetcher
             .fetch(&chart.source())

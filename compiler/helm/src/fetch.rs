@@ -255,7 +255,7 @@ impl ChartFetcher {
         }
         let ref_key = |v: &str| format!("repo\n{url}\n{name}\n{v}");
         if is_exact_version(version)
-            && let Some(hit) = self.from_ref(&ref_key(version), Some(version))
+            && let Some(hit) = self.cached_ref(&ref_key(version), Some(version))
         {
             return Ok(hit);
         }
@@ -363,7 +363,7 @@ impl ChartFetcher {
         let name = format!("{}/{}", r.registry, r.repository);
         let ref_key = |v: &str| format!("oci\n{name}\n{v}");
         if is_exact_version(&version)
-            && let Some(hit) = self.from_ref(&ref_key(&version), Some(&version))
+            && let Some(hit) = self.cached_ref(&ref_key(&version), Some(&version))
         {
             return Ok(hit);
         }
@@ -401,7 +401,7 @@ impl ChartFetcher {
             }
         };
         let key = ref_key(&version);
-        if let Some(hit) = self.from_ref(&key, Some(&version)) {
+        if let Some(hit) = self.cached_ref(&key, Some(&version)) {
             return Ok(hit);
         }
         let tag = registry::version_to_tag(&version);
@@ -457,7 +457,7 @@ impl ChartFetcher {
             ));
         }
         let key = format!("url\n{url}");
-        if let Some(hit) = self.from_ref(&key, None) {
+        if let Some(hit) = self.cached_ref(&key, None) {
             return Ok(hit);
         }
         let body = self.download(url)?;
@@ -661,7 +661,7 @@ impl ChartFetcher {
     }
 
     /// The cached archive a reference resolved to before.
-    fn from_ref(&self, key: &str, version: Option<&str>) -> Option<Fetched> {
+    fn cached_ref(&self, key: &str, version: Option<&str>) -> Option<Fetched> {
         let digest = self.read_ref(key)?;
         let path = self.cached_archive(&digest)?;
         Some(Fetched {
@@ -818,9 +818,9 @@ mod tests {
         let digest = sha256_hex(b"archive");
         f.store_archive(&digest, b"archive").unwrap();
         f.write_ref("k", &digest).unwrap();
-        assert_eq!(f.from_ref("k", None).unwrap().digest, digest);
+        assert_eq!(f.cached_ref("k", None).unwrap().digest, digest);
         std::fs::write(f.archive_path(&digest), b"tampered").unwrap();
-        assert!(f.from_ref("k", None).is_none());
+        assert!(f.cached_ref("k", None).is_none());
         assert!(f.cached_archive("../../etc/passwd").is_none());
         let leftovers = std::fs::read_dir(dir.join("sha256"))
             .unwrap()
