@@ -65,7 +65,7 @@ fn repository_dir(repository: &str, name: &str, version: &str) -> String {
 
 /// A repository chart that could not be fetched or unpacked, with the services naming it.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("cannot fetch chart {name} {version} from {repository} (named by {}): {reason}", .services.join(", "))]
+#[error("cannot fetch chart {name} {version} from {} (named by {}): {reason}", redacted(.repository), .services.join(", "))]
 pub struct RemoteChartError {
     pub repository: String,
     pub name: String,
@@ -76,6 +76,18 @@ pub struct RemoteChartError {
     pub hint: Option<String>,
     /// The fetch failed on the repository's side or the network (not the archive itself).
     pub remote: bool,
+}
+
+/// `repository` with any `user:password@` of its URL shown as `***@`.
+fn redacted(repository: &str) -> Cow<'_, str> {
+    let Some((scheme, rest)) = repository.split_once("://") else {
+        return Cow::Borrowed(repository);
+    };
+    let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..end].rfind('@') {
+        Some(at) => Cow::Owned(format!("{scheme}://***@{}", &rest[at + 1..])),
+        None => Cow::Borrowed(repository),
+    }
 }
 
 /// The repository charts the service files name, with the files naming each. Read leniently:
@@ -213,6 +225,11 @@ mod tests {
             version: oci.version.clone(),
         };
         assert_eq!(chart_dir(&r), oci.dir());
+        assert_eq!(
+            redacted("https://u:hunter2@h.example/charts"),
+            "https://***@h.example/charts"
+        );
+        assert_eq!(redacted("oci://h.example/c"), "oci://h.example/c");
         assert!(crate::load::normalize_chart_path("x", &oci.dir()).is_err());
     }
 }

@@ -225,6 +225,14 @@ impl ChartFetcher {
 
     /// The chart archive of `source`, from the cache or the network.
     pub fn fetch(&self, source: &ChartSource) -> Result<Fetched, FetchError> {
+        if has_credentials(source) {
+            // Refused without echoing the reference: it holds a secret.
+            return Err(FetchError::new(
+                FetchErrorKind::Reference,
+                "chart references with credentials (user:password@host) are not supported",
+            )
+            .with_hint("remove the credentials from the URL; private repositories and registries are not supported: download the chart and give its .tgz"));
+        }
         match source {
             ChartSource::Repository { url, name, version } => {
                 self.fetch_repository(url, name, version)
@@ -709,6 +717,22 @@ impl ChartFetcher {
     }
 }
 
+/// Whether the source's URL or reference carries user information (`user:secret@host`).
+fn has_credentials(source: &ChartSource) -> bool {
+    let authority = |rest: &str| {
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        rest[..end].contains('@')
+    };
+    match source {
+        ChartSource::Repository { url, .. } | ChartSource::Url(url) => url
+            .split_once("://")
+            .is_some_and(|(_, rest)| authority(rest)),
+        ChartSource::Oci { reference, .. } => {
+            reference.strip_prefix("oci://").is_some_and(authority)
+        }
+    }
+}
+
 fn build_client(plain: bool) -> Result<reqwest::blocking::Client, String> {
     // reqwest is built without a bundled crypto provider; use ring, as `secrets` does.
     // Installing fails harmlessly when the process already chose one.
@@ -809,6 +833,29 @@ mod tests {
             ChartSource::from_args("https://r.example/demo-1.0.0.tgz", None, "", false),
             Some(ChartSource::Url("https://r.example/demo-1.0.0.tgz".into()))
         );
+    }
+
+    #[test]
+    fn credentials_in_references_are_refused_without_echoing_them() {
+        let f = ChartFetcher::new(std::env::temp_dir().join("flotilla-fetch-unit-never-written"));
+        for source in [
+            ChartSource::Url("https://u:hunter2@h.example/c.tgz".into()),
+            ChartSource::Repository {
+                url: "https://u:hunter2@h.example/charts".into(),
+                name: "c".into(),
+                version: String::new(),
+            },
+            ChartSource::Oci {
+                reference: "oci://u:hunter2@h.example/c".into(),
+                version: "1.0.0".into(),
+            },
+        ] {
+            let e = f.fetch(&source).unwrap_err();
+            assert!(e.is_usage());
+            assert!(!format!("{e} {:?}", e.hint).contains("hunter2"), "{e}");
+        }
+        let plain = ChartSource::Url("https://h.example/c@1.tgz".into());
+        assert!(!has_credentials(&plain));
     }
 
     #[test]
