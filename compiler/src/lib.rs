@@ -18,6 +18,7 @@ pub mod helm_renderer;
 pub mod load;
 pub mod model;
 pub mod redact;
+pub mod remote;
 pub mod render;
 pub mod resolvers;
 pub mod review;

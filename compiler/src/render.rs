@@ -20,6 +20,7 @@ use crate::digest::{ServiceDigest, service_digest};
 use crate::model::{
     ChartRef, ClusterName, Digest, Embedded, Fleet, Kubernetes, ServiceName, ValuesFrom, Waves,
 };
+use crate::remote::chart_dir;
 use crate::resolvers::vault::{ReadError, Secrets, code_of, help_of, literal_refs, merge_under};
 use crate::resolvers::{self, Scope};
 use crate::source::FleetFiles;
@@ -338,20 +339,18 @@ pub fn render<R: ChartRenderer>(
     secrets: &Arc<Secrets>,
     diags: &mut Diags<'_>,
 ) -> Rendered {
-    // Charts, each distinct folder once.
-    let mut paths: Vec<&str> = fleet
+    // Charts, each distinct folder once (a repository chart's files, fetched before the
+    // compile, are under `remote::chart_dir`).
+    let mut paths: Vec<std::borrow::Cow<'_, str>> = fleet
         .services
         .values()
-        .filter_map(|s| match &s.chart {
-            ChartRef::Local { path } => Some(path.as_str()),
-            ChartRef::Repository { .. } => None,
-        })
+        .map(|s| chart_dir(&s.chart))
         .collect();
     paths.sort_unstable();
     paths.dedup();
     let loaded: BTreeMap<&str, Result<Loaded<R::Chart>, String>> = paths
         .par_iter()
-        .map(|&p| (p, load_chart(files.chart_files(p), p, renderer)))
+        .map(|p| (p.as_ref(), load_chart(files.chart_files(p), p, renderer)))
         .collect::<Vec<_>>()
         .into_iter()
         .collect();
@@ -367,10 +366,7 @@ pub fn render<R: ChartRenderer>(
     let in_waves: std::collections::BTreeSet<&ServiceName> =
         waves.values().flat_map(Waves::order).collect();
     for (name, spec) in &fleet.services {
-        let chart = match &spec.chart {
-            ChartRef::Local { path } => loaded.get(path.as_str()),
-            ChartRef::Repository { .. } => None,
-        };
+        let chart = loaded.get(chart_dir(&spec.chart).as_ref());
         let chart_digest = chart.and_then(|c| c.as_ref().ok()).map(|c| &c.pin.digest);
         let version = service_digest(spec, chart_digest);
         digests.insert(name.clone(), version.clone());
@@ -392,6 +388,28 @@ pub fn render<R: ChartRenderer>(
                 continue;
             }
             (
+                Some(Err(why)),
+                ChartRef::Repository {
+                    repository,
+                    name: chart,
+                    version,
+                },
+            ) if !files.chart_files(&chart_dir(&spec.chart)).is_empty() => {
+                if selected {
+                    diags.error_at(
+                        "chart::load",
+                        format!(
+                            "cannot load the chart of `{name}` ({chart} {version} from {repository}): {why}"
+                        ),
+                        &spec.file,
+                        spec.chart_span.clone(),
+                        "this chart",
+                        None,
+                    );
+                }
+                continue;
+            }
+            (
                 _,
                 ChartRef::Repository {
                     repository,
@@ -403,13 +421,13 @@ pub fn render<R: ChartRenderer>(
                     diags.error_at(
                         "chart::unavailable",
                         format!(
-                            "the chart of `{name}` ({chart} {version} from {repository}) is not in the fleet repository"
+                            "the chart of `{name}` ({chart} {version} from {repository}) was not fetched"
                         ),
                         &spec.file,
                         spec.chart_span.clone(),
                         "a repository chart",
                         Some(
-                            "charts are not fetched from repositories: vendor the chart into the fleet (e.g. charts/<name>) and give its `path`".into(),
+                            "repository charts are fetched before the compile (`flotilla plan` does it); or vendor the chart into the fleet (e.g. charts/<name>) and give its `path`".into(),
                         ),
                     );
                 }

@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use helm::HelmError;
 use helm::action::{self, FileWrite, TemplateOptions, ValueOptions, WriteMode};
+use helm::fetch::{ChartFetcher, ChartSource, FetchError};
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -20,7 +21,9 @@ pub enum HelmCommand {
 
 #[derive(Debug, clap::Args)]
 pub struct TemplateArgs {
-    /// `[NAME] CHART`: the release name (default `release-name`) and a chart folder or `.tgz`.
+    /// `[NAME] CHART`: the release name (default `release-name`) and a chart: a folder, a
+    /// `.tgz`, a `.tgz` URL, an `oci://registry/path/chart` reference, or a chart name with
+    /// `--repo`.
     #[arg(required = true, num_args = 1..=2, value_names = ["NAME", "CHART"])]
     pub args: Vec<String>,
     /// Namespace of the release.
@@ -68,6 +71,19 @@ pub struct TemplateArgs {
     /// Do not validate values against `values.schema.json`.
     #[arg(long = "skip-schema-validation")]
     pub skip_schema_validation: bool,
+    /// The chart repository's URL: CHART is then a chart name of its `index.yaml`.
+    #[arg(long)]
+    pub repo: Option<String>,
+    /// The chart version (repository or OCI): exact, or a semver constraint such as `^1.2`;
+    /// the latest stable version when omitted.
+    #[arg(long, default_value = "")]
+    pub version: String,
+    /// Let an unspecified version pick prereleases too (`>0.0.0-0`).
+    #[arg(long)]
+    pub devel: bool,
+    /// Talk to the OCI registry over http:// instead of https://.
+    #[arg(long = "plain-http")]
+    pub plain_http: bool,
 }
 
 pub fn exec(args: Args) -> ExitCode {
@@ -92,6 +108,14 @@ fn template(args: TemplateArgs) -> ExitCode {
         [name, chart] => (name.clone(), chart.clone()),
         _ => return fail(&HelmError::Usage("expected [NAME] CHART".into())),
     };
+    let chart =
+        match ChartSource::from_args(&chart, args.repo.as_deref(), &args.version, args.devel) {
+            None => chart,
+            Some(source) => match fetch(&source, args.plain_http) {
+                Ok(path) => path,
+                Err(code) => return code,
+            },
+        };
     let clock = now();
     let opts = TemplateOptions {
         release_name: release,
@@ -139,6 +163,29 @@ fn template(args: TemplateArgs) -> ExitCode {
         }
         Err(e) => fail(&e),
     }
+}
+
+/// Fetches a chart into the chart cache (or finds it there) and returns the archive's path.
+fn fetch(source: &ChartSource, plain_http: bool) -> Result<String, ExitCode> {
+    let fetched = ChartFetcher::from_env()
+        .and_then(|f| f.plain_http(plain_http).fetch(source))
+        .map_err(|e| fetch_failed(&e))?;
+    if let Some(w) = &fetched.warning {
+        eprintln!("WARNING: {w}");
+    }
+    Ok(fetched.path.to_string_lossy().into_owned())
+}
+
+fn fetch_failed(e: &FetchError) -> ExitCode {
+    eprintln!("Error: {e}");
+    if let Some(hint) = &e.hint {
+        eprintln!("hint: {hint}");
+    }
+    ExitCode::from(if e.is_usage() {
+        super::exit::USAGE
+    } else {
+        super::exit::REMOTE
+    })
 }
 
 fn write_file(w: &FileWrite) -> Result<(), HelmError> {

@@ -108,6 +108,33 @@ pub fn exec(args: Args) -> ExitCode {
     ExitCode::from(exit::SUCCESS)
 }
 
+/// Adds the repository charts the services name to `files`, from the chart cache or fetched
+/// into it. A chart that cannot be had is a remote failure (exit 3), with a hint.
+fn fetch_charts(files: &mut FleetFiles) -> Result<(), ExitCode> {
+    if compiler::remote::repository_charts(files).is_empty() {
+        return Ok(());
+    }
+    let result = helm::fetch::ChartFetcher::from_env()
+        .map_err(|e| (e.message, e.hint, true))
+        .and_then(|fetcher| {
+            compiler::remote::fetch_into(files, &fetcher).map_err(|e| {
+                let remote = e.remote;
+                (e.to_string(), e.hint, remote)
+            })
+        });
+    result.map_err(|(message, hint, remote)| {
+        eprintln!("error: {message}");
+        if let Some(h) = hint {
+            eprintln!("  = hint: {h}");
+        }
+        ExitCode::from(if remote {
+            exit::REMOTE
+        } else {
+            exit::DIAGNOSTICS
+        })
+    })
+}
+
 /// Reads and compiles a fleet, with the persistent cache when asked and a progress bar on
 /// standard error when it is a terminal and the compile takes more than a moment. Prints the
 /// diagnostics. A fleet that cannot be read at all is a usage error.
@@ -116,10 +143,11 @@ pub(super) fn compile_fleet(
     cache: bool,
     secrets: &Arc<dyn secrets::SecretSource>,
 ) -> Result<Compilation, ExitCode> {
-    let files = FleetFiles::read_dir(fleet).map_err(|e| {
+    let mut files = FleetFiles::read_dir(fleet).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(exit::USAGE)
     })?;
+    fetch_charts(&mut files)?;
     let disk = cache.then(|| DiskCache::for_fleet(fleet));
     let start = Instant::now();
     let bar: OnceLock<ProgressBar> = OnceLock::new();

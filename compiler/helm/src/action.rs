@@ -184,8 +184,10 @@ pub fn read_values_file(name: &str) -> Result<(String, Vec<u8>), HelmError> {
     }
 }
 
-/// `ChartPathOptions.LocateChart` without repositories: a local folder or archive, else a
-/// clear error (repositories and registries need a network this build does not use).
+/// `ChartPathOptions.LocateChart` for local charts: a folder or an archive. Charts from a
+/// repository (`--repo`), an OCI registry or a URL are fetched first by
+/// [`crate::fetch::ChartFetcher`]; a `repo/chart` name needs Helm's repository list, which
+/// Flotilla does not keep.
 pub fn locate_chart(name: &str) -> Result<&Path, HelmError> {
     let name = name.trim();
     let path = Path::new(name);
@@ -200,8 +202,8 @@ pub fn locate_chart(name: &str) -> Result<&Path, HelmError> {
             "non-absolute URLs should be in form of repo_name/path_to_chart, got: {name}"
         )));
     }
-    Err(HelmError::Remote(format!(
-        "chart {name:?} is not a local folder or archive; fetching charts from repositories or OCI registries is unavailable here (no network access and no chart cache)"
+    Err(HelmError::Usage(format!(
+        "chart {name:?} is not a local folder or archive, and repository names (helm repo add) are not kept here: give the repository's URL with --repo URL and the chart's name, or an oci:// reference"
     )))
 }
 

@@ -48,8 +48,9 @@ impl Default for EngineOptions {
     }
 }
 
-struct Renderable {
-    text: String,
+struct Renderable<'a> {
+    /// Borrowed from the chart unless it is not UTF-8 (a render then copies no template text).
+    text: std::borrow::Cow<'a, str>,
     vals: Map,
     base_path: String,
 }
@@ -97,7 +98,7 @@ pub fn render(
 /// texts were parsed before).
 fn parse_set(
     keys: &[String],
-    templates: &BTreeMap<String, Renderable>,
+    templates: &BTreeMap<String, Renderable<'_>>,
 ) -> Result<Template, HelmError> {
     let mut h = Sha256::new();
     for name in keys {
@@ -132,9 +133,9 @@ fn parse_set(
 }
 
 /// `recAllTpls`: collects the chart's templates with their scope, recursing into subcharts.
-fn rec_all_templates(
-    c: &Chart,
-    templates: &mut BTreeMap<String, Renderable>,
+fn rec_all_templates<'a>(
+    c: &'a Chart,
+    templates: &mut BTreeMap<String, Renderable<'a>>,
     vals: &Map,
     full_path: &str,
     is_root: bool,
@@ -175,7 +176,7 @@ fn rec_all_templates(
         templates.insert(
             path_join(&[full_path, &t.name]),
             Renderable {
-                text: String::from_utf8_lossy(&t.data).into_owned(),
+                text: String::from_utf8_lossy(&t.data),
                 vals: next.clone(),
                 base_path: path_join(&[full_path, "templates"]),
             },
@@ -296,7 +297,7 @@ mod tests {
                 m.insert(
                     name.to_string(),
                     Renderable {
-                        text: text.to_string(),
+                        text: std::borrow::Cow::Borrowed(*text),
                         vals: Map::new(),
                         base_path: String::new(),
                     },

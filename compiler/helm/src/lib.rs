@@ -8,6 +8,9 @@
 //! Helm prints on failure. For many renders, load a chart once ([`action::load_installable`]),
 //! merge values ([`action::merge_user_values`]) and render through a [`RenderCache`], which
 //! renders each distinct (chart, values, options) once.
+//!
+//! Charts from a repository, an OCI registry or a URL are fetched by [`fetch::ChartFetcher`]
+//! into a local content-addressed cache; rendering itself never touches the network.
 
 pub mod action;
 pub mod cache;
@@ -15,6 +18,7 @@ pub mod chart;
 pub mod dependencies;
 pub mod engine;
 pub mod error;
+pub mod fetch;
 pub mod glob;
 pub mod gostr;
 pub mod ignore;
@@ -22,9 +26,13 @@ pub mod json;
 pub mod loader;
 pub mod manifest;
 pub mod objects;
+pub mod registry;
+pub mod repo;
 pub mod schema;
 pub mod semver;
 pub mod strvals;
+#[cfg(feature = "testing")]
+pub mod testing;
 pub mod values;
 
 pub use action::{TemplateOptions, TemplateOutput, ValueOptions};

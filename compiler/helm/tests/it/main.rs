@@ -211,3 +211,4 @@ fn case_files_parse() {
 
 mod charts;
 mod engine_cases;
+mod fetch;
