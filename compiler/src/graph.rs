@@ -50,34 +50,49 @@ pub fn order(
     };
     topo.reverse();
 
+    // Clusters with the same services selected have the same waves: computed once.
+    let mut memo: std::collections::HashMap<Vec<&ServiceName>, Waves> =
+        std::collections::HashMap::new();
     let mut out = BTreeMap::new();
     for (cluster, selected) in &selection.clusters {
-        let mut wave_of: BTreeMap<&ServiceName, usize> = BTreeMap::new();
-        for &s in &topo {
-            if !selected.contains(s) {
-                continue;
-            }
-            let w = fleet.services[s]
-                .dependencies()
-                .filter_map(|d| wave_of.get(d))
-                .map(|w| w + 1)
-                .max()
-                .unwrap_or(0);
-            wave_of.insert(s, w);
-        }
-        let mut waves: Vec<Vec<ServiceName>> = Vec::new();
-        for (s, w) in wave_of {
-            if waves.len() <= w {
-                waves.resize(w + 1, Vec::new());
-            }
-            waves[w].push(s.clone());
-        }
-        for w in &mut waves {
-            w.sort();
-        }
-        out.insert(cluster.clone(), Waves(waves));
+        let key: Vec<&ServiceName> = topo
+            .iter()
+            .copied()
+            .filter(|s| selected.contains(*s))
+            .collect();
+        let waves = memo
+            .entry(key)
+            .or_insert_with_key(|key| waves_of(fleet, key))
+            .clone();
+        out.insert(cluster.clone(), waves);
     }
     out
+}
+
+/// The waves of `selected` (dependencies first): a service's wave is one more than the
+/// highest wave of the services it depends on.
+fn waves_of(fleet: &Fleet, selected: &[&ServiceName]) -> Waves {
+    let mut wave_of: BTreeMap<&ServiceName, usize> = BTreeMap::new();
+    for &s in selected {
+        let w = fleet.services[s]
+            .dependencies()
+            .filter_map(|d| wave_of.get(d))
+            .map(|w| w + 1)
+            .max()
+            .unwrap_or(0);
+        wave_of.insert(s, w);
+    }
+    let mut waves: Vec<Vec<ServiceName>> = Vec::new();
+    for (s, w) in wave_of {
+        if waves.len() <= w {
+            waves.resize(w + 1, Vec::new());
+        }
+        waves[w].push(s.clone());
+    }
+    for w in &mut waves {
+        w.sort();
+    }
+    Waves(waves)
 }
 
 /// Reports every dependency cycle; returns the services in one.
