@@ -29,7 +29,7 @@ fn compile(files: &FleetFiles, cache: Option<&DiskCache>) -> usize {
         &HelmRenderer,
         Options {
             cache,
-            progress: None,
+            ..Options::default()
         },
     );
     assert!(

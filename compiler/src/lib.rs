@@ -16,6 +16,7 @@ pub mod helm_renderer;
 pub mod load;
 pub mod model;
 pub mod render;
+pub mod resolvers;
 pub mod review;
 pub mod source;
 pub mod synthetic;
@@ -80,11 +81,13 @@ impl Compilation {
     }
 }
 
-/// How to compile: the persistent cache and a progress callback, both optional.
+/// How to compile: the persistent cache, a progress callback and the host that loads the
+/// fleet's plugins (its compiled-code cache; by default one kept in memory), all optional.
 #[derive(Default, Clone, Copy)]
 pub struct Options<'a> {
     pub cache: Option<&'a DiskCache>,
     pub progress: Option<Progress<'a>>,
+    pub plugin_host: Option<&'a plugins::PluginHost>,
 }
 
 impl std::fmt::Debug for Options<'_> {
@@ -92,6 +95,7 @@ impl std::fmt::Debug for Options<'_> {
         f.debug_struct("Options")
             .field("cache", &self.cache)
             .field("progress", &self.progress.is_some())
+            .field("plugin_host", &self.plugin_host)
             .finish()
     }
 }
@@ -199,11 +203,17 @@ pub fn compile_with<R: ChartRenderer>(
     lap(&mut timings.select);
     let waves = graph::order(&fleet, &selection, &unknown, &mut diags);
     lap(&mut timings.graph);
+    let plugins = std::sync::Arc::new(resolvers::plugin::FleetPlugins::load(
+        files,
+        options.plugin_host,
+        &mut diags,
+    ));
     let rendered = render::render(
         files,
         &fleet,
         &waves,
         renderer,
+        &plugins,
         options.cache,
         options.progress,
         &mut diags,

@@ -18,6 +18,8 @@ use crate::chart::{ChartFiles, ChartMeta, ChartRenderer, ReleaseRef, chart_diges
 use crate::diag::Diags;
 use crate::digest::{ServiceDigest, service_digest};
 use crate::model::{ChartRef, ClusterName, Digest, Embedded, Fleet, ServiceName, Waves};
+use crate::resolvers::RenderScope;
+use crate::resolvers::plugin::FleetPlugins;
 use crate::source::FleetFiles;
 use crate::values::{
     Reads, ValuesError, ValuesTemplate, cluster_reads, data_value, projection, values_digest,
@@ -169,12 +171,16 @@ impl RenderCache {
 }
 
 /// The persistent cache key of a service version's outcomes.
-fn key_of_outcomes(renderer: &str, version: &Digest) -> Digest {
+fn key_of_outcomes(renderer: &str, version: &Digest, plugins: Option<&Digest>) -> Digest {
     let mut h = Sha256::new();
     h.update(b"flotilla.outcomes/v1\0");
     h.update((renderer.len() as u64).to_le_bytes());
     h.update(renderer.as_bytes());
     h.update(version.0);
+    if let Some(plugins) = plugins {
+        h.update(b"plugins");
+        h.update(plugins.0);
+    }
     Digest(h.finalize().into())
 }
 
@@ -279,6 +285,7 @@ pub fn render<R: ChartRenderer>(
     fleet: &Fleet,
     waves: &BTreeMap<ClusterName, Waves>,
     renderer: &R,
+    plugins: &Arc<FleetPlugins>,
     disk: Option<&DiskCache>,
     progress: Option<Progress<'_>>,
     diags: &mut Diags<'_>,
@@ -301,7 +308,9 @@ pub fn render<R: ChartRenderer>(
         .into_iter()
         .collect();
 
-    let funcs = Arc::new(FuncMap::helm());
+    let mut funcs = FuncMap::helm();
+    crate::resolvers::plugin::register(&mut funcs, plugins.clone());
+    let funcs = Arc::new(funcs);
     let known: Vec<&str> = funcs.names().collect();
     let mut digests = BTreeMap::new();
     let mut prepared: BTreeMap<&ServiceName, Prepared<'_, R::Chart>> = BTreeMap::new();
@@ -385,6 +394,7 @@ pub fn render<R: ChartRenderer>(
                 continue;
             }
         };
+        let reads = cluster_reads(&spec.values.text);
         prepared.insert(
             name,
             Prepared {
@@ -399,14 +409,20 @@ pub fn render<R: ChartRenderer>(
                 values_span: &spec.values,
                 file: &spec.file,
                 chart_span: spec.chart_span.clone(),
-                chains: match cluster_reads(&spec.values.text) {
-                    Reads::Chains(c) => c,
+                chains: match &reads {
+                    Reads::Chains(c) => c.clone(),
                     Reads::Everything => vec![Vec::new()],
                 },
                 memo: Mutex::new(HashMap::new()),
                 persisted: HashMap::new(),
                 pack: HashMap::new(),
-                persisted_key: key_of_outcomes(renderer.id(), &version.0),
+                // A template that may call plugins reads everything: their answers are part of
+                // its outcomes, so their fingerprint is part of the key.
+                persisted_key: key_of_outcomes(
+                    renderer.id(),
+                    &version.0,
+                    (reads == Reads::Everything).then(|| plugins.fingerprint()),
+                ),
             },
         );
     }
@@ -551,6 +567,7 @@ fn render_cluster<R: ChartRenderer>(
     };
     let data = spec.to_data();
     let mut cluster_value: Option<Value> = None;
+    let mut cluster_json: Option<Arc<serde_json::Value>> = None;
     for (wave, names) in waves.0.iter().enumerate() {
         for name in names {
             let Some(&i) = index.get(name) else {
@@ -577,7 +594,17 @@ fn render_cluster<R: ChartRenderer>(
                         fresh = true;
                         stats.values_rendered += 1;
                         let value = cluster_value.get_or_insert_with(|| data_value(&data));
-                        let values = p.template.render(value, &p.data).map_err(Failure::Values)?;
+                        let cluster = cluster_json.get_or_insert_with(|| {
+                            Arc::new(serde_json::to_value(&data).unwrap_or_default())
+                        });
+                        let scope: Arc<dyn std::any::Any + Send + Sync> = Arc::new(RenderScope {
+                            cluster: cluster.clone(),
+                            service: p.service.clone(),
+                        });
+                        let values = p
+                            .template
+                            .render(value, &p.data, Some(scope))
+                            .map_err(Failure::Values)?;
                         let values_digest = values_digest(&values);
                         let release = ReleaseRef {
                             name: &p.release,
@@ -663,6 +690,9 @@ fn report_failure<C>(
             );
             diagnostics::template::exec_error(&mut scratch, src, e);
             for mut d in scratch.diagnostics {
+                if d.help.is_none() {
+                    d.help = crate::resolvers::plugin::help(&d.message);
+                }
                 let message = format!(
                     "the values of `{name}` failed on {on}: {}",
                     helm_exec_message(&d.message)
