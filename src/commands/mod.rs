@@ -9,6 +9,7 @@ mod auth;
 mod dev;
 mod helm;
 mod plan;
+mod plugin;
 mod review;
 mod select;
 mod template;
@@ -30,6 +31,8 @@ pub enum Command {
     Dev(dev::Args),
     /// Ask the fleet's RBAC policy: `auth can-i ACTION [SERVICE] --cluster NAME --as user:NAME`.
     Auth(auth::Args),
+    /// WebAssembly value plugins: scaffold one, build it, try it on a cluster.
+    Plugin(plugin::Args),
 }
 
 /// Exit codes: 0 success, 1 diagnostics, 2 usage, 3 remote failure, 101 internal bug.
@@ -49,5 +52,6 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Review(args) => review::exec(args),
         Command::Dev(args) => dev::exec(args),
         Command::Auth(args) => auth::exec(args),
+        Command::Plugin(args) => plugin::exec(args),
     }
 }

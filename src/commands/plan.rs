@@ -56,6 +56,8 @@ pub(super) fn compile_fleet(fleet: &Path, cache: bool) -> Result<Compilation, Ex
         ExitCode::from(exit::USAGE)
     })?;
     let disk = cache.then(|| DiskCache::for_fleet(fleet));
+    // Compiled plugins are kept in the user's cache: they never change a result.
+    let plugin_host = plugins::PluginHost::new(plugins::HostConfig::with_user_cache());
     let start = Instant::now();
     let bar: OnceLock<ProgressBar> = OnceLock::new();
     let show = std::io::stderr().is_terminal();
@@ -80,6 +82,7 @@ pub(super) fn compile_fleet(fleet: &Path, cache: bool) -> Result<Compilation, Ex
         Options {
             cache: disk.as_ref(),
             progress: Some(&progress),
+            plugin_host: Some(&plugin_host),
         },
     );
     if let Some(bar) = bar.get() {

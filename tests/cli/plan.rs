@@ -1,7 +1,6 @@
 //! `flotilla plan`, `flotilla review` and `flotilla dev` run as users run them.
 
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use super::{FLEET, run};
@@ -113,8 +112,7 @@ fn plan_gives_the_same_bytes_on_one_thread_or_many() {
     let mut trees = Vec::new();
     for threads in ["1", "4"] {
         let out = t.path(&format!("plan-{threads}"));
-        let status = Command::new(env!("CARGO_BIN_EXE_flotilla"))
-            .current_dir(env!("CARGO_MANIFEST_DIR"))
+        let status = super::command()
             .env("RAYON_NUM_THREADS", threads)
             .args(["plan", "--fleet", FLEET, "--out", &out, "--no-cache"])
             .output()
