@@ -85,7 +85,10 @@ impl FleetPlugins {
         host: Option<&PluginHost>,
         diags: &mut Diags<'_>,
     ) -> FleetPlugins {
-        let host = host.unwrap_or_else(|| default_host());
+        let host = match host {
+            Some(host) => host,
+            None => default_host(),
+        };
         let wasm: BTreeMap<&str, (&str, &[u8])> = files
             .blobs
             .iter()
@@ -235,7 +238,7 @@ impl FleetPlugins {
         match self.plugins.get(name) {
             Some(plugin) => plugin.call(request).map_err(|e| e.to_string()),
             None if self.broken.contains(name) => Err(format!(
-                "plugin {name:?} did not load (see the error about {DIR}/{name}.wasm)"
+                "plugin {name:?} did not load (see the errors about its files in {DIR}/)"
             )),
             None => Err(self.not_found(name)),
         }
@@ -378,5 +381,52 @@ pub fn cluster_request(path: &str, text: &str) -> Result<serde_json::Value, diag
             Ok(serde_json::to_value(cluster.to_data()).unwrap_or_default())
         }
         _ => Err(report),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn plugin_files() {
+        assert_eq!(plugin_name("plugins/cidr.wasm", "wasm"), Some("cidr"));
+        assert_eq!(plugin_name("plugins/cidr.yaml", "yaml"), Some("cidr"));
+        assert_eq!(plugin_name("plugins/cidr.yaml", "wasm"), None);
+        assert_eq!(plugin_name("plugins/src/cidr.wasm", "wasm"), None);
+        assert_eq!(plugin_name("charts/cidr.wasm", "wasm"), None);
+        assert_eq!(plugin_name("plugins/.wasm", "wasm"), None);
+        assert_eq!(plugin_name("pluginsx/a.wasm", "wasm"), None);
+        assert!(valid_name("cidr-allocator_2"));
+        assert!(!valid_name("Cidr") && !valid_name("2x") && !valid_name(""));
+    }
+
+    #[test]
+    fn unknown_plugins_are_named() {
+        let plugins = FleetPlugins::default();
+        let request = Request {
+            cluster: &serde_json::json!({}),
+            service: "api",
+            args: &[],
+        };
+        assert_eq!(
+            plugins.call("netalloc", &request),
+            Err("there is no plugin \"netalloc\" in this fleet (no plugins/netalloc.wasm; the \
+                 fleet's plugins: none)"
+                .to_owned())
+        );
+    }
+
+    #[test]
+    fn helps_for_plugin_failures_only() {
+        assert_eq!(
+            help("template: a/values:1:3: executing \"a/values\" at <plugin \"x\">: error calling plugin: there is no plugin \"x\" in this fleet"),
+            Some(MISSING_HELP.to_owned())
+        );
+        let h = help("… error calling plugin: from plugin \"netalloc\" (sha256:0123): trapped")
+            .unwrap_or_default();
+        assert!(h.contains("`flotilla plugin test netalloc --cluster"), "{h}");
+        assert!(h.contains("plugins/netalloc.yaml"), "{h}");
+        assert_eq!(help("error calling include: no template"), None);
     }
 }

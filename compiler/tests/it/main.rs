@@ -7,5 +7,6 @@ mod cel;
 mod example;
 mod graph;
 mod plan;
+mod plugins;
 mod schemas;
 mod support;
