@@ -86,7 +86,7 @@ fn plan_writes_the_bundle() {
     assert_eq!((code, err.as_str()), (0, ""));
     assert_eq!(
         stdout,
-        format!("wrote {out}: 12 clusters, 48 releases, 45 distinct manifests\n")
+        format!("wrote {out}: 12 clusters, 48 releases, 48 distinct manifests\n")
     );
     let files = tree(Path::new(&out));
     assert_eq!(files.len(), 1 + 48);

@@ -411,21 +411,28 @@ mod tests {
         };
         assert_eq!(
             plugins.call("netalloc", &request),
-            Err("there is no plugin \"netalloc\" in this fleet (no plugins/netalloc.wasm; the \
+            Err(
+                "there is no plugin \"netalloc\" in this fleet (no plugins/netalloc.wasm; the \
                  fleet's plugins: none)"
-                .to_owned())
+                    .to_owned()
+            )
         );
     }
 
     #[test]
     fn helps_for_plugin_failures_only() {
         assert_eq!(
-            help("template: a/values:1:3: executing \"a/values\" at <plugin \"x\">: error calling plugin: there is no plugin \"x\" in this fleet"),
+            help(
+                "template: a/values:1:3: executing \"a/values\" at <plugin \"x\">: error calling plugin: there is no plugin \"x\" in this fleet"
+            ),
             Some(MISSING_HELP.to_owned())
         );
         let h = help("… error calling plugin: from plugin \"netalloc\" (sha256:0123): trapped")
             .unwrap_or_default();
-        assert!(h.contains("`flotilla plugin test netalloc --cluster"), "{h}");
+        assert!(
+            h.contains("`flotilla plugin test netalloc --cluster"),
+            "{h}"
+        );
         assert!(h.contains("plugins/netalloc.yaml"), "{h}");
         assert_eq!(help("error calling include: no template"), None);
     }
