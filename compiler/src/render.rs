@@ -280,6 +280,7 @@ fn render_key(renderer: &str, chart: &Digest, values: &Digest, release: ReleaseR
 
 /// Loads the charts, renders values and charts, and builds the plan. Problems go to `diags`;
 /// a release that fails is left out of its cluster's plan.
+#[allow(clippy::too_many_arguments)]
 pub fn render<R: ChartRenderer>(
     files: &FleetFiles,
     fleet: &Fleet,
