@@ -7,6 +7,10 @@ cd "$(dirname "$0")/.."
 cargo build --locked --bin flotilla
 flotilla=target/debug/flotilla
 
+# The example fleet's WASM plugins (componentize-py, ~5 s each; skipped when up to date). The
+# first compile of the fleet compiles them (seconds); later ones load them from the cache.
+scripts/build-example-plugins.sh
+
 echo "== clusters of examples/fleet that run in prod on aws"
 "$flotilla" select --fleet examples/fleet 'cluster.environment == "prod" && cluster.provider == "aws"'
 

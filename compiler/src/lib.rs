@@ -97,7 +97,8 @@ impl Compilation {
     }
 }
 
-/// How to compile: the persistent cache, a progress callback and the secret source, all
+/// How to compile: the persistent cache, a progress callback, the secret source and the host
+/// that loads the fleet's plugins (its compiled-code cache; by default one kept in memory), all
 /// optional.
 #[derive(Default, Clone, Copy)]
 pub struct Options<'a> {
@@ -107,6 +108,7 @@ pub struct Options<'a> {
     /// `secrets/` folder when the files were read from a folder ([`FleetFiles::root`]),
     /// otherwise no source (reading a secret is then an error).
     pub secrets: Option<&'a Arc<dyn secrets::SecretSource>>,
+    pub plugin_host: Option<&'a plugins::PluginHost>,
 }
 
 impl std::fmt::Debug for Options<'_> {
@@ -115,6 +117,7 @@ impl std::fmt::Debug for Options<'_> {
             .field("cache", &self.cache)
             .field("progress", &self.progress.is_some())
             .field("secrets", &self.secrets.is_some())
+            .field("plugin_host", &self.plugin_host)
             .finish()
     }
 }
@@ -230,11 +233,17 @@ pub fn compile_with<R: ChartRenderer>(
         Some(local)
     });
     let secrets = Arc::new(resolvers::vault::Secrets::new(source));
+    let plugins = std::sync::Arc::new(resolvers::plugin::FleetPlugins::load(
+        files,
+        options.plugin_host,
+        &mut diags,
+    ));
     let rendered = render::render(
         files,
         &fleet,
         &waves,
         renderer,
+        &plugins,
         options.cache,
         options.progress,
         &secrets,

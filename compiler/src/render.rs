@@ -21,8 +21,9 @@ use crate::model::{
     ChartRef, ClusterName, Digest, Embedded, Fleet, Kubernetes, ServiceName, ValuesFrom, Waves,
 };
 use crate::remote::chart_dir;
+use crate::resolvers::plugin::FleetPlugins;
 use crate::resolvers::vault::{ReadError, Secrets, code_of, help_of, literal_refs, merge_under};
-use crate::resolvers::{self, Scope};
+use crate::resolvers::{self, RenderScope, Scope};
 use crate::source::FleetFiles;
 use crate::values::{
     Reads, ValuesError, ValuesTemplate, cluster_reads, data_value, projection, values_digest,
@@ -198,12 +199,16 @@ impl RenderCache {
 }
 
 /// The persistent cache key of a service version's outcomes.
-fn key_of_outcomes(renderer: &str, version: &Digest) -> Digest {
+fn key_of_outcomes(renderer: &str, version: &Digest, plugins: Option<&Digest>) -> Digest {
     let mut h = Sha256::new();
     h.update(b"flotilla.outcomes/v1\0");
     h.update((renderer.len() as u64).to_le_bytes());
     h.update(renderer.as_bytes());
     h.update(version.0);
+    if let Some(plugins) = plugins {
+        h.update(b"plugins");
+        h.update(plugins.0);
+    }
     Digest(h.finalize().into())
 }
 
@@ -334,6 +339,7 @@ pub fn render<R: ChartRenderer>(
     fleet: &Fleet,
     waves: &BTreeMap<ClusterName, Waves>,
     renderer: &R,
+    plugins: &Arc<FleetPlugins>,
     disk: Option<&DiskCache>,
     progress: Option<Progress<'_>>,
     secrets: &Arc<Secrets>,
@@ -357,7 +363,7 @@ pub fn render<R: ChartRenderer>(
 
     let funcs = {
         let mut funcs = FuncMap::helm();
-        resolvers::register(&mut funcs);
+        resolvers::register(&mut funcs, plugins.clone());
         Arc::new(funcs)
     };
     let known: Vec<&str> = funcs.names().collect();
@@ -462,6 +468,7 @@ pub fn render<R: ChartRenderer>(
                 continue;
             }
         };
+        let reads = cluster_reads(&spec.values.text);
         prepared.insert(
             name,
             Prepared {
@@ -477,14 +484,20 @@ pub fn render<R: ChartRenderer>(
                 values_from: &spec.values_from,
                 file: &spec.file,
                 chart_span: spec.chart_span.clone(),
-                chains: match cluster_reads(&spec.values.text) {
-                    Reads::Chains(c) => c,
+                chains: match &reads {
+                    Reads::Chains(c) => c.clone(),
                     Reads::Everything => vec![Vec::new()],
                 },
                 memo: Mutex::new(HashMap::new()),
                 persisted: HashMap::new(),
                 pack: HashMap::new(),
-                persisted_key: key_of_outcomes(renderer.id(), &version.0),
+                // A template that may call plugins reads everything: their answers are part of
+                // its outcomes, so their fingerprint is part of the key.
+                persisted_key: key_of_outcomes(
+                    renderer.id(),
+                    &version.0,
+                    (reads == Reads::Everything).then(|| plugins.fingerprint()),
+                ),
             },
         );
     }
@@ -644,6 +657,7 @@ fn render_cluster<R: ChartRenderer>(
     };
     let data = spec.to_data();
     let mut cluster_value: Option<Value> = None;
+    let mut cluster_json: Option<Arc<serde_json::Value>> = None;
     for (wave, names) in waves.0.iter().enumerate() {
         for name in names {
             let Some(&i) = index.get(name) else {
@@ -670,7 +684,14 @@ fn render_cluster<R: ChartRenderer>(
                         fresh = true;
                         stats.values_rendered += 1;
                         let value = cluster_value.get_or_insert_with(|| data_value(&data));
-                        let scope = Arc::new(Scope::new(secrets));
+                        let cluster = cluster_json.get_or_insert_with(|| {
+                            Arc::new(serde_json::to_value(&data).unwrap_or_default())
+                        });
+                        let render = RenderScope {
+                            cluster: cluster.clone(),
+                            service: p.service.clone(),
+                        };
+                        let scope = Arc::new(Scope::new(render, secrets));
                         let rendered = p
                             .template
                             .render_with(value, &p.data, Some(scope.clone()))
@@ -771,6 +792,9 @@ fn report_failure<C>(
             );
             diagnostics::template::exec_error(&mut scratch, src, e);
             for mut d in scratch.diagnostics {
+                if d.help.is_none() {
+                    d.help = crate::resolvers::plugin::help(&d.message);
+                }
                 let message = format!(
                     "the values of `{name}` failed on {on}: {}",
                     helm_exec_message(&d.message)

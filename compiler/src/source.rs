@@ -59,8 +59,9 @@ impl FleetFiles {
         }
     }
 
-    /// Reads `clusters/*.yaml`, `services/*/service.yaml` and every file of the local charts
-    /// the services point at (`chart: {path: ...}`) under `root`.
+    /// Reads `clusters/*.yaml`, `services/*/service.yaml`, every file of the local charts
+    /// the services point at (`chart: {path: ...}`) and the plugins (`plugins/*.wasm`,
+    /// `plugins/*.yaml`) under `root`.
     pub fn read_dir(root: &Path) -> Result<FleetFiles, SourceError> {
         let dir_error = |source| SourceError::Dir {
             path: root.to_path_buf(),
@@ -107,6 +108,7 @@ impl FleetFiles {
             }
         }
         out.read_charts(root);
+        out.read_plugins(root);
         let mut shown = root.to_string_lossy().replace('\\', "/");
         if shown == "." {
             shown.clear();
@@ -131,6 +133,33 @@ impl FleetFiles {
             },
             Err(e) => {
                 self.unreadable.insert(key, e.to_string());
+            }
+        }
+    }
+
+    /// Reads the fleet's plugins: `plugins/<name>.wasm` as bytes, `plugins/<name>.yaml` (their
+    /// limits) as text. Other files there (sources, a README) are not read.
+    fn read_plugins(&mut self, root: &Path) {
+        let dir = crate::resolvers::plugin::DIR;
+        for entry in sorted_entries(&root.join(dir)) {
+            let Some(name) = entry.file_name().and_then(|n| n.to_str()) else {
+                continue;
+            };
+            let key = format!("{dir}/{name}");
+            if !entry.is_file() {
+                continue;
+            }
+            if name.ends_with(".yaml") {
+                self.read_one(&entry, key);
+            } else if name.ends_with(".wasm") {
+                match std::fs::read(&entry) {
+                    Ok(bytes) => {
+                        self.blobs.insert(key, Arc::from(bytes));
+                    }
+                    Err(e) => {
+                        self.unreadable.insert(key, e.to_string());
+                    }
+                }
             }
         }
     }

@@ -94,11 +94,13 @@ impl ValuesTemplate {
 /// What of `.Cluster` a values template reads, as far as its text tells: the field chains
 /// after `.Cluster` (`["metadata", "dnsZone"]`; an empty chain is the whole cluster), or
 /// everything when the template can reach the data another way (a bare `.` or `$`, which can
-/// hand the whole root to a function) or its actions cannot be scanned.
+/// hand the whole root to a function), calls a function that is given the whole cluster
+/// (`plugin`, or `tpl`, whose text may call it), or its actions cannot be scanned.
 ///
 /// Sound because, in a Go template, data is reached only from the root: through `.Cluster`
-/// (written as such, possibly after `$`), or through a bare `.`/`$` holding the root. Two
-/// clusters whose chains lead to the same values therefore render the same values.
+/// (written as such, possibly after `$`), or through a bare `.`/`$` holding the root, and
+/// the only function that sees the cluster without being handed it is `plugin`. Two clusters
+/// whose chains lead to the same values therefore render the same values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Reads {
     Chains(Vec<Vec<String>>),
@@ -124,6 +126,10 @@ pub fn cluster_reads(text: &str) -> Reads {
 fn is_ident(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
+
+/// Functions that read the whole cluster: `plugin` sends it to the plugin, and `tpl` runs a
+/// text that may call `plugin`.
+const READ_EVERYTHING: [&str; 2] = [crate::resolvers::plugin::FUNCTION, "tpl"];
 
 /// Scans one action (after its `{{`), recording `.Cluster` chains; returns the length up to
 /// and including its `}}`, or `None` when it reads the root whole or cannot be scanned.
@@ -163,7 +169,20 @@ fn scan_action(action: &str, chains: &mut Vec<Vec<String>>) -> Option<usize> {
                     Some(&c) if is_ident(c) || c == b'.' => {}
                     _ => return None,
                 }
+                // A variable's name.
                 i += 1;
+                while b.get(i).is_some_and(|&c| is_ident(c)) {
+                    i += 1;
+                }
+            }
+            c if is_ident(c) => {
+                // A function name, keyword, number or the field after a `)`/`]`/name.
+                let end = (i..b.len()).find(|&j| !is_ident(b[j])).unwrap_or(b.len());
+                let after_dot = i > 0 && b[i - 1] == b'.';
+                if !after_dot && READ_EVERYTHING.contains(&&action[i..end]) {
+                    return None;
+                }
+                i = end;
             }
             b'.' => {
                 let prev = if i == 0 { b' ' } else { b[i - 1] };
@@ -369,6 +388,17 @@ mod tests {
         check("{{ $ }}", None);
         check("{{ include \"x\" $ }}", None);
         check("{{ .Cluster.name", None);
+        // Functions that are given the whole cluster.
+        check("a: {{ plugin \"cidr\" 20 | toJson }}", None);
+        check("{{ .Service.name | plugin }}", None);
+        check("{{- (plugin \"x\").cidr }}", None);
+        check("{{ tpl .Service.owners.team .Service }}", None);
+        // The same words as data, fields, variables or inside strings are not calls.
+        check(
+            "plugin: {{ .Cluster.metadata.plugin }} {{ $plugin := 1 }}{{ $plugin }} {{ \"plugin\" }}",
+            Some(&["metadata.plugin"]),
+        );
+        check("{{ .Service.tpl }}{{ pluginx 1 }}", Some(&[]));
         check("{{ \"unterminated }}", None);
     }
 

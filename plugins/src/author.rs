@@ -7,6 +7,7 @@ use std::time::Duration;
 
 use crate::error::PluginError;
 use crate::host::{HostConfig, PluginHost, Request};
+use crate::limits::Limits;
 
 /// The wit-bindgen version Rust scaffolds use.
 const WIT_BINDGEN_VERSION: &str = "0.63";
@@ -323,6 +324,8 @@ pub struct TestReport {
     pub wall_time: Duration,
     /// What the plugin printed (the first few KiB).
     pub output: String,
+    /// The limits the call ran with (the plugin's `<name>.yaml`, or the host's defaults).
+    pub limits: Limits,
 }
 
 /// Runs the plugin `wasm` (with its `<name>.yaml` limits, if any) once on a cluster given as
@@ -347,6 +350,17 @@ pub fn test_plugin_with(
     cluster_json: &str,
     args: &[serde_json::Value],
 ) -> Result<TestReport, AuthorError> {
+    test_plugin_as(host, wasm, cluster_json, "test", args)
+}
+
+/// [`test_plugin_with`] as the given service (the request's `service`).
+pub fn test_plugin_as(
+    host: &PluginHost,
+    wasm: &Path,
+    cluster_json: &str,
+    service: &str,
+    args: &[serde_json::Value],
+) -> Result<TestReport, AuthorError> {
     let cluster: serde_json::Value =
         serde_json::from_str(cluster_json).map_err(|e| AuthorError::BadCluster(e.to_string()))?;
     let plugin = host
@@ -354,7 +368,7 @@ pub fn test_plugin_with(
         .map_err(|e| AuthorError::Load(e.to_string()))?;
     let request = Request {
         cluster: &cluster,
-        service: "test",
+        service,
         args,
     };
     let json =
@@ -365,6 +379,7 @@ pub fn test_plugin_with(
         fuel_used: report.fuel_used,
         wall_time: report.wall_time,
         output: report.output,
+        limits: *plugin.limits(),
     })
 }
 

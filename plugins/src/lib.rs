@@ -37,7 +37,7 @@ mod fixtures;
 
 pub use author::{
     AuthorError, BuildConfig, Lang, TestReport, build_plugin, new_plugin, test_plugin,
-    test_plugin_with,
+    test_plugin_as, test_plugin_with,
 };
 pub use error::{ErrorKind, LoadError, LoadErrorKind, LoadErrors, PluginError};
 pub use host::{

@@ -10,6 +10,7 @@ mod check;
 mod dev;
 mod helm;
 mod plan;
+mod plugin;
 mod policy;
 mod review;
 mod select;
@@ -35,6 +36,8 @@ pub enum Command {
     Dev(dev::Args),
     /// Ask the fleet's RBAC policy: `auth can-i ACTION [SERVICE] --cluster NAME --as user:NAME`.
     Auth(auth::Args),
+    /// WebAssembly value plugins: scaffold one, build it, try it on a cluster.
+    Plugin(plugin::Args),
 }
 
 /// Exit codes: 0 success, 1 diagnostics or a policy denial, 2 usage, 3 remote failure, 101 internal bug.
@@ -55,5 +58,6 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Review(args) => review::exec(args),
         Command::Dev(args) => dev::exec(args),
         Command::Auth(args) => auth::exec(args),
+        Command::Plugin(args) => plugin::exec(args),
     }
 }

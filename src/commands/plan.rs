@@ -149,6 +149,8 @@ pub(super) fn compile_fleet(
     })?;
     fetch_charts(&mut files)?;
     let disk = cache.then(|| DiskCache::for_fleet(fleet));
+    // Compiled plugins are kept in the user's cache: they never change a result.
+    let plugin_host = plugins::PluginHost::new(plugins::HostConfig::with_user_cache());
     let start = Instant::now();
     let bar: OnceLock<ProgressBar> = OnceLock::new();
     let show = std::io::stderr().is_terminal();
@@ -174,6 +176,7 @@ pub(super) fn compile_fleet(
             cache: disk.as_ref(),
             progress: Some(&progress),
             secrets: Some(secrets),
+            plugin_host: Some(&plugin_host),
         },
     );
     if let Some(bar) = bar.get() {

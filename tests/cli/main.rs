@@ -1,21 +1,62 @@
 //! The `flotilla` binary, run as users run it: output, diagnostics on stderr, exit codes.
 
+use std::path::Path;
 use std::process::{Command, Output};
+use std::sync::OnceLock;
 
 mod auth;
 mod plan;
+mod plugin;
 mod policy;
 mod secrets;
 
-fn flotilla(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_flotilla"))
+/// `flotilla` in the repository's root, with compiled plugins cached under the target folder.
+fn command() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_flotilla"));
+    command
         .current_dir(env!("CARGO_MANIFEST_DIR"))
         .env_remove("VAULT_ADDR")
         .env_remove("FLOTILLA_PRINCIPAL")
         .env_remove("FLOTILLA_GROUPS")
-        .args(args)
-        .output()
-        .expect("flotilla runs")
+        .env("FLOTILLA_CACHE_DIR", cache_dir());
+    command
+}
+
+/// Where the tests' flotilla processes cache compiled plugins (the compiler's tests use the
+/// same folder), warmed once with the example fleet's plugins so that parallel tests do not
+/// all compile them. Fails, saying how to build them, when they are not built.
+fn cache_dir() -> &'static Path {
+    static WARM: OnceLock<std::path::PathBuf> = OnceLock::new();
+    WARM.get_or_init(|| {
+        let dir = Path::new(env!("CARGO_TARGET_TMPDIR")).join("flotilla-cache");
+        let fleet = Path::new(env!("CARGO_MANIFEST_DIR")).join(FLEET);
+        for name in ["cidr-allocator", "region-endpoints"] {
+            let wasm = fleet.join("plugins").join(format!("{name}.wasm"));
+            assert!(
+                wasm.is_file(),
+                "the example fleet's plugin {} is missing: run\n\n    \
+                 scripts/build-example-plugins.sh\n\n(scripts/test.sh does)",
+                wasm.display()
+            );
+            let out = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+                .current_dir(env!("CARGO_MANIFEST_DIR"))
+                .env("FLOTILLA_CACHE_DIR", &dir)
+                .args(["plugin", "test", name, "--fleet", FLEET])
+                .args(["--cluster", "aws-prod-use1", "--args", "10.0.0.0/8", "16"])
+                .output()
+                .expect("flotilla runs");
+            assert!(
+                out.status.code().is_some(),
+                "{}",
+                String::from_utf8_lossy(&out.stderr)
+            );
+        }
+        dir
+    })
+}
+
+fn flotilla(args: &[&str]) -> Output {
+    command().args(args).output().expect("flotilla runs")
 }
 
 /// Exit code, stdout and stderr.

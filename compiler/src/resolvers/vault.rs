@@ -395,7 +395,13 @@ mod tests {
         let mut t = Template::new(Arc::new(funcs));
         t.parse("t", text).map_err(|e| e.to_string())?;
         let options = ExecOptions {
-            extension: Some(Arc::new(Scope::new(secrets))),
+            extension: Some(Arc::new(Scope::new(
+                crate::resolvers::RenderScope {
+                    cluster: Arc::new(serde_json::Value::Null),
+                    service: Arc::from("test"),
+                },
+                secrets,
+            ))),
             ..ExecOptions::default()
         };
         t.execute("t", &Value::Nil, &options)

@@ -23,7 +23,7 @@ fn cases() {
         let mut files = FleetFiles::read_dir(&dir).expect("a fixture fleet");
         files.display_root.clear();
         add_stub_charts(&mut files);
-        let compiled = compiler::compile(&files);
+        let compiled = crate::support::compile(&files);
         insta::with_settings!({
             snapshot_path => dir.clone(),
             prepend_module_to_snapshot => false,

@@ -413,7 +413,7 @@ fn selections_are_the_same_with_and_without_sharing() {
     // A selector over one field decides once per distinct value; it must agree with a
     // selector that reads the whole cluster (so is evaluated on every one).
     let files = crate::example::example_fleet();
-    let compiled = compiler::compile(&files);
+    let compiled = crate::support::compile(&files);
     for (name, spec) in &compiled.fleet.services {
         let text = format!("[cluster].size() == 1 && ({})", spec.selector.text);
         let whole = compiler::select(&files, &text, false);

@@ -2,13 +2,35 @@
 //! are snapshotted.
 
 use std::path::Path;
+use std::sync::OnceLock;
 
 use compiler::FleetFiles;
 
 use crate::support::summary;
 
+/// The plugins the example fleet's values templates call.
+pub const EXAMPLE_PLUGINS: [&str; 2] = ["cidr-allocator", "region-endpoints"];
+
+/// The example fleet, with its plugins (built by `scripts/build-example-plugins.sh`: the test
+/// fails, saying so, when they are not there). The first call compiles the plugins, once.
 pub fn example_fleet() -> FleetFiles {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fleet");
+    for name in EXAMPLE_PLUGINS {
+        let wasm = root.join("plugins").join(format!("{name}.wasm"));
+        assert!(
+            wasm.is_file(),
+            "the example fleet's plugin {} is missing: run\n\n    \
+             scripts/build-example-plugins.sh\n\n(scripts/test.sh does; it builds \
+             plugins/examples/ with componentize-py and copies them into the fleet)",
+            wasm.display()
+        );
+    }
+    static WARM: OnceLock<()> = OnceLock::new();
+    WARM.get_or_init(|| {
+        if let Err(e) = crate::support::plugin_host().load(&root.join("plugins")) {
+            panic!("the example fleet's plugins do not load: {e}");
+        }
+    });
     let mut files = FleetFiles::read_dir(&root).expect("the example fleet");
     files.display_root = "examples/fleet/".into();
     files
@@ -16,7 +38,7 @@ pub fn example_fleet() -> FleetFiles {
 
 #[test]
 fn the_example_fleet_compiles_cleanly() {
-    let compiled = compiler::compile(&example_fleet());
+    let compiled = crate::support::compile(&example_fleet());
     assert_eq!(compiled.diagnostics.render_text(), "");
     assert_eq!(compiled.fleet.clusters.len(), 12);
     assert_eq!(compiled.fleet.services.len(), 6);
@@ -25,25 +47,25 @@ fn the_example_fleet_compiles_cleanly() {
 
 #[test]
 fn service_digests_are_stable_and_distinct() {
-    let compiled = compiler::compile(&example_fleet());
+    let compiled = crate::support::compile(&example_fleet());
     let digests: Vec<String> = compiled
         .digests
         .iter()
         .map(|(s, d)| format!("{s} {d}"))
         .collect();
     insta::assert_snapshot!(digests.join("\n"));
-    let again = compiler::compile(&example_fleet());
+    let again = crate::support::compile(&example_fleet());
     assert_eq!(compiled.digests, again.digests);
 }
 
 #[test]
 fn a_changed_values_template_changes_the_digest() {
     let mut files = example_fleet();
-    let before = compiler::compile(&files).digests;
+    let before = crate::support::compile(&files).digests;
     let path = "services/ingress/service.yaml";
     let text = files.files[path].replace("replicaCount: {{", "replicaCount:  {{");
     files.files.insert(path.into(), text);
-    let after = compiler::compile(&files).digests;
+    let after = crate::support::compile(&files).digests;
     for (name, digest) in &before {
         assert_eq!(name.as_str() == "ingress", after[name] != *digest, "{name}");
     }
@@ -87,7 +109,7 @@ fn select_examples_from_the_readme() {
 
 #[test]
 fn templates_and_selectors_see_the_same_cluster_fields() {
-    let compiled = compiler::compile(&example_fleet());
+    let compiled = crate::support::compile(&example_fleet());
     for cluster in compiled.fleet.clusters.values() {
         let compiler::model::Data::Map(fields) = cluster.to_data() else {
             panic!("a cluster is a map");

@@ -5,7 +5,7 @@ use crate::support::{cluster, fleet, service};
 
 /// Diagnostic codes and messages, then each cluster's waves.
 fn run(files: Vec<(String, String)>) -> String {
-    let c = compiler::compile(&fleet(files));
+    let c = crate::support::compile(&fleet(files));
     let mut out: Vec<String> = c
         .diagnostics
         .diagnostics

@@ -7,6 +7,7 @@ mod cel;
 mod example;
 mod graph;
 mod plan;
+mod plugins;
 mod remote;
 mod schemas;
 mod secrets;

@@ -16,7 +16,7 @@ fn compile_on(threads: usize, files: &FleetFiles) -> Compilation {
         .num_threads(threads)
         .build()
         .expect("a thread pool");
-    pool.install(|| compiler::compile(files))
+    pool.install(|| crate::support::compile(files))
 }
 
 /// Every release's manifest path, digest and kinds of objects.
@@ -45,7 +45,7 @@ fn listing(c: &Compilation) -> String {
 
 #[test]
 fn the_example_plan() {
-    let compiled = compiler::compile(&example_fleet());
+    let compiled = crate::support::compile(&example_fleet());
     assert_eq!(compiled.diagnostics.render_text(), "");
     assert!(compiled.applicable().is_some());
     insta::with_settings!({
@@ -148,7 +148,7 @@ fn the_persistent_cache_gives_the_same_plan() {
     let files = example_fleet();
     let options = Options {
         cache: Some(&cache),
-        ..Options::default()
+        ..crate::support::options()
     };
     let cold = compiler::compile_with(&files, &HelmRenderer, options);
     assert_eq!(cold.stats.releases_cached, 0);
@@ -192,7 +192,7 @@ fn the_persistent_cache_gives_the_same_plan() {
     assert!(after.stats.values_rendered <= ingress + payments);
     assert_eq!(
         after.plan.to_yaml(),
-        compiler::compile(&changed).plan.to_yaml()
+        crate::support::compile(&changed).plan.to_yaml()
     );
 
     // A damaged cache is a miss, never a wrong plan: entries cut short, and entries whose
@@ -229,7 +229,7 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 fn bundles_round_trip_and_replace_atomically() {
     let dir = tempfile::tempdir().expect("a temporary folder");
     let out = dir.path().join("plan");
-    let compiled = compiler::compile(&example_fleet());
+    let compiled = crate::support::compile(&example_fleet());
     let (plan, manifests) = compiled.applicable().expect("no diagnostics");
     compiler::bundle::write(&out, plan, manifests).expect("written");
     let (read_plan, read_manifests) = compiler::bundle::read(&out).expect("read back");
@@ -279,7 +279,7 @@ fn bundles_round_trip_and_replace_atomically() {
 
 #[test]
 fn a_review_shows_added_removed_and_changed_releases() {
-    let before = compiler::compile(&example_fleet());
+    let before = crate::support::compile(&example_fleet());
     let mut files = example_fleet();
     // payments-api scales differently in prod; search-api leaves; cert-manager is unchanged.
     let p = "services/payments-api/service.yaml";
@@ -288,7 +288,7 @@ fn a_review_shows_added_removed_and_changed_releases() {
     let s = "services/search-api/service.yaml";
     let text = files.files[s].replace("cluster.tags.team == \"search\"", "false");
     files.files.insert(s.into(), text);
-    let after = compiler::compile(&files);
+    let after = crate::support::compile(&files);
     assert_eq!(after.diagnostics.render_text(), "");
     let review = compiler::review::review(
         Some((&before.plan, &before.manifests)),
@@ -356,7 +356,7 @@ fn hostile_fleets_never_panic() {
             "charts/a/binary.bin".into(),
             vec![0u8, 0xff, 0xfe, 0x80].into(),
         );
-        let compiled = compiler::compile(&fleet);
+        let compiled = crate::support::compile(&fleet);
         assert!(
             compiled.diagnostics.has_errors(),
             "case {i} compiled without errors"
@@ -369,7 +369,7 @@ fn hostile_fleets_never_panic() {
 fn the_plan_file_is_what_the_snapshot_holds() {
     // The snapshot under snapshots/ is the plan as written to disk, byte for byte.
     let dir = tempfile::tempdir().expect("a temporary folder");
-    let compiled = compiler::compile(&example_fleet());
+    let compiled = crate::support::compile(&example_fleet());
     let (plan, manifests) = compiled.applicable().expect("no diagnostics");
     compiler::bundle::write(&dir.path().join("p"), plan, manifests).expect("written");
     let written = std::fs::read_to_string(dir.path().join("p/plan.yaml")).unwrap_or_default();

@@ -80,6 +80,10 @@ fn the_example_fleet_validates() {
     let files = example_fleet();
     let mut seen = 0;
     for (path, text) in &files.files {
+        // Plugin limits files are checked by the plugin host, against no schema here.
+        if path.starts_with("plugins/") {
+            continue;
+        }
         let validator = if path.starts_with("clusters/") {
             &clusters
         } else {

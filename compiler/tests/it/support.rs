@@ -1,8 +1,40 @@
 //! Helpers shared by the tests: small fleets in memory, and a summary of a compilation.
 
 use std::fmt::Write as _;
+use std::path::Path;
+use std::sync::OnceLock;
 
-use compiler::{Compilation, FleetFiles};
+use compiler::{Compilation, FleetFiles, HelmRenderer, Options};
+use plugins::{HostConfig, PluginHost};
+
+/// The tests' plugin host: compiled plugins are cached under the target folder (the CLI's
+/// tests use the same folder), so that the example fleet's Python plugins compile once.
+pub fn plugin_host() -> &'static PluginHost {
+    static HOST: OnceLock<PluginHost> = OnceLock::new();
+    HOST.get_or_init(|| {
+        PluginHost::new(HostConfig {
+            cache_dir: Some(
+                Path::new(env!("CARGO_TARGET_TMPDIR"))
+                    .join("flotilla-cache")
+                    .join("plugins"),
+            ),
+            ..HostConfig::default()
+        })
+    })
+}
+
+/// Compile options with the tests' plugin host.
+pub fn options() -> Options<'static> {
+    Options {
+        plugin_host: Some(plugin_host()),
+        ..Options::default()
+    }
+}
+
+/// Compiles with Helm's renderer and the tests' plugin host.
+pub fn compile(files: &FleetFiles) -> Compilation {
+    compiler::compile_with(files, &HelmRenderer, options())
+}
 
 /// A cluster file.
 pub fn cluster(name: &str, environment: &str) -> (String, String) {
