@@ -4,6 +4,7 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
+use std::sync::Arc;
 
 use cel::Value;
 use compiler::model::{ClusterName, Fleet, Selection, ServiceName};
@@ -281,9 +282,12 @@ pub fn check_plan(
     }
     // 1. In plan order: each distinct document text gets an id, each distinct manifest its
     // documents' ids, each release the ids of what the rules read of its cluster and itself.
-    let mut doc_ids: HashMap<&str, usize> = HashMap::new();
+    // Documents are hashed whole (hundreds of MB for a large fleet): a fast hasher. The maps
+    // are only looked up, never iterated, so their order cannot reach the result.
+    type Fast = foldhash::fast::RandomState;
+    let mut doc_ids: HashMap<&str, usize, Fast> = HashMap::default();
     let mut texts: Vec<&str> = Vec::new();
-    let mut manifest_ids: HashMap<plan::Digest, Option<usize>> = HashMap::new();
+    let mut manifest_ids: HashMap<plan::Digest, Option<usize>, Fast> = HashMap::default();
     let mut manifest_docs: Vec<Vec<usize>> = Vec::new();
     let mut key_ids: HashMap<String, usize> = HashMap::new();
     let mut key_id = |key: String| {
@@ -291,6 +295,7 @@ pub fn check_plan(
         *key_ids.entry(key).or_insert(next)
     };
     let mut items: Vec<Item<'_>> = Vec::with_capacity(plan.release_count());
+    let mut releases: HashMap<(&str, &str, &str), (Arc<Release>, usize), Fast> = HashMap::default();
     // Each cluster of the plan in the fleet, with its range of `items`.
     let mut clusters: Vec<(&compiler::model::ClusterSpec, std::ops::Range<usize>)> = Vec::new();
     for cluster_plan in &plan.clusters {
@@ -300,10 +305,23 @@ pub fn check_plan(
         let cluster_key = key_id(rules.cluster_key(cluster));
         let first = items.len();
         for r in &cluster_plan.releases {
-            let release = Release {
-                name: r.name.to_string(),
-                namespace: r.namespace.to_string(),
-                service: r.service.to_string(),
+            // The same release (names) on many clusters: made, and its key found, once.
+            let (release, release_key) = match releases.get(&(&*r.name, &*r.namespace, &*r.service))
+            {
+                Some((release, key)) => (Arc::clone(release), *key),
+                None => {
+                    let release = Arc::new(Release {
+                        name: r.name.to_string(),
+                        namespace: r.namespace.to_string(),
+                        service: r.service.to_string(),
+                    });
+                    let key = key_id(rules.release_key(&release));
+                    releases.insert(
+                        (&*r.name, &*r.namespace, &*r.service),
+                        (Arc::clone(&release), key),
+                    );
+                    (release, key)
+                }
             };
             let manifest = *manifest_ids.entry(r.manifest).or_insert_with(|| {
                 manifests.get(&r.manifest).map(|text| {
@@ -320,7 +338,6 @@ pub fn check_plan(
                     manifest_docs.len() - 1
                 })
             });
-            let release_key = key_id(rules.release_key(&release));
             items.push(Item {
                 cluster,
                 release,
@@ -440,13 +457,20 @@ pub fn check_plan(
     if !out.violations.is_sorted() {
         out.violations.sort();
     }
+    // Freeing tens of thousands of parsed objects takes a while and changes nothing: it
+    // happens on another thread while the caller carries on.
+    // (When no thread can be started, the closure and what it holds are dropped here.)
+    let garbage = (parsed, memo);
+    let _ = std::thread::Builder::new()
+        .name("check-plan-drop".into())
+        .spawn(move || drop(garbage));
     out
 }
 
 /// A release of the plan, as the manifest rules see it.
 struct Item<'a> {
     cluster: &'a compiler::model::ClusterSpec,
-    release: Release,
+    release: Arc<Release>,
     /// Its manifest's index in the documents of each manifest; `None` when the manifest is
     /// missing.
     manifest: Option<usize>,
