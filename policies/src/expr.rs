@@ -221,29 +221,36 @@ fn idents(e: &IdedExpr, out: &mut BTreeSet<String>) {
             Ast::Ident(name) => {
                 out.insert(name.clone());
             }
-            Ast::Select(s) => stack.push(&s.operand),
-            Ast::Call(c) => {
-                stack.extend(c.target.as_deref());
-                stack.extend(c.args.iter());
-            }
-            Ast::List(l) => stack.extend(l.elements.iter()),
-            Ast::Map(m) => {
-                for entry in &m.entries {
-                    if let EntryExpr::MapEntry(me) = &entry.expr {
-                        stack.push(&me.key);
-                        stack.push(&me.value);
-                    }
+            _ => push_children(e, &mut stack),
+        }
+    }
+}
+
+/// Pushes the sub-expressions of `e` (none for literals and identifiers).
+fn push_children<'e>(e: &'e IdedExpr, stack: &mut Vec<&'e IdedExpr>) {
+    match &e.expr {
+        Ast::Select(s) => stack.push(&s.operand),
+        Ast::Call(c) => {
+            stack.extend(c.target.as_deref());
+            stack.extend(c.args.iter());
+        }
+        Ast::List(l) => stack.extend(l.elements.iter()),
+        Ast::Map(m) => {
+            for entry in &m.entries {
+                if let EntryExpr::MapEntry(me) = &entry.expr {
+                    stack.push(&me.key);
+                    stack.push(&me.value);
                 }
             }
-            Ast::Comprehension(c) => {
-                stack.push(&c.iter_range);
-                stack.push(&c.accu_init);
-                stack.push(&c.loop_cond);
-                stack.push(&c.loop_step);
-                stack.push(&c.result);
-            }
-            _ => {}
         }
+        Ast::Comprehension(c) => {
+            stack.push(&c.iter_range);
+            stack.push(&c.accu_init);
+            stack.push(&c.loop_cond);
+            stack.push(&c.loop_step);
+            stack.push(&c.result);
+        }
+        _ => {}
     }
 }
 
@@ -275,27 +282,7 @@ impl Expr {
                     _ => stack.push(&s.operand),
                 },
                 Ast::Ident(n) if n == var => return None,
-                Ast::Call(c) => {
-                    stack.extend(c.target.as_deref());
-                    stack.extend(c.args.iter());
-                }
-                Ast::List(l) => stack.extend(l.elements.iter()),
-                Ast::Map(m) => {
-                    for entry in &m.entries {
-                        if let EntryExpr::MapEntry(me) = &entry.expr {
-                            stack.push(&me.key);
-                            stack.push(&me.value);
-                        }
-                    }
-                }
-                Ast::Comprehension(c) => {
-                    stack.push(&c.iter_range);
-                    stack.push(&c.accu_init);
-                    stack.push(&c.loop_cond);
-                    stack.push(&c.loop_step);
-                    stack.push(&c.result);
-                }
-                _ => {}
+                _ => push_children(e, &mut stack),
             }
         }
         Some(out)
