@@ -15,6 +15,7 @@ pub mod chart;
 pub mod digest;
 pub mod graph;
 pub mod helm_renderer;
+pub mod incremental;
 pub mod load;
 pub mod model;
 pub mod redact;
@@ -44,6 +45,7 @@ pub use crate::chart::ChartRenderer;
 use crate::diag::Diags;
 use crate::digest::ServiceDigest;
 pub use crate::helm_renderer::HelmRenderer;
+pub use crate::incremental::{Incremental, Recompile};
 use crate::model::{ClusterName, Embedded, Fleet, Selection, ServiceName, Waves};
 pub use crate::render::{Manifests, Progress, Stats};
 pub use crate::source::{FleetFiles, SourceError};
@@ -226,13 +228,7 @@ pub fn compile_with<R: ChartRenderer>(
     lap(&mut timings.select);
     let waves = graph::order(&fleet, &selection, &unknown, &mut diags);
     lap(&mut timings.graph);
-    let source = options.secrets.cloned().or_else(|| {
-        let root = files.root.as_ref()?;
-        let local: Arc<dyn secrets::SecretSource> =
-            Arc::new(secrets::LocalSource::new(root.join("secrets")));
-        Some(local)
-    });
-    let secrets = Arc::new(resolvers::vault::Secrets::new(source));
+    let secrets = secrets_of(files, &options);
     let plugins = std::sync::Arc::new(resolvers::plugin::FleetPlugins::load(
         files,
         options.plugin_host,
@@ -241,6 +237,7 @@ pub fn compile_with<R: ChartRenderer>(
     let rendered = render::render(
         files,
         &fleet,
+        None,
         &waves,
         renderer,
         &plugins,
@@ -250,6 +247,35 @@ pub fn compile_with<R: ChartRenderer>(
         &mut diags,
     );
     lap(&mut timings.render);
+    let redactor = finish_secrets(&secrets, &mut diags);
+    Compilation {
+        fleet,
+        selection,
+        waves,
+        digests: rendered.digests,
+        plan: rendered.plan,
+        manifests: rendered.manifests,
+        stats: rendered.stats,
+        timings,
+        diagnostics: redact::report(diags.finish(), &redactor),
+        redactor,
+    }
+}
+
+/// Where the compile reads secrets: the source in `options`, else the fleet's `secrets/`
+/// folder when it was read from disk.
+fn secrets_of(files: &FleetFiles, options: &Options<'_>) -> Arc<resolvers::vault::Secrets> {
+    let source = options.secrets.cloned().or_else(|| {
+        let root = files.root.as_ref()?;
+        let local: Arc<dyn secrets::SecretSource> =
+            Arc::new(secrets::LocalSource::new(root.join("secrets")));
+        Some(local)
+    });
+    Arc::new(resolvers::vault::Secrets::new(source))
+}
+
+/// Warns of secrets too short to be masked; gives the redactor of every secret read.
+fn finish_secrets(secrets: &resolvers::vault::Secrets, diags: &mut Diags<'_>) -> secrets::Redactor {
     for key in secrets.too_short() {
         diags.push(
             Diagnostic::warning(
@@ -264,19 +290,7 @@ pub fn compile_with<R: ChartRenderer>(
             Vec::new(),
         );
     }
-    let redactor = secrets.taint().redactor();
-    Compilation {
-        fleet,
-        selection,
-        waves,
-        digests: rendered.digests,
-        plan: rendered.plan,
-        manifests: rendered.manifests,
-        stats: rendered.stats,
-        timings,
-        diagnostics: redact::report(diags.finish(), &redactor),
-        redactor,
-    }
+    secrets.taint().redactor()
 }
 
 fn report_selector(diags: &mut Diags<'_>, selector: &Embedded, problems: &[Problem]) {

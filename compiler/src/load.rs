@@ -6,6 +6,7 @@
 //! [`SERVICE_FIELDS`]; the JSON Schemas under `schemas/` are checked against them.
 
 use std::collections::BTreeMap;
+use std::ops::Bound;
 use std::ops::Range;
 
 use crate::diag::{Diags, suggest};
@@ -106,6 +107,13 @@ pub fn field_paths(defs: &[FieldDef]) -> Vec<String> {
 /// Loads and validates every cluster and service; problems go to `diags`.
 pub fn load(files: &FleetFiles, diags: &mut Diags<'_>) -> Fleet {
     let mut fleet = Fleet::default();
+    report_unreadable(files, diags);
+    load_clusters(files, diags, &mut fleet);
+    load_services(files, diags, &mut fleet);
+    fleet
+}
+
+fn report_unreadable(files: &FleetFiles, diags: &mut Diags<'_>) {
     for (path, reason) in &files.unreadable {
         diags.add_text(&files.display_name(path), "");
         diags.error_at(
@@ -117,28 +125,41 @@ pub fn load(files: &FleetFiles, diags: &mut Diags<'_>) -> Fleet {
             None,
         );
     }
-    // Cluster and service files, with the name they are filed under.
-    let mut cluster_files = Vec::new();
-    let mut service_files = Vec::new();
-    for path in files.files.keys() {
-        if let Some(rest) = path.strip_prefix("clusters/") {
-            if let Some(stem) = rest
-                .strip_suffix(".yaml")
-                .or_else(|| rest.strip_suffix(".yml"))
-                && !stem.contains('/')
-            {
-                cluster_files.push((path.as_str(), stem));
-            }
-        } else if let Some(rest) = path.strip_prefix("services/")
-            && let Some(dir) = rest.strip_suffix("/service.yaml")
-            && !dir.contains('/')
-        {
-            service_files.push((path.as_str(), dir));
-        }
-    }
+}
 
+/// The cluster files (`clusters/<name>.yaml`), with the name they are filed under.
+fn cluster_files(files: &FleetFiles) -> Vec<(&str, &str)> {
+    files
+        .files
+        .range::<str, _>((Bound::Included("clusters/"), Bound::Excluded("clusters0")))
+        .filter_map(|(path, _)| {
+            let rest = path.strip_prefix("clusters/")?;
+            let stem = rest
+                .strip_suffix(".yaml")
+                .or_else(|| rest.strip_suffix(".yml"))?;
+            (!stem.contains('/')).then_some((path.as_str(), stem))
+        })
+        .collect()
+}
+
+/// The service files (`services/<dir>/service.yaml`), with the folder they are filed under.
+pub(crate) fn service_files(files: &FleetFiles) -> Vec<(&str, &str)> {
+    files
+        .files
+        .range::<str, _>((Bound::Included("services/"), Bound::Excluded("services0")))
+        .filter_map(|(path, _)| {
+            let dir = path
+                .strip_prefix("services/")?
+                .strip_suffix("/service.yaml")?;
+            (!dir.contains('/')).then_some((path.as_str(), dir))
+        })
+        .collect()
+}
+
+/// Loads and validates the cluster files into `fleet.clusters`.
+fn load_clusters(files: &FleetFiles, diags: &mut Diags<'_>, fleet: &mut Fleet) {
     let mut cluster_origin: BTreeMap<ClusterName, (String, Range<usize>)> = BTreeMap::new();
-    for (path, stem) in cluster_files {
+    for (path, stem) in cluster_files(files) {
         let mut cx = FileCx {
             file: path,
             text: files.text(path),
@@ -163,7 +184,12 @@ pub fn load(files: &FleetFiles, diags: &mut Diags<'_>) -> Fleet {
         cluster_origin.insert(spec.name.clone(), (path.to_owned(), name_span));
         fleet.clusters.insert(spec.name.clone(), spec);
     }
+}
 
+/// Loads and validates the service files into `fleet.services` (which starts empty), and
+/// checks that their dependencies name services of the fleet. Unreadable service files are
+/// not reported here ([`load`] reports every unreadable file).
+pub(crate) fn load_services(files: &FleetFiles, diags: &mut Diags<'_>, fleet: &mut Fleet) {
     let mut service_origin: BTreeMap<ServiceName, (String, Range<usize>)> = BTreeMap::new();
     // Services whose file exists but did not load: their dependents are not told the service
     // does not exist (its own problems are reported).
@@ -173,7 +199,7 @@ pub fn load(files: &FleetFiles, diags: &mut Diags<'_>) -> Fleet {
         .filter_map(|p| p.strip_prefix("services/")?.strip_suffix("/service.yaml"))
         .map(str::to_owned)
         .collect();
-    for (path, dir) in service_files {
+    for (path, dir) in service_files(files) {
         let mut cx = FileCx {
             file: path,
             text: files.text(path),
@@ -229,7 +255,6 @@ pub fn load(files: &FleetFiles, diags: &mut Diags<'_>) -> Fleet {
             );
         }
     }
-    fleet
 }
 
 /// The `name:` a service file declares, read leniently (for files that did not load).

@@ -333,10 +333,14 @@ fn outcome_key(projection: Digest, kubernetes: Option<&Kubernetes>) -> Digest {
 
 /// Loads the charts, renders values and charts, and builds the plan. Problems go to `diags`;
 /// a release that fails is left out of its cluster's plan.
+///
+/// With `only`, the services outside it are left alone (not prepared, not digested): the
+/// incremental compiler renders the services that changed on the clusters in `waves`.
 #[allow(clippy::too_many_arguments)]
 pub fn render<R: ChartRenderer>(
     files: &FleetFiles,
     fleet: &Fleet,
+    only: Option<&std::collections::BTreeSet<ServiceName>>,
     waves: &BTreeMap<ClusterName, Waves>,
     renderer: &R,
     plugins: &Arc<FleetPlugins>,
@@ -347,10 +351,12 @@ pub fn render<R: ChartRenderer>(
 ) -> Rendered {
     // Charts, each distinct folder once (a repository chart's files, fetched before the
     // compile, are under `remote::chart_dir`).
+    let wanted = |name: &ServiceName| only.is_none_or(|o| o.contains(name));
     let mut paths: Vec<std::borrow::Cow<'_, str>> = fleet
         .services
-        .values()
-        .map(|s| chart_dir(&s.chart))
+        .iter()
+        .filter(|(name, _)| wanted(name))
+        .map(|(_, s)| chart_dir(&s.chart))
         .collect();
     paths.sort_unstable();
     paths.dedup();
@@ -371,7 +377,7 @@ pub fn render<R: ChartRenderer>(
     let mut prepared: BTreeMap<&ServiceName, Prepared<'_, R::Chart>> = BTreeMap::new();
     let in_waves: std::collections::BTreeSet<&ServiceName> =
         waves.values().flat_map(Waves::order).collect();
-    for (name, spec) in &fleet.services {
+    for (name, spec) in fleet.services.iter().filter(|(name, _)| wanted(name)) {
         let chart = loaded.get(chart_dir(&spec.chart).as_ref());
         let chart_digest = chart.and_then(|c| c.as_ref().ok()).map(|c| &c.pin.digest);
         let version = service_digest(spec, chart_digest);

@@ -15,6 +15,7 @@ mod policy;
 mod review;
 mod select;
 mod template;
+mod watch;
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
@@ -32,6 +33,9 @@ pub enum Command {
     Check(check::Args),
     /// Compare a fresh plan with the accepted one, and accept or reject it.
     Review(review::Args),
+    /// Compile a fleet, then again whenever its files change (only what changed is redone);
+    /// print the diagnostics and what each change did to the plan. Write no plan.
+    Watch(watch::Args),
     /// Tools for developing Flotilla: a synthetic fleet generator, a timed compile.
     Dev(dev::Args),
     /// Ask the fleet's RBAC policy: `auth can-i ACTION [SERVICE] --cluster NAME --as user:NAME`.
@@ -56,6 +60,7 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Plan(args) => plan::exec(args),
         Command::Check(args) => check::exec(args),
         Command::Review(args) => review::exec(args),
+        Command::Watch(args) => watch::exec(args),
         Command::Dev(args) => dev::exec(args),
         Command::Auth(args) => auth::exec(args),
         Command::Plugin(args) => plugin::exec(args),

@@ -110,6 +110,16 @@ pub fn exec(args: Args) -> ExitCode {
 
 /// Adds the repository charts the services name to `files`, from the chart cache or fetched
 /// into it. A chart that cannot be had is a remote failure (exit 3), with a hint.
+/// Reads the fleet's files and fetches the repository charts its services name.
+pub(super) fn read_fleet(fleet: &Path) -> Result<FleetFiles, ExitCode> {
+    let mut files = FleetFiles::read_dir(fleet).map_err(|e| {
+        eprintln!("error: {e}");
+        ExitCode::from(exit::USAGE)
+    })?;
+    fetch_charts(&mut files)?;
+    Ok(files)
+}
+
 fn fetch_charts(files: &mut FleetFiles) -> Result<(), ExitCode> {
     if compiler::remote::repository_charts(files).is_empty() {
         return Ok(());
@@ -143,11 +153,7 @@ pub(super) fn compile_fleet(
     cache: bool,
     secrets: &Arc<dyn secrets::SecretSource>,
 ) -> Result<Compilation, ExitCode> {
-    let mut files = FleetFiles::read_dir(fleet).map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(exit::USAGE)
-    })?;
-    fetch_charts(&mut files)?;
+    let files = read_fleet(fleet)?;
     let disk = cache.then(|| DiskCache::for_fleet(fleet));
     // Compiled plugins are kept in the user's cache: they never change a result.
     let plugin_host = plugins::PluginHost::new(plugins::HostConfig::with_user_cache());

@@ -6,6 +6,7 @@ mod cases;
 mod cel;
 mod example;
 mod graph;
+mod incremental;
 mod plan;
 mod plugins;
 mod remote;

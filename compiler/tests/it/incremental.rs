@@ -1,0 +1,186 @@
+//! The incremental compiler gives, after every kind of change, what a whole compile of the
+//! same files gives; and it redoes only the changed services when only their versions changed.
+
+use compiler::incremental::FullReason;
+use compiler::synthetic::{FleetConfig, generate};
+use compiler::{Compilation, FleetFiles, HelmRenderer, Incremental, Recompile};
+
+use crate::support;
+
+/// Everything a compilation holds that a user or a later stage sees.
+fn assert_same(incremental: &Compilation, files: &FleetFiles) {
+    let whole = support::compile(files);
+    assert_eq!(incremental.plan.to_yaml(), whole.plan.to_yaml());
+    assert_eq!(incremental.plan, whole.plan);
+    assert_eq!(incremental.manifests, whole.manifests);
+    assert_eq!(incremental.digests, whole.digests);
+    assert_eq!(incremental.fleet, whole.fleet);
+    assert_eq!(incremental.selection, whole.selection);
+    assert_eq!(incremental.waves, whole.waves);
+    assert_eq!(
+        incremental.diagnostics.render_text(),
+        whole.diagnostics.render_text()
+    );
+    assert_eq!(incremental.stats.releases, whole.stats.releases);
+}
+
+fn service_path(name: &str) -> String {
+    format!("services/{name}/service.yaml")
+}
+
+/// Replaces `from` by `to` in a file, which must contain it.
+fn edit(files: &mut FleetFiles, path: &str, from: &str, to: &str) {
+    let text = files.files.get_mut(path).expect("the file exists");
+    assert!(text.contains(from), "{path} has no {from:?}");
+    *text = text.replacen(from, to, 1);
+}
+
+/// Appends a line to a service's values template (its last field).
+fn new_version(files: &mut FleetFiles, name: &str, line: &str) {
+    let text = files
+        .files
+        .get_mut(&service_path(name))
+        .expect("the service exists");
+    text.push_str(&format!("  {line}\n"));
+}
+
+#[test]
+fn recompiles_equal_whole_compiles_after_every_kind_of_change() {
+    let mut files = generate(FleetConfig {
+        clusters: 60,
+        services: 12,
+        seed: 7,
+    });
+    let mut compiler = Incremental::new(HelmRenderer, support::options());
+    let step = |compiler: &mut Incremental<'_, HelmRenderer>, files: &FleetFiles| {
+        let (compilation, how) = compiler.compile(files.clone());
+        assert_same(compilation, files);
+        how
+    };
+
+    assert_eq!(
+        step(&mut compiler, &files),
+        Recompile::Full(FullReason::First)
+    );
+    assert_eq!(step(&mut compiler, &files), Recompile::Unchanged);
+
+    // A new version of one service, then of two: only they are rendered again.
+    let before = files.clone();
+    new_version(&mut files, "svc-001", "note: one");
+    let svc = |names: &[&str]| {
+        Recompile::Services(
+            names
+                .iter()
+                .map(|n| compiler::model::ServiceName::new(*n))
+                .collect(),
+        )
+    };
+    assert_eq!(step(&mut compiler, &files), svc(&["svc-001"]));
+    let stats = compiler.last().expect("compiled").stats.clone();
+    assert!(stats.values_rendered > 0 && stats.values_rendered < stats.releases);
+    new_version(&mut files, "svc-001", "other: two");
+    new_version(&mut files, "svc-007", "note: three");
+    assert_eq!(step(&mut compiler, &files), svc(&["svc-001", "svc-007"]));
+
+    // Back to the first versions: the manifests only the newer ones used are gone.
+    files = before.clone();
+    assert_eq!(step(&mut compiler, &files), svc(&["svc-001", "svc-007"]));
+
+    // A version that fails on some clusters: its releases leave those plans, with the same
+    // diagnostics as a whole compile; the next compile is whole.
+    new_version(
+        &mut files,
+        "svc-003",
+        r#"broken: {{ if eq .Cluster.environment "prod" }}{{ fail "no prod" }}{{ end }}"#,
+    );
+    assert_eq!(step(&mut compiler, &files), svc(&["svc-003"]));
+    assert!(compiler.last().expect("compiled").diagnostics.has_errors());
+    files = before.clone();
+    assert_eq!(
+        step(&mut compiler, &files),
+        Recompile::Full(FullReason::Diagnostics)
+    );
+
+    // What may change the selection or the order is compiled whole.
+    edit(
+        &mut files,
+        &service_path("svc-002"),
+        "selector: '",
+        "selector: 'true && ",
+    );
+    assert_eq!(
+        step(&mut compiler, &files),
+        Recompile::Full(FullReason::Targeting(compiler::model::ServiceName::new(
+            "svc-002"
+        )))
+    );
+    let cluster = files
+        .files
+        .keys()
+        .find(|k| k.starts_with("clusters/"))
+        .cloned()
+        .expect("a cluster");
+    edit(&mut files, &cluster, "nodes: ", "nodes: 1");
+    assert_eq!(
+        step(&mut compiler, &files),
+        Recompile::Full(FullReason::File(cluster))
+    );
+    let mut added = files.clone();
+    let text = added.files[&service_path("svc-004")]
+        .replace("name: svc-004", "name: svc-100")
+        .replace("{name: svc-004", "{name: svc-100");
+    added.files.insert(service_path("svc-100"), text);
+    assert_eq!(
+        step(&mut compiler, &added),
+        Recompile::Full(FullReason::Services)
+    );
+    assert_eq!(
+        step(&mut compiler, &files),
+        Recompile::Full(FullReason::Services)
+    );
+
+    // A changed service file with problems is compiled whole, which reports them.
+    new_version(&mut files, "svc-005", "x: 1");
+    edit(&mut files, &service_path("svc-005"), "owners:", "ownerz:");
+    assert_eq!(
+        step(&mut compiler, &files),
+        Recompile::Full(FullReason::ServiceProblems)
+    );
+}
+
+#[test]
+fn a_fleet_that_reads_secrets_is_compiled_whole() {
+    let mut files = support::fleet(vec![
+        support::cluster("a", "dev"),
+        support::service("s", "true", &[]),
+    ]);
+    edit(
+        &mut files,
+        &service_path("s"),
+        "release:",
+        "values: |\n  password: {{ vault \"app/db\" \"password\" }}\nrelease:",
+    );
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    std::fs::create_dir_all(dir.path().join("app")).expect("mkdir");
+    std::fs::write(
+        dir.path().join("app/db.yaml"),
+        "password: correct-horse-battery\n",
+    )
+    .expect("write");
+    let source: std::sync::Arc<dyn secrets::SecretSource> =
+        std::sync::Arc::new(secrets::LocalSource::new(dir.path()));
+    let options = compiler::Options {
+        secrets: Some(&source),
+        ..support::options()
+    };
+    let mut compiler = Incremental::new(HelmRenderer, options);
+    let (first, _) = compiler.compile(files.clone());
+    assert!(
+        !first.diagnostics.has_errors(),
+        "{}",
+        first.diagnostics.render_text()
+    );
+    new_version(&mut files, "s", "x: 1");
+    let (_, how) = compiler.compile(files);
+    assert_eq!(how, Recompile::Full(FullReason::Secrets));
+}
