@@ -5,6 +5,8 @@
 #   cold     no persistent cache (--no-cache)
 #   warm     the persistent cache holds an earlier compile of the same fleet
 #   changed  warm, after one service's version changed (its values template edited)
+#   increm.  the same change recompiled by a running compiler (`flotilla watch`'s), after a
+#            whole compile in the same process (`flotilla dev compile --bump`)
 # Prints wall-clock, CPU (user+sys) and peak RSS of each, with the machine's load.
 #
 #   scripts/bench-fleet.sh                      # 10,000 x 100 and 1,000 x 20, 3 runs each
@@ -65,5 +67,11 @@ for size in $SIZES; do
     }
     read -r wall cpu rss <<<"$(median change)"
     printf '%-10s %-8s %10s %10s %10s\n' "$size" changed "$wall" "$cpu" "$rss"
+    # In one process (flotilla watch): a whole compile, then RUNS new versions of svc-001
+    # (selected on every cluster), each recompiled incrementally; the median recompile.
+    say "$size: incremental recompiles of a new version of svc-001"
+    wall=$("$FLOTILLA" dev compile --fleet "$fleet" --bump svc-001 --times "$RUNS" |
+        awk '/^recompiled in/ { sub("s$", "", $3); print $3 }' | sort -n | sed -n "$(((RUNS + 1) / 2))p")
+    printf '%-10s %-8s %10s %10s %10s\n' "$size" increm. "$wall" - -
 done
 printf 'machine: %s cores, load average %s at the end\n' "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"

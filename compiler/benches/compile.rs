@@ -6,13 +6,17 @@
 //! - `compile/one-service-changed/1000x20`: warm cache, one service has a new version each
 //!   iteration (its values and renders are computed; everything else comes from the cache).
 //!
+//! - `compile/incremental/1000x20` and `compile/incremental/10000x100`: an
+//!   [`compiler::Incremental`] compiler that compiled the fleet once; each iteration gives it
+//!   a new version of `svc-001` (selected on every cluster) to recompile.
+//!
 //! `FLOTILLA_BENCH_LARGE=1` adds `compile/cold/10000x100` (a few seconds per iteration; the
 //! figures in the report come from `flotilla dev compile` on a generated fleet instead).
 
 use std::cell::Cell;
 
 use compiler::synthetic::{self, FleetConfig};
-use compiler::{DiskCache, FleetFiles, HelmRenderer, Options};
+use compiler::{DiskCache, FleetFiles, HelmRenderer, Incremental, Options, Recompile};
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 
 fn fleet(clusters: usize, services: usize) -> FleetFiles {
@@ -70,6 +74,31 @@ fn benches(c: &mut Criterion) {
             BatchSize::LargeInput,
         )
     });
+
+    for (clusters, services) in [(1000, 20), (10_000, 100)] {
+        let mut files = fleet(clusters, services);
+        let mut incremental = Incremental::new(HelmRenderer, Options::default());
+        incremental.compile(files.clone());
+        let path = "services/svc-001/service.yaml";
+        let mut version = 0u64;
+        group.bench_function(format!("incremental/{clusters}x{services}"), |b| {
+            b.iter_batched(
+                || {
+                    version += 1;
+                    if let Some(text) = files.files.get_mut(path) {
+                        text.push_str(&format!("  bench: \"{version}\"\n"));
+                    }
+                    files.clone()
+                },
+                |f| {
+                    let (c, how) = incremental.compile(f);
+                    assert!(matches!(how, Recompile::Services(_)), "{how}");
+                    c.stats.releases
+                },
+                BatchSize::LargeInput,
+            )
+        });
+    }
 
     if std::env::var_os("FLOTILLA_BENCH_LARGE").is_some() {
         let large = fleet(10_000, 100);

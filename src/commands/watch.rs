@@ -47,7 +47,7 @@ pub fn exec(args: Args) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let mut before: Option<Digests> = None;
+    let mut before: Option<Releases> = None;
     let mut compiles = 0u64;
     loop {
         let files = match super::plan::read_fleet(&args.fleet) {
@@ -57,7 +57,7 @@ pub fn exec(args: Args) -> ExitCode {
         let start = Instant::now();
         let (compiled, how) = compiler.compile(files);
         let took = start.elapsed();
-        let now = digests_of(compiled);
+        let now = releases_of(compiled);
         report(compiled, &how, took, before.as_ref(), &now);
         before = Some(now);
         compiles += 1;
@@ -83,17 +83,17 @@ pub fn exec(args: Args) -> ExitCode {
     }
 }
 
-/// Each release's manifest digest, by (cluster, release name).
-type Digests = BTreeMap<(Arc<str>, Arc<str>), plan::Digest>;
+/// Each release of the plan, by (cluster, release name).
+type Releases = BTreeMap<(Arc<str>, Arc<str>), plan::Release>;
 
-fn digests_of(c: &Compilation) -> Digests {
+fn releases_of(c: &Compilation) -> Releases {
     c.plan
         .clusters
         .iter()
         .flat_map(|cp| {
             cp.releases
                 .iter()
-                .map(|r| ((cp.name.clone(), r.name.clone()), r.manifest))
+                .map(|r| ((cp.name.clone(), r.name.clone()), r.clone()))
         })
         .collect()
 }
@@ -102,8 +102,8 @@ fn report(
     compiled: &Compilation,
     how: &Recompile,
     took: Duration,
-    before: Option<&Digests>,
-    now: &Digests,
+    before: Option<&Releases>,
+    now: &Releases,
 ) {
     if !compiled.diagnostics.diagnostics.is_empty() {
         eprint!("{}", compiled.diagnostics.render_text());
@@ -117,12 +117,18 @@ fn report(
     if let Some(before) = before {
         let added = now.keys().filter(|k| !before.contains_key(*k)).count();
         let removed = before.keys().filter(|k| !now.contains_key(*k)).count();
-        let changed = now
+        let changed: Vec<(&plan::Release, &plan::Release)> = now
             .iter()
-            .filter(|(k, d)| before.get(*k).is_some_and(|b| b != *d))
+            .filter_map(|(k, r)| Some((before.get(k)?, r)))
+            .filter(|(b, r)| b != r)
+            .collect();
+        let manifests = changed
+            .iter()
+            .filter(|(b, r)| b.manifest != r.manifest)
             .count();
         line.push_str(&format!(
-            "; since the last compile: {changed} changed, {added} added, {removed} removed"
+            "; since the last compile: {} releases changed ({manifests} manifests), {added} added, {removed} removed",
+            changed.len()
         ));
     }
     if compiled.diagnostics.has_errors() {
