@@ -1,7 +1,7 @@
 //! The dependency graph of services: cycles, dependencies missing on a cluster, and each
 //! cluster's installation order in parallel waves.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use diagnostics::Diagnostic;
 use petgraph::algo::{tarjan_scc, toposort};
@@ -9,6 +9,9 @@ use petgraph::graph::{DiGraph, NodeIndex};
 
 use crate::diag::Diags;
 use crate::model::{ClusterName, Fleet, Selection, ServiceName, Waves};
+
+/// Clusters by the set of services selected on them.
+type Groups<'a> = HashMap<&'a BTreeSet<ServiceName>, Vec<&'a ClusterName>>;
 
 /// Checks the graph and orders every cluster's services. Services in a dependency cycle are
 /// left out of the waves (the cycle is an error).
@@ -38,8 +41,14 @@ pub fn order(
     }
 
     let cyclic = report_cycles(fleet, &graph, diags);
-    report_unselected(fleet, selection, unknown, &cyclic, diags);
-    report_release_conflicts(fleet, selection, diags);
+    // Clusters that select the same services get the same checks and waves: each distinct
+    // selection is worked out once (the clusters of each group are in name order).
+    let mut groups: HashMap<&BTreeSet<ServiceName>, Vec<&ClusterName>> = HashMap::new();
+    for (cluster, selected) in &selection.clusters {
+        groups.entry(selected).or_default().push(cluster);
+    }
+    report_unselected(fleet, &groups, unknown, &cyclic, diags);
+    report_release_conflicts(fleet, &groups, diags);
 
     // A global order, dependencies first, of the services outside cycles.
     let mut acyclic = graph.clone();
@@ -50,21 +59,17 @@ pub fn order(
     };
     topo.reverse();
 
-    // Clusters with the same services selected have the same waves: computed once.
-    let mut memo: std::collections::HashMap<Vec<&ServiceName>, Waves> =
-        std::collections::HashMap::new();
     let mut out = BTreeMap::new();
-    for (cluster, selected) in &selection.clusters {
-        let key: Vec<&ServiceName> = topo
+    for (selected, clusters) in groups {
+        let in_order: Vec<&ServiceName> = topo
             .iter()
             .copied()
             .filter(|s| selected.contains(*s))
             .collect();
-        let waves = memo
-            .entry(key)
-            .or_insert_with_key(|key| waves_of(fleet, key))
-            .clone();
-        out.insert(cluster.clone(), waves);
+        let waves = waves_of(fleet, &in_order);
+        for cluster in clusters {
+            out.insert(cluster.clone(), waves.clone());
+        }
     }
     out
 }
@@ -197,26 +202,34 @@ fn find_cycle<'f>(fleet: &'f Fleet, members: &[&'f ServiceName]) -> Vec<&'f Serv
 /// A dependency must be selected wherever its dependent is.
 fn report_unselected(
     fleet: &Fleet,
-    selection: &Selection,
+    groups: &Groups<'_>,
     unknown: &BTreeMap<ServiceName, BTreeSet<ClusterName>>,
     cyclic: &BTreeSet<&ServiceName>,
     diags: &mut Diags<'_>,
 ) {
     let mut missing: BTreeMap<(&ServiceName, &ServiceName), Vec<&ClusterName>> = BTreeMap::new();
-    for (cluster, selected) in &selection.clusters {
-        for s in selected {
+    for (selected, clusters) in groups {
+        for s in selected.iter() {
             let Some(spec) = fleet.services.get(s) else {
                 continue;
             };
             for d in spec.dependencies() {
-                let unsure = unknown.get(d).is_some_and(|c| c.contains(cluster));
-                if fleet.services.contains_key(d) && !selected.contains(d) && !unsure {
-                    missing.entry((s, d)).or_default().push(cluster);
+                if !fleet.services.contains_key(d) || selected.contains(d) {
+                    continue;
                 }
+                let unsure = unknown.get(d);
+                let on = clusters
+                    .iter()
+                    .filter(|c| unsure.is_none_or(|u| !u.contains(**c)));
+                missing.entry((s, d)).or_default().extend(on);
             }
         }
     }
-    for ((s, d), clusters) in missing {
+    for ((s, d), mut clusters) in missing {
+        if clusters.is_empty() {
+            continue;
+        }
+        clusters.sort_unstable();
         if cyclic.contains(s) && cyclic.contains(d) {
             continue;
         }
@@ -256,24 +269,28 @@ fn report_unselected(
 
 /// Two services selected on one cluster may not install the same Helm release, nor releases of
 /// one name in two namespaces (a cluster's plan files its releases by name).
-fn report_release_conflicts(fleet: &Fleet, selection: &Selection, diags: &mut Diags<'_>) {
+fn report_release_conflicts(fleet: &Fleet, groups: &Groups<'_>, diags: &mut Diags<'_>) {
     let mut conflicts: BTreeMap<(&ServiceName, &ServiceName), Vec<&ClusterName>> = BTreeMap::new();
-    for (cluster, selected) in &selection.clusters {
+    for (selected, clusters) in groups {
         let mut seen: BTreeMap<&str, &ServiceName> = BTreeMap::new();
-        for s in selected {
+        for s in selected.iter() {
             let Some(spec) = fleet.services.get(s) else {
                 continue;
             };
             let key = spec.release.name.as_str();
             match seen.get(&key) {
-                Some(first) => conflicts.entry((first, s)).or_default().push(cluster),
+                Some(first) => conflicts
+                    .entry((first, s))
+                    .or_default()
+                    .extend(clusters.iter().copied()),
                 None => {
                     seen.insert(key, s);
                 }
             }
         }
     }
-    for ((a, b), clusters) in conflicts {
+    for ((a, b), mut clusters) in conflicts {
+        clusters.sort_unstable();
         let (sa, sb) = (&fleet.services[a], &fleet.services[b]);
         let names: Vec<String> = clusters.iter().map(|c| format!("`{c}`")).collect();
         let (spa, spb) = (sa.release.span.clone(), sb.release.span.clone());

@@ -37,7 +37,15 @@ fn watch_recompiles_only_what_changed() {
     let t = Temp::new();
     let fleet = gen_fleet(&t);
     let mut child = command()
-        .args(["watch", "--fleet", &fleet, "--compiles", "4", "--interval", "20"])
+        .args([
+            "watch",
+            "--fleet",
+            &fleet,
+            "--compiles",
+            "4",
+            "--interval",
+            "20",
+        ])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
@@ -60,7 +68,10 @@ fn watch_recompiles_only_what_changed() {
     };
 
     let first = next();
-    assert!(first.contains("(whole compile: first compile): 30 clusters"), "{first}");
+    assert!(
+        first.contains("(whole compile: first compile): 30 clusters"),
+        "{first}"
+    );
 
     // A new version of svc-001 (on every cluster) whose new value no template of the chart
     // reads: every release has a new version and values digest, no manifest changes.
@@ -68,7 +79,9 @@ fn watch_recompiles_only_what_changed() {
     let second = next();
     assert!(second.contains("(new version of `svc-001`)"), "{second}");
     assert!(
-        second.contains("since the last compile: 30 releases changed (0 manifests), 0 added, 0 removed"),
+        second.contains(
+            "since the last compile: 30 releases changed (0 manifests), 0 added, 0 removed"
+        ),
         "{second}"
     );
     // A new replica count outside prod changes the manifests of those clusters only.
@@ -139,7 +152,10 @@ fn dev_compile_bump_recompiles_a_service_incrementally() {
     assert_eq!(code, 0, "{err}");
     let lines: Vec<&str> = stdout.lines().collect();
     assert_eq!(lines.len(), 3, "{stdout}");
-    assert!(lines[0].contains("(whole compile: first compile)"), "{stdout}");
+    assert!(
+        lines[0].contains("(whole compile: first compile)"),
+        "{stdout}"
+    );
     for line in &lines[1..] {
         assert!(
             line.starts_with("recompiled in ") && line.contains("(new version of `svc-003`)"),
@@ -148,5 +164,8 @@ fn dev_compile_bump_recompiles_a_service_incrementally() {
     }
     let (code, _, err) = run(&["dev", "compile", "--fleet", &fleet, "--bump", "nope"]);
     assert_eq!(code, 2);
-    assert!(err.contains("the fleet has no services/nope/service.yaml"), "{err}");
+    assert!(
+        err.contains("the fleet has no services/nope/service.yaml"),
+        "{err}"
+    );
 }

@@ -615,42 +615,65 @@ pub fn evaluate_all<'s>(
     selectors: impl IntoIterator<Item = (&'s str, &'s Selector)>,
     fleet: &Fleet,
 ) -> BTreeMap<String, Vec<Outcome>> {
-    let evaluator = Evaluator::new();
+    use rayon::prelude::*;
     let clusters: Vec<(&ClusterName, &crate::model::ClusterSpec, Data)> = fleet
         .clusters
-        .iter()
+        .par_iter()
         .map(|(n, c)| (n, c, c.to_data()))
         .collect();
-    let mut values: Vec<Option<Value>> = vec![None; clusters.len()];
-    // Projections per distinct set of chains, per cluster.
-    let mut projections: HashMap<Vec<Vec<String>>, Vec<crate::model::Digest>> = HashMap::new();
-    let mut out = BTreeMap::new();
-    for (service, selector) in selectors {
-        let mut per: Vec<Outcome> = Vec::with_capacity(clusters.len());
-        let keys = selector.reads.as_ref().map(|chains| {
-            projections
-                .entry(chains.clone())
-                .or_insert_with(|| {
-                    clusters
-                        .iter()
-                        .map(|(_, _, d)| crate::values::projection(chains, d))
-                        .collect()
-                })
-                .clone()
-        });
-        let mut memo: HashMap<crate::model::Digest, Outcome> = HashMap::new();
-        for (i, (_, spec, _)) in clusters.iter().enumerate() {
-            let mut eval = || {
-                let v = values[i].get_or_insert_with(|| cluster_value(spec));
+    // Each cluster's CEL value, made when a selector first needs it.
+    let values: Vec<std::sync::OnceLock<Value>> = clusters
+        .iter()
+        .map(|_| std::sync::OnceLock::new())
+        .collect();
+    let selectors: Vec<(&str, &Selector)> = selectors.into_iter().collect();
+    // For each distinct set of chains the selectors read: each cluster's projection on it,
+    // numbered (clusters that agree on the fields share a number), and how many there are.
+    let mut projections: HashMap<&Vec<Vec<String>>, (Vec<u32>, usize)> = HashMap::new();
+    for (_, selector) in &selectors {
+        if let Some(chains) = &selector.reads {
+            projections.entry(chains).or_insert_with(|| {
+                let digests: Vec<crate::model::Digest> = clusters
+                    .par_iter()
+                    .map(|(_, _, d)| crate::values::projection(chains, d))
+                    .collect();
+                let mut ids: HashMap<crate::model::Digest, u32> = HashMap::new();
+                let numbered = digests
+                    .iter()
+                    .map(|d| {
+                        let next = u32::try_from(ids.len()).unwrap_or(u32::MAX);
+                        *ids.entry(*d).or_insert(next)
+                    })
+                    .collect();
+                (numbered, ids.len())
+            });
+        }
+    }
+    let per_selector: Vec<(&str, Vec<Outcome>)> = selectors
+        .par_iter()
+        .map_init(Evaluator::new, |evaluator, (service, selector)| {
+            let eval = |i: usize| {
+                let v = values[i].get_or_init(|| cluster_value(clusters[i].1));
                 evaluator.eval(selector, v)
             };
-            let outcome = match &keys {
-                Some(keys) => memo.entry(keys[i]).or_insert_with(&mut eval).clone(),
-                None => eval(),
+            let per: Vec<Outcome> = match selector.reads.as_ref().and_then(|c| projections.get(c)) {
+                Some((ids, distinct)) => {
+                    let mut memo: Vec<Option<Outcome>> = vec![None; *distinct];
+                    ids.iter()
+                        .enumerate()
+                        .map(|(i, &id)| match memo.get_mut(id as usize) {
+                            Some(slot) => slot.get_or_insert_with(|| eval(i)).clone(),
+                            None => eval(i),
+                        })
+                        .collect()
+                }
+                None => (0..clusters.len()).map(eval).collect(),
             };
-            per.push(outcome);
-        }
-        out.insert(service.to_owned(), per);
-    }
-    out
+            (*service, per)
+        })
+        .collect();
+    per_selector
+        .into_iter()
+        .map(|(service, per)| (service.to_owned(), per))
+        .collect()
 }
