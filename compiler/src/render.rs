@@ -201,7 +201,7 @@ impl RenderCache {
 /// The persistent cache key of a service version's outcomes.
 fn key_of_outcomes(renderer: &str, version: &Digest, plugins: Option<&Digest>) -> Digest {
     let mut h = Sha256::new();
-    h.update(b"flotilla.outcomes/v1\0");
+    h.update(b"flotilla.outcomes/v2\0");
     h.update((renderer.len() as u64).to_le_bytes());
     h.update(renderer.as_bytes());
     h.update(version.0);
@@ -213,15 +213,19 @@ fn key_of_outcomes(renderer: &str, version: &Digest, plugins: Option<&Digest>) -
 }
 
 /// Reads a service version's outcomes and their manifests: a count, then records of
-/// projection, values digest and manifest digest (32 bytes each), then the manifests, each a
-/// length and the text. Anything malformed, or a manifest that does not match its digest,
-/// makes the whole entry a miss.
+/// projection, values digest and manifest digest (32 bytes each), then a count of manifests,
+/// each its digest, a length and the text, and last a CRC-32 of all that. Anything malformed
+/// or a checksum that does not match makes the whole entry a miss.
 fn read_outcomes(disk: &DiskCache, key: &Digest) -> (Outcomes, HashMap<Digest, Arc<str>>) {
     let parse = || -> Option<_> {
         let bytes = disk.read("outcomes", key)?;
+        let (body, sum) = bytes.split_at_checked(bytes.len().checked_sub(4)?)?;
+        if crc32fast::hash(body) != u32::from_le_bytes(sum.try_into().ok()?) {
+            return None;
+        }
         let mut at = 0usize;
         let mut take = |n: usize| -> Option<&[u8]> {
-            let s = bytes.get(at..at.checked_add(n)?)?;
+            let s = body.get(at..at.checked_add(n)?)?;
             at += n;
             Some(s)
         };
@@ -230,17 +234,18 @@ fn read_outcomes(disk: &DiskCache, key: &Digest) -> (Outcomes, HashMap<Digest, A
         };
         let digest = |b: &[u8]| -> Option<Digest> { Some(Digest(b.try_into().ok()?)) };
         let n = count(take(8)?)?;
-        let mut outcomes = HashMap::new();
+        let mut outcomes = HashMap::with_capacity(n.min(1 << 20));
         for _ in 0..n {
             let r = take(96)?;
             outcomes.insert(digest(&r[..32])?, (digest(&r[32..64])?, digest(&r[64..])?));
         }
         let m = count(take(8)?)?;
-        let mut pack = HashMap::new();
+        let mut pack = HashMap::with_capacity(m.min(1 << 20));
         for _ in 0..m {
+            let d = digest(take(32)?)?;
             let len = count(take(8)?)?;
             let text = std::str::from_utf8(take(len)?).ok()?;
-            pack.insert(Digest::of(text.as_bytes()), Arc::from(text));
+            pack.insert(d, Arc::from(text));
         }
         outcomes
             .values()
@@ -283,10 +288,13 @@ fn write_outcomes<C>(
         bytes.extend_from_slice(&manifest.0);
     }
     bytes.extend_from_slice(&(texts.len() as u64).to_le_bytes());
-    for t in texts.values() {
+    for (d, t) in &texts {
+        bytes.extend_from_slice(&d.0);
         bytes.extend_from_slice(&(t.len() as u64).to_le_bytes());
         bytes.extend_from_slice(t.as_bytes());
     }
+    let sum = crc32fast::hash(&bytes);
+    bytes.extend_from_slice(&sum.to_le_bytes());
     disk.replace("outcomes", &p.persisted_key, &bytes);
 }
 

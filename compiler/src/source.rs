@@ -76,6 +76,8 @@ impl FleetFiles {
             });
         }
         let mut out = FleetFiles::default();
+        // Cluster and service files, read in parallel (a fleet may have thousands).
+        let mut wanted: Vec<(PathBuf, String)> = Vec::new();
         for entry in sorted_entries(&clusters) {
             let Some(name) = entry
                 .file_name()
@@ -85,7 +87,7 @@ impl FleetFiles {
                 continue;
             };
             if (name.ends_with(".yaml") || name.ends_with(".yml")) && entry.is_file() {
-                out.read_one(&entry, format!("clusters/{name}"));
+                wanted.push((entry, format!("clusters/{name}")));
             }
         }
         for entry in sorted_entries(&services) {
@@ -100,10 +102,27 @@ impl FleetFiles {
                 let file = entry.join("service.yaml");
                 let key = format!("services/{name}/service.yaml");
                 if file.is_file() {
-                    out.read_one(&file, key);
+                    wanted.push((file, key));
                 } else {
                     out.unreadable
                         .insert(key, "the service folder has no service.yaml".into());
+                }
+            }
+        }
+        let read: Vec<(String, Result<String, String>)> = {
+            use rayon::prelude::*;
+            wanted
+                .into_par_iter()
+                .map(|(path, key)| (key, read_text(&path)))
+                .collect()
+        };
+        for (key, result) in read {
+            match result {
+                Ok(text) => {
+                    out.files.insert(key, text);
+                }
+                Err(reason) => {
+                    out.unreadable.insert(key, reason);
                 }
             }
         }
@@ -121,18 +140,12 @@ impl FleetFiles {
     }
 
     fn read_one(&mut self, path: &Path, key: String) {
-        match std::fs::read(path) {
-            Ok(bytes) => match String::from_utf8(bytes) {
-                Ok(text) => {
-                    self.files.insert(key, text);
-                }
-                Err(_) => {
-                    self.unreadable
-                        .insert(key, "the file is not UTF-8 text".into());
-                }
-            },
-            Err(e) => {
-                self.unreadable.insert(key, e.to_string());
+        match read_text(path) {
+            Ok(text) => {
+                self.files.insert(key, text);
+            }
+            Err(reason) => {
+                self.unreadable.insert(key, reason);
             }
         }
     }
@@ -230,6 +243,12 @@ impl FleetFiles {
     pub fn text(&self, path: &str) -> &str {
         self.files.get(path).map_or("", String::as_str)
     }
+}
+
+/// A file's text, or why it cannot be read as text.
+fn read_text(path: &Path) -> Result<String, String> {
+    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
+    String::from_utf8(bytes).map_err(|_| "the file is not UTF-8 text".into())
 }
 
 /// `chart.path` of a service file, if it has one.
