@@ -622,6 +622,14 @@ pub fn document_texts(text: &str) -> Vec<&str> {
 
 /// One YAML document as a JSON value; `None` when it is empty (or only comments).
 pub fn parse_document(doc: &str) -> Result<Option<serde_json::Value>, String> {
+    match crate::block_yaml::parse(doc) {
+        Some(read) => Ok(read),
+        None => parse_document_fully(doc),
+    }
+}
+
+/// [`parse_document`] with the full YAML reader alone.
+pub(crate) fn parse_document_fully(doc: &str) -> Result<Option<serde_json::Value>, String> {
     let parsed = compiler::yaml::parse(doc);
     if let Some(p) = parsed.problems.first() {
         return Err(p.message.clone());
@@ -638,12 +646,9 @@ fn node_json(node: &Node, depth: usize) -> serde_json::Value {
         return serde_json::Value::Null;
     }
     match &node.kind {
-        Kind::Null => serde_json::Value::Null,
-        Kind::Bool(b) => serde_json::Value::Bool(*b),
-        Kind::Int(i) => serde_json::Value::from(*i),
-        Kind::Float(f) => serde_json::Number::from_f64(*f)
-            .map_or(serde_json::Value::Null, serde_json::Value::Number),
-        Kind::Str(s) => serde_json::Value::String(s.clone()),
+        Kind::Null | Kind::Bool(_) | Kind::Int(_) | Kind::Float(_) | Kind::Str(_) => {
+            scalar_json(&node.kind)
+        }
         Kind::Seq(items) => {
             serde_json::Value::Array(items.iter().map(|i| node_json(i, depth + 1)).collect())
         }
@@ -658,6 +663,19 @@ fn node_json(node: &Node, depth: usize) -> serde_json::Value {
                 })
                 .collect(),
         ),
+    }
+}
+
+/// A scalar as JSON (a collection gives null).
+pub(crate) fn scalar_json(kind: &compiler::yaml::Kind) -> serde_json::Value {
+    use compiler::yaml::Kind;
+    match kind {
+        Kind::Bool(b) => serde_json::Value::Bool(*b),
+        Kind::Int(i) => serde_json::Value::from(*i),
+        Kind::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Kind::Str(s) => serde_json::Value::String(s.clone()),
+        Kind::Null | Kind::Seq(_) | Kind::Map(_) => serde_json::Value::Null,
     }
 }
 
