@@ -295,16 +295,28 @@ pub fn check_plan(
     let mut manifest_texts: Vec<&str> = Vec::new();
     let mut release_ids: HashMap<(&str, &str, &str), (usize, usize), Fast> = HashMap::default();
     let mut releases: Vec<Release> = Vec::new();
+    // The name and service of each distinct release, shared by the violations of all its
+    // clusters (a few texts that stay in cache, rather than each release's own).
+    let mut release_names: Vec<(Arc<str>, Arc<str>)> = Vec::new();
     let mut combo_ids: HashMap<Combo, usize, Fast> = HashMap::default();
     let mut combos: Vec<(Combo, usize)> = Vec::new();
     let mut items: Vec<Item<'_>> = Vec::with_capacity(plan.release_count());
     // Each cluster of the plan in the fleet, with its name and its range of `items`.
     let mut clusters: Vec<(&Arc<str>, std::ops::Range<usize>)> = Vec::new();
-    for cluster_plan in &plan.clusters {
-        let Some(cluster) = fleet.clusters.get(&*cluster_plan.name) else {
+    // What the rules read of each cluster, found in parallel.
+    let cluster_keys: Vec<Option<(&compiler::model::ClusterSpec, String)>> = plan
+        .clusters
+        .par_iter()
+        .map(|c| {
+            let cluster = fleet.clusters.get(&*c.name)?;
+            Some((cluster, rules.cluster_key(cluster)))
+        })
+        .collect();
+    for (cluster_plan, found) in plan.clusters.iter().zip(cluster_keys) {
+        let Some((cluster, key)) = found else {
             continue;
         };
-        let cluster_key = key_id(rules.cluster_key(cluster));
+        let cluster_key = key_id(key);
         let first = items.len();
         for r in &cluster_plan.releases {
             let names = (&*r.name, &*r.namespace, &*r.service);
@@ -318,6 +330,7 @@ pub fn check_plan(
                     };
                     let found = (releases.len(), key_id(rules.release_key(&release)));
                     releases.push(release);
+                    release_names.push((Arc::clone(&r.name), Arc::clone(&r.service)));
                     release_ids.insert(names, found);
                     found
                 }
@@ -340,7 +353,6 @@ pub fn check_plan(
             items.push(Item {
                 cluster,
                 release,
-                plan: r,
                 combo,
             });
         }
@@ -468,53 +480,69 @@ pub fn check_plan(
             found
         })
         .collect();
-    // 7. Each release's violations, its combination's stamped with its names; per cluster in
-    // parallel, releases by name. Sorted as they come when a cluster's release names differ
-    // and the plan's clusters are sorted (the first sort keys); sorted otherwise.
-    let per_cluster: Vec<Vec<Violation>> = clusters
-        .par_iter()
-        .map(|(cluster, range)| {
-            let mut mine: Vec<&Item<'_>> = items
-                .get(range.clone())
-                .unwrap_or_default()
-                .iter()
-                .collect();
-            mine.sort_by(|a, b| a.plan.name.cmp(&b.plan.name));
-            let distinct = mine.windows(2).all(|w| match w {
-                [a, b] => a.plan.name < b.plan.name,
-                _ => true,
-            });
-            let mut found = Vec::new();
-            for item in mine {
-                let Some(template) = templates.get(item.combo) else {
-                    continue;
-                };
-                found.extend(template.iter().map(|v| Violation {
+    // 7. Each release's violations: its combination's, stamped with its names. Clusters in
+    // plan order, the releases of each by name: then the violations come sorted when the
+    // plan's clusters are sorted (the first sort key) and a cluster's release names differ
+    // (the second); otherwise they are sorted here. Stamping shares texts (no copies) and runs
+    // on one thread: it writes the result in place, and no counter is shared between threads.
+    let mut by_name: Vec<usize> = (0..releases.len()).collect();
+    by_name.sort_by(|a, b| {
+        let name = |i: &usize| releases.get(*i).map(|r| r.name.as_str());
+        name(a).cmp(&name(b))
+    });
+    let mut name_rank = vec![0usize; releases.len()];
+    let mut rank = 0;
+    for (n, pair) in by_name.iter().enumerate() {
+        if n > 0
+            && releases.get(by_name[n - 1]).map(|r| &r.name) != releases.get(*pair).map(|r| &r.name)
+        {
+            rank += 1;
+        }
+        if let Some(slot) = name_rank.get_mut(*pair) {
+            *slot = rank;
+        }
+    }
+    let template_of = |item: &Item<'_>| templates.get(item.combo).map_or(&[][..], Vec::as_slice);
+    out.violations = Vec::with_capacity(items.iter().map(|i| template_of(i).len()).sum());
+    let mut order: Vec<(usize, usize)> = Vec::new();
+    for (cluster, range) in &clusters {
+        order.clear();
+        order.extend(
+            range
+                .clone()
+                .filter_map(|i| Some((*name_rank.get(items.get(i)?.release)?, i))),
+        );
+        order.sort_unstable();
+        let distinct = order.windows(2).all(|w| match w {
+            [(a, _), (b, _)] => a < b,
+            _ => true,
+        });
+        let start = out.violations.len();
+        for item in order.iter().filter_map(|(_, i)| items.get(*i)) {
+            let Some((release, service)) = release_names.get(item.release) else {
+                continue;
+            };
+            out.violations
+                .extend(template_of(item).iter().map(|v| Violation {
                     cluster: Arc::clone(cluster),
-                    release: Arc::clone(&item.plan.name),
+                    release: Arc::clone(release),
                     kind: Arc::clone(&v.kind),
                     namespace: Arc::clone(&v.namespace),
                     name: Arc::clone(&v.name),
                     rule: Arc::clone(&v.rule),
                     action: v.action,
-                    service: Arc::clone(&item.plan.service),
+                    service: Arc::clone(service),
                     message: Arc::clone(&v.message),
                 }));
-            }
-            if !distinct {
-                found.sort();
-            }
-            found
-        })
-        .collect();
+        }
+        if !distinct && let Some(mine) = out.violations.get_mut(start..) {
+            mine.sort();
+        }
+    }
     let sorted = clusters.windows(2).all(|w| match w {
         [(a, _), (b, _)] => a < b,
         _ => true,
     });
-    out.violations = Vec::with_capacity(per_cluster.iter().map(Vec::len).sum());
-    for mut found in per_cluster {
-        out.violations.append(&mut found);
-    }
     if !sorted {
         out.violations.sort();
     }
@@ -536,7 +564,6 @@ struct Item<'a> {
     cluster: &'a compiler::model::ClusterSpec,
     /// Its index in the distinct releases.
     release: usize,
-    plan: &'a plan::Release,
     /// Its index in the distinct combinations.
     combo: usize,
 }
