@@ -291,8 +291,8 @@ pub fn check_plan(
         let next = key_ids.len();
         *key_ids.entry(key).or_insert(next)
     };
-    let mut manifest_ids: HashMap<plan::Digest, Option<usize>, Fast> = HashMap::default();
-    let mut manifest_texts: Vec<&str> = Vec::new();
+    let mut manifest_ids: HashMap<&plan::Digest, usize, Fast> = HashMap::default();
+    let mut digests: Vec<&plan::Digest> = Vec::new();
     let mut release_ids: HashMap<(&str, &str, &str), (usize, usize), Fast> = HashMap::default();
     let mut releases: Vec<Release> = Vec::new();
     // The name and service of each distinct release, shared by the violations of all its
@@ -335,11 +335,9 @@ pub fn check_plan(
                     found
                 }
             };
-            let manifest = *manifest_ids.entry(r.manifest).or_insert_with(|| {
-                manifests.get(&r.manifest).map(|text| {
-                    manifest_texts.push(text);
-                    manifest_texts.len() - 1
-                })
+            let manifest = *manifest_ids.entry(&r.manifest).or_insert_with(|| {
+                digests.push(&r.manifest);
+                digests.len() - 1
             });
             let combo = Combo {
                 manifest,
@@ -358,30 +356,37 @@ pub fn check_plan(
         }
         clusters.push((&cluster_plan.name, first..items.len()));
     }
-    // 2. Each distinct manifest split into documents, each document hashed, in parallel;
-    // then each distinct document text gets an id, in plan order.
-    let split: Vec<Vec<(u64, &str)>> = manifest_texts
+    drop(manifest_ids);
+    // 2. Each distinct manifest found (`None`: missing from the plan), split into documents,
+    // and each document hashed, in parallel; then each distinct document text gets an id, in
+    // plan order.
+    let found: Vec<Option<Vec<(u64, &str)>>> = digests
         .par_iter()
-        .map(|text| {
-            manifests::document_texts(text)
-                .into_iter()
-                .map(|doc| (Hashed::hash(doc), doc))
-                .collect()
+        .map(|digest| {
+            let text = manifests.get(digest)?;
+            Some(
+                manifests::document_texts(text)
+                    .into_iter()
+                    .map(|doc| (Hashed::hash(doc), doc))
+                    .collect(),
+            )
         })
         .collect();
     let mut doc_ids: HashMap<Hashed<'_>, usize, Fast> = HashMap::default();
     let mut texts: Vec<&str> = Vec::new();
-    let manifest_docs: Vec<Vec<usize>> = split
+    let manifest_docs: Vec<Option<Vec<usize>>> = found
         .into_iter()
         .map(|docs| {
-            docs.into_iter()
-                .map(|(hash, text)| {
-                    *doc_ids.entry(Hashed { hash, text }).or_insert_with(|| {
-                        texts.push(text);
-                        texts.len() - 1
+            docs.map(|docs| {
+                docs.into_iter()
+                    .map(|(hash, text)| {
+                        *doc_ids.entry(Hashed { hash, text }).or_insert_with(|| {
+                            texts.push(text);
+                            texts.len() - 1
+                        })
                     })
-                })
-                .collect()
+                    .collect()
+            })
         })
         .collect();
     drop(doc_ids);
@@ -399,10 +404,9 @@ pub fn check_plan(
     let needs: Vec<Result<Vec<usize>, String>> = combos
         .iter()
         .map(|(combo, first)| {
-            let Some(m) = combo.manifest else {
+            let Some(Some(ids)) = manifest_docs.get(combo.manifest) else {
                 return Err("the manifest is missing from the plan".into());
             };
-            let ids = manifest_docs.get(m).map_or(&[][..], Vec::as_slice);
             for &id in ids {
                 if let Some(Err(e)) = parsed.get(id) {
                     return Err(format!("the release's manifest could not be read: {e}"));
@@ -569,11 +573,11 @@ struct Item<'a> {
 }
 
 /// What the violations of a release depend on, but for its names: its manifest's index in
-/// the distinct manifests (`None` when the manifest is missing), and the ids of what the
-/// rules read of its cluster and of it.
+/// the distinct manifest digests, and the ids of what the rules read of its cluster and of
+/// it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 struct Combo {
-    manifest: Option<usize>,
+    manifest: usize,
     keys: (usize, usize),
 }
 
