@@ -5,8 +5,9 @@
 //! full reader: anything else (flow collections, block scalars, anchors, tags, escapes,
 //! multi-line scalars, comments after a value, duplicate keys, non-ASCII text…) is left to it.
 //!
-//! The check of a large plan reads tens of thousands of distinct documents; this reader is
-//! several times faster than the full one on them.
+//! The check of a large plan reads tens of thousands of distinct documents: the 59,425 of the
+//! 10,000 × 100 synthetic fleet took 0.3 s to read with this reader rather than 0.7 s with
+//! the full one (`BENCHMARKS.md`, "Policies").
 
 use serde_json::{Map, Value};
 
@@ -15,8 +16,8 @@ const MAX_DEPTH: usize = 32;
 /// The longest key read here (YAML limits implicit keys to 1024 characters).
 const MAX_KEY: usize = 1000;
 /// The most lines read here (the full reader refuses documents of more than 100,000 nodes;
-/// a line holds at most three).
-const MAX_LINES: usize = 30_000;
+/// a line read here adds at most four: `- key:` opening a collection).
+const MAX_LINES: usize = 20_000;
 
 /// One YAML document as JSON: `Some(None)` when it is empty (or only comments), `None` when
 /// this reader cannot tell.
@@ -412,5 +413,12 @@ spec:
             shallow.push_str("a:\n");
         }
         assert!(agrees(&shallow));
+    }
+
+    #[test]
+    fn long_documents_are_left_to_the_full_reader() {
+        let lines = |n: usize| (0..n).map(|i| format!("- k{i}: v\n")).collect::<String>();
+        assert!(parse(&lines(MAX_LINES + 1)).is_none());
+        assert!(agrees(&lines(100)));
     }
 }

@@ -256,8 +256,8 @@ impl PlanCheck {
 /// the release ([`ManifestRules::cluster_key`], [`ManifestRules::release_key`]): a Deployment
 /// rendered the same for a thousand clusters of the same environment is parsed and checked
 /// once, and its violations are stamped with each release's names (shared, not copied).
-/// Splitting, parsing, evaluation and stamping run in parallel; the result does not depend
-/// on the number of threads.
+/// Splitting, parsing and evaluation run in parallel, stamping on one thread; the result does
+/// not depend on the number of threads.
 ///
 /// [`ManifestRules::cluster_key`]: crate::ManifestRules::cluster_key
 /// [`ManifestRules::release_key`]: crate::ManifestRules::release_key
