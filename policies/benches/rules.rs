@@ -295,7 +295,7 @@ bindings:
     );
     let mut by_rule: std::collections::BTreeMap<&str, usize> = Default::default();
     for v in &check.violations {
-        *by_rule.entry(v.rule.as_str()).or_default() += 1;
+        *by_rule.entry(&*v.rule).or_default() += 1;
     }
     eprintln!("violations by rule: {by_rule:?}");
     let mut group = c.benchmark_group("synthetic-200x100");

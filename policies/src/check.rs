@@ -223,14 +223,14 @@ impl PlanCheck {
             .iter()
             .filter(|v| v.action == manifests::RuleAction::Warn)
             .map(|v| plan::Warning {
-                cluster: v.cluster.as_str().into(),
-                release: v.release.as_str().into(),
-                kind: v.kind.as_str().into(),
-                namespace: v.namespace.as_str().into(),
-                name: v.name.as_str().into(),
-                rule: v.rule.as_str().into(),
-                service: v.service.as_str().into(),
-                message: v.message.as_str().into(),
+                cluster: Arc::clone(&v.cluster),
+                release: Arc::clone(&v.release),
+                kind: Arc::clone(&v.kind),
+                namespace: Arc::clone(&v.namespace),
+                name: Arc::clone(&v.name),
+                rule: Arc::clone(&v.rule),
+                service: Arc::clone(&v.service),
+                message: Arc::clone(&v.message),
             })
             .collect();
         out.sort();
@@ -255,8 +255,9 @@ impl PlanCheck {
 /// run once per distinct object text and distinct value of what they read of the cluster and
 /// the release ([`ManifestRules::cluster_key`], [`ManifestRules::release_key`]): a Deployment
 /// rendered the same for a thousand clusters of the same environment is parsed and checked
-/// once, and its violations are stamped with each release's names. Parsing, evaluation and
-/// stamping run in parallel; the result does not depend on the number of threads.
+/// once, and its violations are stamped with each release's names (shared, not copied).
+/// Splitting, parsing and evaluation run in parallel, stamping on one thread; the result does
+/// not depend on the number of threads.
 ///
 /// [`ManifestRules::cluster_key`]: crate::ManifestRules::cluster_key
 /// [`ManifestRules::release_key`]: crate::ManifestRules::release_key
@@ -280,217 +281,362 @@ pub fn check_plan(
     if rules.rules.is_empty() {
         return out;
     }
-    // 1. In plan order: each distinct document text gets an id, each distinct manifest its
-    // documents' ids, each release the ids of what the rules read of its cluster and itself.
-    // Documents are hashed whole (hundreds of MB for a large fleet): a fast hasher. The maps
-    // are only looked up, never iterated, so their order cannot reach the result.
-    type Fast = foldhash::fast::RandomState;
-    let mut doc_ids: HashMap<&str, usize, Fast> = HashMap::default();
-    let mut texts: Vec<&str> = Vec::new();
-    let mut manifest_ids: HashMap<plan::Digest, Option<usize>, Fast> = HashMap::default();
-    let mut manifest_docs: Vec<Vec<usize>> = Vec::new();
-    let mut key_ids: HashMap<String, usize> = HashMap::new();
+    // 1. In plan order: each distinct manifest gets an id, each distinct release its
+    // `Release` and the id of what the rules read of it, each cluster the id of what they read
+    // of it, and each release a "combination": its manifest and those two ids. Releases of one
+    // combination get the same violations but for their names. The maps are only looked up,
+    // never iterated, so their order cannot reach the result; hashing is fast (foldhash).
+    let mut key_ids: HashMap<String, usize, Fast> = HashMap::default();
     let mut key_id = |key: String| {
         let next = key_ids.len();
         *key_ids.entry(key).or_insert(next)
     };
+    let mut manifest_ids: HashMap<&plan::Digest, usize, Fast> = HashMap::default();
+    let mut digests: Vec<&plan::Digest> = Vec::new();
+    let mut release_ids: HashMap<(&str, &str, &str), (usize, usize), Fast> = HashMap::default();
+    let mut releases: Vec<Release> = Vec::new();
+    // The name and service of each distinct release, shared by the violations of all its
+    // clusters (a few texts that stay in cache, rather than each release's own).
+    let mut release_names: Vec<(Arc<str>, Arc<str>)> = Vec::new();
+    let mut combo_ids: HashMap<Combo, usize, Fast> = HashMap::default();
+    let mut combos: Vec<(Combo, usize)> = Vec::new();
     let mut items: Vec<Item<'_>> = Vec::with_capacity(plan.release_count());
-    let mut releases: HashMap<(&str, &str, &str), (Arc<Release>, usize), Fast> = HashMap::default();
-    // Each cluster of the plan in the fleet, with its range of `items`.
-    let mut clusters: Vec<(&compiler::model::ClusterSpec, std::ops::Range<usize>)> = Vec::new();
-    for cluster_plan in &plan.clusters {
-        let Some(cluster) = fleet.clusters.get(&*cluster_plan.name) else {
+    // Each cluster of the plan in the fleet, with its name and its range of `items`.
+    let mut clusters: Vec<(&Arc<str>, std::ops::Range<usize>)> = Vec::new();
+    // What the rules read of each cluster, found in parallel.
+    let cluster_keys: Vec<Option<(&compiler::model::ClusterSpec, String)>> = plan
+        .clusters
+        .par_iter()
+        .map(|c| {
+            let cluster = fleet.clusters.get(&*c.name)?;
+            Some((cluster, rules.cluster_key(cluster)))
+        })
+        .collect();
+    for (cluster_plan, found) in plan.clusters.iter().zip(cluster_keys) {
+        let Some((cluster, key)) = found else {
             continue;
         };
-        let cluster_key = key_id(rules.cluster_key(cluster));
+        let cluster_key = key_id(key);
         let first = items.len();
         for r in &cluster_plan.releases {
-            // The same release (names) on many clusters: made, and its key found, once.
-            let (release, release_key) = match releases.get(&(&*r.name, &*r.namespace, &*r.service))
-            {
-                Some((release, key)) => (Arc::clone(release), *key),
+            let names = (&*r.name, &*r.namespace, &*r.service);
+            let (release, release_key) = match release_ids.get(&names) {
+                Some(found) => *found,
                 None => {
-                    let release = Arc::new(Release {
+                    let release = Release {
                         name: r.name.to_string(),
                         namespace: r.namespace.to_string(),
                         service: r.service.to_string(),
-                    });
-                    let key = key_id(rules.release_key(&release));
-                    releases.insert(
-                        (&*r.name, &*r.namespace, &*r.service),
-                        (Arc::clone(&release), key),
-                    );
-                    (release, key)
+                    };
+                    let found = (releases.len(), key_id(rules.release_key(&release)));
+                    releases.push(release);
+                    release_names.push((Arc::clone(&r.name), Arc::clone(&r.service)));
+                    release_ids.insert(names, found);
+                    found
                 }
             };
-            let manifest = *manifest_ids.entry(r.manifest).or_insert_with(|| {
-                manifests.get(&r.manifest).map(|text| {
-                    let ids = manifests::document_texts(text)
-                        .into_iter()
-                        .map(|doc| {
-                            *doc_ids.entry(doc).or_insert_with(|| {
-                                texts.push(doc);
-                                texts.len() - 1
-                            })
-                        })
-                        .collect();
-                    manifest_docs.push(ids);
-                    manifest_docs.len() - 1
-                })
+            let manifest = *manifest_ids.entry(&r.manifest).or_insert_with(|| {
+                digests.push(&r.manifest);
+                digests.len() - 1
+            });
+            let combo = Combo {
+                manifest,
+                keys: (cluster_key, release_key),
+            };
+            let next = combos.len();
+            let combo = *combo_ids.entry(combo).or_insert_with(|| {
+                combos.push((combo, items.len()));
+                next
             });
             items.push(Item {
                 cluster,
                 release,
-                manifest,
-                keys: (cluster_key, release_key),
+                combo,
             });
         }
-        clusters.push((cluster, first..items.len()));
+        clusters.push((&cluster_plan.name, first..items.len()));
     }
-    // 2. Every distinct document parsed once, in parallel.
-    let parsed: Vec<Parsed> = texts
+    drop(manifest_ids);
+    // 2. Each distinct manifest found (`None`: missing from the plan), split into documents,
+    // and each document hashed, in parallel; then each distinct document text gets an id, in
+    // plan order.
+    let found: Vec<Option<Vec<(u64, &str)>>> = digests
         .par_iter()
-        .map(|text| manifests::parse_document(text))
+        .map(|digest| {
+            let text = manifests.get(digest)?;
+            Some(
+                manifests::document_texts(text)
+                    .into_iter()
+                    .map(|doc| (Hashed::hash(doc), doc))
+                    .collect(),
+            )
+        })
         .collect();
-    let docs_of = |item: &Item<'_>| -> Result<&[usize], String> {
-        let Some(m) = item.manifest else {
-            return Err("the manifest is missing from the plan".into());
-        };
-        let ids = manifest_docs.get(m).map_or(&[][..], Vec::as_slice);
-        for &id in ids {
-            if let Some(Err(e)) = parsed.get(id) {
-                return Err(format!("the release's manifest could not be read: {e}"));
-            }
-        }
-        Ok(ids)
-    };
-    // 3. The distinct (document, inputs) to evaluate, grouped by inputs (with the first
-    // release that has them), in plan order.
-    let mut groups: Vec<(usize, Vec<usize>)> = Vec::new();
-    let mut group_of: HashMap<(usize, usize), usize> = HashMap::new();
-    let mut seen: std::collections::HashSet<(usize, (usize, usize))> = Default::default();
-    for (i, item) in items.iter().enumerate() {
-        let Ok(ids) = docs_of(item) else {
-            continue;
-        };
-        for &id in ids {
-            if !matches!(parsed.get(id), Some(Ok(Some(_)))) || !seen.insert((id, item.keys)) {
-                continue;
-            }
-            let g = *group_of.entry(item.keys).or_insert_with(|| {
-                groups.push((i, Vec::new()));
-                groups.len() - 1
-            });
-            if let Some((_, ids)) = groups.get_mut(g) {
-                ids.push(id);
-            }
-        }
-    }
-    // 4. The rules over each group's documents, in parallel.
-    let results: Vec<Vec<(usize, Vec<Violation>)>> = groups
-        .par_iter()
-        .map(|(first, ids)| {
-            let Some(item) = items.get(*first) else {
-                return Vec::new();
-            };
-            let inputs = manifests::Inputs::new(item.cluster, &item.release);
-            inputs.with_frame(|frame| {
-                ids.iter()
-                    .filter_map(|&id| {
-                        let Some(Ok(Some(object))) = parsed.get(id) else {
-                            return None;
-                        };
-                        let mut found = Vec::new();
-                        manifests::evaluate_object(rules, &inputs, frame, object, &mut found);
-                        Some((id, found))
+    let mut doc_ids: HashMap<Hashed<'_>, usize, Fast> = HashMap::default();
+    let mut texts: Vec<&str> = Vec::new();
+    let manifest_docs: Vec<Option<Vec<usize>>> = found
+        .into_iter()
+        .map(|docs| {
+            docs.map(|docs| {
+                docs.into_iter()
+                    .map(|(hash, text)| {
+                        *doc_ids.entry(Hashed { hash, text }).or_insert_with(|| {
+                            texts.push(text);
+                            texts.len() - 1
+                        })
                     })
                     .collect()
             })
         })
         .collect();
-    let mut memo: HashMap<(usize, (usize, usize)), Vec<Violation>> = HashMap::new();
-    for ((first, _), found) in groups.iter().zip(results) {
-        let Some(item) = items.get(*first) else {
-            continue;
-        };
-        for (id, violations) in found {
-            out.manifests_checked += 1;
-            memo.insert((id, item.keys), violations);
-        }
-    }
-    // 5. Each release's violations, stamped with its names; per cluster in parallel, then
-    // joined in cluster order.
-    let per_cluster: Vec<Vec<Violation>> = clusters
+    drop(doc_ids);
+    // 3. Every distinct document parsed once, in parallel.
+    let parsed: Vec<Parsed> = texts
         .par_iter()
-        .map(|(cluster, range)| {
-            let mut found = Vec::new();
-            for item in items.get(range.clone()).unwrap_or_default() {
-                let name = cluster.name.as_str();
-                match docs_of(item) {
-                    Err(message) => found.push(manifest_violation(name, &item.release, message)),
-                    Ok(ids) => {
-                        for &id in ids {
-                            let Some(vs) = memo.get(&(id, item.keys)) else {
-                                continue;
-                            };
-                            found.extend(vs.iter().map(|v| Violation {
-                                cluster: name.to_owned(),
-                                release: item.release.name.clone(),
-                                kind: v.kind.clone(),
-                                namespace: v.namespace.clone(),
-                                name: v.name.clone(),
-                                rule: v.rule.clone(),
-                                action: v.action,
-                                service: item.release.service.clone(),
-                                message: v.message.clone(),
-                            }));
-                        }
-                    }
+        .map(|text| manifests::parse_document(text))
+        .collect();
+    // 4. What each combination needs: why its manifest cannot be checked, or the evaluations
+    // of its documents' objects. An evaluation is a distinct (document, inputs); they are
+    // grouped by inputs (with the first release that has them), in plan order.
+    let mut eval_ids: HashMap<(usize, (usize, usize)), usize, Fast> = HashMap::default();
+    let mut groups: Vec<(usize, Vec<(usize, usize)>)> = Vec::new();
+    let mut group_of: HashMap<(usize, usize), usize, Fast> = HashMap::default();
+    let needs: Vec<Result<Vec<usize>, String>> = combos
+        .iter()
+        .map(|(combo, first)| {
+            let Some(Some(ids)) = manifest_docs.get(combo.manifest) else {
+                return Err("the manifest is missing from the plan".into());
+            };
+            for &id in ids {
+                if let Some(Err(e)) = parsed.get(id) {
+                    return Err(format!("the release's manifest could not be read: {e}"));
                 }
             }
-            found.sort();
+            let mut evals = Vec::with_capacity(ids.len());
+            for &id in ids {
+                if !matches!(parsed.get(id), Some(Ok(Some(_)))) {
+                    continue;
+                }
+                let next = eval_ids.len();
+                let eval = *eval_ids.entry((id, combo.keys)).or_insert_with(|| {
+                    let g = *group_of.entry(combo.keys).or_insert_with(|| {
+                        groups.push((*first, Vec::new()));
+                        groups.len() - 1
+                    });
+                    if let Some((_, evals)) = groups.get_mut(g) {
+                        evals.push((id, next));
+                    }
+                    next
+                });
+                evals.push(eval);
+            }
+            Ok(evals)
+        })
+        .collect();
+    out.manifests_checked = eval_ids.len();
+    drop((eval_ids, group_of));
+    // 5. The rules over each group's documents, in parallel.
+    let results: Vec<Vec<(usize, Vec<Violation>)>> = groups
+        .par_iter()
+        .map(|(first, evals)| {
+            let Some(item) = items.get(*first) else {
+                return Vec::new();
+            };
+            let Some(release) = releases.get(item.release) else {
+                return Vec::new();
+            };
+            let inputs = manifests::Inputs::new(item.cluster, release);
+            inputs.with_frame(|frame| {
+                evals
+                    .iter()
+                    .filter_map(|&(id, eval)| {
+                        let Some(Ok(Some(object))) = parsed.get(id) else {
+                            return None;
+                        };
+                        let mut found = Vec::new();
+                        manifests::evaluate_object(rules, &inputs, frame, object, &mut found);
+                        Some((eval, found))
+                    })
+                    .collect()
+            })
+        })
+        .collect();
+    let mut evaluated: Vec<Vec<Violation>> = vec![Vec::new(); out.manifests_checked];
+    for (eval, found) in results.into_iter().flatten() {
+        if let Some(slot) = evaluated.get_mut(eval) {
+            *slot = found;
+        }
+    }
+    // 6. Each combination's violations, sorted as within a release (its names aside).
+    let templates: Vec<Vec<Violation>> = needs
+        .par_iter()
+        .map(|need| {
+            let mut found: Vec<Violation> = match need {
+                Err(message) => vec![manifest_violation(message)],
+                Ok(evals) => evals
+                    .iter()
+                    .filter_map(|e| evaluated.get(*e))
+                    .flatten()
+                    .cloned()
+                    .collect(),
+            };
+            found.sort_by(in_release_order);
             found
         })
         .collect();
-    out.violations = per_cluster.into_iter().flatten().collect();
-    // Sorted already when the plan's clusters are (the cluster is the first sort key).
-    if !out.violations.is_sorted() {
+    // 7. Each release's violations: its combination's, stamped with its names. Clusters in
+    // plan order, the releases of each by name: then the violations come sorted when the
+    // plan's clusters are sorted (the first sort key) and a cluster's release names differ
+    // (the second); otherwise they are sorted here. Stamping shares texts (no copies) and runs
+    // on one thread: it writes the result in place, and no counter is shared between threads.
+    let mut by_name: Vec<usize> = (0..releases.len()).collect();
+    by_name.sort_by(|a, b| {
+        let name = |i: &usize| releases.get(*i).map(|r| r.name.as_str());
+        name(a).cmp(&name(b))
+    });
+    let mut name_rank = vec![0usize; releases.len()];
+    let mut rank = 0;
+    for (n, pair) in by_name.iter().enumerate() {
+        if n > 0
+            && releases.get(by_name[n - 1]).map(|r| &r.name) != releases.get(*pair).map(|r| &r.name)
+        {
+            rank += 1;
+        }
+        if let Some(slot) = name_rank.get_mut(*pair) {
+            *slot = rank;
+        }
+    }
+    let template_of = |item: &Item<'_>| templates.get(item.combo).map_or(&[][..], Vec::as_slice);
+    out.violations = Vec::with_capacity(items.iter().map(|i| template_of(i).len()).sum());
+    let mut order: Vec<(usize, usize)> = Vec::new();
+    for (cluster, range) in &clusters {
+        order.clear();
+        order.extend(
+            range
+                .clone()
+                .filter_map(|i| Some((*name_rank.get(items.get(i)?.release)?, i))),
+        );
+        order.sort_unstable();
+        let distinct = order.windows(2).all(|w| match w {
+            [(a, _), (b, _)] => a < b,
+            _ => true,
+        });
+        let start = out.violations.len();
+        for item in order.iter().filter_map(|(_, i)| items.get(*i)) {
+            let Some((release, service)) = release_names.get(item.release) else {
+                continue;
+            };
+            out.violations
+                .extend(template_of(item).iter().map(|v| Violation {
+                    cluster: Arc::clone(cluster),
+                    release: Arc::clone(release),
+                    kind: Arc::clone(&v.kind),
+                    namespace: Arc::clone(&v.namespace),
+                    name: Arc::clone(&v.name),
+                    rule: Arc::clone(&v.rule),
+                    action: v.action,
+                    service: Arc::clone(service),
+                    message: Arc::clone(&v.message),
+                }));
+        }
+        if !distinct && let Some(mine) = out.violations.get_mut(start..) {
+            mine.sort();
+        }
+    }
+    let sorted = clusters.windows(2).all(|w| match w {
+        [(a, _), (b, _)] => a < b,
+        _ => true,
+    });
+    if !sorted {
         out.violations.sort();
     }
     // Freeing tens of thousands of parsed objects takes a while and changes nothing: it
     // happens on another thread while the caller carries on.
     // (When no thread can be started, the closure and what it holds are dropped here.)
-    let garbage = (parsed, memo);
+    let garbage = (parsed, evaluated, templates);
     let _ = std::thread::Builder::new()
         .name("check-plan-drop".into())
         .spawn(move || drop(garbage));
     out
 }
 
+/// The hasher of `check_plan`'s maps: fast, and their order never reaches the result.
+type Fast = foldhash::fast::RandomState;
+
 /// A release of the plan, as the manifest rules see it.
 struct Item<'a> {
     cluster: &'a compiler::model::ClusterSpec,
-    release: Arc<Release>,
-    /// Its manifest's index in the documents of each manifest; `None` when the manifest is
-    /// missing.
-    manifest: Option<usize>,
-    /// The ids of what the rules read of its cluster and of it.
+    /// Its index in the distinct releases.
+    release: usize,
+    /// Its index in the distinct combinations.
+    combo: usize,
+}
+
+/// What the violations of a release depend on, but for its names: its manifest's index in
+/// the distinct manifest digests, and the ids of what the rules read of its cluster and of
+/// it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+struct Combo {
+    manifest: usize,
     keys: (usize, usize),
+}
+
+/// A document text with its hash, computed beforehand (in parallel).
+#[derive(Debug, PartialEq, Eq)]
+struct Hashed<'a> {
+    hash: u64,
+    text: &'a str,
+}
+
+impl Hashed<'_> {
+    fn hash(text: &str) -> u64 {
+        use std::hash::BuildHasher;
+        foldhash::fast::FixedState::with_seed(0).hash_one(text)
+    }
+}
+
+impl std::hash::Hash for Hashed<'_> {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        state.write_u64(self.hash);
+    }
 }
 
 /// A document of a manifest, parsed: an object, nothing (an empty document), or why not.
 type Parsed = Result<Option<serde_json::Value>, String>;
 
-fn manifest_violation(cluster: &str, release: &Release, message: String) -> Violation {
+/// The order of [`Violation`] for violations of one cluster and release (their service is
+/// the release's).
+fn in_release_order(a: &Violation, b: &Violation) -> std::cmp::Ordering {
+    (
+        &a.kind,
+        &a.namespace,
+        &a.name,
+        &a.rule,
+        a.action,
+        &a.message,
+    )
+        .cmp(&(
+            &b.kind,
+            &b.namespace,
+            &b.name,
+            &b.rule,
+            b.action,
+            &b.message,
+        ))
+}
+
+/// The violation of a release whose manifest cannot be checked (its names left empty).
+fn manifest_violation(message: &str) -> Violation {
+    let empty: Arc<str> = Arc::from("");
     Violation {
-        cluster: cluster.to_owned(),
-        release: release.name.clone(),
-        kind: String::new(),
-        namespace: String::new(),
-        name: String::new(),
+        cluster: Arc::clone(&empty),
+        release: Arc::clone(&empty),
+        kind: Arc::clone(&empty),
+        namespace: Arc::clone(&empty),
+        name: Arc::clone(&empty),
         rule: "<manifest>".into(),
         action: manifests::RuleAction::Deny,
-        service: release.service.clone(),
-        message,
+        service: empty,
+        message: message.into(),
     }
 }

@@ -17,6 +17,7 @@ pub mod glob;
 pub mod manifests;
 pub mod rbac;
 
+mod block_yaml;
 mod yaml_cx;
 
 use std::path::Path;

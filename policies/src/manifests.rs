@@ -9,6 +9,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
 use std::ops::Range;
+use std::sync::Arc;
 
 use cel::Value;
 use compiler::load::FieldDef;
@@ -358,19 +359,20 @@ pub struct Release {
     pub service: String,
 }
 
-/// One object that broke one rule.
+/// One object that broke one rule. Its texts are shared: the violations of a plan repeat the
+/// same few names and messages over many clusters and releases.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 pub struct Violation {
-    pub cluster: String,
-    pub release: String,
-    pub kind: String,
+    pub cluster: Arc<str>,
+    pub release: Arc<str>,
+    pub kind: Arc<str>,
     /// `metadata.namespace`, empty when the object does not set it.
-    pub namespace: String,
-    pub name: String,
-    pub rule: String,
+    pub namespace: Arc<str>,
+    pub name: Arc<str>,
+    pub rule: Arc<str>,
     pub action: RuleAction,
-    pub service: String,
-    pub message: String,
+    pub service: Arc<str>,
+    pub message: Arc<str>,
 }
 
 /// Checks every object against every rule. The result is sorted by cluster, release, object
@@ -463,19 +465,19 @@ pub(crate) fn evaluate_object(
         return;
     }
     let violation = |rule: &Rule, message: String| Violation {
-        cluster: inputs.cluster.name.as_str().to_owned(),
-        release: inputs.release.name.clone(),
-        service: inputs.release.service.clone(),
-        kind: text_at(object, &["kind"]).unwrap_or("<no kind>").to_owned(),
+        cluster: inputs.cluster.name.as_str().into(),
+        release: inputs.release.name.as_str().into(),
+        service: inputs.release.service.as_str().into(),
+        kind: text_at(object, &["kind"]).unwrap_or("<no kind>").into(),
         namespace: text_at(object, &["metadata", "namespace"])
             .unwrap_or("")
-            .to_owned(),
+            .into(),
         name: text_at(object, &["metadata", "name"])
             .unwrap_or("<no name>")
-            .to_owned(),
-        rule: rule.name.clone(),
+            .into(),
+        rule: rule.name.as_str().into(),
         action: rule.action,
-        message,
+        message: message.into(),
     };
     frame.with_object(object, |bound| {
         let (frame, object_bound) = match bound {
@@ -596,23 +598,38 @@ pub fn split_documents(text: &str) -> Result<Vec<serde_json::Value>, String> {
 
 /// The texts of the YAML documents of a stream (split at `---` lines), unparsed.
 pub fn document_texts(text: &str) -> Vec<&str> {
+    let bytes = text.as_bytes();
     let mut out = Vec::new();
     let mut start = 0usize;
-    let mut at = 0usize;
-    for line in text.split_inclusive('\n') {
-        let bare = line.trim_end();
-        if bare == "---" || bare.starts_with("--- ") {
-            out.push(&text[start..at]);
-            start = at + line.len();
+    // Only lines that start with `---` can separate documents: found by a fast search.
+    for at in memchr::memmem::find_iter(bytes, b"---") {
+        if at < start || (at > 0 && bytes.get(at - 1) != Some(&b'\n')) {
+            continue;
         }
-        at += line.len();
+        let end = bytes
+            .get(at..)
+            .and_then(|rest| memchr::memchr(b'\n', rest))
+            .map_or(bytes.len(), |i| at + i + 1);
+        let bare = text.get(at..end).unwrap_or("").trim_end();
+        if bare == "---" || bare.starts_with("--- ") {
+            out.push(text.get(start..at).unwrap_or(""));
+            start = end;
+        }
     }
-    out.push(&text[start..]);
+    out.push(text.get(start..).unwrap_or(""));
     out
 }
 
 /// One YAML document as a JSON value; `None` when it is empty (or only comments).
 pub fn parse_document(doc: &str) -> Result<Option<serde_json::Value>, String> {
+    match crate::block_yaml::parse(doc) {
+        Some(read) => Ok(read),
+        None => parse_document_fully(doc),
+    }
+}
+
+/// [`parse_document`] with the full YAML reader alone.
+pub(crate) fn parse_document_fully(doc: &str) -> Result<Option<serde_json::Value>, String> {
     let parsed = compiler::yaml::parse(doc);
     if let Some(p) = parsed.problems.first() {
         return Err(p.message.clone());
@@ -629,12 +646,9 @@ fn node_json(node: &Node, depth: usize) -> serde_json::Value {
         return serde_json::Value::Null;
     }
     match &node.kind {
-        Kind::Null => serde_json::Value::Null,
-        Kind::Bool(b) => serde_json::Value::Bool(*b),
-        Kind::Int(i) => serde_json::Value::from(*i),
-        Kind::Float(f) => serde_json::Number::from_f64(*f)
-            .map_or(serde_json::Value::Null, serde_json::Value::Number),
-        Kind::Str(s) => serde_json::Value::String(s.clone()),
+        Kind::Null | Kind::Bool(_) | Kind::Int(_) | Kind::Float(_) | Kind::Str(_) => {
+            scalar_json(&node.kind)
+        }
         Kind::Seq(items) => {
             serde_json::Value::Array(items.iter().map(|i| node_json(i, depth + 1)).collect())
         }
@@ -649,5 +663,35 @@ fn node_json(node: &Node, depth: usize) -> serde_json::Value {
                 })
                 .collect(),
         ),
+    }
+}
+
+/// A scalar as JSON (a collection gives null).
+pub(crate) fn scalar_json(kind: &compiler::yaml::Kind) -> serde_json::Value {
+    use compiler::yaml::Kind;
+    match kind {
+        Kind::Bool(b) => serde_json::Value::Bool(*b),
+        Kind::Int(i) => serde_json::Value::from(*i),
+        Kind::Float(f) => serde_json::Number::from_f64(*f)
+            .map_or(serde_json::Value::Null, serde_json::Value::Number),
+        Kind::Str(s) => serde_json::Value::String(s.clone()),
+        Kind::Null | Kind::Seq(_) | Kind::Map(_) => serde_json::Value::Null,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn documents_are_split_at_separator_lines() {
+        let text = "a: 1\n---\nb: ---\n--- # two\n----\n---x: 1\n  ---\n---  \n\n---";
+        assert_eq!(
+            document_texts(text),
+            ["a: 1\n", "b: ---\n", "----\n---x: 1\n  ---\n", "\n", ""]
+        );
+        assert_eq!(document_texts("---\na: 1\n"), ["", "a: 1\n"]);
+        assert_eq!(document_texts(""), [""]);
+        assert_eq!(document_texts("a: 1"), ["a: 1"]);
     }
 }

@@ -353,3 +353,55 @@ fn the_benchmark_rules_load_cleanly() {
     assert!(report.diagnostics.is_empty(), "{}", report.render_text());
     assert_eq!(rules.rules.len(), 10);
 }
+
+#[test]
+fn releases_whose_manifest_is_missing_or_unreadable_get_one_deny_violation_each() {
+    let files = example();
+    let compiled = compiler::compile(&files);
+    let (plan, manifests) = compiled.applicable().expect("the example compiles");
+    let loaded = policies::load(&files);
+    let mut manifests = manifests.clone();
+    let mut digests = manifests.0.keys().cloned();
+    let missing = digests.next().expect("a manifest");
+    let broken = digests.next().expect("two manifests");
+    manifests.0.remove(&missing);
+    manifests
+        .0
+        .insert(broken, "kind: ConfigMap\n---\nkind: [unclosed\n".into());
+    let check = policies::check_plan(
+        &loaded.policies,
+        None,
+        &compiled.fleet,
+        &compiled.selection,
+        plan,
+        &manifests,
+    );
+    assert!(check.refused());
+    assert!(check.violations.is_sorted());
+    for (digest, message) in [
+        (missing, "the manifest is missing from the plan"),
+        (broken, "the release's manifest could not be read: "),
+    ] {
+        let releases: Vec<(&str, &str)> = plan
+            .clusters
+            .iter()
+            .flat_map(|c| c.releases.iter().map(move |r| (c, r)))
+            .filter(|(_, r)| r.manifest == digest)
+            .map(|(c, r)| (&*c.name, &*r.name))
+            .collect();
+        assert!(!releases.is_empty());
+        for (cluster, release) in releases {
+            let found: Vec<_> = check
+                .violations
+                .iter()
+                .filter(|v| &*v.cluster == cluster && &*v.release == release)
+                .collect();
+            assert_eq!(found.len(), 1, "{found:?}");
+            let v = found[0];
+            assert_eq!(&*v.rule, "<manifest>");
+            assert_eq!(v.action, policies::RuleAction::Deny);
+            assert!(v.message.starts_with(message), "{v:?}");
+            assert!(v.kind.is_empty() && v.name.is_empty() && v.namespace.is_empty());
+        }
+    }
+}
