@@ -4,18 +4,24 @@
 //! Given the fleet's files again, it finds what changed:
 //!
 //! - nothing: the last compilation stands;
-//! - only service files, and each changed service keeps its selector, its `dependsOn` and its
+//! - only service files, each changed service keeping its selector, its `dependsOn` and its
 //!   release name and namespace (a new *version*: values template, chart, owners,
 //!   `valuesFrom`): the selection and the installation order cannot have changed, so only the
 //!   changed services are rendered again, on the clusters they are selected on, and their
-//!   releases are replaced in those clusters' plans;
-//! - anything else (a cluster, a chart, a plugin, a selector, a dependency, a service added
-//!   or removed), or a last compilation with diagnostics or secret reads: a whole compile.
+//!   releases replace the earlier ones in those clusters' plans ([`Recompile::Services`]);
+//! - only service files, some with a new selector, dependencies or release, or added or
+//!   removed: the selectors of the changed services are evaluated again (the others select
+//!   what they selected: the clusters did not change), the clusters are ordered again (with
+//!   the graph's checks), the changed services are rendered, and every other release is kept
+//!   in its new wave ([`Recompile::Retargeted`]);
+//! - anything else (a cluster, a chart, a plugin, a service file that does not load, a
+//!   selector that fails), or a last compilation with diagnostics or secret reads: a whole
+//!   compile ([`Recompile::Full`], with the reason).
 //!
 //! Either way the result is the compilation a whole compile of the same files gives, byte for
-//! byte (plan, manifests, digests, diagnostics): the integration tests compare them after every
-//! kind of change. A compilation that read secrets is always redone whole: secret values are
-//! read once per compile and never kept for the next one.
+//! byte (plan, manifests, digests, selection, waves, diagnostics): the integration tests
+//! compare them after every kind of change. A compilation that read secrets is always redone
+//! whole: secret values are read once per compile and never kept for the next one.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
@@ -23,7 +29,12 @@ use std::fmt;
 use crate::diag::Diags;
 use crate::model::{ClusterName, Digest, Fleet, ServiceName, ServiceSpec, Waves};
 use crate::source::FleetFiles;
-use crate::{ChartRenderer, Compilation, Options, Stats, Timings, load, redact, render};
+use std::sync::Arc;
+
+use plan::Release;
+
+use crate::targeting::{self, Outcome};
+use crate::{ChartRenderer, Compilation, Options, Stats, Timings, graph, load, redact, render};
 
 /// A compiler that remembers its last compilation (see the module documentation).
 pub struct Incremental<'o, R> {
@@ -46,6 +57,13 @@ pub enum Recompile {
     Unchanged,
     /// New versions of these services were rendered; the rest was kept.
     Services(Vec<ServiceName>),
+    /// Services changed their selector, dependencies or release, or were added or removed:
+    /// their selectors were evaluated again, the clusters ordered again, and the new
+    /// versions rendered; the other releases were kept (in their new waves).
+    Retargeted {
+        services: Vec<ServiceName>,
+        removed: Vec<ServiceName>,
+    },
     /// A whole compile, for this reason.
     Full(FullReason),
 }
@@ -63,23 +81,31 @@ pub enum FullReason {
     File(String),
     /// A service file that changed has problems (the whole compile reports them).
     ServiceProblems,
-    /// A service was added, removed or renamed.
-    Services,
-    /// A service's selector, dependencies or release changed.
-    Targeting(ServiceName),
 }
 
 impl fmt::Display for Recompile {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             Recompile::Unchanged => f.write_str("nothing changed"),
-            Recompile::Services(names) => {
-                let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
-                write!(f, "new version of {}", names.join(", "))
+            Recompile::Services(names) => write!(f, "new version of {}", listed(names)),
+            Recompile::Retargeted { services, removed } => {
+                f.write_str("selection redone")?;
+                if !services.is_empty() {
+                    write!(f, "; new version of {}", listed(services))?;
+                }
+                if !removed.is_empty() {
+                    write!(f, "; removed {}", listed(removed))?;
+                }
+                Ok(())
             }
             Recompile::Full(reason) => write!(f, "whole compile: {reason}"),
         }
     }
+}
+
+fn listed(names: &[ServiceName]) -> String {
+    let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
+    names.join(", ")
 }
 
 impl fmt::Display for FullReason {
@@ -90,13 +116,6 @@ impl fmt::Display for FullReason {
             FullReason::Secrets => f.write_str("the fleet reads secrets"),
             FullReason::File(path) => write!(f, "{path} changed"),
             FullReason::ServiceProblems => f.write_str("a changed service has problems"),
-            FullReason::Services => f.write_str("services were added or removed"),
-            FullReason::Targeting(name) => {
-                write!(
-                    f,
-                    "the selector, dependencies or release of `{name}` changed"
-                )
-            }
         }
     }
 }
@@ -140,8 +159,8 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         }
     }
 
-    /// Renders again the services whose version changed, when that is all that changed;
-    /// otherwise gives the files back with the reason for a whole compile.
+    /// Compiles again what changed, when only service files did (see the module
+    /// documentation); otherwise gives the files back with the reason for a whole compile.
     #[allow(clippy::result_large_err)]
     fn services_only(
         &self,
@@ -156,18 +175,7 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         }
         let changed = match changed_service_files(&last.files, &files) {
             Ok(changed) => changed,
-            Err(path) => {
-                let service = path
-                    .strip_prefix("services/")
-                    .and_then(|p| p.strip_suffix("/service.yaml"))
-                    .is_some_and(|dir| !dir.contains('/'));
-                let reason = if service {
-                    FullReason::Services
-                } else {
-                    FullReason::File(path)
-                };
-                return Err((files, reason));
-            }
+            Err(path) => return Err((files, FullReason::File(path))),
         };
         if changed.is_empty() {
             last.files = files;
@@ -183,38 +191,85 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
             return Err((files, FullReason::ServiceProblems));
         }
         let old = &last.compilation.fleet.services;
-        if services.services.len() != old.len()
-            || !services.services.keys().eq(old.keys())
-            || services
-                .services
-                .values()
-                .any(|s| old.get(&s.name).is_none_or(|o| o.file != s.file))
-        {
-            drop(diags);
-            return Err((files, FullReason::Services));
-        }
-        let mut only = BTreeSet::new();
-        for spec in services.services.values() {
-            if !changed.contains(spec.file.as_str()) {
-                continue;
-            }
-            let Some(before) = old.get(&spec.name) else {
-                continue;
-            };
-            if !same_targeting(before, spec) {
-                let name = spec.name.clone();
-                drop(diags);
-                return Err((files, FullReason::Targeting(name)));
-            }
-            only.insert(spec.name.clone());
-        }
+        // Services with a new version (or new), and services gone.
+        let fresh: BTreeSet<ServiceName> = services
+            .services
+            .values()
+            .filter(|s| changed.contains(s.file.as_str()) || !old.contains_key(&s.name))
+            .map(|s| s.name.clone())
+            .collect();
+        let removed: BTreeSet<ServiceName> = old
+            .keys()
+            .filter(|k| !services.services.contains_key(*k))
+            .cloned()
+            .collect();
+        // Whether selection and order may have changed.
+        let retarget = !removed.is_empty()
+            || fresh.iter().any(|name| {
+                let now = services.services.get(name);
+                old.get(name)
+                    .zip(now)
+                    .is_none_or(|(before, now)| !same_targeting(before, now))
+            });
         timings.load = start.elapsed();
 
-        // The changed services on the clusters they are selected on, in their waves.
+        let compilation = &mut last.compilation;
+        let mut new_waves = None;
+        if retarget {
+            // The selectors of the new versions, on every cluster; the others select as
+            // before (the clusters did not change).
+            let clock = std::time::Instant::now();
+            let bounds = targeting::data_bounds(&compilation.fleet);
+            let mut selectors = Vec::new();
+            for name in &fresh {
+                let Some(spec) = services.services.get(name) else {
+                    continue;
+                };
+                match targeting::compile(&spec.selector.text, bounds) {
+                    Ok(s) => selectors.push((name.as_str(), s)),
+                    Err(_) => {
+                        drop(diags);
+                        return Err((files, FullReason::ServiceProblems));
+                    }
+                }
+            }
+            let outcomes =
+                targeting::evaluate_all(selectors.iter().map(|(n, s)| (*n, s)), &compilation.fleet);
+            if outcomes
+                .values()
+                .flatten()
+                .any(|o| matches!(o, Outcome::Error(_)))
+            {
+                drop(diags);
+                return Err((files, FullReason::ServiceProblems));
+            }
+            for (i, selected) in compilation.selection.clusters.values_mut().enumerate() {
+                selected.retain(|s| !fresh.contains(s) && !removed.contains(s));
+                for (name, per_cluster) in &outcomes {
+                    if per_cluster.get(i) == Some(&Outcome::Selected) {
+                        selected.insert(ServiceName::new(name.as_str()));
+                    }
+                }
+            }
+            timings.select = clock.elapsed();
+            let clock = std::time::Instant::now();
+            compilation.fleet.services = services.services;
+            new_waves = Some(graph::order(
+                &compilation.fleet,
+                &compilation.selection,
+                &BTreeMap::new(),
+                &mut diags,
+            ));
+            timings.graph = clock.elapsed();
+        } else {
+            compilation.fleet.services = services.services;
+        }
+        let waves_now = new_waves.as_ref().unwrap_or(&compilation.waves);
+
+        // The new versions on the clusters they are selected on, in their waves.
         let clock = std::time::Instant::now();
-        let waves: BTreeMap<ClusterName, Waves> = last
-            .compilation
-            .waves
+        let only = &fresh;
+        let waves: BTreeMap<ClusterName, Waves> = waves_now
             .iter()
             .filter(|(_, w)| w.order().any(|s| only.contains(s)))
             .map(|(cluster, w)| {
@@ -225,8 +280,6 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
                 (cluster.clone(), Waves(kept))
             })
             .collect();
-        let compilation = &mut last.compilation;
-        compilation.fleet.services = services.services;
         let secrets = crate::secrets_of(&files, &self.options);
         let plugins = std::sync::Arc::new(crate::resolvers::plugin::FleetPlugins::load(
             &files,
@@ -236,7 +289,7 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         let rendered = render::render(
             &files,
             &compilation.fleet,
-            Some(&only),
+            Some(only),
             &waves,
             &self.renderer,
             &plugins,
@@ -247,31 +300,62 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         );
         let redactor = crate::finish_secrets(&secrets, &mut diags);
 
-        // Their releases replace the earlier ones, in installation order.
-        let clusters = &mut compilation.plan.clusters;
+        // Their releases replace the earlier ones; with new waves, every cluster's releases
+        // follow them (a release's outcome does not depend on its wave).
+        let gone_service = |s: &str| only.contains(s) || removed.contains(s);
+        let mut fresh_by_cluster: BTreeMap<Arc<str>, Vec<Release>> = rendered
+            .plan
+            .clusters
+            .into_iter()
+            .map(|c| (c.name, c.releases))
+            .collect();
         let mut gone = Vec::new();
-        for fresh in rendered.plan.clusters {
-            let Ok(at) = clusters.binary_search_by(|c| c.name.cmp(&fresh.name)) else {
+        for plan in &mut compilation.plan.clusters {
+            let fresh_here = fresh_by_cluster.remove(&plan.name).unwrap_or_default();
+            let rewave = new_waves
+                .as_ref()
+                .and_then(|w| w.get(plan.name.as_ref()))
+                .filter(|w| compilation.waves.get(plan.name.as_ref()) != Some(*w));
+            if fresh_here.is_empty()
+                && rewave.is_none()
+                && !plan.releases.iter().any(|r| gone_service(&r.service))
+            {
                 continue;
-            };
-            let releases = &mut clusters[at].releases;
-            releases.retain(|r| {
-                if !only.contains(&*r.service) {
-                    return true;
+            }
+            // With new waves, each service's wave on this cluster; a service missing from them
+            // (now in a dependency cycle) leaves the plan, as in a whole compile.
+            let wave_of: Option<HashMap<&str, u32>> = rewave.map(|waves| {
+                waves
+                    .0
+                    .iter()
+                    .enumerate()
+                    .flat_map(|(i, names)| {
+                        let i = u32::try_from(i).unwrap_or(u32::MAX);
+                        names.iter().map(move |n| (n.as_str(), i))
+                    })
+                    .collect()
+            });
+            let mut releases = std::mem::take(&mut plan.releases);
+            releases.retain_mut(|r| {
+                let wave = wave_of.as_ref().map(|w| w.get(&*r.service).copied());
+                let keep = !gone_service(&r.service) && wave != Some(None);
+                if let Some(Some(w)) = wave {
+                    r.wave = w;
                 }
-                if let Some(n) = last.uses.get_mut(&r.manifest) {
+                if !keep && let Some(n) = last.uses.get_mut(&r.manifest) {
                     *n -= 1;
                     if *n == 0 {
                         gone.push(r.manifest);
                     }
                 }
-                false
+                keep
             });
-            for r in &fresh.releases {
+            for r in &fresh_here {
                 *last.uses.entry(r.manifest).or_insert(0) += 1;
             }
-            releases.extend(fresh.releases);
+            releases.extend(fresh_here);
             releases.sort_by(|a, b| (a.wave, &a.service).cmp(&(b.wave, &b.service)));
+            plan.releases = releases;
         }
         for (digest, text) in rendered.manifests.0 {
             compilation.manifests.0.entry(digest).or_insert(text);
@@ -282,7 +366,13 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
                 compilation.manifests.0.remove(&digest);
             }
         }
+        compilation
+            .digests
+            .retain(|name, _| !removed.contains(name));
         compilation.digests.extend(rendered.digests);
+        if let Some(waves) = new_waves {
+            compilation.waves = waves;
+        }
         compilation.stats = Stats {
             releases: last.uses.values().map(|&n| u64::from(n)).sum(),
             ..rendered.stats
@@ -292,17 +382,22 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         compilation.diagnostics = redact::report(diags.finish(), &redactor);
         compilation.redactor = redactor;
         last.files = files;
-        Ok((last, Recompile::Services(only.into_iter().collect())))
+        let how = if retarget {
+            Recompile::Retargeted {
+                services: fresh.into_iter().collect(),
+                removed: removed.into_iter().collect(),
+            }
+        } else {
+            Recompile::Services(fresh.into_iter().collect())
+        };
+        Ok((last, how))
     }
 }
 
-/// The service files whose text changed between `old` and `new`, when nothing else did
-/// (same files, same charts and plugins, same unreadable files); else the first other path
-/// that changed.
-fn changed_service_files<'n>(
-    old: &FleetFiles,
-    new: &'n FleetFiles,
-) -> Result<BTreeSet<&'n str>, String> {
+/// The service files that changed, appeared or went away between `old` and `new`, when
+/// nothing else did (same other files, charts, plugins and unreadable files); else the first
+/// other path that changed.
+fn changed_service_files(old: &FleetFiles, new: &FleetFiles) -> Result<BTreeSet<String>, String> {
     if old.root != new.root || old.display_root != new.display_root {
         return Err("the fleet folder".into());
     }
@@ -312,27 +407,38 @@ fn changed_service_files<'n>(
     if let Some(path) = first_difference(&old.blobs, &new.blobs) {
         return Err(path);
     }
-    let services: BTreeSet<&str> = load::service_files(new)
-        .into_iter()
-        .map(|(p, _)| p)
-        .collect();
     let mut changed = BTreeSet::new();
-    if old.files.len() != new.files.len() || !old.files.keys().eq(new.files.keys()) {
-        let path = first_difference(&old.files, &new.files).unwrap_or_default();
-        return Err(path);
-    }
-    for ((path, before), (_, after)) in old.files.iter().zip(&new.files) {
-        if before == after {
-            continue;
+    let same_keys = old.files.len() == new.files.len() && old.files.keys().eq(new.files.keys());
+    let differing: Vec<&String> = if same_keys {
+        old.files
+            .iter()
+            .zip(&new.files)
+            .filter(|((_, a), (_, b))| a != b)
+            .map(|((path, _), _)| path)
+            .collect()
+    } else {
+        old.files
+            .keys()
+            .chain(new.files.keys())
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .filter(|k| old.files.get(*k) != new.files.get(*k))
+            .collect()
+    };
+    for path in differing {
+        if !is_service_file(path) {
+            return Err(path.clone());
         }
-        match services.get(path.as_str()) {
-            Some(p) => {
-                changed.insert(*p);
-            }
-            None => return Err(path.clone()),
-        }
+        changed.insert(path.clone());
     }
     Ok(changed)
+}
+
+/// `services/<dir>/service.yaml`.
+fn is_service_file(path: &str) -> bool {
+    path.strip_prefix("services/")
+        .and_then(|p| p.strip_suffix("/service.yaml"))
+        .is_some_and(|dir| !dir.contains('/'))
 }
 
 /// The first key whose entry differs between two maps (present in one only, or different).

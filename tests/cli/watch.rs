@@ -42,7 +42,7 @@ fn watch_recompiles_only_what_changed() {
             "--fleet",
             &fleet,
             "--compiles",
-            "4",
+            "5",
             "--interval",
             "20",
         ])
@@ -63,7 +63,11 @@ fn watch_recompiles_only_what_changed() {
         Ok(line) => line,
         Err(e) => {
             let _ = child.kill();
-            panic!("flotilla watch printed no line: {e}");
+            let mut err = String::new();
+            if let Some(mut stderr) = child.stderr.take() {
+                let _ = std::io::Read::read_to_string(&mut stderr, &mut err);
+            }
+            panic!("flotilla watch printed no line: {e}\n{err}");
         }
     };
 
@@ -121,6 +125,29 @@ fn watch_recompiles_only_what_changed() {
     assert!(
         third.contains("0 releases changed (0 manifests), 0 added, 0 removed"),
         "{third}"
+    );
+
+    // A new service: its selector is evaluated and the clusters ordered again; nothing else
+    // is rendered.
+    let text = std::fs::read_to_string(format!("{fleet}/services/svc-003/service.yaml"))
+        .expect("a service file");
+    // Written beside the fleet and moved in, so that the watcher sees it whole.
+    let staged = t.path("svc-099");
+    std::fs::create_dir(&staged).expect("mkdir");
+    std::fs::write(
+        format!("{staged}/service.yaml"),
+        text.replace("svc-003", "svc-099"),
+    )
+    .expect("write");
+    std::fs::rename(&staged, format!("{fleet}/services/svc-099")).expect("move");
+    let fourth = next();
+    assert!(
+        fourth.contains("(selection redone; new version of `svc-099`)"),
+        "{fourth}"
+    );
+    assert!(
+        fourth.contains("0 releases changed (0 manifests), ") && !fourth.contains(", 0 added"),
+        "{fourth}"
     );
     let status = child.wait().expect("flotilla exits");
     assert_eq!(status.code(), Some(0));

@@ -2,6 +2,7 @@
 //! same files gives; and it redoes only the changed services when only their versions changed.
 
 use compiler::incremental::FullReason;
+use compiler::model::ServiceName;
 use compiler::synthetic::{FleetConfig, generate};
 use compiler::{Compilation, FleetFiles, HelmRenderer, Incremental, Recompile};
 
@@ -10,7 +11,17 @@ use crate::support;
 /// Everything a compilation holds that a user or a later stage sees.
 fn assert_same(incremental: &Compilation, files: &FleetFiles) {
     let whole = support::compile(files);
-    assert_eq!(incremental.plan.to_yaml(), whole.plan.to_yaml());
+    let (a, b) = (incremental.plan.to_yaml(), whole.plan.to_yaml());
+    if a != b {
+        let diff = similar::TextDiff::from_lines(&b, &a);
+        let shown = diff
+            .unified_diff()
+            .context_radius(8)
+            .header("whole compile", "incremental")
+            .to_string();
+        let shown: String = shown.lines().take(80).collect::<Vec<_>>().join("\n");
+        panic!("the plans differ:\n{shown}");
+    }
     assert_eq!(incremental.plan, whole.plan);
     assert_eq!(incremental.manifests, whole.manifests);
     assert_eq!(incremental.digests, whole.digests);
@@ -54,6 +65,7 @@ fn recompiles_equal_whole_compiles_after_every_kind_of_change() {
     let mut compiler = Incremental::new(HelmRenderer, support::options());
     let step = |compiler: &mut Incremental<'_, HelmRenderer>, files: &FleetFiles| {
         let (compilation, how) = compiler.compile(files.clone());
+        eprintln!("recompile: {how}");
         assert_same(compilation, files);
         how
     };
@@ -101,19 +113,114 @@ fn recompiles_equal_whole_compiles_after_every_kind_of_change() {
         Recompile::Full(FullReason::Diagnostics)
     );
 
-    // What may change the selection or the order is compiled whole.
+    // Selectors, dependencies and releases that change: selection and order are redone, only
+    // the new versions are rendered.
+    let retargeted = |services: &[&str], removed: &[&str]| Recompile::Retargeted {
+        services: services.iter().map(|n| ServiceName::new(*n)).collect(),
+        removed: removed.iter().map(|n| ServiceName::new(*n)).collect(),
+    };
+    let changes: [(&str, &str, &str); 4] = [
+        // Narrower.
+        (
+            "svc-007",
+            "selector: 'cluster.tags.team == \"search\"'",
+            "selector: 'cluster.tags.team == \"search\" && cluster.environment == \"prod\"'",
+        ),
+        // Wider.
+        (
+            "svc-005",
+            "selector: 'cluster.environment != \"dev\" && cluster.provider == \"aws\"'",
+            "selector: 'true'",
+        ),
+        // Fewer dependencies: the waves of the services after it move.
+        ("svc-003", "dependsOn: [svc-002]", "dependsOn: []"),
+        // Another release name.
+        (
+            "svc-006",
+            "release: {name: svc-006",
+            "release: {name: other-006",
+        ),
+    ];
+    for (service, from, to) in changes {
+        edit(&mut files, &service_path(service), from, to);
+        assert_eq!(step(&mut compiler, &files), retargeted(&[service], &[]));
+        assert!(!compiler.last().expect("compiled").diagnostics.has_errors());
+    }
+    // Two at once.
     edit(
         &mut files,
-        &service_path("svc-002"),
-        "selector: '",
-        "selector: 'true && ",
+        &service_path("svc-003"),
+        "dependsOn: []",
+        "dependsOn: [svc-002]",
     );
+    new_version(&mut files, "svc-001", "two: at once");
     assert_eq!(
         step(&mut compiler, &files),
-        Recompile::Full(FullReason::Targeting(compiler::model::ServiceName::new(
-            "svc-002"
-        )))
+        retargeted(&["svc-001", "svc-003"], &[])
     );
+    // A service added, then removed.
+    let mut added = files.clone();
+    let text = added.files[&service_path("svc-004")]
+        .replace("name: svc-004", "name: svc-100")
+        .replace("{name: svc-004", "{name: svc-100");
+    added.files.insert(service_path("svc-100"), text);
+    assert_eq!(step(&mut compiler, &added), retargeted(&["svc-100"], &[]));
+    assert_eq!(step(&mut compiler, &files), retargeted(&[], &["svc-100"]));
+
+    // Graph errors come out as a whole compile gives them: a dependency no longer selected
+    // where its dependents are, then a cycle; the compile after each is whole.
+    let good = files.clone();
+    edit(
+        &mut files,
+        &service_path("svc-000"),
+        "selector: 'true'",
+        "selector: 'cluster.environment == \"prod\"'",
+    );
+    assert_eq!(step(&mut compiler, &files), retargeted(&["svc-000"], &[]));
+    assert!(compiler.last().expect("compiled").diagnostics.has_errors());
+    files = good.clone();
+    assert_eq!(
+        step(&mut compiler, &files),
+        Recompile::Full(FullReason::Diagnostics)
+    );
+    edit(
+        &mut files,
+        &service_path("svc-000"),
+        "dependsOn: []",
+        "dependsOn: [svc-004]",
+    );
+    assert_eq!(step(&mut compiler, &files), retargeted(&["svc-000"], &[]));
+    assert!(compiler.last().expect("compiled").diagnostics.has_errors());
+    files = good.clone();
+    assert_eq!(
+        step(&mut compiler, &files),
+        Recompile::Full(FullReason::Diagnostics)
+    );
+
+    // Selectors that do not compile or fail on a cluster: compiled whole, which reports them.
+    for selector in [
+        "selector: 'cluster.environment =='",
+        "selector: 'cluster.metadata.nope == 1'",
+    ] {
+        let mut broken = good.clone();
+        edit(
+            &mut broken,
+            &service_path("svc-007"),
+            "selector: 'cluster.tags.team == \"search\" && cluster.environment == \"prod\"'",
+            selector,
+        );
+        assert_eq!(
+            step(&mut compiler, &broken),
+            Recompile::Full(FullReason::ServiceProblems)
+        );
+        assert!(compiler.last().expect("compiled").diagnostics.has_errors());
+        assert_eq!(
+            step(&mut compiler, &good),
+            Recompile::Full(FullReason::Diagnostics)
+        );
+    }
+
+    // Clusters, charts and plugins are compiled whole.
     let cluster = files
         .files
         .keys()
@@ -124,19 +231,6 @@ fn recompiles_equal_whole_compiles_after_every_kind_of_change() {
     assert_eq!(
         step(&mut compiler, &files),
         Recompile::Full(FullReason::File(cluster))
-    );
-    let mut added = files.clone();
-    let text = added.files[&service_path("svc-004")]
-        .replace("name: svc-004", "name: svc-100")
-        .replace("{name: svc-004", "{name: svc-100");
-    added.files.insert(service_path("svc-100"), text);
-    assert_eq!(
-        step(&mut compiler, &added),
-        Recompile::Full(FullReason::Services)
-    );
-    assert_eq!(
-        step(&mut compiler, &files),
-        Recompile::Full(FullReason::Services)
     );
 
     // A changed service file with problems is compiled whole, which reports them.
