@@ -216,40 +216,10 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         let compilation = &mut last.compilation;
         let mut new_waves = None;
         if retarget {
-            // The selectors of the new versions, on every cluster; the others select as
-            // before (the clusters did not change).
             let clock = std::time::Instant::now();
-            let bounds = targeting::data_bounds(&compilation.fleet);
-            let mut selectors = Vec::new();
-            for name in &fresh {
-                let Some(spec) = services.services.get(name) else {
-                    continue;
-                };
-                match targeting::compile(&spec.selector.text, bounds) {
-                    Ok(s) => selectors.push((name.as_str(), s)),
-                    Err(_) => {
-                        drop(diags);
-                        return Err((files, FullReason::ServiceProblems));
-                    }
-                }
-            }
-            let outcomes =
-                targeting::evaluate_all(selectors.iter().map(|(n, s)| (*n, s)), &compilation.fleet);
-            if outcomes
-                .values()
-                .flatten()
-                .any(|o| matches!(o, Outcome::Error(_)))
-            {
+            if !reselect(compilation, &services, &fresh, &removed) {
                 drop(diags);
                 return Err((files, FullReason::ServiceProblems));
-            }
-            for (i, selected) in compilation.selection.clusters.values_mut().enumerate() {
-                selected.retain(|s| !fresh.contains(s) && !removed.contains(s));
-                for (name, per_cluster) in &outcomes {
-                    if per_cluster.get(i) == Some(&Outcome::Selected) {
-                        selected.insert(ServiceName::new(name.as_str()));
-                    }
-                }
             }
             timings.select = clock.elapsed();
             let clock = std::time::Instant::now();
@@ -269,17 +239,7 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         // The new versions on the clusters they are selected on, in their waves.
         let clock = std::time::Instant::now();
         let only = &fresh;
-        let waves: BTreeMap<ClusterName, Waves> = waves_now
-            .iter()
-            .filter(|(_, w)| w.order().any(|s| only.contains(s)))
-            .map(|(cluster, w)| {
-                let kept =
-                    w.0.iter()
-                        .map(|wave| wave.iter().filter(|s| only.contains(*s)).cloned().collect())
-                        .collect();
-                (cluster.clone(), Waves(kept))
-            })
-            .collect();
+        let waves = restricted(waves_now, only);
         let secrets = crate::secrets_of(&files, &self.options);
         let plugins = std::sync::Arc::new(crate::resolvers::plugin::FleetPlugins::load(
             &files,
@@ -300,63 +260,13 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         );
         let redactor = crate::finish_secrets(&secrets, &mut diags);
 
-        // Their releases replace the earlier ones; with new waves, every cluster's releases
-        // follow them (a release's outcome does not depend on its wave).
-        let gone_service = |s: &str| only.contains(s) || removed.contains(s);
-        let mut fresh_by_cluster: BTreeMap<Arc<str>, Vec<Release>> = rendered
-            .plan
-            .clusters
-            .into_iter()
-            .map(|c| (c.name, c.releases))
-            .collect();
-        let mut gone = Vec::new();
-        for plan in &mut compilation.plan.clusters {
-            let fresh_here = fresh_by_cluster.remove(&plan.name).unwrap_or_default();
-            let rewave = new_waves
-                .as_ref()
-                .and_then(|w| w.get(plan.name.as_ref()))
-                .filter(|w| compilation.waves.get(plan.name.as_ref()) != Some(*w));
-            if fresh_here.is_empty()
-                && rewave.is_none()
-                && !plan.releases.iter().any(|r| gone_service(&r.service))
-            {
-                continue;
-            }
-            // With new waves, each service's wave on this cluster; a service missing from them
-            // (now in a dependency cycle) leaves the plan, as in a whole compile.
-            let wave_of: Option<HashMap<&str, u32>> = rewave.map(|waves| {
-                waves
-                    .0
-                    .iter()
-                    .enumerate()
-                    .flat_map(|(i, names)| {
-                        let i = u32::try_from(i).unwrap_or(u32::MAX);
-                        names.iter().map(move |n| (n.as_str(), i))
-                    })
-                    .collect()
-            });
-            let mut releases = std::mem::take(&mut plan.releases);
-            releases.retain_mut(|r| {
-                let wave = wave_of.as_ref().map(|w| w.get(&*r.service).copied());
-                let keep = !gone_service(&r.service) && wave != Some(None);
-                if let Some(Some(w)) = wave {
-                    r.wave = w;
-                }
-                if !keep && let Some(n) = last.uses.get_mut(&r.manifest) {
-                    *n -= 1;
-                    if *n == 0 {
-                        gone.push(r.manifest);
-                    }
-                }
-                keep
-            });
-            for r in &fresh_here {
-                *last.uses.entry(r.manifest).or_insert(0) += 1;
-            }
-            releases.extend(fresh_here);
-            releases.sort_by(|a, b| (a.wave, &a.service).cmp(&(b.wave, &b.service)));
-            plan.releases = releases;
-        }
+        let gone = replace_releases(
+            compilation,
+            rendered.plan,
+            &|s| only.contains(s) || removed.contains(s),
+            new_waves.as_ref(),
+            &mut last.uses,
+        );
         for (digest, text) in rendered.manifests.0 {
             compilation.manifests.0.entry(digest).or_insert(text);
         }
@@ -392,6 +302,130 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         };
         Ok((last, how))
     }
+}
+
+/// Evaluates the selectors of `fresh` services on every cluster and updates the selection:
+/// `fresh` and `removed` services leave it, then the fresh ones join the clusters they select
+/// (the clusters did not change, so the other services select what they selected). `false`,
+/// leaving the selection as it was, when a selector does not compile or fails on a cluster.
+fn reselect(
+    compilation: &mut Compilation,
+    services: &Fleet,
+    fresh: &BTreeSet<ServiceName>,
+    removed: &BTreeSet<ServiceName>,
+) -> bool {
+    let bounds = targeting::data_bounds(&compilation.fleet);
+    let mut selectors = Vec::new();
+    for name in fresh {
+        let Some(spec) = services.services.get(name) else {
+            continue;
+        };
+        match targeting::compile(&spec.selector.text, bounds) {
+            Ok(s) => selectors.push((name.as_str(), s)),
+            Err(_) => return false,
+        }
+    }
+    let outcomes =
+        targeting::evaluate_all(selectors.iter().map(|(n, s)| (*n, s)), &compilation.fleet);
+    if outcomes
+        .values()
+        .flatten()
+        .any(|o| matches!(o, Outcome::Error(_)))
+    {
+        return false;
+    }
+    for (i, selected) in compilation.selection.clusters.values_mut().enumerate() {
+        selected.retain(|s| !fresh.contains(s) && !removed.contains(s));
+        for (name, per_cluster) in &outcomes {
+            if per_cluster.get(i) == Some(&Outcome::Selected) {
+                selected.insert(ServiceName::new(name.as_str()));
+            }
+        }
+    }
+    true
+}
+
+/// The clusters where one of `only` is installed, with their waves keeping only those.
+fn restricted(
+    waves: &BTreeMap<ClusterName, Waves>,
+    only: &BTreeSet<ServiceName>,
+) -> BTreeMap<ClusterName, Waves> {
+    waves
+        .iter()
+        .filter(|(_, w)| w.order().any(|s| only.contains(s)))
+        .map(|(cluster, w)| {
+            let kept =
+                w.0.iter()
+                    .map(|wave| wave.iter().filter(|s| only.contains(*s)).cloned().collect())
+                    .collect();
+            (cluster.clone(), Waves(kept))
+        })
+        .collect()
+}
+
+/// Puts the fresh releases of `rendered` in the compilation's plan, in place of the releases of
+/// the services `gone_service` names; with `new_waves`, every cluster's other releases move to
+/// their new wave (a release's outcome does not depend on its wave), and leave the plan when
+/// they are in none (a new dependency cycle), as in a whole compile. Keeps `uses` counting
+/// the releases that name each manifest, and gives the manifests whose count fell to zero.
+fn replace_releases(
+    compilation: &mut Compilation,
+    rendered: plan::Plan,
+    gone_service: &dyn Fn(&str) -> bool,
+    new_waves: Option<&BTreeMap<ClusterName, Waves>>,
+    uses: &mut HashMap<Digest, u32>,
+) -> Vec<Digest> {
+    let mut fresh_by_cluster: BTreeMap<Arc<str>, Vec<Release>> = rendered
+        .clusters
+        .into_iter()
+        .map(|c| (c.name, c.releases))
+        .collect();
+    let mut gone = Vec::new();
+    for plan in &mut compilation.plan.clusters {
+        let fresh_here = fresh_by_cluster.remove(&plan.name).unwrap_or_default();
+        let rewave = new_waves
+            .and_then(|w| w.get(plan.name.as_ref()))
+            .filter(|w| compilation.waves.get(plan.name.as_ref()) != Some(*w));
+        if fresh_here.is_empty()
+            && rewave.is_none()
+            && !plan.releases.iter().any(|r| gone_service(&r.service))
+        {
+            continue;
+        }
+        let wave_of: Option<HashMap<&str, u32>> = rewave.map(|waves| {
+            waves
+                .0
+                .iter()
+                .enumerate()
+                .flat_map(|(i, names)| {
+                    let i = u32::try_from(i).unwrap_or(u32::MAX);
+                    names.iter().map(move |n| (n.as_str(), i))
+                })
+                .collect()
+        });
+        let mut releases = std::mem::take(&mut plan.releases);
+        releases.retain_mut(|r| {
+            let wave = wave_of.as_ref().map(|w| w.get(&*r.service).copied());
+            let keep = !gone_service(&r.service) && wave != Some(None);
+            if let Some(Some(w)) = wave {
+                r.wave = w;
+            }
+            if !keep && let Some(n) = uses.get_mut(&r.manifest) {
+                *n -= 1;
+                if *n == 0 {
+                    gone.push(r.manifest);
+                }
+            }
+            keep
+        });
+        for r in &fresh_here {
+            *uses.entry(r.manifest).or_insert(0) += 1;
+        }
+        releases.extend(fresh_here);
+        releases.sort_by(|a, b| (a.wave, &a.service).cmp(&(b.wave, &b.service)));
+        plan.releases = releases;
+    }
+    gone
 }
 
 /// The service files that changed, appeared or went away between `old` and `new`, when

@@ -163,15 +163,8 @@ fn bump(
         eprintln!("error: the fleet has no {path}");
         return ExitCode::from(exit::USAGE);
     }
-    let disk = cache.then(|| compiler::DiskCache::for_fleet(fleet));
-    let plugin_host = plugins::PluginHost::new(plugins::HostConfig::with_user_cache());
-    let options = compiler::Options {
-        cache: disk.as_ref(),
-        secrets: Some(source),
-        plugin_host: Some(&plugin_host),
-        ..compiler::Options::default()
-    };
-    let mut compiler = compiler::Incremental::new(compiler::HelmRenderer, options);
+    let env = super::plan::CompileEnv::new(fleet, cache, source);
+    let mut compiler = compiler::Incremental::new(compiler::HelmRenderer, env.options());
     let start = Instant::now();
     let (compiled, how) = compiler.compile(files.clone());
     let of_service = compiled

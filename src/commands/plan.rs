@@ -145,6 +145,34 @@ fn fetch_charts(files: &mut FleetFiles) -> Result<(), ExitCode> {
     })
 }
 
+/// What every compile of the CLI uses: the fleet's persistent cache (unless `--no-cache`),
+/// the secret source, and a plugin host keeping compiled plugins in the user's cache (they
+/// never change a result).
+pub(super) struct CompileEnv {
+    disk: Option<DiskCache>,
+    secrets: Arc<dyn secrets::SecretSource>,
+    plugin_host: plugins::PluginHost,
+}
+
+impl CompileEnv {
+    pub(super) fn new(fleet: &Path, cache: bool, secrets: &Arc<dyn secrets::SecretSource>) -> Self {
+        CompileEnv {
+            disk: cache.then(|| DiskCache::for_fleet(fleet)),
+            secrets: secrets.clone(),
+            plugin_host: plugins::PluginHost::new(plugins::HostConfig::with_user_cache()),
+        }
+    }
+
+    pub(super) fn options(&self) -> Options<'_> {
+        Options {
+            cache: self.disk.as_ref(),
+            secrets: Some(&self.secrets),
+            plugin_host: Some(&self.plugin_host),
+            ..Options::default()
+        }
+    }
+}
+
 /// Reads and compiles a fleet, with the persistent cache when asked and a progress bar on
 /// standard error when it is a terminal and the compile takes more than a moment. Prints the
 /// diagnostics. A fleet that cannot be read at all is a usage error.
@@ -154,9 +182,7 @@ pub(super) fn compile_fleet(
     secrets: &Arc<dyn secrets::SecretSource>,
 ) -> Result<Compilation, ExitCode> {
     let files = read_fleet(fleet)?;
-    let disk = cache.then(|| DiskCache::for_fleet(fleet));
-    // Compiled plugins are kept in the user's cache: they never change a result.
-    let plugin_host = plugins::PluginHost::new(plugins::HostConfig::with_user_cache());
+    let env = CompileEnv::new(fleet, cache, secrets);
     let start = Instant::now();
     let bar: OnceLock<ProgressBar> = OnceLock::new();
     let show = std::io::stderr().is_terminal();
@@ -179,16 +205,14 @@ pub(super) fn compile_fleet(
         &files,
         &HelmRenderer,
         Options {
-            cache: disk.as_ref(),
             progress: Some(&progress),
-            secrets: Some(secrets),
-            plugin_host: Some(&plugin_host),
+            ..env.options()
         },
     );
     if let Some(bar) = bar.get() {
         bar.finish_and_clear();
     }
-    if let Some(disk) = &disk {
+    if let Some(disk) = &env.disk {
         match compiler::cache::max_bytes_from_env() {
             Ok(max) => {
                 disk.prune(max);

@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use compiler::{Compilation, DiskCache, HelmRenderer, Incremental, Options, Recompile};
+use compiler::{Compilation, HelmRenderer, Incremental, Recompile};
 
 use super::exit;
 
@@ -34,15 +34,8 @@ pub fn exec(args: Args) -> ExitCode {
         Ok(s) => s,
         Err(code) => return code,
     };
-    let disk = (!args.no_cache).then(|| DiskCache::for_fleet(&args.fleet));
-    let plugin_host = plugins::PluginHost::new(plugins::HostConfig::with_user_cache());
-    let options = Options {
-        cache: disk.as_ref(),
-        secrets: Some(&source),
-        plugin_host: Some(&plugin_host),
-        ..Options::default()
-    };
-    let mut compiler = Incremental::new(HelmRenderer, options);
+    let env = super::plan::CompileEnv::new(&args.fleet, !args.no_cache, &source);
+    let mut compiler = Incremental::new(HelmRenderer, env.options());
     let mut seen = match Stamps::of(&args.fleet) {
         Ok(s) => s,
         Err(code) => return code,

@@ -170,32 +170,22 @@ fn recompiles_equal_whole_compiles_after_every_kind_of_change() {
     // Graph errors come out as a whole compile gives them: a dependency no longer selected
     // where its dependents are, then a cycle; the compile after each is whole.
     let good = files.clone();
-    edit(
-        &mut files,
-        &service_path("svc-000"),
-        "selector: 'true'",
-        "selector: 'cluster.environment == \"prod\"'",
-    );
-    assert_eq!(step(&mut compiler, &files), retargeted(&["svc-000"], &[]));
-    assert!(compiler.last().expect("compiled").diagnostics.has_errors());
-    files = good.clone();
-    assert_eq!(
-        step(&mut compiler, &files),
-        Recompile::Full(FullReason::Diagnostics)
-    );
-    edit(
-        &mut files,
-        &service_path("svc-000"),
-        "dependsOn: []",
-        "dependsOn: [svc-004]",
-    );
-    assert_eq!(step(&mut compiler, &files), retargeted(&["svc-000"], &[]));
-    assert!(compiler.last().expect("compiled").diagnostics.has_errors());
-    files = good.clone();
-    assert_eq!(
-        step(&mut compiler, &files),
-        Recompile::Full(FullReason::Diagnostics)
-    );
+    for (from, to) in [
+        (
+            "selector: 'true'",
+            "selector: 'cluster.environment == \"prod\"'",
+        ),
+        ("dependsOn: []", "dependsOn: [svc-004]"),
+    ] {
+        let mut broken = good.clone();
+        edit(&mut broken, &service_path("svc-000"), from, to);
+        assert_eq!(step(&mut compiler, &broken), retargeted(&["svc-000"], &[]));
+        assert!(compiler.last().expect("compiled").diagnostics.has_errors());
+        assert_eq!(
+            step(&mut compiler, &good),
+            Recompile::Full(FullReason::Diagnostics)
+        );
+    }
 
     // Selectors that do not compile or fail on a cluster: compiled whole, which reports them.
     for selector in [
