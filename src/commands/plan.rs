@@ -163,6 +163,18 @@ impl CompileEnv {
         }
     }
 
+    /// Bounds the persistent cache to `FLOTILLA_CACHE_MAX` (after each compile).
+    pub(super) fn prune(&self) {
+        if let Some(disk) = &self.disk {
+            match compiler::cache::max_bytes_from_env() {
+                Ok(max) => {
+                    disk.prune(max);
+                }
+                Err(e) => eprintln!("warning: {e}; the cache was not pruned"),
+            }
+        }
+    }
+
     pub(super) fn options(&self) -> Options<'_> {
         Options {
             cache: self.disk.as_ref(),
@@ -212,14 +224,7 @@ pub(super) fn compile_fleet(
     if let Some(bar) = bar.get() {
         bar.finish_and_clear();
     }
-    if let Some(disk) = &env.disk {
-        match compiler::cache::max_bytes_from_env() {
-            Ok(max) => {
-                disk.prune(max);
-            }
-            Err(e) => eprintln!("warning: {e}; the cache was not pruned"),
-        }
-    }
+    env.prune();
     if !compiled.diagnostics.diagnostics.is_empty() {
         eprint!("{}", compiled.diagnostics.render_text());
     }

@@ -50,6 +50,7 @@ pub fn exec(args: Args) -> ExitCode {
         let start = Instant::now();
         let (compiled, how) = compiler.compile(files);
         let took = start.elapsed();
+        env.prune();
         let now = releases_of(compiled);
         report(compiled, &how, took, before.as_ref(), &now);
         before = Some(now);
