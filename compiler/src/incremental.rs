@@ -9,14 +9,16 @@
 //!   `valuesFrom`): the selection and the installation order cannot have changed, so only the
 //!   changed services are rendered again, on the clusters they are selected on, and their
 //!   releases replace the earlier ones in those clusters' plans ([`Recompile::Services`]);
-//! - only service files, some with a new selector, dependencies or release, or added or
-//!   removed: the selectors of the changed services are evaluated again (the others select
-//!   what they selected: the clusters did not change), the clusters are ordered again (with
-//!   the graph's checks), the changed services are rendered, and every other release is kept
-//!   in its new wave ([`Recompile::Retargeted`]);
-//! - anything else (a cluster, a chart, a plugin, a service file that does not load, a
-//!   selector that fails), or a last compilation with diagnostics or secret reads: a whole
-//!   compile ([`Recompile::Full`], with the reason).
+//! - only service and cluster files, with new selectors, dependencies or releases, services
+//!   or clusters added or removed, or clusters changed: the changed services' selectors run
+//!   on every cluster and every selector runs on the changed clusters (the rest of the
+//!   selection stands), the clusters are ordered again (with the graph's checks), the changed
+//!   services and the changed clusters are rendered, and every other release is kept in its
+//!   new wave ([`Recompile::Retargeted`]);
+//! - anything else (a chart, a plugin, a file that does not load, a selector that fails, a
+//!   cluster whose data is longer than the selectors were checked against), or a last
+//!   compilation with diagnostics or secret reads: a whole compile ([`Recompile::Full`], with
+//!   the reason).
 //!
 //! Either way the result is the compilation a whole compile of the same files gives, byte for
 //! byte (plan, manifests, digests, selection, waves, diagnostics): the integration tests
@@ -27,7 +29,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::fmt;
 
 use crate::diag::Diags;
-use crate::model::{ClusterName, Digest, Fleet, ServiceName, ServiceSpec, Waves};
+use crate::model::{ClusterName, Digest, Fleet, Selection, ServiceName, ServiceSpec, Waves};
 use crate::source::FleetFiles;
 use std::sync::Arc;
 
@@ -35,6 +37,10 @@ use plan::Release;
 
 use crate::targeting::{self, Outcome};
 use crate::{ChartRenderer, Compilation, Options, Stats, Timings, graph, load, redact, render};
+
+/// Up to this many changed clusters (and no changed service), a recompile renders without
+/// the persistent cache.
+const FEW_CLUSTERS: usize = 64;
 
 /// A compiler that remembers its last compilation (see the module documentation).
 pub struct Incremental<'o, R> {
@@ -57,12 +63,16 @@ pub enum Recompile {
     Unchanged,
     /// New versions of these services were rendered; the rest was kept.
     Services(Vec<ServiceName>),
-    /// Services changed their selector, dependencies or release, or were added or removed:
-    /// their selectors were evaluated again, the clusters ordered again, and the new
-    /// versions rendered; the other releases were kept (in their new waves).
+    /// Services changed their selector, dependencies or release, or were added or removed,
+    /// or clusters changed, were added or removed: the selectors of the changed services on
+    /// every cluster, and every selector on the changed clusters, were evaluated again, the
+    /// clusters ordered again, and the changed services and clusters rendered; the other
+    /// releases were kept (in their new waves).
     Retargeted {
         services: Vec<ServiceName>,
         removed: Vec<ServiceName>,
+        clusters: Vec<ClusterName>,
+        removed_clusters: Vec<ClusterName>,
     },
     /// A whole compile, for this reason.
     Full(FullReason),
@@ -81,6 +91,10 @@ pub enum FullReason {
     File(String),
     /// A service file that changed has problems (the whole compile reports them).
     ServiceProblems,
+    /// A cluster file that changed has problems, or a selector fails on it.
+    ClusterProblems,
+    /// A changed cluster holds longer data than the selectors were checked against.
+    Bounds,
 }
 
 impl fmt::Display for Recompile {
@@ -88,13 +102,24 @@ impl fmt::Display for Recompile {
         match self {
             Recompile::Unchanged => f.write_str("nothing changed"),
             Recompile::Services(names) => write!(f, "new version of {}", listed(names)),
-            Recompile::Retargeted { services, removed } => {
+            Recompile::Retargeted {
+                services,
+                removed,
+                clusters,
+                removed_clusters,
+            } => {
                 f.write_str("selection redone")?;
                 if !services.is_empty() {
                     write!(f, "; new version of {}", listed(services))?;
                 }
                 if !removed.is_empty() {
                     write!(f, "; removed {}", listed(removed))?;
+                }
+                if !clusters.is_empty() {
+                    write!(f, "; cluster {} compiled again", listed(clusters))?;
+                }
+                if !removed_clusters.is_empty() {
+                    write!(f, "; cluster {} removed", listed(removed_clusters))?;
                 }
                 Ok(())
             }
@@ -103,7 +128,7 @@ impl fmt::Display for Recompile {
     }
 }
 
-fn listed(names: &[ServiceName]) -> String {
+fn listed<N: fmt::Display>(names: &[N]) -> String {
     let names: Vec<String> = names.iter().map(|n| format!("`{n}`")).collect();
     names.join(", ")
 }
@@ -116,6 +141,10 @@ impl fmt::Display for FullReason {
             FullReason::Secrets => f.write_str("the fleet reads secrets"),
             FullReason::File(path) => write!(f, "{path} changed"),
             FullReason::ServiceProblems => f.write_str("a changed service has problems"),
+            FullReason::ClusterProblems => f.write_str("a changed cluster has problems"),
+            FullReason::Bounds => {
+                f.write_str("a changed cluster holds longer data than selectors were checked for")
+            }
         }
     }
 }
@@ -159,7 +188,7 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         }
     }
 
-    /// Compiles again what changed, when only service files did (see the module
+    /// Compiles again what changed, when only service and cluster files did (see the module
     /// documentation); otherwise gives the files back with the reason for a whole compile.
     #[allow(clippy::result_large_err)]
     fn services_only(
@@ -173,11 +202,11 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         if !last.compilation.redactor.is_empty() {
             return Err((files, FullReason::Secrets));
         }
-        let changed = match changed_service_files(&last.files, &files) {
+        let changed = match changed_files(&last.files, &files) {
             Ok(changed) => changed,
             Err(path) => return Err((files, FullReason::File(path))),
         };
-        if changed.is_empty() {
+        if changed.services.is_empty() && changed.clusters.is_empty() {
             last.files = files;
             return Ok((last, Recompile::Unchanged));
         }
@@ -190,12 +219,55 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
             drop(diags);
             return Err((files, FullReason::ServiceProblems));
         }
-        let old = &last.compilation.fleet.services;
+        let compilation = &mut last.compilation;
+        // Clusters whose file changed or appeared are read again, the others reused.
+        let mut recompiled: BTreeSet<ClusterName> = BTreeSet::new();
+        let mut removed_clusters: BTreeSet<ClusterName> = BTreeSet::new();
+        if !changed.clusters.is_empty() {
+            let mut clusters = Fleet::default();
+            {
+                let earlier: HashMap<&str, &crate::model::ClusterSpec> = compilation
+                    .fleet
+                    .clusters
+                    .values()
+                    .map(|c| (c.file.as_str(), c))
+                    .collect();
+                let reuse = |path: &str| {
+                    (!changed.clusters.contains(path))
+                        .then(|| earlier.get(path).map(|c| (*c).clone()))
+                        .flatten()
+                };
+                load::load_clusters_reusing(&files, &mut diags, &mut clusters, &reuse);
+            }
+            if !diags.report.diagnostics.is_empty() {
+                drop(diags);
+                return Err((files, FullReason::ClusterProblems));
+            }
+            if targeting::data_bounds(&clusters) != targeting::data_bounds(&compilation.fleet) {
+                drop(diags);
+                return Err((files, FullReason::Bounds));
+            }
+            recompiled = clusters
+                .clusters
+                .values()
+                .filter(|c| changed.clusters.contains(&c.file))
+                .map(|c| c.name.clone())
+                .collect();
+            removed_clusters = compilation
+                .fleet
+                .clusters
+                .keys()
+                .filter(|k| !clusters.clusters.contains_key(*k))
+                .cloned()
+                .collect();
+            compilation.fleet.clusters = clusters.clusters;
+        }
+        let old = &compilation.fleet.services;
         // Services with a new version (or new), and services gone.
         let fresh: BTreeSet<ServiceName> = services
             .services
             .values()
-            .filter(|s| changed.contains(s.file.as_str()) || !old.contains_key(&s.name))
+            .filter(|s| changed.services.contains(s.file.as_str()) || !old.contains_key(&s.name))
             .map(|s| s.name.clone())
             .collect();
         let removed: BTreeSet<ServiceName> = old
@@ -204,26 +276,31 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
             .cloned()
             .collect();
         // Whether selection and order may have changed.
-        let retarget = !removed.is_empty()
+        let retarget = !changed.clusters.is_empty()
+            || !removed.is_empty()
             || fresh.iter().any(|name| {
                 let now = services.services.get(name);
                 old.get(name)
                     .zip(now)
                     .is_none_or(|(before, now)| !same_targeting(before, now))
             });
+        compilation.fleet.services = services.services;
         timings.load = start.elapsed();
 
-        let compilation = &mut last.compilation;
         let mut new_waves = None;
         if retarget {
             let clock = std::time::Instant::now();
-            if !reselect(compilation, &services, &fresh, &removed) {
+            let selection = &mut compilation.selection;
+            if !reselect_clusters(&compilation.fleet, selection, &recompiled) {
+                drop(diags);
+                return Err((files, FullReason::ClusterProblems));
+            }
+            if !reselect(&compilation.fleet, selection, &fresh, &removed) {
                 drop(diags);
                 return Err((files, FullReason::ServiceProblems));
             }
             timings.select = clock.elapsed();
             let clock = std::time::Instant::now();
-            compilation.fleet.services = services.services;
             new_waves = Some(graph::order(
                 &compilation.fleet,
                 &compilation.selection,
@@ -231,15 +308,26 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
                 &mut diags,
             ));
             timings.graph = clock.elapsed();
-        } else {
-            compilation.fleet.services = services.services;
         }
         let waves_now = new_waves.as_ref().unwrap_or(&compilation.waves);
 
         // The new versions on the clusters they are selected on, in their waves.
         let clock = std::time::Instant::now();
-        let only = &fresh;
-        let waves = restricted(waves_now, only);
+        let waves = restricted(waves_now, &fresh, &recompiled);
+        let only: BTreeSet<ServiceName> = waves
+            .values()
+            .flat_map(Waves::order)
+            .cloned()
+            .chain(fresh.iter().cloned())
+            .collect();
+        // A few changed clusters render faster than the persisted outcomes of every service
+        // on them can be read (about a megabyte each at 10,000 clusters): then the
+        // persistent cache is left alone (it never changes a result, only its cost).
+        let cache = if fresh.is_empty() && recompiled.len() <= FEW_CLUSTERS {
+            None
+        } else {
+            self.options.cache
+        };
         let secrets = crate::secrets_of(&files, &self.options);
         let plugins = std::sync::Arc::new(crate::resolvers::plugin::FleetPlugins::load(
             &files,
@@ -249,11 +337,11 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         let rendered = render::render(
             &files,
             &compilation.fleet,
-            Some(only),
+            Some(&only),
             &waves,
             &self.renderer,
             &plugins,
-            self.options.cache,
+            cache,
             self.options.progress,
             &secrets,
             &mut diags,
@@ -263,7 +351,9 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         let gone = replace_releases(
             compilation,
             rendered.plan,
-            &|s| only.contains(s) || removed.contains(s),
+            &|cluster, service| {
+                fresh.contains(service) || removed.contains(service) || recompiled.contains(cluster)
+            },
             new_waves.as_ref(),
             &mut last.uses,
         );
@@ -296,6 +386,8 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
             Recompile::Retargeted {
                 services: fresh.into_iter().collect(),
                 removed: removed.into_iter().collect(),
+                clusters: recompiled.into_iter().collect(),
+                removed_clusters: removed_clusters.into_iter().collect(),
             }
         } else {
             Recompile::Services(fresh.into_iter().collect())
@@ -304,29 +396,37 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
     }
 }
 
-/// Evaluates the selectors of `fresh` services on every cluster and updates the selection:
-/// `fresh` and `removed` services leave it, then the fresh ones join the clusters they select
-/// (the clusters did not change, so the other services select what they selected). `false`,
-/// leaving the selection as it was, when a selector does not compile or fails on a cluster.
-fn reselect(
-    compilation: &mut Compilation,
-    services: &Fleet,
-    fresh: &BTreeSet<ServiceName>,
-    removed: &BTreeSet<ServiceName>,
+/// Gives the selection the fleet's clusters: removed clusters leave it, and every selector is
+/// evaluated on the `recompiled` clusters (changed or new). `false` when a selector does not
+/// compile or fails on one of them.
+fn reselect_clusters(
+    fleet: &Fleet,
+    selection: &mut Selection,
+    recompiled: &BTreeSet<ClusterName>,
 ) -> bool {
-    let bounds = targeting::data_bounds(&compilation.fleet);
+    selection
+        .clusters
+        .retain(|c, _| fleet.clusters.contains_key(c));
+    if recompiled.is_empty() {
+        return true;
+    }
+    let bounds = targeting::data_bounds(fleet);
     let mut selectors = Vec::new();
-    for name in fresh {
-        let Some(spec) = services.services.get(name) else {
-            continue;
-        };
+    for (name, spec) in &fleet.services {
         match targeting::compile(&spec.selector.text, bounds) {
             Ok(s) => selectors.push((name.as_str(), s)),
             Err(_) => return false,
         }
     }
-    let outcomes =
-        targeting::evaluate_all(selectors.iter().map(|(n, s)| (*n, s)), &compilation.fleet);
+    let changed = Fleet {
+        clusters: recompiled
+            .iter()
+            .filter_map(|c| fleet.clusters.get_key_value(c))
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect(),
+        services: BTreeMap::new(),
+    };
+    let outcomes = targeting::evaluate_all(selectors.iter().map(|(n, s)| (*n, s)), &changed);
     if outcomes
         .values()
         .flatten()
@@ -334,7 +434,48 @@ fn reselect(
     {
         return false;
     }
-    for (i, selected) in compilation.selection.clusters.values_mut().enumerate() {
+    for (i, cluster) in changed.clusters.keys().enumerate() {
+        let selected = outcomes
+            .iter()
+            .filter(|(_, per_cluster)| per_cluster.get(i) == Some(&Outcome::Selected))
+            .map(|(name, _)| ServiceName::new(name.as_str()))
+            .collect();
+        selection.clusters.insert(cluster.clone(), selected);
+    }
+    true
+}
+
+/// Evaluates the selectors of `fresh` services on every cluster and updates the selection:
+/// `fresh` and `removed` services leave it, then the fresh ones join the clusters they select
+/// (the other services select what they selected: the clusters did not change, or were
+/// selected again by [`reselect_clusters`]). `false` when a selector does not compile or
+/// fails on a cluster. The selection holds the fleet's clusters.
+fn reselect(
+    fleet: &Fleet,
+    selection: &mut Selection,
+    fresh: &BTreeSet<ServiceName>,
+    removed: &BTreeSet<ServiceName>,
+) -> bool {
+    let bounds = targeting::data_bounds(fleet);
+    let mut selectors = Vec::new();
+    for name in fresh {
+        let Some(spec) = fleet.services.get(name) else {
+            continue;
+        };
+        match targeting::compile(&spec.selector.text, bounds) {
+            Ok(s) => selectors.push((name.as_str(), s)),
+            Err(_) => return false,
+        }
+    }
+    let outcomes = targeting::evaluate_all(selectors.iter().map(|(n, s)| (*n, s)), fleet);
+    if outcomes
+        .values()
+        .flatten()
+        .any(|o| matches!(o, Outcome::Error(_)))
+    {
+        return false;
+    }
+    for (i, selected) in selection.clusters.values_mut().enumerate() {
         selected.retain(|s| !fresh.contains(s) && !removed.contains(s));
         for (name, per_cluster) in &outcomes {
             if per_cluster.get(i) == Some(&Outcome::Selected) {
@@ -345,33 +486,41 @@ fn reselect(
     true
 }
 
-/// The clusters where one of `only` is installed, with their waves keeping only those.
+/// The waves to render: on the `recompiled` clusters all of them, elsewhere those of `only`
+/// (the clusters where none of them is installed are left out).
 fn restricted(
     waves: &BTreeMap<ClusterName, Waves>,
     only: &BTreeSet<ServiceName>,
+    recompiled: &BTreeSet<ClusterName>,
 ) -> BTreeMap<ClusterName, Waves> {
     waves
         .iter()
-        .filter(|(_, w)| w.order().any(|s| only.contains(s)))
-        .map(|(cluster, w)| {
+        .filter_map(|(cluster, w)| {
+            if recompiled.contains(cluster) {
+                return Some((cluster.clone(), w.clone()));
+            }
+            if !w.order().any(|s| only.contains(s)) {
+                return None;
+            }
             let kept =
                 w.0.iter()
                     .map(|wave| wave.iter().filter(|s| only.contains(*s)).cloned().collect())
                     .collect();
-            (cluster.clone(), Waves(kept))
+            Some((cluster.clone(), Waves(kept)))
         })
         .collect()
 }
 
-/// Puts the fresh releases of `rendered` in the compilation's plan, in place of the releases of
-/// the services `gone_service` names; with `new_waves`, every cluster's other releases move to
-/// their new wave (a release's outcome does not depend on its wave), and leave the plan when
-/// they are in none (a new dependency cycle), as in a whole compile. Keeps `uses` counting
-/// the releases that name each manifest, and gives the manifests whose count fell to zero.
+/// Puts the fresh releases of `rendered` in the compilation's plan, in place of the releases
+/// `gone` names (by cluster and service); with `new_waves`, every cluster's other releases
+/// move to their new wave (a release's outcome does not depend on its wave), and leave the
+/// plan when they are in none (a new dependency cycle), as in a whole compile. The plan gets
+/// the fleet's clusters (removed ones go, new ones come). Keeps `uses` counting the releases
+/// that name each manifest, and gives the manifests whose count fell to zero.
 fn replace_releases(
     compilation: &mut Compilation,
     rendered: plan::Plan,
-    gone_service: &dyn Fn(&str) -> bool,
+    gone: &dyn Fn(&str, &str) -> bool,
     new_waves: Option<&BTreeMap<ClusterName, Waves>>,
     uses: &mut HashMap<Digest, u32>,
 ) -> Vec<Digest> {
@@ -380,7 +529,39 @@ fn replace_releases(
         .into_iter()
         .map(|c| (c.name, c.releases))
         .collect();
-    let mut gone = Vec::new();
+    let mut unused = Vec::new();
+    fn drop_use(uses: &mut HashMap<Digest, u32>, manifest: &Digest, unused: &mut Vec<Digest>) {
+        if let Some(n) = uses.get_mut(manifest) {
+            *n -= 1;
+            if *n == 0 {
+                unused.push(*manifest);
+            }
+        }
+    }
+    // The plan's clusters are the fleet's.
+    let mut earlier: BTreeMap<Arc<str>, plan::ClusterPlan> =
+        std::mem::take(&mut compilation.plan.clusters)
+            .into_iter()
+            .map(|c| (c.name.clone(), c))
+            .collect();
+    compilation.plan.clusters = compilation
+        .fleet
+        .clusters
+        .keys()
+        .map(|name| {
+            earlier
+                .remove(name.as_str())
+                .unwrap_or_else(|| plan::ClusterPlan {
+                    name: Arc::from(name.as_str()),
+                    releases: Vec::new(),
+                })
+        })
+        .collect();
+    for removed in earlier.values() {
+        for r in &removed.releases {
+            drop_use(uses, &r.manifest, &mut unused);
+        }
+    }
     for plan in &mut compilation.plan.clusters {
         let fresh_here = fresh_by_cluster.remove(&plan.name).unwrap_or_default();
         let rewave = new_waves
@@ -388,7 +569,7 @@ fn replace_releases(
             .filter(|w| compilation.waves.get(plan.name.as_ref()) != Some(*w));
         if fresh_here.is_empty()
             && rewave.is_none()
-            && !plan.releases.iter().any(|r| gone_service(&r.service))
+            && !plan.releases.iter().any(|r| gone(&plan.name, &r.service))
         {
             continue;
         }
@@ -406,15 +587,12 @@ fn replace_releases(
         let mut releases = std::mem::take(&mut plan.releases);
         releases.retain_mut(|r| {
             let wave = wave_of.as_ref().map(|w| w.get(&*r.service).copied());
-            let keep = !gone_service(&r.service) && wave != Some(None);
+            let keep = !gone(&plan.name, &r.service) && wave != Some(None);
             if let Some(Some(w)) = wave {
                 r.wave = w;
             }
-            if !keep && let Some(n) = uses.get_mut(&r.manifest) {
-                *n -= 1;
-                if *n == 0 {
-                    gone.push(r.manifest);
-                }
+            if !keep {
+                drop_use(uses, &r.manifest, &mut unused);
             }
             keep
         });
@@ -425,13 +603,19 @@ fn replace_releases(
         releases.sort_by(|a, b| (a.wave, &a.service).cmp(&(b.wave, &b.service)));
         plan.releases = releases;
     }
-    gone
+    unused
 }
 
-/// The service files that changed, appeared or went away between `old` and `new`, when
-/// nothing else did (same other files, charts, plugins and unreadable files); else the first
-/// other path that changed.
-fn changed_service_files(old: &FleetFiles, new: &FleetFiles) -> Result<BTreeSet<String>, String> {
+/// The service and cluster files that changed, appeared or went away.
+#[derive(Default)]
+struct Changed {
+    services: BTreeSet<String>,
+    clusters: BTreeSet<String>,
+}
+
+/// What changed between `old` and `new`, when only service and cluster files did (same other
+/// files, charts, plugins and unreadable files); else the first other path that changed.
+fn changed_files(old: &FleetFiles, new: &FleetFiles) -> Result<Changed, String> {
     if old.root != new.root || old.display_root != new.display_root {
         return Err("the fleet folder".into());
     }
@@ -441,7 +625,7 @@ fn changed_service_files(old: &FleetFiles, new: &FleetFiles) -> Result<BTreeSet<
     if let Some(path) = first_difference(&old.blobs, &new.blobs) {
         return Err(path);
     }
-    let mut changed = BTreeSet::new();
+    let mut changed = Changed::default();
     let same_keys = old.files.len() == new.files.len() && old.files.keys().eq(new.files.keys());
     let differing: Vec<&String> = if same_keys {
         old.files
@@ -460,12 +644,22 @@ fn changed_service_files(old: &FleetFiles, new: &FleetFiles) -> Result<BTreeSet<
             .collect()
     };
     for path in differing {
-        if !is_service_file(path) {
+        if is_service_file(path) {
+            changed.services.insert(path.clone());
+        } else if is_cluster_file(path) {
+            changed.clusters.insert(path.clone());
+        } else {
             return Err(path.clone());
         }
-        changed.insert(path.clone());
     }
     Ok(changed)
+}
+
+/// `clusters/<name>.yaml` (or `.yml`).
+fn is_cluster_file(path: &str) -> bool {
+    path.strip_prefix("clusters/")
+        .and_then(|p| p.strip_suffix(".yaml").or_else(|| p.strip_suffix(".yml")))
+        .is_some_and(|stem| !stem.contains('/'))
 }
 
 /// `services/<dir>/service.yaml`.

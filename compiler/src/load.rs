@@ -158,14 +158,31 @@ pub(crate) fn service_files(files: &FleetFiles) -> Vec<(&str, &str)> {
 
 /// Loads and validates the cluster files into `fleet.clusters`.
 fn load_clusters(files: &FleetFiles, diags: &mut Diags<'_>, fleet: &mut Fleet) {
+    load_clusters_reusing(files, diags, fleet, &|_| None);
+}
+
+/// Loads the cluster files into `fleet.clusters` as [`load`] does, except that a file for
+/// which `earlier` gives the cluster it read before (the incremental compiler's, for files
+/// that did not change) is not read again. Only for files whose earlier read had no problems:
+/// a duplicate name reported against such a cluster has no position in its file.
+pub(crate) fn load_clusters_reusing(
+    files: &FleetFiles,
+    diags: &mut Diags<'_>,
+    fleet: &mut Fleet,
+    earlier: &dyn Fn(&str) -> Option<ClusterSpec>,
+) {
     let mut cluster_origin: BTreeMap<ClusterName, (String, Range<usize>)> = BTreeMap::new();
     for (path, stem) in cluster_files(files) {
-        let mut cx = FileCx {
-            file: path,
-            text: files.text(path),
-            diags,
+        let read = match earlier(path) {
+            Some(spec) => Some((spec, 0..0)),
+            None => FileCx {
+                file: path,
+                text: files.text(path),
+                diags,
+            }
+            .cluster(stem),
         };
-        let Some((spec, name_span)) = cx.cluster(stem) else {
+        let Some((spec, name_span)) = read else {
             continue;
         };
         if let Some((first, first_span)) = cluster_origin.get(&spec.name) {

@@ -2,7 +2,7 @@
 //! same files gives; and it redoes only the changed services when only their versions changed.
 
 use compiler::incremental::FullReason;
-use compiler::model::ServiceName;
+use compiler::model::{ClusterName, ServiceName};
 use compiler::synthetic::{FleetConfig, generate};
 use compiler::{Compilation, FleetFiles, HelmRenderer, Incremental, Recompile};
 
@@ -57,12 +57,26 @@ fn new_version(files: &mut FleetFiles, name: &str, line: &str) {
 
 #[test]
 fn recompiles_equal_whole_compiles_after_every_kind_of_change() {
+    every_kind_of_change(support::options());
+}
+
+#[test]
+fn recompiles_with_a_persistent_cache_equal_whole_compiles() {
+    let dir = tempfile::tempdir().expect("a temporary folder");
+    let cache = compiler::DiskCache::at(dir.path());
+    every_kind_of_change(compiler::Options {
+        cache: Some(&cache),
+        ..support::options()
+    });
+}
+
+fn every_kind_of_change(options: compiler::Options<'_>) {
     let mut files = generate(FleetConfig {
         clusters: 60,
         services: 12,
         seed: 7,
     });
-    let mut compiler = Incremental::new(HelmRenderer, support::options());
+    let mut compiler = Incremental::new(HelmRenderer, options);
     let step = |compiler: &mut Incremental<'_, HelmRenderer>, files: &FleetFiles| {
         let (compilation, how) = compiler.compile(files.clone());
         eprintln!("recompile: {how}");
@@ -118,6 +132,8 @@ fn recompiles_equal_whole_compiles_after_every_kind_of_change() {
     let retargeted = |services: &[&str], removed: &[&str]| Recompile::Retargeted {
         services: services.iter().map(|n| ServiceName::new(*n)).collect(),
         removed: removed.iter().map(|n| ServiceName::new(*n)).collect(),
+        clusters: Vec::new(),
+        removed_clusters: Vec::new(),
     };
     let changes: [(&str, &str, &str); 4] = [
         // Narrower.
@@ -210,17 +226,101 @@ fn recompiles_equal_whole_compiles_after_every_kind_of_change() {
         );
     }
 
-    // Clusters, charts and plugins are compiled whole.
-    let cluster = files
+    // Clusters that change, appear or go: every selector runs on them, they are rendered
+    // whole, the other clusters keep their releases.
+    let clusters = |changed: &[&str], removed: &[&str]| Recompile::Retargeted {
+        services: Vec::new(),
+        removed: Vec::new(),
+        clusters: changed.iter().map(|n| ClusterName::new(*n)).collect(),
+        removed_clusters: removed.iter().map(|n| ClusterName::new(*n)).collect(),
+    };
+    let names: Vec<String> = files
         .files
         .keys()
-        .find(|k| k.starts_with("clusters/"))
-        .cloned()
-        .expect("a cluster");
-    edit(&mut files, &cluster, "nodes: ", "nodes: 1");
+        .filter_map(|k| k.strip_prefix("clusters/")?.strip_suffix(".yaml"))
+        .map(str::to_owned)
+        .collect();
+    let dev = names
+        .iter()
+        .find(|n| n.contains("-dev-"))
+        .expect("a dev cluster");
+    let path = |name: &str| format!("clusters/{name}.yaml");
+    // Data no selector or template reads.
+    edit(&mut files, &path(dev), "nodes: ", "nodes: 1");
+    assert_eq!(step(&mut compiler, &files), clusters(&[dev], &[]));
+    // Data that selectors and templates read.
+    edit(
+        &mut files,
+        &path(dev),
+        "environment: dev",
+        "environment: prod",
+    );
+    assert_eq!(step(&mut compiler, &files), clusters(&[dev], &[]));
+    // A new cluster, then gone again, with a new version of a service at the same time.
+    let mut added = files.clone();
+    let text = added.files[&path(dev)].replacen(&format!("name: {dev}"), "name: zz-new", 1);
+    added.files.insert(path("zz-new"), text);
+    new_version(&mut added, "svc-002", "with: a cluster");
+    let how = step(&mut compiler, &added);
+    assert_eq!(
+        how,
+        Recompile::Retargeted {
+            services: vec![ServiceName::new("svc-002")],
+            removed: Vec::new(),
+            clusters: vec![ClusterName::new("zz-new")],
+            removed_clusters: Vec::new(),
+        }
+    );
     assert_eq!(
         step(&mut compiler, &files),
-        Recompile::Full(FullReason::File(cluster))
+        Recompile::Retargeted {
+            services: vec![ServiceName::new("svc-002")],
+            removed: Vec::new(),
+            clusters: Vec::new(),
+            removed_clusters: vec![ClusterName::new("zz-new")],
+        }
+    );
+    // A cluster file that does not load, and data longer than the selectors were checked
+    // against, are compiled whole.
+    let mut broken = files.clone();
+    edit(&mut broken, &path(dev), "provider:", "providr:");
+    assert_eq!(
+        step(&mut compiler, &broken),
+        Recompile::Full(FullReason::ClusterProblems)
+    );
+    assert_eq!(
+        step(&mut compiler, &files),
+        Recompile::Full(FullReason::Diagnostics)
+    );
+    let mut long = files.clone();
+    let text = format!("{}  notes: {}\n", long.files[&path(dev)], "x".repeat(5000));
+    // `metadata:` is the last field of a generated cluster.
+    assert!(long.files[&path(dev)].contains("\nmetadata:\n"));
+    long.files.insert(path(dev), text);
+    assert_eq!(
+        step(&mut compiler, &long),
+        Recompile::Full(FullReason::Bounds)
+    );
+    assert_eq!(
+        step(&mut compiler, &files),
+        Recompile::Full(FullReason::Bounds)
+    );
+
+    // Other files (charts, plugins) are compiled whole.
+    let chart = files
+        .files
+        .keys()
+        .find(|k| k.starts_with("charts/"))
+        .cloned()
+        .expect("a chart file");
+    files
+        .files
+        .entry(chart.clone())
+        .or_default()
+        .push_str("\n# edited\n");
+    assert_eq!(
+        step(&mut compiler, &files),
+        Recompile::Full(FullReason::File(chart))
     );
 
     // A changed service file with problems is compiled whole, which reports them.
