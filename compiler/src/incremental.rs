@@ -54,6 +54,48 @@ struct Last {
     compilation: Compilation,
     /// How many releases of the plan name each manifest.
     uses: HashMap<Digest, u32>,
+    selectors: Selectors,
+}
+
+/// Selectors compiled by earlier recompiles, by text, for the data bounds they were checked
+/// against.
+#[derive(Default)]
+struct Selectors {
+    bounds: Option<targeting::DataBounds>,
+    compiled: HashMap<String, targeting::Selector>,
+}
+
+impl Selectors {
+    /// Compiles the texts not compiled yet, in parallel; `false` when one does not compile.
+    fn prepare<'t>(
+        &mut self,
+        texts: impl IntoIterator<Item = &'t str>,
+        bounds: targeting::DataBounds,
+    ) -> bool {
+        use rayon::prelude::*;
+        if self.bounds != Some(bounds) {
+            self.compiled.clear();
+            self.bounds = Some(bounds);
+        }
+        let missing: BTreeSet<&str> = texts
+            .into_iter()
+            .filter(|t| !self.compiled.contains_key(*t))
+            .collect();
+        let missing: Vec<&str> = missing.into_iter().collect();
+        let results: Vec<_> = missing
+            .par_iter()
+            .map(|t| (*t, targeting::compile(t, bounds)))
+            .collect();
+        for (text, result) in results {
+            match result {
+                Ok(s) => {
+                    self.compiled.insert(text.to_owned(), s);
+                }
+                Err(_) => return false,
+            }
+        }
+        true
+    }
 }
 
 /// What a compile of an [`Incremental`] compiler did.
@@ -185,6 +227,7 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
             files,
             compilation,
             uses,
+            selectors: Selectors::default(),
         }
     }
 
@@ -225,25 +268,26 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         let mut removed_clusters: BTreeSet<ClusterName> = BTreeSet::new();
         if !changed.clusters.is_empty() {
             let mut clusters = Fleet::default();
-            {
-                let earlier: HashMap<&str, &crate::model::ClusterSpec> = compilation
-                    .fleet
-                    .clusters
-                    .values()
-                    .map(|c| (c.file.as_str(), c))
+            let old_bounds = targeting::data_bounds(&compilation.fleet);
+            let old_names: Vec<ClusterName> = compilation.fleet.clusters.keys().cloned().collect();
+            let mut earlier: HashMap<String, crate::model::ClusterSpec> =
+                std::mem::take(&mut compilation.fleet.clusters)
+                    .into_values()
+                    .map(|c| (c.file.clone(), c))
                     .collect();
-                let reuse = |path: &str| {
-                    (!changed.clusters.contains(path))
-                        .then(|| earlier.get(path).map(|c| (*c).clone()))
-                        .flatten()
-                };
-                load::load_clusters_reusing(&files, &mut diags, &mut clusters, &reuse);
-            }
+            let mut reuse = |path: &str| {
+                if changed.clusters.contains(path) {
+                    None
+                } else {
+                    earlier.remove(path)
+                }
+            };
+            load::load_clusters_reusing(&files, &mut diags, &mut clusters, &mut reuse);
             if !diags.report.diagnostics.is_empty() {
                 drop(diags);
                 return Err((files, FullReason::ClusterProblems));
             }
-            if targeting::data_bounds(&clusters) != targeting::data_bounds(&compilation.fleet) {
+            if targeting::data_bounds(&clusters) != old_bounds {
                 drop(diags);
                 return Err((files, FullReason::Bounds));
             }
@@ -253,12 +297,9 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
                 .filter(|c| changed.clusters.contains(&c.file))
                 .map(|c| c.name.clone())
                 .collect();
-            removed_clusters = compilation
-                .fleet
-                .clusters
-                .keys()
-                .filter(|k| !clusters.clusters.contains_key(*k))
-                .cloned()
+            removed_clusters = old_names
+                .into_iter()
+                .filter(|k| !clusters.clusters.contains_key(k))
                 .collect();
             compilation.fleet.clusters = clusters.clusters;
         }
@@ -291,11 +332,22 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         if retarget {
             let clock = std::time::Instant::now();
             let selection = &mut compilation.selection;
-            if !reselect_clusters(&compilation.fleet, selection, &recompiled) {
+            if !reselect_clusters(
+                &compilation.fleet,
+                selection,
+                &recompiled,
+                &mut last.selectors,
+            ) {
                 drop(diags);
                 return Err((files, FullReason::ClusterProblems));
             }
-            if !reselect(&compilation.fleet, selection, &fresh, &removed) {
+            if !reselect(
+                &compilation.fleet,
+                selection,
+                &fresh,
+                &removed,
+                &mut last.selectors,
+            ) {
                 drop(diags);
                 return Err((files, FullReason::ServiceProblems));
             }
@@ -403,6 +455,7 @@ fn reselect_clusters(
     fleet: &Fleet,
     selection: &mut Selection,
     recompiled: &BTreeSet<ClusterName>,
+    cache: &mut Selectors,
 ) -> bool {
     selection
         .clusters
@@ -410,14 +463,15 @@ fn reselect_clusters(
     if recompiled.is_empty() {
         return true;
     }
-    let bounds = targeting::data_bounds(fleet);
-    let mut selectors = Vec::new();
-    for (name, spec) in &fleet.services {
-        match targeting::compile(&spec.selector.text, bounds) {
-            Ok(s) => selectors.push((name.as_str(), s)),
-            Err(_) => return false,
-        }
+    let texts = fleet.services.values().map(|s| s.selector.text.as_str());
+    if !cache.prepare(texts, targeting::data_bounds(fleet)) {
+        return false;
     }
+    let selectors: Vec<(&str, &targeting::Selector)> = fleet
+        .services
+        .iter()
+        .filter_map(|(name, spec)| Some((name.as_str(), cache.compiled.get(&spec.selector.text)?)))
+        .collect();
     let changed = Fleet {
         clusters: recompiled
             .iter()
@@ -426,7 +480,7 @@ fn reselect_clusters(
             .collect(),
         services: BTreeMap::new(),
     };
-    let outcomes = targeting::evaluate_all(selectors.iter().map(|(n, s)| (*n, s)), &changed);
+    let outcomes = targeting::evaluate_all(selectors, &changed);
     if outcomes
         .values()
         .flatten()
@@ -455,19 +509,21 @@ fn reselect(
     selection: &mut Selection,
     fresh: &BTreeSet<ServiceName>,
     removed: &BTreeSet<ServiceName>,
+    cache: &mut Selectors,
 ) -> bool {
-    let bounds = targeting::data_bounds(fleet);
-    let mut selectors = Vec::new();
-    for name in fresh {
-        let Some(spec) = fleet.services.get(name) else {
-            continue;
-        };
-        match targeting::compile(&spec.selector.text, bounds) {
-            Ok(s) => selectors.push((name.as_str(), s)),
-            Err(_) => return false,
-        }
+    let specs: Vec<(&ServiceName, &ServiceSpec)> = fresh
+        .iter()
+        .filter_map(|name| fleet.services.get_key_value(name))
+        .collect();
+    let texts = specs.iter().map(|(_, s)| s.selector.text.as_str());
+    if !cache.prepare(texts, targeting::data_bounds(fleet)) {
+        return false;
     }
-    let outcomes = targeting::evaluate_all(selectors.iter().map(|(n, s)| (*n, s)), fleet);
+    let selectors: Vec<(&str, &targeting::Selector)> = specs
+        .iter()
+        .filter_map(|(name, spec)| Some((name.as_str(), cache.compiled.get(&spec.selector.text)?)))
+        .collect();
+    let outcomes = targeting::evaluate_all(selectors, fleet);
     if outcomes
         .values()
         .flatten()

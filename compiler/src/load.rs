@@ -158,7 +158,7 @@ pub(crate) fn service_files(files: &FleetFiles) -> Vec<(&str, &str)> {
 
 /// Loads and validates the cluster files into `fleet.clusters`.
 fn load_clusters(files: &FleetFiles, diags: &mut Diags<'_>, fleet: &mut Fleet) {
-    load_clusters_reusing(files, diags, fleet, &|_| None);
+    load_clusters_reusing(files, diags, fleet, &mut |_| None);
 }
 
 /// Loads the cluster files into `fleet.clusters` as [`load`] does, except that a file for
@@ -169,7 +169,7 @@ pub(crate) fn load_clusters_reusing(
     files: &FleetFiles,
     diags: &mut Diags<'_>,
     fleet: &mut Fleet,
-    earlier: &dyn Fn(&str) -> Option<ClusterSpec>,
+    earlier: &mut dyn FnMut(&str) -> Option<ClusterSpec>,
 ) {
     let mut cluster_origin: BTreeMap<ClusterName, (String, Range<usize>)> = BTreeMap::new();
     for (path, stem) in cluster_files(files) {
