@@ -209,7 +209,7 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
     pub fn compile(&mut self, files: FleetFiles) -> (&Compilation, Recompile) {
         let (last, how) = match self.last.take() {
             None => (self.full(files), Recompile::Full(FullReason::First)),
-            Some(last) => match self.services_only(last, files) {
+            Some(last) => match self.partial(last, files) {
                 Ok(done) => done,
                 Err((files, reason)) => (self.full(files), Recompile::Full(reason)),
             },
@@ -234,7 +234,7 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
     /// Compiles again what changed, when only service and cluster files did (see the module
     /// documentation); otherwise gives the files back with the reason for a whole compile.
     #[allow(clippy::result_large_err)]
-    fn services_only(
+    fn partial(
         &self,
         mut last: Last,
         files: FleetFiles,
