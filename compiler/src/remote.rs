@@ -12,7 +12,6 @@ use helm::fetch::{ChartFetcher, ChartSource, FetchError};
 
 use crate::model::ChartRef;
 use crate::source::FleetFiles;
-use crate::yaml::{self, Kind};
 
 /// A chart from a repository, as a service file names it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -145,25 +144,13 @@ pub fn fetch_into(
 
 /// `chart` of a service file when it names a repository, name and version.
 fn repository_chart(text: &str) -> Option<RepositoryChart> {
-    let root = yaml::parse(text).root?;
-    let Kind::Map(entries) = root.kind else {
-        return None;
-    };
-    let chart = entries.iter().find(|e| e.key.as_str() == Some("chart"))?;
-    let Kind::Map(fields) = &chart.value.kind else {
-        return None;
-    };
-    let field = |k: &str| {
-        fields
-            .iter()
-            .find(|e| e.key.as_str() == Some(k))
-            .and_then(|e| e.value.as_str().map(str::to_owned))
-            .filter(|s| !s.trim().is_empty())
-    };
-    Some(RepositoryChart {
-        repository: field("repository")?,
-        name: field("name")?,
-        version: field("version")?,
+    let [repository, name, version] =
+        crate::source::chart_fields(text, &["repository", "name", "version"])?;
+    let given = |s: &String| !s.trim().is_empty();
+    (given(&repository) && given(&name) && given(&version)).then_some(RepositoryChart {
+        repository,
+        name,
+        version,
     })
 }
 

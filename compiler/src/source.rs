@@ -253,6 +253,12 @@ fn read_text(path: &Path) -> Result<String, String> {
 
 /// `chart.path` of a service file, if it has one.
 fn chart_path(text: &str) -> Option<String> {
+    chart_fields(text, &["path"]).map(|[path]| path)
+}
+
+/// The string fields `keys` of a service file's `chart:` mapping, read leniently (before the
+/// loader validates the file); `None` when one is missing.
+pub(crate) fn chart_fields<const N: usize>(text: &str, keys: &[&str; N]) -> Option<[String; N]> {
     let root = yaml::parse(text).root?;
     let Kind::Map(entries) = root.kind else {
         return None;
@@ -261,10 +267,14 @@ fn chart_path(text: &str) -> Option<String> {
     let Kind::Map(fields) = &chart.value.kind else {
         return None;
     };
-    fields
-        .iter()
-        .find(|e| e.key.as_str() == Some("path"))
-        .and_then(|e| e.value.as_str().map(str::to_owned))
+    let mut out: [String; N] = std::array::from_fn(|_| String::new());
+    for (slot, key) in out.iter_mut().zip(keys) {
+        *slot = fields
+            .iter()
+            .find(|e| e.key.as_str() == Some(*key))
+            .and_then(|e| e.value.as_str().map(str::to_owned))?;
+    }
+    Some(out)
 }
 
 /// Every file under `dir` (symbolic links followed, as Helm does), keyed `rel/name`.
