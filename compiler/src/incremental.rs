@@ -66,6 +66,33 @@ struct Selectors {
 }
 
 impl Selectors {
+    /// The outcome of each service's selector on every cluster of `on`, by service (its
+    /// selector compiled for `bounds` if it was not yet); `None` when a selector does not
+    /// compile or fails on a cluster.
+    fn evaluate<'f>(
+        &mut self,
+        services: impl IntoIterator<Item = (&'f ServiceName, &'f ServiceSpec)>,
+        bounds: targeting::DataBounds,
+        on: &Fleet,
+    ) -> Option<BTreeMap<String, Vec<Outcome>>> {
+        let specs: Vec<(&ServiceName, &ServiceSpec)> = services.into_iter().collect();
+        if !self.prepare(specs.iter().map(|(_, s)| s.selector.text.as_str()), bounds) {
+            return None;
+        }
+        let selectors: Vec<(&str, &targeting::Selector)> = specs
+            .iter()
+            .filter_map(|(name, spec)| {
+                Some((name.as_str(), self.compiled.get(&spec.selector.text)?))
+            })
+            .collect();
+        let outcomes = targeting::evaluate_all(selectors, on);
+        let failed = outcomes
+            .values()
+            .flatten()
+            .any(|o| matches!(o, Outcome::Error(_)));
+        (!failed).then_some(outcomes)
+    }
+
     /// Compiles the texts not compiled yet, in parallel; `false` when one does not compile.
     fn prepare<'t>(
         &mut self,
@@ -266,6 +293,8 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         // Clusters whose file changed or appeared are read again, the others reused.
         let mut recompiled: BTreeSet<ClusterName> = BTreeSet::new();
         let mut removed_clusters: BTreeSet<ClusterName> = BTreeSet::new();
+        // What selectors are checked against: unchanged, or the compile is whole.
+        let mut bounds = None;
         if !changed.clusters.is_empty() {
             let mut clusters = Fleet::default();
             let old_bounds = targeting::data_bounds(&compilation.fleet);
@@ -291,6 +320,7 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
                 drop(diags);
                 return Err((files, FullReason::Bounds));
             }
+            bounds = Some(old_bounds);
             recompiled = clusters
                 .clusters
                 .values()
@@ -332,11 +362,13 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         if retarget {
             let clock = std::time::Instant::now();
             let selection = &mut compilation.selection;
+            let bounds = bounds.unwrap_or_else(|| targeting::data_bounds(&compilation.fleet));
             if !reselect_clusters(
                 &compilation.fleet,
                 selection,
                 &recompiled,
                 &mut last.selectors,
+                bounds,
             ) {
                 drop(diags);
                 return Err((files, FullReason::ClusterProblems));
@@ -347,6 +379,7 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
                 &fresh,
                 &removed,
                 &mut last.selectors,
+                bounds,
             ) {
                 drop(diags);
                 return Err((files, FullReason::ServiceProblems));
@@ -456,6 +489,7 @@ fn reselect_clusters(
     selection: &mut Selection,
     recompiled: &BTreeSet<ClusterName>,
     cache: &mut Selectors,
+    bounds: targeting::DataBounds,
 ) -> bool {
     selection
         .clusters
@@ -463,15 +497,6 @@ fn reselect_clusters(
     if recompiled.is_empty() {
         return true;
     }
-    let texts = fleet.services.values().map(|s| s.selector.text.as_str());
-    if !cache.prepare(texts, targeting::data_bounds(fleet)) {
-        return false;
-    }
-    let selectors: Vec<(&str, &targeting::Selector)> = fleet
-        .services
-        .iter()
-        .filter_map(|(name, spec)| Some((name.as_str(), cache.compiled.get(&spec.selector.text)?)))
-        .collect();
     let changed = Fleet {
         clusters: recompiled
             .iter()
@@ -480,14 +505,9 @@ fn reselect_clusters(
             .collect(),
         services: BTreeMap::new(),
     };
-    let outcomes = targeting::evaluate_all(selectors, &changed);
-    if outcomes
-        .values()
-        .flatten()
-        .any(|o| matches!(o, Outcome::Error(_)))
-    {
+    let Some(outcomes) = cache.evaluate(&fleet.services, bounds, &changed) else {
         return false;
-    }
+    };
     for (i, cluster) in changed.clusters.keys().enumerate() {
         let selected = outcomes
             .iter()
@@ -510,27 +530,14 @@ fn reselect(
     fresh: &BTreeSet<ServiceName>,
     removed: &BTreeSet<ServiceName>,
     cache: &mut Selectors,
+    bounds: targeting::DataBounds,
 ) -> bool {
-    let specs: Vec<(&ServiceName, &ServiceSpec)> = fresh
+    let specs = fresh
         .iter()
-        .filter_map(|name| fleet.services.get_key_value(name))
-        .collect();
-    let texts = specs.iter().map(|(_, s)| s.selector.text.as_str());
-    if !cache.prepare(texts, targeting::data_bounds(fleet)) {
+        .filter_map(|name| fleet.services.get_key_value(name));
+    let Some(outcomes) = cache.evaluate(specs, bounds, fleet) else {
         return false;
-    }
-    let selectors: Vec<(&str, &targeting::Selector)> = specs
-        .iter()
-        .filter_map(|(name, spec)| Some((name.as_str(), cache.compiled.get(&spec.selector.text)?)))
-        .collect();
-    let outcomes = targeting::evaluate_all(selectors, fleet);
-    if outcomes
-        .values()
-        .flatten()
-        .any(|o| matches!(o, Outcome::Error(_)))
-    {
-        return false;
-    }
+    };
     for (i, selected) in selection.clusters.values_mut().enumerate() {
         selected.retain(|s| !fresh.contains(s) && !removed.contains(s));
         for (name, per_cluster) in &outcomes {
