@@ -247,49 +247,34 @@ fn vault_down_exits_with_3() {
     assert!(!Path::new(&t.path("plan")).exists());
 }
 
+/// `flotilla plan` of the example fleet into `out`, reading secrets from `secrets`.
+fn plan_with_secrets(out: &str, secrets: &str) -> (i32, String, String) {
+    run(&[
+        "plan",
+        "--as",
+        ADMIN,
+        "--fleet",
+        "examples/fleet",
+        "--out",
+        out,
+        "--secrets",
+        secrets,
+    ])
+}
+
 #[test]
 fn secrets_usage_errors() {
     let t = Temp::new();
     let out = t.path("plan");
-    let (code, _, err) = run(&[
-        "plan",
-        "--as",
-        ADMIN,
-        "--fleet",
-        "examples/fleet",
-        "--out",
-        &out,
-        "--secrets",
-        "s3",
-    ]);
+    let (code, _, err) = plan_with_secrets(&out, "s3");
     assert_eq!(code, 2);
     assert!(err.contains("expected `vault` or `local:DIR`"), "{err}");
-    let (code, _, err) = run(&[
-        "plan",
-        "--as",
-        ADMIN,
-        "--fleet",
-        "examples/fleet",
-        "--out",
-        &out,
-        "--secrets",
-        "vault",
-    ]);
+    let (code, _, err) = plan_with_secrets(&out, "vault");
     assert_eq!(code, 2, "{err}");
     // An empty folder of secrets: the demo secrets are not found, exit code 1.
     let empty = t.path("empty");
     std::fs::create_dir_all(&empty).expect("created");
-    let (code, _, err) = run(&[
-        "plan",
-        "--as",
-        ADMIN,
-        "--fleet",
-        "examples/fleet",
-        "--out",
-        &out,
-        "--secrets",
-        &format!("local:{empty}"),
-    ]);
+    let (code, _, err) = plan_with_secrets(&out, &format!("local:{empty}"));
     assert_eq!(code, 1);
     assert!(err.contains("error[secrets::not-found]"), "{err}");
     assert!(
