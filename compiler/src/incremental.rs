@@ -30,8 +30,8 @@ use std::fmt;
 
 use crate::diag::Diags;
 use crate::model::{ClusterName, Digest, Fleet, Selection, ServiceName, ServiceSpec, Waves};
-use crate::source::FleetFiles;
 use std::sync::Arc;
+use syntax::FleetFiles;
 
 use plan::Release;
 

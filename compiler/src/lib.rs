@@ -17,7 +17,6 @@ pub mod graph;
 pub mod helm_renderer;
 pub mod incremental;
 pub mod load;
-pub mod model;
 pub mod redact;
 pub mod remote;
 pub mod render;
@@ -25,11 +24,7 @@ pub mod resolvers;
 pub mod review;
 pub mod source;
 pub mod synthetic;
-pub mod targeting;
 pub mod values;
-pub mod yaml;
-
-pub mod diag;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -37,6 +32,9 @@ use std::sync::Arc;
 pub use diagnostics;
 use diagnostics::{Diagnostic, Report};
 use serde::Serialize;
+pub use syntax::model;
+pub(crate) use syntax::{diag, yaml};
+pub use targeting;
 
 pub use plan::Plan;
 
@@ -48,8 +46,9 @@ pub use crate::helm_renderer::HelmRenderer;
 pub use crate::incremental::{Incremental, Recompile};
 use crate::model::{ClusterName, Embedded, Fleet, Selection, ServiceName, Waves};
 pub use crate::render::{Manifests, Progress, Stats};
-pub use crate::source::{FleetFiles, SourceError};
+pub use crate::source::{SourceError, read_dir};
 use crate::targeting::{Explanation, Outcome, Problem};
+pub use syntax::FleetFiles;
 
 /// Everything the compiler learned about a fleet. The plan is applicable only when
 /// `diagnostics` has no errors ([`Compilation::applicable`]); otherwise it holds what could be

@@ -9,30 +9,15 @@ use std::collections::BTreeMap;
 use std::ops::Bound;
 use std::ops::Range;
 
-use crate::diag::{Diags, suggest};
 use crate::model::{
     ChartRef, ClusterName, ClusterSpec, Data, Dependency, Embedded, Fleet, Kubernetes, Owners,
     ReleaseSpec, ServiceName, ServiceSpec, ValuesFrom, VaultKey,
 };
-use crate::source::FleetFiles;
-use crate::yaml::{self, Entry, Kind, Node};
-
-/// A field a file may have, and the fields of its value when that is a mapping with fixed
-/// fields.
-#[derive(Debug, Clone, Copy)]
-pub struct FieldDef {
-    pub name: &'static str,
-    pub required: bool,
-    pub fields: &'static [FieldDef],
-}
-
-const fn field(name: &'static str, required: bool) -> FieldDef {
-    FieldDef {
-        name,
-        required,
-        fields: &[],
-    }
-}
+use crate::yaml::{self, Kind, Node};
+use syntax::FleetFiles;
+use syntax::diag::{Diags, suggest};
+pub use syntax::fields::field_paths;
+use syntax::fields::{FieldDef, Fields, field};
 
 /// The fields of `clusters/<name>.yaml`.
 pub const CLUSTER_FIELDS: &[FieldDef] = &[
@@ -91,18 +76,6 @@ pub const SERVICE_FIELDS: &[FieldDef] = &[
 /// The fields of an entry of `valuesFrom`, and of its `vault`.
 const VALUES_FROM_FIELDS: &[FieldDef] = &[field("vault", true)];
 const VAULT_KEY_FIELDS: &[FieldDef] = &[field("path", true), field("key", true)];
-
-/// Every field path of a file kind (`chart.path`, ...), for keeping schemas in sync.
-pub fn field_paths(defs: &[FieldDef]) -> Vec<String> {
-    let mut out = Vec::new();
-    for d in defs {
-        out.push(d.name.to_owned());
-        for sub in field_paths(d.fields) {
-            out.push(format!("{}.{sub}", d.name));
-        }
-    }
-    out
-}
 
 /// Loads and validates every cluster and service; problems go to `diags`.
 pub fn load(files: &FleetFiles, diags: &mut Diags<'_>) -> Fleet {
@@ -175,12 +148,7 @@ pub(crate) fn load_clusters_reusing(
     for (path, stem) in cluster_files(files) {
         let read = match earlier(path) {
             Some(spec) => Some((spec, 0..0)),
-            None => FileCx {
-                file: path,
-                text: files.text(path),
-                diags,
-            }
-            .cluster(stem),
+            None => FileCx::new(path, files.text(path), diags).cluster(stem),
         };
         let Some((spec, name_span)) = read else {
             continue;
@@ -217,11 +185,7 @@ pub(crate) fn load_services(files: &FleetFiles, diags: &mut Diags<'_>, fleet: &m
         .map(str::to_owned)
         .collect();
     for (path, dir) in service_files(files) {
-        let mut cx = FileCx {
-            file: path,
-            text: files.text(path),
-            diags,
-        };
+        let mut cx = FileCx::new(path, files.text(path), diags);
         let Some((spec, name_span)) = cx.service(dir) else {
             broken.push(dir.to_owned());
             if let Some(n) = declared_name(files.text(path)) {
@@ -286,157 +250,50 @@ fn declared_name(text: &str) -> Option<String> {
         .and_then(|e| e.value.as_str().map(str::to_owned))
 }
 
-/// Validation of one file.
-struct FileCx<'a, 'f> {
-    file: &'a str,
-    text: &'a str,
-    diags: &'a mut Diags<'f>,
+/// Validation of one cluster or service file: the shared reader of fixed fields, and what
+/// only fleet files have (names, DNS labels, charts, values sources).
+struct FileCx<'a, 'f>(syntax::fields::FileCx<'a, 'f>);
+
+impl<'a, 'f> FileCx<'a, 'f> {
+    fn new(file: &'a str, text: &'a str, diags: &'a mut Diags<'f>) -> Self {
+        FileCx(syntax::fields::FileCx { file, text, diags })
+    }
 }
 
-/// The entries of a mapping with fixed fields, by field name.
-type Fields<'n> = BTreeMap<&'static str, &'n Entry>;
+impl<'a, 'f> std::ops::Deref for FileCx<'a, 'f> {
+    type Target = syntax::fields::FileCx<'a, 'f>;
+    fn deref(&self) -> &Self::Target {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for FileCx<'_, '_> {
+    fn deref_mut(&mut self) -> &mut Self::Target {
+        &mut self.0
+    }
+}
 
 impl FileCx<'_, '_> {
-    fn error(
-        &mut self,
-        code: &str,
-        message: impl Into<String>,
-        span: Range<usize>,
-        label: impl Into<String>,
-        help: Option<String>,
-    ) {
-        self.diags
-            .error_at(code, message, self.file, span, label, help);
-    }
-
-    /// Parses the file; reports YAML problems.
+    /// Parses the file; reports YAML problems, and an empty file.
     fn root(&mut self) -> Option<Node> {
-        let parsed = yaml::parse(self.text);
-        for p in parsed.problems {
-            let primary = self.diags.label(self.file, p.span, "here");
-            let mut labels = vec![primary];
-            if let Some((span, message)) = p.related {
-                labels.push(self.diags.note(self.file, span, message));
-            }
-            let mut d = diagnostics::Diagnostic::error(p.code, p.message);
-            d.help = p.help;
-            self.diags.push(d, labels);
-        }
-        if parsed.root.is_none() && self.text.trim().is_empty() {
+        let root = self.0.root();
+        if root.is_none() && self.text.trim().is_empty() {
+            let file = self.file;
             self.error(
                 "yaml::empty",
-                format!("{} is empty", self.file),
+                format!("{file} is empty"),
                 0..0,
                 "expected a mapping",
                 None,
             );
         }
-        parsed.root
-    }
-
-    /// The fields of a mapping, with unknown fields and missing required ones reported.
-    /// `what` names the mapping in messages (`cluster`, `chart`).
-    fn fields<'n>(&mut self, node: &'n Node, defs: &[FieldDef], what: &str) -> Option<Fields<'n>> {
-        let Kind::Map(entries) = &node.kind else {
-            self.wrong_type(node, "a mapping", what);
-            return None;
-        };
-        let mut out = Fields::new();
-        for e in entries {
-            let Some(key) = e.key.as_str() else {
-                self.error(
-                    "yaml::type",
-                    format!(
-                        "keys of {what} are field names, found {}",
-                        e.key.kind_name()
-                    ),
-                    e.key.span.clone(),
-                    "not a field name",
-                    None,
-                );
-                continue;
-            };
-            match defs.iter().find(|d| d.name == key) {
-                Some(d) => {
-                    out.insert(d.name, e);
-                }
-                None => {
-                    let known = defs.iter().map(|d| d.name);
-                    let help = match suggest(key, known) {
-                        Some(s) => format!("did you mean `{s}`?"),
-                        None => format!(
-                            "the fields of {what} are {}",
-                            defs.iter()
-                                .map(|d| format!("`{}`", d.name))
-                                .collect::<Vec<_>>()
-                                .join(", ")
-                        ),
-                    };
-                    self.error(
-                        "yaml::unknown-field",
-                        format!("unknown field `{key}` in {what}"),
-                        e.key.span.clone(),
-                        "unknown field",
-                        Some(help),
-                    );
-                }
-            }
-        }
-        for d in defs.iter().filter(|d| d.required) {
-            if !out.contains_key(d.name) {
-                let span = node.span.start..node.span.start;
-                self.error(
-                    "yaml::missing-field",
-                    format!("{what} has no `{}`", d.name),
-                    span,
-                    format!("`{}` is required", d.name),
-                    None,
-                );
-            }
-        }
-        Some(out)
-    }
-
-    fn wrong_type(&mut self, node: &Node, expected: &str, what: &str) {
-        let help = if node.is_scalar() && expected == "a string" {
-            let raw = self.text.get(node.span.clone()).unwrap_or("").trim();
-            Some(format!("quote it to make it a string: \"{raw}\""))
-        } else {
-            None
-        };
-        // A collection is shown by its first line.
-        let mut span = node.span.clone();
-        if let Some(nl) = self
-            .text
-            .get(span.clone())
-            .and_then(|t| t.trim_end().find('\n'))
-        {
-            span.end = span.start + nl;
-        }
-        let trimmed = self
-            .text
-            .get(span.clone())
-            .map_or(0, |t| t.trim_end().len());
-        span.end = span.start + trimmed;
-        self.error(
-            "yaml::type",
-            format!("{what} must be {expected}, found {}", node.kind_name()),
-            span,
-            format!("expected {expected}"),
-            help,
-        );
+        root
     }
 
     /// A string field.
     fn string(&mut self, fields: &Fields<'_>, name: &str, what: &str) -> Option<String> {
         let e = fields.get(name)?;
-        match &e.value.kind {
-            Kind::Str(s) => Some(s.clone()),
-            _ => {
-                self.wrong_type(&e.value, "a string", &format!("`{name}` of {what}"));
-                None
-            }
-        }
+        self.0.string(&e.value, &format!("`{name}` of {what}"))
     }
 
     /// A required, non-empty string field (its absence was reported by `fields`).
@@ -664,15 +521,6 @@ impl FileCx<'_, '_> {
         })
     }
 
-    fn embedded(&self, node: &Node, text: String) -> Embedded {
-        Embedded {
-            offsets: yaml::string_offsets(self.text, node).unwrap_or_default(),
-            text,
-            file: self.file.to_owned(),
-            span: node.span.clone(),
-        }
-    }
-
     fn service(&mut self, dir: &str) -> Option<(ServiceSpec, Range<usize>)> {
         let root = self.root()?;
         let fields = self.fields(&root, SERVICE_FIELDS, "a service")?;
@@ -731,10 +579,11 @@ impl FileCx<'_, '_> {
                             .iter()
                             .any(|d: &Dependency| d.name.as_str() == dep)
                         {
+                            let file = self.file;
                             self.diags.warning_at(
                                 "service::duplicate-dependency",
                                 format!("`{dep}` is listed twice in `dependsOn`"),
-                                self.file,
+                                file,
                                 item.span.clone(),
                                 "listed again here",
                                 Some("remove one".into()),
@@ -918,13 +767,12 @@ impl FileCx<'_, '_> {
         let key_span = |k: &str| f.get(k).map(|e| e.key.span.clone());
         match (f.contains_key("path"), f.contains_key("repository")) {
             (true, true) => {
-                let p = self.diags.label(
-                    self.file,
-                    key_span("path").unwrap_or_default(),
-                    "a local chart",
-                );
+                let file = self.file;
+                let p =
+                    self.diags
+                        .label(file, key_span("path").unwrap_or_default(), "a local chart");
                 let r = self.diags.label(
-                    self.file,
+                    file,
                     key_span("repository").unwrap_or_default(),
                     "a repository chart",
                 );

@@ -71,7 +71,7 @@ impl Redactions {
             .map(|(digest, spans)| {
                 let list = spans
                     .iter()
-                    .map(|s| serde_json::json!([s.range.start, s.range.end, s.digest.to_hex()]))
+                    .map(|s| serde_json::json!([s.range.start, s.range.end, s.digest.hex()]))
                     .collect();
                 (digest.to_string(), serde_json::Value::Array(list))
             })

@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use helm::fetch::{ChartFetcher, ChartSource, FetchError};
 
 use crate::model::ChartRef;
-use crate::source::FleetFiles;
+use syntax::FleetFiles;
 
 /// A chart from a repository, as a service file names it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
@@ -217,6 +217,6 @@ mod tests {
             "https://***@h.example/charts"
         );
         assert_eq!(redacted("oci://h.example/c"), "oci://h.example/c");
-        assert!(crate::load::normalize_chart_path("x", &oci.dir()).is_err());
+        assert!(crate::source::normalize_chart_path("x", &oci.dir()).is_err());
     }
 }

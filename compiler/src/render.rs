@@ -24,33 +24,12 @@ use crate::remote::chart_dir;
 use crate::resolvers::plugin::FleetPlugins;
 use crate::resolvers::vault::{ReadError, Secrets, code_of, help_of, literal_refs, merge_under};
 use crate::resolvers::{self, RenderScope, Scope};
-use crate::source::FleetFiles;
 use crate::values::{
     Reads, ValuesError, ValuesTemplate, cluster_reads, data_value, projection, values_digest,
 };
+use syntax::FleetFiles;
 
-/// Rendered manifests by digest: each distinct manifest once, however many releases share it.
-/// `Debug` shows digests and sizes only: manifests may hold secret values.
-#[derive(Clone, Default, PartialEq, Eq)]
-pub struct Manifests(pub BTreeMap<Digest, Arc<str>>);
-
-impl std::fmt::Debug for Manifests {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_map()
-            .entries(
-                self.0
-                    .iter()
-                    .map(|(d, m)| (d.short(), format!("{} bytes", m.len()))),
-            )
-            .finish()
-    }
-}
-
-impl Manifests {
-    pub fn get(&self, digest: &Digest) -> Option<&str> {
-        self.0.get(digest).map(|m| &**m)
-    }
-}
+pub use plan::Manifests;
 
 /// Counters of one compile, for tests, progress and benchmarks.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -370,7 +349,12 @@ pub fn render<R: ChartRenderer>(
     paths.dedup();
     let loaded: BTreeMap<&str, Result<Loaded<R::Chart>, String>> = paths
         .par_iter()
-        .map(|p| (p.as_ref(), load_chart(files.chart_files(p), p, renderer)))
+        .map(|p| {
+            (
+                p.as_ref(),
+                load_chart(crate::source::chart_files(files, p), p, renderer),
+            )
+        })
         .collect::<Vec<_>>()
         .into_iter()
         .collect();
@@ -414,7 +398,7 @@ pub fn render<R: ChartRenderer>(
                     name: chart,
                     version,
                 },
-            ) if !files.chart_files(&chart_dir(&spec.chart)).is_empty() => {
+            ) if !crate::source::chart_files(files, &chart_dir(&spec.chart)).is_empty() => {
                 if selected {
                     diags.error_at(
                         "chart::load",

@@ -1,36 +1,25 @@
-//! The fleet repository as files in memory: the only input of the compiler's core, and the one
-//! place (`FleetFiles::read_dir`) that reads the disk.
+//! Reading a fleet repository from disk into [`FleetFiles`] (the compiler's core works on
+//! files in memory): the one place of the core that reads the disk ([`read_dir`]), and where
+//! the folders of its local charts and plugins are.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
+pub use crate::load::normalize_chart_path;
+use syntax::FleetFiles;
+
 use crate::chart::ChartFiles;
 use crate::yaml::{self, Kind};
+
+/// The folder of a fleet's WebAssembly value plugins (`plugins/<name>.wasm`).
+pub const PLUGINS_DIR: &str = "plugins";
 
 /// Larger chart files are not read (Helm's `MaxDecompressedFileSize` is 5 MiB too).
 pub const MAX_CHART_FILE: u64 = 5 << 20;
 /// Chart folders nested deeper than this are not followed.
 const MAX_CHART_DEPTH: usize = 32;
-
-/// The files of a fleet repository the compiler reads, by path relative to the fleet root
-/// (`clusters/a.yaml`, `services/x/service.yaml`), with `/` separators.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct FleetFiles {
-    pub files: BTreeMap<String, String>,
-    /// Other files, as bytes: the charts the services point at (`charts/ingress/Chart.yaml`).
-    /// Chart files may also be given in `files`.
-    pub blobs: BTreeMap<String, Arc<[u8]>>,
-    /// Files that exist but could not be read as text, with the reason.
-    pub unreadable: BTreeMap<String, String>,
-    /// Prepended to file names in diagnostics (e.g. `examples/fleet/`), so that they name the
-    /// file from where the user works. Empty in tests.
-    pub display_root: String,
-    /// The folder the files were read from ([`FleetFiles::read_dir`]); `None` for files given
-    /// in memory. The default secret source is its `secrets/` folder.
-    pub root: Option<PathBuf>,
-}
 
 /// Why a fleet could not be read at all (the directory itself, not a file in it).
 #[derive(Debug, thiserror::Error)]
@@ -45,204 +34,174 @@ pub enum SourceError {
     NotAFleet { path: PathBuf },
 }
 
-impl FleetFiles {
-    /// Files given in memory (tests, tools).
-    pub fn from_files<K: Into<String>, V: Into<String>>(
-        files: impl IntoIterator<Item = (K, V)>,
-    ) -> FleetFiles {
-        FleetFiles {
-            files: files
-                .into_iter()
-                .map(|(k, v)| (k.into(), v.into()))
-                .collect(),
-            ..FleetFiles::default()
-        }
-    }
-
-    /// Reads `clusters/*.yaml`, `services/*/service.yaml`, every file of the local charts
-    /// the services point at (`chart: {path: ...}`) and the plugins (`plugins/*.wasm`,
-    /// `plugins/*.yaml`) under `root`.
-    pub fn read_dir(root: &Path) -> Result<FleetFiles, SourceError> {
-        let dir_error = |source| SourceError::Dir {
+/// Reads `clusters/*.yaml`, `services/*/service.yaml`, every file of the local charts
+/// the services point at (`chart: {path: ...}`) and the plugins (`plugins/*.wasm`,
+/// `plugins/*.yaml`) under `root`.
+pub fn read_dir(root: &Path) -> Result<FleetFiles, SourceError> {
+    let dir_error = |source| SourceError::Dir {
+        path: root.to_path_buf(),
+        source,
+    };
+    std::fs::metadata(root).map_err(dir_error)?;
+    let clusters = root.join("clusters");
+    let services = root.join("services");
+    if !clusters.is_dir() && !services.is_dir() {
+        return Err(SourceError::NotAFleet {
             path: root.to_path_buf(),
-            source,
-        };
-        std::fs::metadata(root).map_err(dir_error)?;
-        let clusters = root.join("clusters");
-        let services = root.join("services");
-        if !clusters.is_dir() && !services.is_dir() {
-            return Err(SourceError::NotAFleet {
-                path: root.to_path_buf(),
-            });
-        }
-        let mut out = FleetFiles::default();
-        // Cluster and service files, read in parallel (a fleet may have thousands).
-        let mut wanted: Vec<(PathBuf, String)> = Vec::new();
-        for entry in sorted_entries(&clusters) {
-            let Some(name) = entry
-                .file_name()
-                .and_then(|n| n.to_str())
-                .map(str::to_owned)
-            else {
-                continue;
-            };
-            if (name.ends_with(".yaml") || name.ends_with(".yml")) && entry.is_file() {
-                wanted.push((entry, format!("clusters/{name}")));
-            }
-        }
-        for entry in sorted_entries(&services) {
-            let Some(name) = entry
-                .file_name()
-                .and_then(|n| n.to_str())
-                .map(str::to_owned)
-            else {
-                continue;
-            };
-            if entry.is_dir() {
-                let file = entry.join("service.yaml");
-                let key = format!("services/{name}/service.yaml");
-                if file.is_file() {
-                    wanted.push((file, key));
-                } else {
-                    out.unreadable
-                        .insert(key, "the service folder has no service.yaml".into());
-                }
-            }
-        }
-        let read: Vec<(String, Result<String, String>)> = {
-            use rayon::prelude::*;
-            wanted
-                .into_par_iter()
-                .map(|(path, key)| (key, read_text(&path)))
-                .collect()
-        };
-        for (key, result) in read {
-            match result {
-                Ok(text) => {
-                    out.files.insert(key, text);
-                }
-                Err(reason) => {
-                    out.unreadable.insert(key, reason);
-                }
-            }
-        }
-        out.read_charts(root);
-        out.read_plugins(root);
-        let mut shown = root.to_string_lossy().replace('\\', "/");
-        if shown == "." {
-            shown.clear();
-        } else if !shown.ends_with('/') {
-            shown.push('/');
-        }
-        out.display_root = shown;
-        out.root = Some(root.to_path_buf());
-        Ok(out)
+        });
     }
-
-    fn read_one(&mut self, path: &Path, key: String) {
-        match read_text(path) {
+    let mut out = FleetFiles::default();
+    // Cluster and service files, read in parallel (a fleet may have thousands).
+    let mut wanted: Vec<(PathBuf, String)> = Vec::new();
+    for entry in sorted_entries(&clusters) {
+        let Some(name) = entry
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        if (name.ends_with(".yaml") || name.ends_with(".yml")) && entry.is_file() {
+            wanted.push((entry, format!("clusters/{name}")));
+        }
+    }
+    for entry in sorted_entries(&services) {
+        let Some(name) = entry
+            .file_name()
+            .and_then(|n| n.to_str())
+            .map(str::to_owned)
+        else {
+            continue;
+        };
+        if entry.is_dir() {
+            let file = entry.join("service.yaml");
+            let key = format!("services/{name}/service.yaml");
+            if file.is_file() {
+                wanted.push((file, key));
+            } else {
+                out.unreadable
+                    .insert(key, "the service folder has no service.yaml".into());
+            }
+        }
+    }
+    let read: Vec<(String, Result<String, String>)> = {
+        use rayon::prelude::*;
+        wanted
+            .into_par_iter()
+            .map(|(path, key)| (key, read_text(&path)))
+            .collect()
+    };
+    for (key, result) in read {
+        match result {
             Ok(text) => {
-                self.files.insert(key, text);
+                out.files.insert(key, text);
             }
             Err(reason) => {
-                self.unreadable.insert(key, reason);
+                out.unreadable.insert(key, reason);
             }
         }
     }
+    read_charts(&mut out, root);
+    read_plugins(&mut out, root);
+    out.set_display_root(root);
+    out.root = Some(root.to_path_buf());
+    Ok(out)
+}
 
-    /// Reads the fleet's plugins: `plugins/<name>.wasm` as bytes, `plugins/<name>.yaml` (their
-    /// limits) as text. Other files there (sources, a README) are not read.
-    fn read_plugins(&mut self, root: &Path) {
-        let dir = crate::resolvers::plugin::DIR;
-        for entry in sorted_entries(&root.join(dir)) {
-            let Some(name) = entry.file_name().and_then(|n| n.to_str()) else {
-                continue;
-            };
-            let key = format!("{dir}/{name}");
-            if !entry.is_file() {
-                continue;
-            }
-            if name.ends_with(".yaml") {
-                self.read_one(&entry, key);
-            } else if name.ends_with(".wasm") {
-                match std::fs::read(&entry) {
-                    Ok(bytes) => {
-                        self.blobs.insert(key, Arc::from(bytes));
-                    }
-                    Err(e) => {
-                        self.unreadable.insert(key, e.to_string());
-                    }
+fn read_one(files: &mut FleetFiles, path: &Path, key: String) {
+    match read_text(path) {
+        Ok(text) => {
+            files.files.insert(key, text);
+        }
+        Err(reason) => {
+            files.unreadable.insert(key, reason);
+        }
+    }
+}
+
+/// Reads the fleet's plugins: `plugins/<name>.wasm` as bytes, `plugins/<name>.yaml` (their
+/// limits) as text. Other files there (sources, a README) are not read.
+fn read_plugins(files: &mut FleetFiles, root: &Path) {
+    let dir = PLUGINS_DIR;
+    for entry in sorted_entries(&root.join(dir)) {
+        let Some(name) = entry.file_name().and_then(|n| n.to_str()) else {
+            continue;
+        };
+        let key = format!("{dir}/{name}");
+        if !entry.is_file() {
+            continue;
+        }
+        if name.ends_with(".yaml") {
+            read_one(files, &entry, key);
+        } else if name.ends_with(".wasm") {
+            match std::fs::read(&entry) {
+                Ok(bytes) => {
+                    files.blobs.insert(key, Arc::from(bytes));
+                }
+                Err(e) => {
+                    files.unreadable.insert(key, e.to_string());
                 }
             }
         }
     }
+}
 
-    /// Reads the folders of the local charts the service files name (read leniently: a
-    /// service that does not load has its problems reported by the loader).
-    fn read_charts(&mut self, root: &Path) {
-        for dir in self.chart_dirs() {
-            let mut found = Vec::new();
-            walk(&root.join(&dir), &dir, 0, &mut found);
-            for (key, result) in found {
-                match result {
-                    Ok(bytes) => {
-                        self.blobs.insert(key, bytes.into());
-                    }
-                    Err(reason) => {
-                        self.unreadable.insert(key, reason);
-                    }
+/// Reads the folders of the local charts the service files name (read leniently: a
+/// service that does not load has its problems reported by the loader).
+fn read_charts(files: &mut FleetFiles, root: &Path) {
+    for dir in chart_dirs(files) {
+        let mut found = Vec::new();
+        walk(&root.join(&dir), &dir, 0, &mut found);
+        for (key, result) in found {
+            match result {
+                Ok(bytes) => {
+                    files.blobs.insert(key, bytes.into());
+                }
+                Err(reason) => {
+                    files.unreadable.insert(key, reason);
                 }
             }
         }
     }
+}
 
-    /// The folders of the local charts the service files name, relative to the fleet root.
-    pub fn chart_dirs(&self) -> BTreeSet<String> {
-        let mut dirs = BTreeSet::new();
-        for (path, text) in &self.files {
-            let Some(dir) = path
-                .strip_prefix("services/")
-                .and_then(|p| p.strip_suffix("/service.yaml"))
-            else {
-                continue;
-            };
-            if let Some(chart) = chart_path(text)
-                && let Ok(p) = crate::load::normalize_chart_path(dir, &chart)
-            {
-                dirs.insert(p);
-            }
+/// The folders of the local charts the service files name, relative to the fleet root.
+pub fn chart_dirs(files: &FleetFiles) -> BTreeSet<String> {
+    let mut dirs = BTreeSet::new();
+    for (path, text) in &files.files {
+        let Some(dir) = path
+            .strip_prefix("services/")
+            .and_then(|p| p.strip_suffix("/service.yaml"))
+        else {
+            continue;
+        };
+        if let Some(chart) = chart_path(text)
+            && let Ok(p) = normalize_chart_path(dir, &chart)
+        {
+            dirs.insert(p);
         }
-        dirs
     }
+    dirs
+}
 
-    /// The files of the chart in folder `dir` (relative to the fleet root), by path inside
-    /// the chart.
-    pub fn chart_files(&self, dir: &str) -> ChartFiles {
-        let prefix = format!("{dir}/");
-        let mut out = ChartFiles::new();
-        for (k, v) in self.blobs.range(prefix.clone()..) {
-            let Some(rest) = k.strip_prefix(&prefix) else {
-                break;
-            };
-            out.insert(rest.to_owned(), v.clone());
-        }
-        for (k, v) in self.files.range(prefix.clone()..) {
-            let Some(rest) = k.strip_prefix(&prefix) else {
-                break;
-            };
-            out.insert(rest.to_owned(), Arc::from(v.as_bytes()));
-        }
-        out
+/// The files of the chart in folder `dir` (relative to the fleet root), by path inside
+/// the chart.
+pub fn chart_files(files: &FleetFiles, dir: &str) -> ChartFiles {
+    let prefix = format!("{dir}/");
+    let mut out = ChartFiles::new();
+    for (k, v) in files.blobs.range(prefix.clone()..) {
+        let Some(rest) = k.strip_prefix(&prefix) else {
+            break;
+        };
+        out.insert(rest.to_owned(), v.clone());
     }
-
-    /// The name a file is shown under in diagnostics.
-    pub fn display_name(&self, path: &str) -> String {
-        format!("{}{}", self.display_root, path)
+    for (k, v) in files.files.range(prefix.clone()..) {
+        let Some(rest) = k.strip_prefix(&prefix) else {
+            break;
+        };
+        out.insert(rest.to_owned(), Arc::from(v.as_bytes()));
     }
-
-    pub fn text(&self, path: &str) -> &str {
-        self.files.get(path).map_or("", String::as_str)
-    }
+    out
 }
 
 /// A file's text, or why it cannot be read as text.

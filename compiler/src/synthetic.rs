@@ -13,7 +13,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::source::FleetFiles;
+use syntax::FleetFiles;
 
 /// Services selected on every cluster.
 pub const BASE_SERVICES: usize = 5;

@@ -7,11 +7,11 @@
 
 use std::hint::black_box;
 
-use compiler::FleetFiles;
-use compiler::model::{ClusterName, ClusterSpec};
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use policies::manifests::{self, Release};
 use policies::{Principal, expr};
+use syntax::FleetFiles;
+use syntax::model::{ClusterName, ClusterSpec};
 
 /// The five ready-made rules and five more of the kinds users write, as the text of one
 /// rules file each.
@@ -208,10 +208,10 @@ bindings:
 fn rbac(c: &mut Criterion) {
     let files = fleet(1000, 100);
     // Loaded, and every service selected everywhere (no charts: nothing is rendered).
-    let mut diags = compiler::diag::Diags::new(&files);
+    let mut diags = syntax::diag::Diags::new(&files);
     let fleet = compiler::load::load(&files, &mut diags);
     assert!(!diags.finish().has_errors());
-    let selection = compiler::model::Selection {
+    let selection = syntax::model::Selection {
         clusters: fleet
             .clusters
             .keys()

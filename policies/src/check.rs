@@ -7,9 +7,9 @@ use std::fmt;
 use std::sync::Arc;
 
 use cel::Value;
-use compiler::model::{ClusterName, Fleet, Selection, ServiceName};
-use compiler::targeting;
 use serde::Serialize;
+use syntax::model::{ClusterName, Fleet, Selection, ServiceName};
+use targeting;
 
 use crate::Policies;
 use crate::expr;
@@ -163,7 +163,7 @@ pub fn check_deployments(
 /// [`manifests::evaluate`]). Empty when the fleet has no manifest rules.
 pub fn check_manifests(
     policies: &Policies,
-    cluster: &compiler::model::ClusterSpec,
+    cluster: &syntax::model::ClusterSpec,
     release: &Release,
     objects: &[serde_json::Value],
 ) -> Vec<Violation> {
@@ -267,7 +267,7 @@ pub fn check_plan(
     fleet: &Fleet,
     selection: &Selection,
     plan: &plan::Plan,
-    manifests: &compiler::Manifests,
+    manifests: &plan::Manifests,
 ) -> PlanCheck {
     use rayon::prelude::*;
 
@@ -304,7 +304,7 @@ pub fn check_plan(
     // Each cluster of the plan in the fleet, with its name and its range of `items`.
     let mut clusters: Vec<(&Arc<str>, std::ops::Range<usize>)> = Vec::new();
     // What the rules read of each cluster, found in parallel.
-    let cluster_keys: Vec<Option<(&compiler::model::ClusterSpec, String)>> = plan
+    let cluster_keys: Vec<Option<(&syntax::model::ClusterSpec, String)>> = plan
         .clusters
         .par_iter()
         .map(|c| {
@@ -565,7 +565,7 @@ type Fast = foldhash::fast::RandomState;
 
 /// A release of the plan, as the manifest rules see it.
 struct Item<'a> {
-    cluster: &'a compiler::model::ClusterSpec,
+    cluster: &'a syntax::model::ClusterSpec,
     /// Its index in the distinct releases.
     release: usize,
     /// Its index in the distinct combinations.

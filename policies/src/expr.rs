@@ -24,8 +24,8 @@ use cel::common::ast::{EntryExpr, Expr as Ast, IdedExpr, LiteralValue};
 use cel::common::types;
 use cel::common::value::Val;
 use cel::{Context, Value};
-use compiler::targeting::check::{self, MAX_COST};
-use compiler::targeting::{
+use targeting::check::{self, MAX_COST};
+use targeting::{
     self, DataBounds, Evaluator, Explanation, Outcome, Problem, Record, Scope, Selector, Ty,
 };
 

@@ -22,9 +22,9 @@ mod yaml_cx;
 
 use std::path::Path;
 
-use compiler::FleetFiles;
-use compiler::diag::Diags;
 use diagnostics::Report;
+use syntax::FleetFiles;
+use syntax::diag::Diags;
 
 pub use check::{Denial, PlanCheck, check_deployments, check_manifests, check_plan};
 pub use manifests::{ManifestRules, Release, RuleAction, Violation};
@@ -51,7 +51,7 @@ impl Policies {
         principal: &Principal,
         action: Action,
         service: &Service,
-        cluster: Option<&compiler::model::ClusterSpec>,
+        cluster: Option<&syntax::model::ClusterSpec>,
     ) -> Decision {
         match &self.rbac {
             Some(r) => r.allowed(principal, action, service, cluster),
@@ -171,17 +171,18 @@ pub struct CanI {
     pub diagnostics: Report,
 }
 
-/// Loads the fleet's clusters, services and policies, and explains whether `principal` may do
-/// `action` on `service` (empty: none) in `cluster` (when given).
+/// Loads the fleet's policies and explains whether `principal` may do `action` on `service`
+/// (empty: none) in `cluster` (when given) of `fleet`, loaded from `files` with the problems
+/// found so far in `diags` (those of the policies are added).
 pub fn can_i(
     files: &FleetFiles,
+    fleet: &syntax::model::Fleet,
+    mut diags: Diags<'_>,
     principal: &Principal,
     action: Action,
     service: &str,
     cluster: Option<&str>,
 ) -> Result<CanI, CanIError> {
-    let mut diags = Diags::new(files);
-    let fleet = compiler::load::load(files, &mut diags);
     let policies = load_into(files, &mut diags);
     let cluster = match cluster {
         None => None,
@@ -190,7 +191,7 @@ pub fn can_i(
             None => {
                 return Err(CanIError::UnknownCluster {
                     name: name.to_owned(),
-                    suggestion: compiler::diag::suggest(
+                    suggestion: syntax::diag::suggest(
                         name,
                         fleet.clusters.keys().map(|c| c.as_str()),
                     )

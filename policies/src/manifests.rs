@@ -12,14 +12,14 @@ use std::ops::Range;
 use std::sync::Arc;
 
 use cel::Value;
-use compiler::load::FieldDef;
-use compiler::model::{ClusterSpec, Embedded};
-use compiler::targeting::{self, Outcome};
-use compiler::yaml::Node;
 use serde::Serialize;
+use syntax::fields::FieldDef;
+use syntax::model::{ClusterSpec, Embedded};
+use syntax::yaml::Node;
+use targeting::{self, Outcome};
 
 use crate::expr::{self, Expr, Frame, Place};
-use crate::yaml_cx::{Cx, first_definition};
+use crate::yaml_cx::{CelFields as _, Cx, first_definition};
 
 /// What a violation does to the plan.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -134,7 +134,7 @@ fn rule(
 ) -> Option<Rule> {
     let f = cx.fields(node, RULE_FIELDS, "a rule")?;
     let name_node = &f.get("name")?.value;
-    let name = cx.string(name_node, "the rule's `name`")?;
+    let name = cx.non_empty(name_node, "the rule's `name`")?;
     let mut ok = first_definition(
         cx,
         seen,
@@ -331,7 +331,7 @@ pub(crate) fn cluster_projection(
     fields: &Option<BTreeSet<String>>,
 ) -> String {
     let data = cluster.to_data();
-    let compiler::model::Data::Map(map) = &data else {
+    let syntax::model::Data::Map(map) = &data else {
         return String::new();
     };
     match fields {
@@ -630,24 +630,24 @@ pub fn parse_document(doc: &str) -> Result<Option<serde_json::Value>, String> {
 
 /// [`parse_document`] with the full YAML reader alone.
 pub(crate) fn parse_document_fully(doc: &str) -> Result<Option<serde_json::Value>, String> {
-    let parsed = compiler::yaml::parse(doc);
+    let parsed = syntax::yaml::parse(doc);
     if let Some(p) = parsed.problems.first() {
         return Err(p.message.clone());
     }
     Ok(parsed
         .root
-        .filter(|root| !matches!(root.kind, compiler::yaml::Kind::Null))
+        .filter(|root| !matches!(root.kind, syntax::yaml::Kind::Null))
         .map(|root| node_json(&root, 0)))
 }
 
 fn node_json(node: &Node, depth: usize) -> serde_json::Value {
-    use compiler::yaml::Kind;
+    use syntax::yaml::Kind;
     if depth > expr::MAX_OBJECT_DEPTH {
         return serde_json::Value::Null;
     }
     match &node.kind {
         Kind::Null | Kind::Bool(_) | Kind::Int(_) | Kind::Float(_) | Kind::Str(_) => {
-            scalar_json(&node.kind)
+            crate::block_yaml::scalar_json(&node.kind)
         }
         Kind::Seq(items) => {
             serde_json::Value::Array(items.iter().map(|i| node_json(i, depth + 1)).collect())
@@ -657,25 +657,12 @@ fn node_json(node: &Node, depth: usize) -> serde_json::Value {
                 .iter()
                 .map(|e| {
                     (
-                        compiler::yaml::key_text(&e.key),
+                        syntax::yaml::key_text(&e.key),
                         node_json(&e.value, depth + 1),
                     )
                 })
                 .collect(),
         ),
-    }
-}
-
-/// A scalar as JSON (a collection gives null).
-pub(crate) fn scalar_json(kind: &compiler::yaml::Kind) -> serde_json::Value {
-    use compiler::yaml::Kind;
-    match kind {
-        Kind::Bool(b) => serde_json::Value::Bool(*b),
-        Kind::Int(i) => serde_json::Value::from(*i),
-        Kind::Float(f) => serde_json::Number::from_f64(*f)
-            .map_or(serde_json::Value::Null, serde_json::Value::Number),
-        Kind::Str(s) => serde_json::Value::String(s.clone()),
-        Kind::Null | Kind::Seq(_) | Kind::Map(_) => serde_json::Value::Null,
     }
 }
 

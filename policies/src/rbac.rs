@@ -12,15 +12,15 @@ use std::ops::Range;
 use std::str::FromStr;
 
 use cel::Value;
-use compiler::load::FieldDef;
-use compiler::model::{ClusterSpec, Data, ServiceSpec};
-use compiler::targeting::{self, ClauseValue, Explanation, Outcome};
-use compiler::yaml::Kind;
 use serde::Serialize;
+use syntax::fields::FieldDef;
+use syntax::model::{ClusterSpec, Data, ServiceSpec};
+use syntax::yaml::Kind;
+use targeting::{self, ClauseValue, Explanation, Outcome};
 
 use crate::expr::{self, Expr, Frame, Place};
 use crate::glob::Glob;
-use crate::yaml_cx::{Cx, first_definition};
+use crate::yaml_cx::{CelFields as _, Cx, first_definition};
 
 /// What a principal wants to do.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
@@ -389,7 +389,7 @@ pub(crate) fn load(cx: &mut Cx<'_, '_>) -> Rbac {
             let Some(name_node) = f.get("name").map(|e| &e.value) else {
                 continue;
             };
-            let Some(name) = cx.string(name_node, "the role's `name`") else {
+            let Some(name) = cx.non_empty(name_node, "the role's `name`") else {
                 continue;
             };
             let span = name_node.span.clone();
@@ -431,7 +431,7 @@ pub(crate) fn load(cx: &mut Cx<'_, '_>) -> Rbac {
         && let Some(items) = cx.list(&e.value, "`bindings`")
     {
         for item in items {
-            if let compiler::yaml::Kind::Map(entries) = &item.kind
+            if let syntax::yaml::Kind::Map(entries) = &item.kind
                 && let Some(role) = entries
                     .iter()
                     .find(|e| e.key.as_str() == Some("role"))
@@ -462,7 +462,7 @@ pub(crate) fn load(cx: &mut Cx<'_, '_>) -> Rbac {
     rbac
 }
 
-fn globs(cx: &mut Cx<'_, '_>, node: &compiler::yaml::Node, what: &str) -> Option<Vec<Glob>> {
+fn globs(cx: &mut Cx<'_, '_>, node: &syntax::yaml::Node, what: &str) -> Option<Vec<Glob>> {
     let items = cx.list(node, what)?;
     if items.is_empty() {
         cx.error(
@@ -477,7 +477,7 @@ fn globs(cx: &mut Cx<'_, '_>, node: &compiler::yaml::Node, what: &str) -> Option
     let mut out = Vec::new();
     let mut ok = true;
     for item in items {
-        let Some(text) = cx.string(item, &format!("an entry of {what}")) else {
+        let Some(text) = cx.non_empty(item, &format!("an entry of {what}")) else {
             ok = false;
             continue;
         };
@@ -514,7 +514,7 @@ fn globs(cx: &mut Cx<'_, '_>, node: &compiler::yaml::Node, what: &str) -> Option
     ok.then_some(out)
 }
 
-fn allow_rule(cx: &mut Cx<'_, '_>, node: &compiler::yaml::Node) -> Option<Allow> {
+fn allow_rule(cx: &mut Cx<'_, '_>, node: &syntax::yaml::Node) -> Option<Allow> {
     let f = cx.fields(node, ALLOW_FIELDS, "an allow rule")?;
     let mut ok = true;
     let mut actions = Vec::new();
@@ -552,7 +552,7 @@ fn allow_rule(cx: &mut Cx<'_, '_>, node: &compiler::yaml::Node) -> Option<Allow>
                 }
                 Err(message) => {
                     let names = Action::ALL.map(Action::as_str);
-                    let help = match compiler::diag::suggest(s, names) {
+                    let help = match syntax::diag::suggest(s, names) {
                         Some(x) => format!("did you mean `{x}`?"),
                         None => format!(
                             "the actions are {}",
@@ -613,15 +613,15 @@ fn allow_rule(cx: &mut Cx<'_, '_>, node: &compiler::yaml::Node) -> Option<Allow>
 
 fn binding(
     cx: &mut Cx<'_, '_>,
-    node: &compiler::yaml::Node,
+    node: &syntax::yaml::Node,
     roles: &BTreeMap<String, Range<usize>>,
 ) -> Option<Binding> {
     let f = cx.fields(node, BINDING_FIELDS, "a binding")?;
     let role_node = &f.get("role")?.value;
-    let role = cx.string(role_node, "the binding's `role`")?;
+    let role = cx.non_empty(role_node, "the binding's `role`")?;
     let mut ok = true;
     if !roles.contains_key(&role) {
-        let help = match compiler::diag::suggest(&role, roles.keys().map(String::as_str)) {
+        let help = match syntax::diag::suggest(&role, roles.keys().map(String::as_str)) {
             Some(s) => format!("did you mean `{s}`?"),
             None if roles.is_empty() => "the policy declares no roles".to_owned(),
             None => format!(

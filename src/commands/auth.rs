@@ -82,7 +82,7 @@ fn can_i(args: CanIArgs) -> ExitCode {
             return ExitCode::from(exit::USAGE);
         }
     };
-    let mut files = match compiler::FleetFiles::read_dir(&args.fleet) {
+    let mut files = match compiler::read_dir(&args.fleet) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");
@@ -90,8 +90,12 @@ fn can_i(args: CanIArgs) -> ExitCode {
         }
     };
     policies::read_files(&args.fleet, &mut files);
+    let mut diags = syntax::diag::Diags::new(&files);
+    let fleet = compiler::load::load(&files, &mut diags);
     let run = match policies::can_i(
         &files,
+        &fleet,
+        diags,
         &principal,
         args.action.into(),
         args.service.as_deref().unwrap_or(""),

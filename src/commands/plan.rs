@@ -112,7 +112,7 @@ pub fn exec(args: Args) -> ExitCode {
 /// into it. A chart that cannot be had is a remote failure (exit 3), with a hint.
 /// Reads the fleet's files and fetches the repository charts its services name.
 pub(super) fn read_fleet(fleet: &Path) -> Result<FleetFiles, ExitCode> {
-    let mut files = FleetFiles::read_dir(fleet).map_err(|e| {
+    let mut files = compiler::read_dir(fleet).map_err(|e| {
         eprintln!("error: {e}");
         ExitCode::from(exit::USAGE)
     })?;

@@ -28,7 +28,7 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> ExitCode {
-    let files = match compiler::FleetFiles::read_dir(&args.fleet) {
+    let files = match compiler::read_dir(&args.fleet) {
         Ok(f) => f,
         Err(e) => {
             eprintln!("error: {e}");

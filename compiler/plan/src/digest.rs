@@ -23,6 +23,16 @@ impl Digest {
         Digest(Sha256::digest(bytes).into())
     }
 
+    /// A digest given as its 64 lower-case hex digits (what [`Digest::hex`] writes).
+    pub fn from_hex(hex: &str) -> Option<Digest> {
+        format!("sha256:{hex}").parse().ok()
+    }
+
+    /// The raw 32 bytes.
+    pub fn as_bytes(&self) -> &[u8; 32] {
+        &self.0
+    }
+
     /// The 64 hex digits, without the `sha256:` prefix (for file names).
     pub fn hex(&self) -> String {
         const HEX: &[u8; 16] = b"0123456789abcdef";

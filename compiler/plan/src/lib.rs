@@ -10,6 +10,7 @@
 //! `action: warn`, kept with the plan so reviewers and later stages see them.
 
 mod digest;
+mod manifests;
 mod yaml;
 
 use std::sync::Arc;
@@ -17,6 +18,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use crate::digest::{Digest, DigestParseError};
+pub use crate::manifests::Manifests;
 
 /// The version of the plan format this crate reads and writes.
 pub const API_VERSION: &str = "flotilla.dev/v1alpha1";

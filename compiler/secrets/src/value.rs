@@ -4,84 +4,17 @@
 use std::collections::BTreeMap;
 use std::fmt;
 
-use sha2::{Digest as _, Sha256};
 use zeroize::Zeroizing;
 
 use crate::error::SecretError;
 use crate::source::SecretPath;
 
-/// The SHA-256 of a secret's plaintext. Safe to print, store and compare: plans record it so a
-/// change of a secret shows as a change of digest, never as text.
-///
-/// `Display` prints the full hex digest (`sha256:<64 hex>`); [`Digest::short`] gives the
-/// 12-character prefix used when a `SecretValue` is printed.
-///
-/// A digest of a low-entropy secret (a short password) can be brute-forced, so digests belong
-/// in plans and logs read by the people who may know the secret's existence, not in public.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest([u8; 32]);
-
-impl Digest {
-    /// The digest of `bytes`.
-    pub fn of(bytes: &[u8]) -> Digest {
-        Digest(Sha256::digest(bytes).into())
-    }
-
-    /// A digest given as 64 hex characters (what [`Digest::to_hex`] writes).
-    pub fn from_hex(hex: &str) -> Option<Digest> {
-        let bytes = hex.as_bytes();
-        if bytes.len() != 64 {
-            return None;
-        }
-        let mut out = [0u8; 32];
-        for (i, pair) in bytes.chunks(2).enumerate() {
-            let text = std::str::from_utf8(pair).ok()?;
-            *out.get_mut(i)? = u8::from_str_radix(text, 16).ok()?;
-        }
-        Some(Digest(out))
-    }
-
-    /// The raw 32 bytes.
-    pub fn as_bytes(&self) -> &[u8; 32] {
-        &self.0
-    }
-
-    /// The full digest as 64 lowercase hex characters.
-    pub fn to_hex(&self) -> String {
-        let mut out = String::with_capacity(64);
-        for b in self.0 {
-            push_hex(&mut out, b);
-        }
-        out
-    }
-
-    /// The first 12 hex characters: what `SecretValue` shows in `Debug` and `Display`.
-    pub fn short(&self) -> String {
-        let mut out = String::with_capacity(12);
-        for &b in &self.0[..6] {
-            push_hex(&mut out, b);
-        }
-        out
-    }
-}
-
-fn push_hex(out: &mut String, b: u8) {
-    const HEX: &[u8; 16] = b"0123456789abcdef";
-    out.push(char::from(HEX[usize::from(b >> 4)]));
-    out.push(char::from(HEX[usize::from(b & 0xf)]));
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", self.to_hex())
-    }
-}
-
-impl fmt::Debug for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Digest(sha256:{})", self.to_hex())
-    }
-}
+// The SHA-256 of a secret's plaintext (the workspace's one digest type). Safe to print, store
+// and compare: plans record it so a change of a secret shows as a change of digest, never as
+// text. A digest of a low-entropy secret (a short password) can be brute-forced, so digests
+// belong in plans and logs read by the people who may know the secret's existence, not in
+// public.
+pub use plan::Digest;
 
 /// The plaintext of one key of a secret.
 ///
@@ -240,10 +173,10 @@ mod tests {
             "sha256:f52fbd32b2b3b86ff88ef6c490628285f482af15ddcb29541f94bcf526a3f6c7"
         );
         assert_eq!(d.short(), "f52fbd32b2b3");
-        assert_eq!(Digest::from_hex(&d.to_hex()), Some(d));
+        assert_eq!(Digest::from_hex(&d.hex()), Some(d));
         assert_eq!(Digest::from_hex("f52f"), None);
         assert_eq!(Digest::from_hex(&"g".repeat(64)), None);
-        assert_eq!(d.to_hex().len(), 64);
+        assert_eq!(d.hex().len(), 64);
     }
 
     #[test]

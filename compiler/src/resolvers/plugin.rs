@@ -22,13 +22,12 @@ use sha2::{Digest as _, Sha256};
 use crate::diag::{Diags, suggest};
 use crate::model::Digest;
 use crate::resolvers::Scope;
-use crate::source::FleetFiles;
+use syntax::FleetFiles;
 
 /// The template function's name.
 pub const FUNCTION: &str = "plugin";
 
-/// The folder of a fleet that holds its plugins.
-pub const DIR: &str = "plugins";
+pub use crate::source::PLUGINS_DIR as DIR;
 
 /// What to do when a plugin named in a template is not in the fleet.
 pub const MISSING_HELP: &str = "a fleet's plugins are the WebAssembly components in its \

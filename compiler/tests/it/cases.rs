@@ -4,8 +4,6 @@
 
 use std::path::Path;
 
-use compiler::FleetFiles;
-
 use crate::support::{add_stub_charts, summary};
 
 #[test]
@@ -20,7 +18,7 @@ fn cases() {
     dirs.sort();
     assert!(!dirs.is_empty());
     for dir in dirs {
-        let mut files = FleetFiles::read_dir(&dir).expect("a fixture fleet");
+        let mut files = compiler::read_dir(&dir).expect("a fixture fleet");
         files.display_root.clear();
         add_stub_charts(&mut files);
         let compiled = crate::support::compile(&files);

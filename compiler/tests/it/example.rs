@@ -31,7 +31,7 @@ pub fn example_fleet() -> FleetFiles {
             panic!("the example fleet's plugins do not load: {e}");
         }
     });
-    let mut files = FleetFiles::read_dir(&root).expect("the example fleet");
+    let mut files = compiler::read_dir(&root).expect("the example fleet");
     files.display_root = "examples/fleet/".into();
     files
 }

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use compiler::load::{CLUSTER_FIELDS, SERVICE_FIELDS, field_paths};
-use compiler::yaml::{self, Kind, Node};
 use serde_json::{Map, Value};
+use syntax::yaml::{self, Kind, Node};
 
 use crate::example::example_fleet;
 

@@ -8,9 +8,9 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use compiler::diag::Diags;
 use policies::manifests::{self, Release};
 use policies::{Action, Principal};
+use syntax::diag::Diags;
 
 use crate::support::{crate_dir, read_tree};
 
@@ -46,7 +46,8 @@ fn report(dir: &Path) -> String {
                 }
             }
             let _ = writeln!(out, "-- {line}");
-            match policies::can_i(&files, &principal, action, &service, cluster) {
+            let diags = Diags::new(&files);
+            match policies::can_i(&files, &fleet, diags, &principal, action, &service, cluster) {
                 Ok(run) => out.push_str(&run.explained.render_text()),
                 Err(e) => {
                     let _ = writeln!(out, "error: {e}");

@@ -1,9 +1,9 @@
 //! Allow/deny decisions, as a table: who, what, where, and which role and rule decided.
 
-use compiler::diag::Diags;
-use compiler::model::Fleet;
 use policies::rbac::DecidedBy;
 use policies::{Action, Policies, Principal, Service};
+use syntax::diag::Diags;
+use syntax::model::Fleet;
 
 use crate::support::{crate_dir, read_tree};
 
@@ -221,7 +221,7 @@ fn decisions() {
 
 #[test]
 fn no_policy_allows_everything_and_default_allow_is_honoured() {
-    let files = compiler::FleetFiles::from_files([(
+    let files = syntax::FleetFiles::from_files([(
         "policies/rbac.yaml",
         "roles: [{name: r, allow: [{actions: [read]}]}]\nbindings: [{role: r, subjects: [\"user:a\"]}]\ndefault: allow\n",
     )]);
@@ -244,7 +244,7 @@ fn no_policy_allows_everything_and_default_allow_is_honoured() {
 #[test]
 fn check_deployments_agrees_with_single_decisions() {
     let (fleet, p) = fixture();
-    let selection = compiler::model::Selection {
+    let selection = syntax::model::Selection {
         clusters: fleet
             .clusters
             .keys()

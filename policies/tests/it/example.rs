@@ -6,9 +6,9 @@ use policies::{Action, Principal, Service};
 
 use crate::support::crate_dir;
 
-fn example() -> compiler::FleetFiles {
+fn example() -> syntax::FleetFiles {
     let root = crate_dir().join("../examples/fleet");
-    let mut files = compiler::FleetFiles::read_dir(&root).expect("the example fleet");
+    let mut files = compiler::read_dir(&root).expect("the example fleet");
     files.display_root.clear();
     policies::read_files(&root, &mut files);
     files

@@ -3,10 +3,10 @@
 
 use std::collections::BTreeSet;
 
-use compiler::load::FieldDef;
 use policies::manifests::MANIFEST_FIELDS;
 use policies::rbac::RBAC_FIELDS;
 use serde_json::Value;
+use syntax::fields::FieldDef;
 
 use crate::support::crate_dir;
 

@@ -3,8 +3,8 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
-use compiler::FleetFiles;
-use compiler::model::{ClusterName, ClusterSpec};
+use syntax::FleetFiles;
+use syntax::model::{ClusterName, ClusterSpec};
 
 /// Every `.yaml` file under `dir`, by path relative to it.
 pub fn read_tree(dir: &Path) -> FleetFiles {

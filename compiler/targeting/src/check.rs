@@ -17,7 +17,7 @@ use std::sync::Arc;
 use cel::common::ast::SourceInfo;
 use cel::common::ast::{Expr, IdedExpr, LiteralValue};
 
-use crate::diag::suggest;
+use syntax::diag::suggest;
 
 /// The largest evaluation cost bound a selector may have.
 pub const MAX_COST: u64 = 1_000_000;
@@ -1060,7 +1060,7 @@ mod tests {
 
     #[test]
     fn every_added_function_has_a_signature() {
-        for name in crate::targeting::functions::NAMES {
+        for name in crate::functions::NAMES {
             assert!(
                 FUNCTIONS.iter().any(|(n, _)| n == name),
                 "{name} has no signature in the checker"

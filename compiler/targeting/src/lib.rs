@@ -18,8 +18,8 @@ use cel::common::ast::{Expr, IdedExpr};
 use cel::{Context, Env, Program, Value};
 use serde::Serialize;
 
-use crate::model::{ClusterName, ClusterSpec, Data, Fleet};
 pub use check::{DataBounds, Problem, Record, Scope, Ty};
+use syntax::model::{ClusterName, ClusterSpec, Data, Fleet};
 
 /// Longer selectors are refused.
 pub const MAX_SELECTOR_BYTES: usize = 4096;
@@ -616,7 +616,7 @@ pub fn evaluate_all<'s>(
     fleet: &Fleet,
 ) -> BTreeMap<String, Vec<Outcome>> {
     use rayon::prelude::*;
-    let clusters: Vec<(&ClusterName, &crate::model::ClusterSpec, Data)> = fleet
+    let clusters: Vec<(&ClusterName, &syntax::model::ClusterSpec, Data)> = fleet
         .clusters
         .par_iter()
         .map(|(n, c)| (n, c, c.to_data()))
@@ -633,11 +633,11 @@ pub fn evaluate_all<'s>(
     for (_, selector) in &selectors {
         if let Some(chains) = &selector.reads {
             projections.entry(chains).or_insert_with(|| {
-                let digests: Vec<crate::model::Digest> = clusters
+                let digests: Vec<syntax::model::Digest> = clusters
                     .par_iter()
-                    .map(|(_, _, d)| crate::values::projection(chains, d))
+                    .map(|(_, _, d)| syntax::model::projection(chains, d))
                     .collect();
-                let mut ids: HashMap<crate::model::Digest, u32> = HashMap::new();
+                let mut ids: HashMap<syntax::model::Digest, u32> = HashMap::new();
                 let numbered = digests
                     .iter()
                     .map(|d| {

@@ -9,6 +9,7 @@ use std::fmt;
 use std::ops::Range;
 
 use serde::Serialize;
+use sha2::{Digest as _, Sha256};
 
 macro_rules! name_type {
     ($(#[$doc:meta])* $name:ident) => {
@@ -358,5 +359,63 @@ impl Waves {
     /// All services, dependencies first.
     pub fn order(&self) -> impl Iterator<Item = &ServiceName> {
         self.0.iter().flatten()
+    }
+}
+
+/// The digest of what `reads` reads of a cluster's data: equal digests mean the template
+/// renders equal values on the two clusters.
+pub fn projection(reads: &[Vec<String>], cluster: &Data) -> Digest {
+    let mut h = Sha256::new();
+    h.update(b"flotilla.projection/v1\0");
+    for chain in reads {
+        h.update((chain.len() as u64).to_le_bytes());
+        let mut at = Some(cluster);
+        for field in chain {
+            h.update((field.len() as u64).to_le_bytes());
+            h.update(field.as_bytes());
+            // A missing key is nil; a field of something that is not a map is an error that
+            // names its type, so that value is what counts.
+            match at {
+                Some(Data::Map(m)) => at = m.get(field),
+                _ => break,
+            }
+        }
+        match at {
+            Some(v) => hash_data(&mut h, v, 0),
+            None => h.update([b'?']),
+        }
+    }
+    Digest(h.finalize().into())
+}
+
+fn hash_data(h: &mut Sha256, d: &Data, depth: usize) {
+    let put = |h: &mut Sha256, tag: u8, bytes: &[u8]| {
+        h.update([tag]);
+        h.update((bytes.len() as u64).to_le_bytes());
+        h.update(bytes);
+    };
+    if depth > 128 {
+        h.update([b'!']);
+        return;
+    }
+    match d {
+        Data::Null => h.update([b'z']),
+        Data::Bool(b) => h.update([b'b', u8::from(*b)]),
+        Data::Int(i) => put(h, b'i', &i.to_le_bytes()),
+        Data::Float(f) => put(h, b'f', &f.to_bits().to_le_bytes()),
+        Data::String(s) => put(h, b's', s.as_bytes()),
+        Data::List(items) => {
+            put(h, b'l', &(items.len() as u64).to_le_bytes());
+            for i in items {
+                hash_data(h, i, depth + 1);
+            }
+        }
+        Data::Map(m) => {
+            put(h, b'm', &(m.len() as u64).to_le_bytes());
+            for (k, v) in m {
+                put(h, b'k', k.as_bytes());
+                hash_data(h, v, depth + 1);
+            }
+        }
     }
 }

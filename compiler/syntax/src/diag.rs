@@ -5,7 +5,7 @@ use std::ops::Range;
 
 use diagnostics::{Diagnostic, Label, Report, position_of};
 
-use crate::source::FleetFiles;
+use crate::FleetFiles;
 
 /// A report under construction, with the files its labels point into.
 #[derive(Debug)]
