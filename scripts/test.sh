@@ -14,5 +14,27 @@ scripts/install-tools.sh openbao plugin-tools
 scripts/build-example-plugins.sh
 
 export PATH="$PWD/.tools/bin:$PATH"
+
+# Third-party test data (real Helm charts and helm's own output) stays outside the project, in
+# ../shared: CI always has it and the conformance suite requires it there; elsewhere that one
+# suite is skipped, and said so here.
+if [[ "${CI:-}" != "true" && -z "${FLOTILLA_HELM_CORPUS:-}" && ! -d ../shared/helm-corpus/cases ]]; then
+    echo "test.sh: skipping the Helm conformance corpus: ../shared/helm-corpus is not beside the checkout (set FLOTILLA_HELM_CORPUS=DIR to run it)" >&2
+fi
+
 cargo fmt --all -- --check
-cargo test --workspace --locked
+cargo clippy --workspace --all-targets --locked -- -D warnings
+# Every committed snapshot must be one a test asserts (insta records each one it reads in
+# INSTA_SNAPSHOT_REFERENCES_FILE, as `cargo insta test --unreferenced=reject` does): a snapshot
+# no test reads any more fails the run.
+REFS=$(mktemp)
+trap 'rm -f "$REFS"' EXIT
+INSTA_SNAPSHOT_REFERENCES_FILE="$REFS" cargo test --workspace --locked
+unreferenced=$(comm -23 \
+    <(git ls-files -z -- '*.snap' | xargs -0 -r realpath | sort -u) \
+    <(xargs -r -d '\n' realpath <"$REFS" | sort -u))
+if [[ -n "$unreferenced" ]]; then
+    echo "test.sh: snapshots that no test reads (delete them, or the test that lost them):" >&2
+    echo "$unreferenced" >&2
+    exit 1
+fi

@@ -130,11 +130,22 @@ fn helm_corpus_renders_byte_for_byte() {
     let root = corpus_root();
     let cases_dir = root.join("cases");
     let Ok(entries) = std::fs::read_dir(&cases_dir) else {
-        panic!(
+        // Third-party test data that stays outside the project: required where it must be
+        // (CI, or a corpus named explicitly), skipped with one line elsewhere.
+        let required = std::env::var("CI").is_ok_and(|v| v == "true")
+            || std::env::var_os("FLOTILLA_HELM_CORPUS").is_some();
+        assert!(
+            !required,
             "\n\n*** The Helm conformance corpus is missing: {} does not exist. ***\n\
              *** Set FLOTILLA_HELM_CORPUS to the corpus folder (CI always has it). ***\n\n",
             cases_dir.display()
         );
+        eprintln!(
+            "skipped: the Helm conformance corpus ({}) is not beside the checkout; set \
+             FLOTILLA_HELM_CORPUS=DIR to run it",
+            cases_dir.display()
+        );
+        return;
     };
     let mut names: Vec<String> = entries
         .filter_map(|e| e.ok())
