@@ -428,7 +428,9 @@ fn template(args: TemplateArgs) -> ExitCode {
     let mut positional: Vec<String> = args.name.iter().chain(&args.chart).cloned().collect();
     positional.extend(args.extra.iter().cloned());
     if positional.is_empty() {
-        return usage("\"flotilla helm template\" requires at least 1 argument");
+        return usage(
+            "\"flotilla helm template\" requires at least 1 argument\n\nUsage:  flotilla helm template [NAME] [CHART] [flags]",
+        );
     }
     if args.debug {
         eprintln!("[debug] Original chart version: {:?}", args.version);
