@@ -156,6 +156,11 @@ pub enum CanIError {
         name: String,
         suggestion: Option<String>,
     },
+    #[error("the fleet has no service `{name}`{}", did_you_mean(.suggestion))]
+    UnknownService {
+        name: String,
+        suggestion: Option<String>,
+    },
 }
 
 fn did_you_mean(s: &Option<String>) -> String {
@@ -202,7 +207,19 @@ pub fn can_i(
     };
     let service = match fleet.services.get(service) {
         Some(spec) => Service::from(spec),
-        None => Service::named(service),
+        // A first publish names a service the fleet does not have yet; every other action
+        // concerns a service that exists, so an unknown name is a typo.
+        None if service.is_empty() || action == Action::Publish => Service::named(service),
+        None => {
+            return Err(CanIError::UnknownService {
+                name: service.to_owned(),
+                suggestion: syntax::diag::suggest(
+                    service,
+                    fleet.services.keys().map(|s| s.as_str()),
+                )
+                .map(str::to_owned),
+            });
+        }
     };
     let explained = match &policies.rbac {
         Some(r) => r.explain(principal, action, &service, cluster),
@@ -211,6 +228,7 @@ pub fn can_i(
             request: format!("{action} {}", service.name).trim().to_owned(),
             decision: Decision::no_policy(),
             roles: Vec::new(),
+            not_tried: Vec::new(),
             unbound: Vec::new(),
         },
     };

@@ -781,6 +781,9 @@ pub struct Explained {
     /// The roles bound to the principal, in order, with each rule's result (up to the rule
     /// that allowed).
     pub roles: Vec<RoleTrace>,
+    /// Roles bound to the principal that come after the role that allowed the request (their
+    /// `rules` are empty: they were not tried).
+    pub not_tried: Vec<RoleTrace>,
     /// Roles bound to someone else.
     pub unbound: Vec<String>,
 }
@@ -934,10 +937,23 @@ impl Rbac {
         let request = Request::new(principal, action, service, cluster);
         let mut roles = Vec::new();
         let decision = self.decide(&request, Some(&mut roles));
+        // The roles the principal has, whether or not the decision reached them: the first
+        // role that allows decides, so the ones after it are bound but not tried.
+        let bound = self.roles_of(principal);
+        let not_tried = bound
+            .iter()
+            .filter(|(role, _, _)| !roles.iter().any(|t: &RoleTrace| t.role == role.name))
+            .map(|(role, binding, subject)| RoleTrace {
+                role: role.name.clone(),
+                binding: *binding,
+                subject: subject.to_string(),
+                rules: Vec::new(),
+            })
+            .collect();
         let unbound = self
             .roles
             .iter()
-            .filter(|r| !roles.iter().any(|t: &RoleTrace| t.role == r.name))
+            .filter(|r| !bound.iter().any(|(b, _, _)| b.name == r.name))
             .map(|r| r.name.clone())
             .collect();
         let mut words = action.to_string();
@@ -954,6 +970,7 @@ impl Rbac {
             request: words,
             decision,
             roles,
+            not_tried,
             unbound,
         }
     }
@@ -1173,6 +1190,12 @@ impl Explained {
                     }
                 }
             }
+        }
+        for role in &self.not_tried {
+            out.push_str(&format!(
+                "role {} (binding {}, as {}): not tried, an earlier role allows it\n",
+                role.role, role.binding, role.subject
+            ));
         }
         if !self.unbound.is_empty() {
             out.push_str(&format!(

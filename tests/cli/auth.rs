@@ -91,3 +91,57 @@ fn usage_mistakes_exit_2() {
     let (code, _, _) = can_i(&["destroy", "payments-api", "--as", "user:alice"]);
     assert_eq!(code, 2);
 }
+
+#[test]
+fn every_role_bound_to_the_user_is_listed_as_bound() {
+    // alice is bound to `payments-deployer` herself and, through `group:payments`, to
+    // `service-owner`, which allows first: `payments-deployer` is bound but not tried, and
+    // only the roles bound to others are "not bound to you".
+    let (code, out, err) = can_i(&[
+        "deploy",
+        "payments-api",
+        "--cluster",
+        "aws-prod-use1",
+        "--as",
+        "user:alice",
+        "--groups",
+        "payments,payments-oncall",
+    ]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    insta::assert_snapshot!("alice_with_groups", out);
+    // Without groups she has `payments-deployer` only, which is for AWS clusters.
+    let (code, out, err) = can_i(&[
+        "deploy",
+        "payments-api",
+        "--cluster",
+        "gcp-dev-euw1",
+        "--as",
+        "user:alice",
+    ]);
+    assert_eq!((code, err.as_str()), (1, ""));
+    insta::assert_snapshot!("alice_alone", out);
+}
+
+#[test]
+fn a_service_the_fleet_does_not_have_is_a_usage_mistake() {
+    let (code, out, err) = can_i(&[
+        "deploy",
+        "paymnets-api",
+        "--cluster",
+        "aws-prod-use1",
+        "--as",
+        "user:alice",
+    ]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    insta::assert_snapshot!("unknown_service", err);
+    let (code, out, err) = can_i(&["read", "nosuch", "--as", "group:engineering"]);
+    assert_eq!((code, out.as_str()), (2, ""));
+    assert_eq!(err, "error: the fleet has no service `nosuch`\n");
+    // A first publish names a service the fleet does not have yet: answered, not refused.
+    let (code, out, err) = can_i(&["publish", "new-service", "--as", "group:platform"]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(
+        out.starts_with("allowed: group:platform may publish new-service\n"),
+        "{out}"
+    );
+}

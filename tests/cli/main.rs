@@ -153,3 +153,4 @@ fn usage_errors_exit_with_2() {
 }
 mod helm;
 mod helm_fetch;
+mod helm_flags;

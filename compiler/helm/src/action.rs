@@ -1,6 +1,8 @@
 //! `helm template` end to end (`cmd/helm/template.go`, `action.Install` in client-only
 //! dry-run mode): values from flags, the chart's dependencies, render values, schema
-//! validation, rendering, sorting, and the text `helm template` prints.
+//! validation, rendering, sorting, and the text `helm template` prints. Also the release's
+//! name (`NameAndChart`: `--name-template`, `--generate-name`, Helm's name rules) and what
+//! `--debug` prints of a release that failed.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -16,6 +18,7 @@ use crate::error::HelmError;
 use crate::gostr::path_match;
 use crate::manifest::{self, Hook};
 use crate::objects::{Capabilities, ChartObject, KubeVersion};
+use crate::postrender::PostRenderer;
 use crate::schema;
 use crate::semver::is_compatible_range;
 use crate::strvals::{self, Mode};
@@ -42,6 +45,11 @@ pub struct TemplateOptions {
     /// `--no-hooks`: leave hooks out of the output.
     pub no_hooks: bool,
     pub skip_schema_validation: bool,
+    /// `--labels`: labels of the release's record. `helm template` keeps no record, so they
+    /// change nothing printed; Helm still refuses its own (system) label names.
+    pub labels: BTreeMap<String, String>,
+    /// `--post-renderer`: pipes the manifests (not the hooks) through a program.
+    pub post_renderer: Option<PostRenderer>,
     /// Seed of `rand*`/`uuidv4` and the clock `now` reads.
     pub seed: u64,
     pub now: Timestamp,
@@ -62,6 +70,8 @@ impl Default for TemplateOptions {
             use_release_name: false,
             no_hooks: false,
             skip_schema_validation: false,
+            labels: BTreeMap::new(),
+            post_renderer: None,
             seed: 0,
             now: Timestamp {
                 unix_seconds: 0,
@@ -79,6 +89,10 @@ pub struct ValueOptions {
     pub set: Vec<String>,
     pub set_string: Vec<String>,
     pub set_json: Vec<String>,
+    /// `--set-file`: `key=path`, each value a file's contents (`-` is standard input).
+    pub set_file: Vec<String>,
+    /// `--set-literal`: `key=value`, the value taken as one string, verbatim.
+    pub set_literal: Vec<String>,
 }
 
 /// How a file under `--output-dir` is written.
@@ -119,7 +133,8 @@ pub struct Release {
 }
 
 /// `values.Options.MergeValues`: `-f` files in order, then `--set-json`, `--set`,
-/// `--set-string` (each kind in its own order, whatever the command line interleaving).
+/// `--set-string`, `--set-file` (which reads the files it names), `--set-literal` (each kind
+/// in its own order, whatever the command line interleaving).
 pub fn merge_user_values(opts: &ValueOptions) -> Result<Map, HelmError> {
     let mut base = Map::new();
     for (name, data) in &opts.values_files {
@@ -159,7 +174,130 @@ pub fn merge_user_values(opts: &ValueOptions) -> Result<Map, HelmError> {
         strvals::parse_into(v, &base, Mode::String)
             .map_err(|e| HelmError::Values(format!("failed parsing --set-string data: {e}")))?;
     }
+    let read = |path: &str| -> Result<Value, String> {
+        read_values_file(path)
+            .map(|(_, data)| Value::from(String::from_utf8_lossy(&data).as_ref()))
+            .map_err(|e| e.to_string())
+    };
+    for v in &opts.set_file {
+        strvals::parse_into_file(v, &base, &read)
+            .map_err(|e| HelmError::Values(format!("failed parsing --set-file data: {e}")))?;
+    }
+    for v in &opts.set_literal {
+        strvals::parse_literal_into(v, &base)
+            .map_err(|e| HelmError::Values(format!("failed parsing --set-literal data: {e}")))?;
+    }
     Ok(base)
+}
+
+/// The release name's flags (`--generate-name`, `--name-template`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct NameOptions {
+    pub generate_name: bool,
+    pub name_template: String,
+}
+
+/// `Install.NameAndChart` as `helm template` calls it: `[NAME] CHART`. `helm template` sets
+/// the release name to `release-name` first, so `--generate-name` with only a chart gives
+/// `release-name` (as Helm does); `--name-template` renders the name (Sprig functions, no
+/// data; `rand*` draws from `seed`, `now` reads `now`).
+pub fn name_and_chart(
+    args: &[String],
+    names: &NameOptions,
+    seed: u64,
+    now: Timestamp,
+) -> Result<(String, String), HelmError> {
+    match args {
+        [] => Err(HelmError::Usage(
+            "\"helm template\" requires at least 1 argument".into(),
+        )),
+        [name, chart] => {
+            if names.generate_name {
+                return Err(HelmError::Usage(
+                    "cannot set --generate-name and also specify a name".into(),
+                ));
+            }
+            if !names.name_template.is_empty() {
+                return Err(HelmError::Usage(
+                    "cannot set --name-template and also specify a name".into(),
+                ));
+            }
+            Ok((name.clone(), chart.clone()))
+        }
+        [chart] if !names.name_template.is_empty() => {
+            Ok((template_name(&names.name_template, seed, now)?, chart.clone()))
+        }
+        [chart] => Ok(("release-name".into(), chart.clone())),
+        [_, _, rest @ ..] => Err(HelmError::Usage(format!(
+            "expected at most two arguments, unexpected arguments: {}",
+            rest.join(", ")
+        ))),
+    }
+}
+
+/// `action.TemplateName`: `--name-template` executed with Sprig's functions and no data.
+pub fn template_name(text: &str, seed: u64, now: Timestamp) -> Result<String, HelmError> {
+    let mut t = gotemplate::Template::new(Arc::new(gotemplate::FuncMap::sprig()));
+    t.parse("name-template", text)
+        .map_err(|e| HelmError::Usage(e.to_string()))?;
+    let options = gotemplate::ExecOptions {
+        seed,
+        now,
+        ..gotemplate::ExecOptions::default()
+    };
+    t.execute("name-template", &Value::Nil, &options)
+        .map_err(|e| HelmError::Usage(e.to_string()))
+}
+
+/// `chartutil.ValidateReleaseName`, with `availableName`'s wording.
+pub fn validate_release_name(name: &str) -> Result<(), HelmError> {
+    fn label(s: &str) -> bool {
+        let b = s.as_bytes();
+        let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
+        !b.is_empty()
+            && ok(&b[0])
+            && ok(&b[b.len() - 1])
+            && b.iter().all(|c| ok(c) || *c == b'-')
+    }
+    let why = if name.is_empty() {
+        "no name provided".to_owned()
+    } else if name.len() > 53 || !name.split('.').all(label) {
+        "invalid release name, must match regex ^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$ and the length must not be longer than 53".to_owned()
+    } else {
+        return Ok(());
+    };
+    Err(HelmError::Usage(format!("release name {name:?}: {why}")))
+}
+
+/// Label names Helm keeps for its own release records (`driver.GetSystemLabels`).
+pub const SYSTEM_LABELS: [&str; 6] = [
+    "name",
+    "owner",
+    "status",
+    "version",
+    "createdAt",
+    "modifiedAt",
+];
+
+/// `helm template` that failed: the error, and, when the failure came after Helm had made a
+/// release (rendering, sorting, post-rendering), the manifest text `--debug` prints anyway
+/// (empty unless the rendered YAML did not parse: then every rendered file).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failed {
+    pub error: HelmError,
+    pub manifest: Option<String>,
+    /// Warnings printed before the failure (a deprecated chart).
+    pub warnings: Vec<String>,
+}
+
+impl From<HelmError> for Failed {
+    fn from(error: HelmError) -> Failed {
+        Failed {
+            error,
+            manifest: None,
+            warnings: Vec::new(),
+        }
+    }
 }
 
 /// Reads `-f` files (`-` is standard input) for [`ValueOptions::values_files`].
@@ -238,6 +376,15 @@ pub fn render_release(
     user_values: &Map,
     opts: &TemplateOptions,
 ) -> Result<Release, HelmError> {
+    render_release_debug(chart, user_values, opts).map_err(|f| f.error)
+}
+
+/// As [`render_release`], keeping what `--debug` prints of a release that failed.
+pub fn render_release_debug(
+    chart: &Chart,
+    user_values: &Map,
+    opts: &TemplateOptions,
+) -> Result<Release, Failed> {
     let kube_version = parse_kube_version(opts)?;
     let mut chart = chart.clone();
     dependencies::process_dependencies(&mut chart, user_values)?;
@@ -270,23 +417,53 @@ pub fn render_release(
         })?;
     }
     top.insert("Values", Value::Map(vals));
+    if opts.labels.keys().any(|k| SYSTEM_LABELS.contains(&k.as_str())) {
+        return Err(HelmError::Usage(format!(
+            "user supplied labels contains system reserved label name. System labels: [{}]",
+            SYSTEM_LABELS.join(" ")
+        ))
+        .into());
+    }
+    // From here on Helm has a release: a failure keeps its (partial) manifest.
+    let failed = |error: HelmError, manifest: String| Failed {
+        error,
+        manifest: Some(manifest),
+        warnings: Vec::new(),
+    };
 
     // action.Configuration.renderResources
     let kv = &chart.metadata.kube_version;
     if !kv.is_empty() && !is_compatible_range(kv, &caps.kube_version.version) {
-        return Err(HelmError::Render(format!(
-            "chart requires kubeVersion: {kv} which is incompatible with Kubernetes {}",
-            caps.kube_version.version
-        )));
+        return Err(failed(
+            HelmError::Render(format!(
+                "chart requires kubeVersion: {kv} which is incompatible with Kubernetes {}",
+                caps.kube_version.version
+            )),
+            String::new(),
+        ));
     }
     let engine_options = EngineOptions {
         seed: opts.seed,
         now: opts.now,
         ..EngineOptions::default()
     };
-    let mut files = engine::render(&chart, &top, &engine_options)?;
+    let mut files =
+        engine::render(&chart, &top, &engine_options).map_err(|e| failed(e, String::new()))?;
     files.retain(|k, _| !k.ends_with("NOTES.txt"));
-    let (hooks, manifests) = manifest::sort_manifests(&files)?;
+    let (hooks, manifests) = match manifest::sort_manifests(&files) {
+        Ok(sorted) => sorted,
+        Err(e) => {
+            // Every rendered file, for the user to see what did not parse (Helm prints them
+            // in Go's random map order; here in path order).
+            let mut blob = String::new();
+            for (name, content) in &files {
+                if !content.trim().is_empty() {
+                    blob.push_str(&format!("---\n# Source: {name}\n{content}\n"));
+                }
+            }
+            return Err(failed(e, blob));
+        }
+    };
 
     let mut rel = Release {
         hooks,
@@ -320,6 +497,9 @@ pub fn render_release(
     }
     for m in &manifests {
         emit(&mut rel, &m.name, &m.content);
+    }
+    if let Some(pr) = &opts.post_renderer {
+        rel.manifest = pr.run(&rel.manifest).map_err(|e| failed(e, String::new()))?;
     }
     Ok(rel)
 }
@@ -418,11 +598,26 @@ pub fn template(
     user_values: &Map,
     opts: &TemplateOptions,
 ) -> Result<TemplateOutput, HelmError> {
-    let rel = render_release(chart, user_values, opts)?;
-    let mut out = template_output(&rel, opts)?;
+    template_debug(chart, user_values, opts).map_err(|f| f.error)
+}
+
+/// As [`template`], keeping what `--debug` prints when it fails ([`Failed`]).
+pub fn template_debug(
+    chart: &Chart,
+    user_values: &Map,
+    opts: &TemplateOptions,
+) -> Result<TemplateOutput, Failed> {
+    let mut warnings = Vec::new();
     if chart.metadata.deprecated {
-        out.warnings.push("This chart is deprecated".into());
+        warnings.push("This chart is deprecated".to_owned());
     }
+    let with_warnings = |mut f: Failed| {
+        f.warnings.clone_from(&warnings);
+        f
+    };
+    let rel = render_release_debug(chart, user_values, opts).map_err(with_warnings)?;
+    let mut out = template_output(&rel, opts).map_err(|e| with_warnings(e.into()))?;
+    out.warnings = warnings;
     Ok(out)
 }
 
@@ -432,11 +627,22 @@ pub fn run(
     values: &ValueOptions,
     opts: &TemplateOptions,
 ) -> Result<TemplateOutput, HelmError> {
+    run_debug(chart_ref, values, opts).map_err(|f| f.error)
+}
+
+/// As [`run`], keeping what `--debug` prints when it fails ([`Failed`]); also checks the
+/// release name as Helm does.
+pub fn run_debug(
+    chart_ref: &str,
+    values: &ValueOptions,
+    opts: &TemplateOptions,
+) -> Result<TemplateOutput, Failed> {
     parse_kube_version(opts)?;
     let path = locate_chart(chart_ref)?;
     let user_values = merge_user_values(values)?;
     let chart = load_installable(path)?;
-    template(&chart, &user_values, opts)
+    validate_release_name(&opts.release_name)?;
+    template_debug(&chart, &user_values, opts)
 }
 
 #[cfg(test)]
@@ -512,6 +718,7 @@ mod tests {
             set: vec!["x.z=5".into()],
             set_string: vec!["x.w=6".into()],
             set_json: vec!["x.z=4".into()],
+            ..ValueOptions::default()
         };
         // Without the YAML reader this only checks the flags (files need it).
         let _ = merge_user_values(&opts);
@@ -525,6 +732,69 @@ mod tests {
         assert_eq!(
             crate::json::canonical(&Value::Map(m)),
             r#"{"x":{"v":[1f],"w":"6","z":5}}"#
+        );
+    }
+
+    #[test]
+    fn release_names_come_from_the_arguments_or_the_name_template() {
+        let args = |a: &[&str]| a.iter().map(|s| (*s).to_owned()).collect::<Vec<_>>();
+        let now = Timestamp {
+            unix_seconds: 0,
+            nanos: 0,
+        };
+        let plain = NameOptions::default();
+        let run = |a: &[&str], n: &NameOptions| {
+            name_and_chart(&args(a), n, 1, now).map_err(|e| e.to_string())
+        };
+        assert_eq!(run(&["web", "c"], &plain), Ok(("web".into(), "c".into())));
+        assert_eq!(run(&["c"], &plain), Ok(("release-name".into(), "c".into())));
+        let generate = NameOptions {
+            generate_name: true,
+            ..NameOptions::default()
+        };
+        // `helm template` names the release before `NameAndChart` looks at `--generate-name`.
+        assert_eq!(run(&["c"], &generate), Ok(("release-name".into(), "c".into())));
+        assert_eq!(
+            run(&["web", "c"], &generate),
+            Err("cannot set --generate-name and also specify a name".into())
+        );
+        let template = NameOptions {
+            name_template: r#"{{ "Web" | lower }}-{{ add 1 2 }}"#.into(),
+            ..NameOptions::default()
+        };
+        assert_eq!(run(&["c"], &template), Ok(("web-3".into(), "c".into())));
+        assert_eq!(
+            run(&["web", "c"], &template),
+            Err("cannot set --name-template and also specify a name".into())
+        );
+        assert_eq!(
+            run(&["a", "b", "c", "d"], &plain),
+            Err("expected at most two arguments, unexpected arguments: c, d".into())
+        );
+        let random = NameOptions {
+            name_template: "{{ randAlpha 6 | lower }}".into(),
+            ..NameOptions::default()
+        };
+        let (name, _) = run(&["c"], &random).unwrap();
+        assert_eq!(name.len(), 6);
+        assert_eq!(run(&["c"], &random).unwrap().0, name, "seeded");
+    }
+
+    #[test]
+    fn release_names_follow_helms_rule() {
+        for ok in ["a", "web", "web-1", "a.b-c.d9", &"x".repeat(53)] {
+            assert_eq!(validate_release_name(ok), Ok(()), "{ok}");
+        }
+        for bad in ["Web", "-a", "a-", "a..b", "a_b", &"x".repeat(54)] {
+            let e = validate_release_name(bad).unwrap_err().to_string();
+            assert!(
+                e.starts_with(&format!("release name {bad:?}: invalid release name, must match regex ^[a-z0-9]")),
+                "{e}"
+            );
+        }
+        assert_eq!(
+            validate_release_name("").unwrap_err().to_string(),
+            "release name \"\": no name provided"
         );
     }
 }

@@ -26,6 +26,7 @@ pub mod json;
 pub mod loader;
 pub mod manifest;
 pub mod objects;
+pub mod postrender;
 pub mod registry;
 pub mod repo;
 pub mod schema;

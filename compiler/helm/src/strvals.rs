@@ -1,6 +1,8 @@
 //! Helm's `--set` / `--set-string` / `--set-json` parser (`pkg/strvals`), ported rune for
 //! rune: `a.b=c`, lists `a[0]=x` and `a={x,y}`, `\` escapes, and `--set`'s type inference
-//! (`true`/`false`/`null`, integers as int64, everything else a string).
+//! (`true`/`false`/`null`, integers as int64, everything else a string); `--set-file` (the
+//! same parser, each value a file's contents) and `--set-literal` (`literal_parser.go`: the
+//! whole rest of the line is one string, no escapes, no lists).
 
 use gotemplate::{Map, Value};
 
@@ -27,11 +29,30 @@ pub enum Mode {
 /// `strvals.ParseInto` (and its `String` / `JSON` siblings): parses `s` and merges the result
 /// into `dest`.
 pub fn parse_into(s: &str, dest: &Map, mode: Mode) -> Result<(), String> {
-    let mut p = Parser {
+    run(Parser {
         sc: s.chars().collect(),
         pos: 0,
         mode,
-    };
+        reader: None,
+    }, dest)
+}
+
+/// `strvals.ParseIntoFile` (`--set-file`): as `--set`, with each value (and each item of a
+/// `{a,b}` list) replaced by what `read` returns for it (Helm: the named file's contents).
+pub fn parse_into_file(
+    s: &str,
+    dest: &Map,
+    read: &dyn Fn(&str) -> Result<Value, String>,
+) -> Result<(), String> {
+    run(Parser {
+        sc: s.chars().collect(),
+        pos: 0,
+        mode: Mode::Typed,
+        reader: Some(read),
+    }, dest)
+}
+
+fn run(mut p: Parser<'_>, dest: &Map) -> Result<(), String> {
     loop {
         match p.key(dest, 0) {
             Ok(()) => {}
@@ -107,13 +128,15 @@ fn go_quote_runes(s: &str) -> String {
     format!("[{}]", quoted.join(" "))
 }
 
-struct Parser {
+struct Parser<'r> {
     sc: Vec<char>,
     pos: usize,
     mode: Mode,
+    /// `--set-file`'s reader, in place of `typedVal`.
+    reader: Option<&'r dyn Fn(&str) -> Result<Value, String>>,
 }
 
-impl Parser {
+impl Parser<'_> {
     fn read(&mut self) -> Option<char> {
         let c = self.sc.get(self.pos).copied();
         if c.is_some() {
@@ -143,8 +166,12 @@ impl Parser {
         }
     }
 
-    fn typed(&self, v: &str) -> Value {
-        typed_val(v, self.mode == Mode::String)
+    /// `t.reader`: the value of the runes read.
+    fn typed(&self, v: &str) -> PResult<Value> {
+        match self.reader {
+            None => Ok(typed_val(v, self.mode == Mode::String)),
+            Some(read) => read(v).map_err(Failure::Error),
+        }
     }
 
     fn key(&mut self, data: &Map, level: usize) -> PResult<()> {
@@ -202,7 +229,7 @@ impl Parser {
                     }
                     Err(Failure::NotList) => {
                         let (rs, _) = self.runes_until(&[',']);
-                        let v = self.typed(&rs);
+                        let v = self.typed(&rs)?;
                         set(data, &k, v);
                         Ok(())
                     }
@@ -315,8 +342,10 @@ impl Parser {
                     Err(Failure::Eof) => set_index(list, i, Value::from("")),
                     Err(Failure::NotList) => {
                         let (rs, _) = self.runes_until(&[',']);
-                        let v = self.typed(&rs);
-                        set_index(list, i, v)
+                        match self.typed(&rs) {
+                            Ok(v) => set_index(list, i, v),
+                            Err(e) => (list, Err(e)),
+                        }
                     }
                     Err(e) => (list, Err(e)),
                 }
@@ -404,10 +433,192 @@ impl Parser {
                     {
                         self.unread();
                     }
-                    list.push(self.typed(&rs));
+                    list.push(self.typed(&rs)?);
                     return Ok(list);
                 }
-                Some(_) => list.push(self.typed(&rs)),
+                Some(_) => list.push(self.typed(&rs)?),
+            }
+        }
+    }
+}
+
+/// `strvals.ParseLiteralInto` (`--set-literal`): `a.b[0]=VALUE`, where VALUE is the rest of
+/// the line as one string (no escapes, commas or lists).
+pub fn parse_literal_into(s: &str, dest: &Map) -> Result<(), String> {
+    let mut p = Literal {
+        sc: s.chars().collect(),
+        pos: 0,
+    };
+    loop {
+        match p.key(dest, 0) {
+            Ok(()) => {}
+            Err(Failure::Eof) => return Ok(()),
+            Err(Failure::Error(e)) | Err(Failure::Panic(e)) => return Err(e),
+            Err(Failure::NotList) => return Err("not a list".into()),
+        }
+    }
+}
+
+/// `literalParser`.
+struct Literal {
+    sc: Vec<char>,
+    pos: usize,
+}
+
+impl Literal {
+    /// `runesUntilLiteral`: up to a stop rune (no escapes); `None` at the end.
+    fn runes_until(&mut self, stop: &[char]) -> (String, Option<char>) {
+        let mut v = String::new();
+        while let Some(&c) = self.sc.get(self.pos) {
+            self.pos += 1;
+            if stop.contains(&c) {
+                return (v, Some(c));
+            }
+            v.push(c);
+        }
+        (v, None)
+    }
+
+    /// `val`: everything left.
+    fn val(&mut self) -> String {
+        self.runes_until(&[]).0
+    }
+
+    fn key(&mut self, data: &Map, level: usize) -> PResult<()> {
+        match self.key_inner(data, level) {
+            Err(Failure::Panic(msg)) => err(format!("unable to parse key: {msg}")),
+            other => other,
+        }
+    }
+
+    fn key_inner(&mut self, data: &Map, mut level: usize) -> PResult<()> {
+        let (k, last) = self.runes_until(&['=', '[', '.']);
+        match last {
+            None if k.is_empty() => Err(Failure::Eof),
+            None => err(format!("key {} has no value", go_quote(&k))),
+            Some('=') => {
+                let v = self.val();
+                set(data, &k, Value::from(v.as_str()));
+                Ok(())
+            }
+            Some('.') => {
+                level += 1;
+                if level > MAX_NESTED_NAME_LEVEL {
+                    return err(format!(
+                        "value name nested level is greater than maximum supported nested level of {MAX_NESTED_NAME_LEVEL}"
+                    ));
+                }
+                let inner = match data.get(&k) {
+                    None => Map::new(),
+                    Some(Value::Map(m)) => m,
+                    Some(other) => {
+                        return Err(conversion_panic(&other, "map[string]interface {}"));
+                    }
+                };
+                let e = self.key(&inner, level);
+                if e.is_ok() && inner.is_empty() {
+                    return err(format!("key map {} has no value", go_quote(&k)));
+                }
+                if !inner.is_empty() {
+                    set(data, &k, Value::Map(inner));
+                }
+                e
+            }
+            Some(_) => {
+                // '['
+                let i = self.key_index()?;
+                let list = match data.get(&k) {
+                    None => Vec::new(),
+                    Some(Value::List(l)) => l.to_vec(),
+                    Some(other) => return Err(conversion_panic(&other, "[]interface {}")),
+                };
+                let (list, e) = self.list_item(list, i, level, 0);
+                set(data, &k, Value::list(list));
+                e
+            }
+        }
+    }
+
+    /// `keyIndex`, with `key`'s "error parsing index" wrapping.
+    fn key_index(&mut self) -> PResult<i64> {
+        let (v, last) = self.runes_until(&[']']);
+        if last.is_none() {
+            return err("error parsing index: EOF");
+        }
+        go_atoi(&v).map_err(|e| Failure::Error(format!("error parsing index: {e}")))
+    }
+
+    fn list_item(
+        &mut self,
+        list: Vec<Value>,
+        i: i64,
+        level: usize,
+        depth: usize,
+    ) -> (Vec<Value>, PResult<()>) {
+        if depth > MAX_NESTED_LIST_LEVEL {
+            return (
+                list,
+                err(format!(
+                    "list nesting is greater than maximum supported level of {MAX_NESTED_LIST_LEVEL}"
+                )),
+            );
+        }
+        if i < 0 {
+            return (list, err(format!("negative {i} index not allowed")));
+        }
+        let (k, last) = self.runes_until(&['[', '.', '=']);
+        if !k.is_empty() {
+            return (
+                list,
+                err(format!(
+                    "unexpected data at end of array index: {}",
+                    go_quote_runes(&k)
+                )),
+            );
+        }
+        match last {
+            None => (list, Err(Failure::Eof)),
+            Some('=') => {
+                let v = self.val();
+                set_index(list, i, Value::from(v.as_str()))
+            }
+            Some('.') => {
+                let mut list = list;
+                let mut inner = Map::new();
+                if let Some(slot) = usize::try_from(i).ok().and_then(|i| list.get_mut(i)) {
+                    match slot {
+                        Value::Map(m) => inner = m.clone(),
+                        _ => *slot = Value::Map(inner.clone()),
+                    }
+                }
+                let e = self.key(&inner, level);
+                if e.is_err() {
+                    return (list, e);
+                }
+                set_index(list, i, Value::Map(inner))
+            }
+            Some(_) => {
+                // '['
+                let next_i = match self.key_index() {
+                    Ok(n) => n,
+                    Err(e) => return (list, Err(e)),
+                };
+                let mut crt = Vec::new();
+                if let Some(existing) = usize::try_from(i).ok().and_then(|i| list.get(i)) {
+                    match existing {
+                        Value::Nil => {}
+                        Value::List(l) => crt = l.to_vec(),
+                        other => {
+                            let p = conversion_panic(other, "[]interface {}");
+                            return (list, Err(p));
+                        }
+                    }
+                }
+                let (list2, e) = self.list_item(crt, next_i, level, depth + 1);
+                if e.is_err() {
+                    return (list, e);
+                }
+                set_index(list, i, Value::list(list2))
             }
         }
     }
@@ -772,5 +983,70 @@ mod tests {
             parse_into("a.b=1", &dest, Mode::Typed).unwrap_err(),
             "unable to parse key: interface conversion: interface {} is string, not map[string]interface {}"
         );
+    }
+
+    fn literal(input: &str) -> Result<String, String> {
+        let m = Map::new();
+        parse_literal_into(input, &m)?;
+        Ok(crate::json::canonical(&Value::Map(m)))
+    }
+
+    #[test]
+    fn set_literal_takes_the_rest_of_the_line_verbatim() {
+        // Cases of Helm's literal_parser_test.go.
+        for (input, want) in [
+            ("name=value", r#"{"name":"value"}"#),
+            ("long_int_string=1234567890", r#"{"long_int_string":"1234567890"}"#),
+            ("boolean=true", r#"{"boolean":"true"}"#),
+            ("name1=value1,name2=value2", r#"{"name1":"value1,name2=value2"}"#),
+            ("name=one two", r#"{"name":"one two"}"#),
+            (r"name=a\,b={c}", r#"{"name":"a\\,b={c}"}"#),
+            ("name=", r#"{"name":""}"#),
+            ("outer.inner=value", r#"{"outer":{"inner":"value"}}"#),
+            ("list[0]=a=b", r#"{"list":["a=b"]}"#),
+            ("list[1].name=x", r#"{"list":[null,{"name":"x"}]}"#),
+            ("nested[0][1]=x", r#"{"nested":[[null,"x"]]}"#),
+        ] {
+            assert_eq!(literal(input).as_deref(), Ok(want), "{input}");
+        }
+        for (input, want) in [
+            ("name", r#"key "name" has no value"#),
+            ("a.b", r#"key "b" has no value"#),
+            ("list[x]=1", r#"error parsing index: strconv.Atoi: parsing "x": invalid syntax"#),
+            ("list[-1]=1", "negative -1 index not allowed"),
+            ("list[0]x=1", "unexpected data at end of array index: ['x']"),
+            ("list[0", "error parsing index: EOF"),
+        ] {
+            assert_eq!(literal(input), Err(want.to_owned()), "{input}");
+        }
+        let dest = Map::new();
+        parse_into("a=1", &dest, Mode::Typed).unwrap();
+        assert_eq!(
+            parse_literal_into("a.b=1", &dest).unwrap_err(),
+            "unable to parse key: interface conversion: interface {} is int64, not map[string]interface {}"
+        );
+    }
+
+    #[test]
+    fn set_file_reads_every_value_and_list_item() {
+        let read = |path: &str| -> Result<Value, String> {
+            match path {
+                "missing" => Err(format!("open {path}: no such file or directory")),
+                p => Ok(Value::from(format!("<{p}>").as_str())),
+            }
+        };
+        let m = Map::new();
+        parse_into_file("a=x.txt,b.c=y,l={p,q},i[1]=z", &m, &read).unwrap();
+        assert_eq!(
+            crate::json::canonical(&Value::Map(m)),
+            r#"{"a":"<x.txt>","b":{"c":"<y>"},"i":[null,"<z>"],"l":["<p>","<q>"]}"#
+        );
+        for input in ["a=missing", "l={p,missing}", "l={missing,p}", "i[0]=missing"] {
+            assert_eq!(
+                parse_into_file(input, &Map::new(), &read),
+                Err("open missing: no such file or directory".to_owned()),
+                "{input}"
+            );
+        }
     }
 }
