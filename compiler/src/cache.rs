@@ -165,12 +165,18 @@ impl DiskCache {
     }
 }
 
+/// A `FLOTILLA_CACHE_MAX` that is not a size.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("FLOTILLA_CACHE_MAX={text:?} is not a size (e.g. 500M, 2G)")]
+pub struct CacheMaxError {
+    pub text: String,
+}
+
 /// The bound set by `FLOTILLA_CACHE_MAX` (bytes, or with a `K`, `M`, `G` suffix, powers of
 /// 1024), else [`DEFAULT_MAX_BYTES`]; an unreadable setting is an error naming it.
-pub fn max_bytes_from_env() -> Result<u64, String> {
+pub fn max_bytes_from_env() -> Result<u64, CacheMaxError> {
     match std::env::var("FLOTILLA_CACHE_MAX") {
-        Ok(text) => parse_size(&text)
-            .ok_or_else(|| format!("FLOTILLA_CACHE_MAX={text:?} is not a size (e.g. 500M, 2G)")),
+        Ok(text) => parse_size(&text).ok_or(CacheMaxError { text }),
         Err(_) => Ok(DEFAULT_MAX_BYTES),
     }
 }

@@ -45,6 +45,49 @@ pub struct ReleaseRef<'a> {
     pub kubernetes: Option<&'a crate::model::Kubernetes>,
 }
 
+/// Why a chart did not load or render. `Display` is what the user is shown after the service
+/// and the chart are named (Helm's own words for Helm's renderer).
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum ChartError {
+    /// No file at all at the chart's path.
+    #[error("there is no chart at {path}")]
+    Missing { path: String },
+    /// A chart whose `type` Helm does not install (a library chart).
+    #[error("{kind} charts are not installable")]
+    NotInstallable { kind: String },
+    /// Helm could not load or render the chart; a template that failed keeps the engine's
+    /// error (template, line, column, action) as the source.
+    #[error(transparent)]
+    Helm(#[from] helm::HelmError),
+    /// A renderer's own failure that is none of the above (the test renderer's).
+    #[error("{0}")]
+    Renderer(String),
+}
+
+/// A chart template that failed, as the template engine reported it. Template names are the
+/// renderer's: the chart's name, then the file's path inside the chart
+/// (`web/templates/deployment.yaml`, `web/charts/db/templates/secret.yaml`).
+#[derive(Debug, Clone, Copy)]
+pub enum TemplateFailure<'a> {
+    Parse(&'a gotemplate::ParseError),
+    Exec(&'a gotemplate::ExecError),
+}
+
+impl ChartError {
+    /// The template that failed, when the failure is a template's.
+    pub fn template(&self) -> Option<TemplateFailure<'_>> {
+        match self {
+            ChartError::Helm(helm::HelmError::TemplateParse { source, .. }) => {
+                Some(TemplateFailure::Parse(source))
+            }
+            ChartError::Helm(helm::HelmError::TemplateExec { source, .. }) => {
+                Some(TemplateFailure::Exec(source))
+            }
+            _ => None,
+        }
+    }
+}
+
 /// Loads and renders charts. Implementations are pure: the same chart files, values and
 /// release give the same manifest, on any thread.
 pub trait ChartRenderer: Sync {
@@ -55,18 +98,19 @@ pub trait ChartRenderer: Sync {
     /// renderer that renders differently never reads another's cached manifests.
     fn id(&self) -> &str;
 
-    /// Loads a chart from its files; the error is the message shown to the user.
-    fn load(&self, files: &ChartFiles) -> Result<(Self::Chart, ChartMeta), String>;
+    /// Loads a chart from its files.
+    fn load(&self, files: &ChartFiles) -> Result<(Self::Chart, ChartMeta), ChartError>;
 
     /// Renders the chart with `values` (the rendered values template, which the renderer
     /// coalesces over the chart's defaults as Helm does) into the release's manifest: what
-    /// `helm template` prints. The error is the message shown to the user.
+    /// `helm template` prints. A template that fails is a [`ChartError::template`], which the
+    /// compiler places in the chart's file.
     fn render(
         &self,
         chart: &Self::Chart,
         values: &Map,
         release: ReleaseRef<'_>,
-    ) -> Result<String, String>;
+    ) -> Result<String, ChartError>;
 }
 
 /// A renderer for tests and tools: no Helm, predictable output.
@@ -111,17 +155,19 @@ pub mod fake {
             "fake/1"
         }
 
-        fn load(&self, files: &ChartFiles) -> Result<(FakeChart, ChartMeta), String> {
+        fn load(&self, files: &ChartFiles) -> Result<(FakeChart, ChartMeta), ChartError> {
+            let fail = |m: &str| ChartError::Renderer(m.to_owned());
             let chart_yaml = files
                 .get("Chart.yaml")
-                .ok_or("Chart.yaml file is missing")?;
+                .ok_or_else(|| fail("Chart.yaml file is missing"))?;
             let meta =
                 encoding::from_yaml_map(&String::from_utf8_lossy(chart_yaml), "chart.Metadata")
-                    .map_err(|e| e.message)?;
+                    .map_err(|e| fail(&e.message))?;
             let field = |k: &str| meta.get(k).and_then(|v| v.as_str().map(str::to_owned));
-            let name = field("name").ok_or("validation: chart.metadata.name is required")?;
-            let version =
-                field("version").ok_or("validation: chart.metadata.version is required")?;
+            let name =
+                field("name").ok_or_else(|| fail("validation: chart.metadata.name is required"))?;
+            let version = field("version")
+                .ok_or_else(|| fail("validation: chart.metadata.version is required"))?;
             let defaults = files
                 .get("values.yaml")
                 .map(|v| String::from_utf8_lossy(v).into_owned())
@@ -140,12 +186,13 @@ pub mod fake {
             chart: &FakeChart,
             values: &Map,
             release: ReleaseRef<'_>,
-        ) -> Result<String, String> {
+        ) -> Result<String, ChartError> {
             self.renders.fetch_add(1, Ordering::Relaxed);
             if let Some(Value::String(message)) = values.get("fail") {
-                return Err(message.to_string());
+                return Err(ChartError::Renderer(message.to_string()));
             }
-            let values = encoding::to_yaml(&Value::Map(values.clone())).map_err(|e| e.message)?;
+            let values = encoding::to_yaml(&Value::Map(values.clone()))
+                .map_err(|e| ChartError::Renderer(e.message))?;
             let indent = |text: &str| {
                 text.lines()
                     .map(|l| format!("    {l}\n"))

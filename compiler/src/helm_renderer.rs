@@ -7,7 +7,7 @@ use gotemplate::Map;
 use helm::ignore::Rules;
 use helm::{Chart, TemplateOptions};
 
-use crate::chart::{ChartFiles, ChartMeta, ChartRenderer, ReleaseRef};
+use crate::chart::{ChartError, ChartFiles, ChartMeta, ChartRenderer, ReleaseRef};
 
 /// Renders charts as `helm template` does.
 #[derive(Debug, Default, Clone, Copy)]
@@ -20,11 +20,9 @@ impl ChartRenderer for HelmRenderer {
         concat!("helm-3.17/flotilla-", env!("CARGO_PKG_VERSION"))
     }
 
-    fn load(&self, files: &ChartFiles) -> Result<(Chart, ChartMeta), String> {
+    fn load(&self, files: &ChartFiles) -> Result<(Chart, ChartMeta), ChartError> {
         let mut rules = match files.get(".helmignore") {
-            Some(text) => {
-                Rules::parse(&String::from_utf8_lossy(text)).map_err(|e| e.to_string())?
-            }
+            Some(text) => Rules::parse(&String::from_utf8_lossy(text))?,
             None => Rules::empty(),
         };
         rules.add_defaults();
@@ -33,12 +31,16 @@ impl ChartRenderer for HelmRenderer {
             .filter(|(path, _)| !ignored(&rules, path))
             .map(|(path, data)| (path.clone(), trim_bom(data).to_vec()))
             .collect();
-        let chart = helm::loader::load_files(kept, 0).map_err(|e| e.to_string())?;
+        let chart = helm::loader::load_files(kept, 0)?;
         match chart.metadata.chart_type.as_str() {
             "" | "application" => {}
-            other => return Err(format!("{other} charts are not installable")),
+            other => {
+                return Err(ChartError::NotInstallable {
+                    kind: other.to_owned(),
+                });
+            }
         }
-        helm::dependencies::check_dependencies(&chart).map_err(|e| e.to_string())?;
+        helm::dependencies::check_dependencies(&chart)?;
         let meta = ChartMeta {
             name: chart.metadata.name.clone(),
             version: chart.metadata.version.clone(),
@@ -51,7 +53,7 @@ impl ChartRenderer for HelmRenderer {
         chart: &Chart,
         values: &Map,
         release: ReleaseRef<'_>,
-    ) -> Result<String, String> {
+    ) -> Result<String, ChartError> {
         let mut opts = TemplateOptions {
             release_name: release.name.to_owned(),
             namespace: release.namespace.to_owned(),
@@ -62,9 +64,7 @@ impl ChartRenderer for HelmRenderer {
             opts.kube_version = Some(k.version.clone());
             opts.api_versions = k.api_versions.clone();
         }
-        helm::action::template(chart, values, &opts)
-            .map(|out| out.stdout)
-            .map_err(|e| e.to_string())
+        Ok(helm::action::template(chart, values, &opts)?.stdout)
     }
 }
 

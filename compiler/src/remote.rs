@@ -59,7 +59,14 @@ pub fn chart_dir(chart: &ChartRef) -> Cow<'_, str> {
 }
 
 fn repository_dir(repository: &str, name: &str, version: &str) -> String {
-    format!("repository:{repository}|{name}|{version}")
+    format!("{REPOSITORY_DIR}{repository}|{name}|{version}")
+}
+
+const REPOSITORY_DIR: &str = "repository:";
+
+/// Whether a chart folder of [`FleetFiles`] holds a repository chart ([`chart_dir`]).
+pub fn is_repository_dir(dir: &str) -> bool {
+    dir.starts_with(REPOSITORY_DIR)
 }
 
 /// A repository chart that could not be fetched or unpacked, with the services naming it.

@@ -14,7 +14,9 @@ use rayon::prelude::*;
 use sha2::{Digest as _, Sha256};
 
 use crate::cache::DiskCache;
-use crate::chart::{ChartFiles, ChartMeta, ChartRenderer, ReleaseRef, chart_digest};
+use crate::chart::{
+    ChartError, ChartFiles, ChartMeta, ChartRenderer, ReleaseRef, TemplateFailure, chart_digest,
+};
 use crate::diag::Diags;
 use crate::digest::{ServiceDigest, service_digest};
 use crate::model::{
@@ -65,6 +67,8 @@ pub struct Rendered {
 struct Loaded<C> {
     chart: C,
     pin: Arc<ChartPin>,
+    /// Where its files are in [`FleetFiles`] (a fleet folder, or `remote::chart_dir`).
+    dir: String,
 }
 
 /// What a service needs on every cluster.
@@ -108,7 +112,8 @@ enum Failure {
     Secret(ValuesError, Box<secrets::SecretError>),
     /// Entry `.0` of `valuesFrom` could not be read or is not a YAML mapping.
     ValuesFrom(usize, ReadError),
-    Render(String),
+    /// The chart failed to render with the values of this digest.
+    Render(ChartError, Digest),
 }
 
 impl Failure {
@@ -125,7 +130,7 @@ impl Failure {
                 }
                 _ => message.clone(),
             },
-            Failure::Render(m) => m.clone(),
+            Failure::Render(e, _) => e.to_string(),
         }
     }
 }
@@ -140,11 +145,19 @@ struct ClusterOut {
     fresh: Vec<(usize, Digest, Digest, Digest)>,
 }
 
-type Slot = Arc<OnceLock<Result<(Digest, Arc<str>), String>>>;
+type Slot = Arc<OnceLock<Result<(Digest, Arc<str>), ChartError>>>;
 /// Projection to (values digest, manifest digest).
 type Outcomes = HashMap<Digest, (Digest, Digest)>;
 /// Failures by (service, message), with the clusters they happened on.
-type Grouped = BTreeMap<(usize, String), (Failure, Vec<Arc<str>>)>;
+type Grouped = BTreeMap<(usize, String), Group>;
+
+/// One failure of a service on some clusters: the first one seen, the clusters, and the
+/// values digests of its chart renders.
+struct Group {
+    failure: Failure,
+    clusters: Vec<Arc<str>>,
+    values: std::collections::BTreeSet<Digest>,
+}
 
 /// Renders every distinct (renderer, chart, values, release) once.
 struct RenderCache {
@@ -155,9 +168,9 @@ impl RenderCache {
     fn get(
         &self,
         key: Digest,
-        render: impl FnOnce() -> Result<String, String>,
+        render: impl FnOnce() -> Result<String, ChartError>,
         stats: &mut Stats,
-    ) -> Result<(Digest, Arc<str>), String> {
+    ) -> Result<(Digest, Arc<str>), ChartError> {
         let slot = {
             let mut slots = self.slots.lock().unwrap_or_else(|e| e.into_inner());
             slots.entry(key).or_default().clone()
@@ -347,7 +360,7 @@ pub fn render<R: ChartRenderer>(
         .collect();
     paths.sort_unstable();
     paths.dedup();
-    let loaded: BTreeMap<&str, Result<Loaded<R::Chart>, String>> = paths
+    let loaded: BTreeMap<&str, Result<Loaded<R::Chart>, ChartError>> = paths
         .par_iter()
         .map(|p| {
             (
@@ -582,11 +595,19 @@ pub fn render<R: ChartRenderer>(
                 .insert(key, (values, manifest));
         }
         for (service, f) in out.failures {
-            failures
+            let values = match &f {
+                Failure::Render(_, values) => Some(*values),
+                _ => None,
+            };
+            let group = failures
                 .entry((service, f.text()))
-                .or_insert_with(|| (f, Vec::new()))
-                .1
-                .push(out.plan.name.clone());
+                .or_insert_with(|| Group {
+                    failure: f,
+                    clusters: Vec::new(),
+                    values: std::collections::BTreeSet::new(),
+                });
+            group.clusters.push(out.plan.name.clone());
+            group.values.extend(values);
         }
         plans.push(out.plan);
     }
@@ -597,9 +618,9 @@ pub fn render<R: ChartRenderer>(
             write_outcomes(d, p, new, &manifests);
         });
     }
-    for ((service, text), (failure, clusters)) in failures {
+    for ((service, text), group) in failures {
         let p = services[service];
-        report_failure(diags, p, &text, &failure, &clusters);
+        report_failure(diags, files, p, &text, &group);
     }
     Rendered {
         plan: Plan::new(plans),
@@ -613,9 +634,11 @@ fn load_chart<R: ChartRenderer>(
     files: ChartFiles,
     path: &str,
     renderer: &R,
-) -> Result<Loaded<R::Chart>, String> {
+) -> Result<Loaded<R::Chart>, ChartError> {
     if files.is_empty() {
-        return Err(format!("there is no chart at {path}"));
+        return Err(ChartError::Missing {
+            path: path.to_owned(),
+        });
     }
     let digest = chart_digest(&files);
     let (chart, ChartMeta { name, version }) = renderer.load(&files)?;
@@ -626,6 +649,7 @@ fn load_chart<R: ChartRenderer>(
             version: version.into(),
             digest,
         }),
+        dir: path.to_owned(),
     })
 }
 
@@ -717,7 +741,7 @@ fn render_cluster<R: ChartRenderer>(
                                 || renderer.render(&p.chart.chart, &values, release),
                                 stats,
                             )
-                            .map_err(Failure::Render)?;
+                            .map_err(|e| Failure::Render(e, values_digest))?;
                         Ok((values_digest, manifest, text, read_secret))
                     });
                     if !fresh {
@@ -774,13 +798,14 @@ fn cluster_list(clusters: &[Arc<str>]) -> String {
 
 fn report_failure<C>(
     diags: &mut Diags<'_>,
+    files: &FleetFiles,
     p: &Prepared<'_, C>,
     text: &str,
-    failure: &Failure,
-    clusters: &[Arc<str>],
+    group: &Group,
 ) {
     let name = p.name;
-    let on = cluster_list(clusters);
+    let on = cluster_list(&group.clusters);
+    let failure = &group.failure;
     match failure {
         Failure::Values(ValuesError::Exec(e)) | Failure::Secret(ValuesError::Exec(e), _) => {
             let mut scratch = Report::new();
@@ -845,20 +870,161 @@ fn report_failure<C>(
                 Some("the values template must print a YAML mapping of values for the chart; check the indentation of what it prints".into()),
             );
         }
-        Failure::Render(_) => {
-            diags.error_at(
-                "chart::render",
-                format!(
-                    "the chart of `{name}` ({} {}) failed to render on {on}: {text}",
-                    p.chart.pin.name, p.chart.pin.version
-                ),
+        Failure::Render(e, _) => {
+            let message = format!(
+                "the chart of `{name}` ({} {}) failed to render on {on}: {text}",
+                p.chart.pin.name, p.chart.pin.version
+            );
+            let placed = e
+                .template()
+                .and_then(|t| place_in_chart(diags, files, &p.chart.pin, &p.chart.dir, t));
+            let Some((mut labels, help)) = placed else {
+                diags.error_at(
+                    "chart::render",
+                    message,
+                    p.file,
+                    p.chart_span.clone(),
+                    "this chart",
+                    None,
+                );
+                return;
+            };
+            let reads = match e.template() {
+                Some(TemplateFailure::Exec(e)) => values_read(e),
+                _ => Vec::new(),
+            };
+            labels.push(diags.note(
                 p.file,
                 p.chart_span.clone(),
-                "this chart",
-                None,
-            );
+                values_note(name, &group.values, &reads),
+            ));
+            let mut d = Diagnostic::error("chart::render", message);
+            d.help = help;
+            diags.push(d, labels);
         }
     }
+}
+
+/// Places a chart template's failure in the chart's files: the labels `diagnostics::template`
+/// gives it, in the template files as the report shows them (a local chart's files under the
+/// fleet, a repository chart's as `<name>-<version>/<path>`), and its hint. `None` when the
+/// failed template is not one of the chart's files (a subchart packed as an archive).
+fn place_in_chart(
+    diags: &mut Diags<'_>,
+    files: &FleetFiles,
+    pin: &ChartPin,
+    dir: &str,
+    failure: TemplateFailure<'_>,
+) -> Option<(Vec<Label>, Option<String>)> {
+    let chart = files.chart_files(dir);
+    let remote = crate::remote::is_repository_dir(dir);
+    let mut scratch = Report::new();
+    // The chart path of each file of `scratch`.
+    let mut paths: Vec<String> = Vec::new();
+    // Renderers name a template `<chart name>/<path inside the chart>`.
+    let mut add = |scratch: &mut Report, template: &str| -> Option<usize> {
+        let path = template.strip_prefix(&*pin.name)?.strip_prefix('/')?;
+        let bytes = chart.get(path)?;
+        // Helm drops a byte order mark before it parses a template.
+        let bytes = bytes.strip_prefix(b"\xef\xbb\xbf").unwrap_or(bytes);
+        let i = scratch.source(template, String::from_utf8_lossy(bytes).into_owned());
+        if i == paths.len() {
+            paths.push(path.to_owned());
+        }
+        Some(i)
+    };
+    match failure {
+        TemplateFailure::Exec(e) => {
+            let outer = add(&mut scratch, &e.location.as_deref()?.parse_name)?;
+            let mut inner = e.cause.as_deref();
+            while let Some(c) = inner {
+                if let Some(loc) = c.location.as_deref() {
+                    add(&mut scratch, &loc.parse_name);
+                }
+                inner = c.cause.as_deref();
+            }
+            diagnostics::template::exec_error(&mut scratch, outer, e);
+        }
+        TemplateFailure::Parse(e) => {
+            let at = add(&mut scratch, &e.name)?;
+            let funcs = FuncMap::helm();
+            let known: Vec<&str> = funcs.names().collect();
+            diagnostics::template::parse_error(&mut scratch, at, e, &known);
+        }
+    }
+    let d = scratch.diagnostics.pop()?;
+    let mut labels = Vec::with_capacity(d.labels.len() + 1);
+    for l in &d.labels {
+        let path = &paths[l.source];
+        let name = if remote {
+            format!("{}-{}/{path}", pin.name, pin.version)
+        } else {
+            files.display_name(&format!("{dir}/{path}"))
+        };
+        diags.add_text(&name, &scratch.sources[l.source].text);
+        let message = l
+            .message
+            .replace(HELM_ERR_START, "")
+            .replace(HELM_ERR_END, "");
+        labels.push(if l.primary {
+            diags.label(&name, l.span.clone(), message)
+        } else {
+            diags.note(&name, l.span.clone(), message)
+        });
+    }
+    (!labels.is_empty()).then_some((labels, d.help))
+}
+
+/// The `.Values` field chains a failed chart action reads (`image.tag` of
+/// `required "…" .Values.image.tag`).
+fn values_read(e: &gotemplate::ExecError) -> Vec<String> {
+    let Some(loc) = e.root_cause().location.as_deref() else {
+        return Vec::new();
+    };
+    let mut out: Vec<String> = Vec::new();
+    for (i, _) in loc.context.match_indices(".Values.") {
+        let rest = &loc.context[i + ".Values.".len()..];
+        let end = rest
+            .find(|c: char| !(c.is_alphanumeric() || c == '_' || c == '.'))
+            .unwrap_or(rest.len());
+        let chain = rest[..end].trim_end_matches('.');
+        if !chain.is_empty() && !out.iter().any(|c| c == chain) {
+            out.push(chain.to_owned());
+        }
+    }
+    out
+}
+
+/// The note on a service's `chart:` when its chart failed: the values it rendered with (as
+/// their digests, which `plan.yaml` and `dev compile` show) and what the failed action read.
+fn values_note(
+    name: &ServiceName,
+    values: &std::collections::BTreeSet<Digest>,
+    reads: &[String],
+) -> String {
+    const SHOWN: usize = 3;
+    let mut digests: Vec<String> = values
+        .iter()
+        .take(SHOWN)
+        .map(|d| format!("sha256:{}…", d.short()))
+        .collect();
+    if values.len() > SHOWN {
+        digests.push(format!("{} more", values.len() - SHOWN));
+    }
+    let word = if values.len() == 1 {
+        "values"
+    } else {
+        "values sets"
+    };
+    let mut note = format!(
+        "`{name}` renders this chart with its {word} {}",
+        digests.join(", ")
+    );
+    if !reads.is_empty() {
+        let reads: Vec<String> = reads.iter().map(|r| format!("`{r}`")).collect();
+        note.push_str(&format!("; the failed action reads {}", reads.join(", ")));
+    }
+    note
 }
 
 const HELM_ERR_START: &str = "HELM_ERR_START";

@@ -187,6 +187,50 @@ fn a_broken_fleet_writes_nothing_and_keeps_the_old_plan() {
     assert!(!Path::new(&fresh).exists());
 }
 
+/// A chart template that fails on some clusters is reported in the chart's file, at the line
+/// and column of the failing action, naming the service, the clusters and the values.
+#[test]
+fn chart_template_errors_point_into_the_chart() {
+    let t = Temp::new();
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/fleets/shop");
+    let fleet = t.0.join("fleet");
+    copy_dir(&root, &fleet);
+    // The chart now requires a port, which `web` sets in prod only and `worker` never does.
+    let template = fleet.join("charts/app/templates/deployment.yaml");
+    let text = std::fs::read_to_string(&template).unwrap_or_default();
+    std::fs::write(
+        &template,
+        text.replace(
+            "          image: {{ .Values.image }}\n",
+            "          image: {{ .Values.image }}\n          ports: [{containerPort: {{ required \"a port is required\" .Values.port }}}]\n",
+        ),
+    )
+    .expect("written");
+    let service = fleet.join("services/web/service.yaml");
+    let text = std::fs::read_to_string(&service).unwrap_or_default();
+    std::fs::write(
+        &service,
+        format!("{text}  {{{{- if eq .Cluster.environment \"prod\" }}}}\n  port: 8080\n  {{{{- end }}}}\n"),
+    )
+    .expect("written");
+
+    let out = t.path("plan");
+    let fleet = t.path("fleet");
+    let (code, stdout, err) = run(&[
+        "plan",
+        "--fleet",
+        &fleet,
+        "--out",
+        &out,
+        "--as",
+        ADMIN,
+        "--no-cache",
+    ]);
+    assert_eq!((code, stdout.as_str()), (1, ""));
+    assert!(!Path::new(&out).exists());
+    insta::assert_snapshot!("chart_template_error", err.replace(&t.path(""), "[TMP]/"));
+}
+
 #[test]
 fn plan_usage_errors_exit_with_2() {
     let t = Temp::new();

@@ -30,16 +30,26 @@ pub fn parse_error(report: &mut Report, source: usize, err: &ParseError, known: 
 
 /// Adds a diagnostic for a template that fails while executing. Errors inside `include`d or
 /// `tpl` templates are followed to their root; when the root lies in another file of the
-/// report (by its parse name), the label goes there.
+/// report (by its parse name), the label goes there. A root in a text that is no file of the
+/// report (the string given to `tpl`) is labelled at the innermost call that is in one.
 pub fn exec_error(report: &mut Report, source: usize, err: &ExecError) {
     let root = err.root_cause();
     let mut d = Diagnostic::error("template::exec", err.to_string());
-    if let Some(loc) = root.location.as_deref() {
-        let file = report
-            .sources
-            .iter()
-            .position(|s| s.name == loc.parse_name)
-            .unwrap_or(source);
+    // The chain from the outermost error to the root, and the file each one's node is in.
+    let mut chain = vec![err];
+    while let Some(c) = chain.last().and_then(|e| e.cause.as_deref()) {
+        chain.push(c);
+    }
+    let file_of = |e: &ExecError| -> Option<usize> {
+        let loc = e.location.as_deref()?;
+        let named = report.sources.iter().position(|s| s.name == loc.parse_name);
+        named.or(std::ptr::eq(e, err).then_some(source))
+    };
+    let placed = chain
+        .iter()
+        .rev()
+        .find_map(|e| Some((*e, file_of(e)?, e.location.as_deref()?)));
+    if let Some((at, file, loc)) = placed {
         d.labels.push(span_label(
             report,
             file,
@@ -47,10 +57,10 @@ pub fn exec_error(report: &mut Report, source: usize, err: &ExecError) {
             &loc.context,
             &root.message,
         ));
-    }
-    if !std::ptr::eq(root, err) {
-        if let Some(loc) = err.location.as_deref() {
-            let mut outer = span_label(report, source, loc.offset, &loc.context, "called here");
+        if !std::ptr::eq(at, err)
+            && let Some(outer) = err.location.as_deref()
+        {
+            let mut outer = span_label(report, source, outer.offset, &outer.context, "called here");
             outer.primary = false;
             d.labels.push(outer);
         }

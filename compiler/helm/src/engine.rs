@@ -88,7 +88,7 @@ pub fn render(
         r.vals.insert("Template", Value::Map(tmpl));
         let out = set
             .execute(name, &Value::Map(r.vals.clone()), &exec)
-            .map_err(|e| cleanup_exec_error(name, &e.to_string()))?;
+            .map_err(|e| cleanup_exec_error(name, e))?;
         rendered.insert(name.clone(), out.replace("<no value>", ""));
     }
     Ok(rendered)
@@ -122,7 +122,7 @@ fn parse_set(
     set.set_root_name("gotpl");
     for name in keys {
         set.parse(name, &templates[name].text)
-            .map_err(|e| cleanup_parse_error(name, &e.to_string()))?;
+            .map_err(|e| cleanup_parse_error(name, e))?;
     }
     let mut parsed = PARSED.lock().unwrap_or_else(|e| e.into_inner());
     if parsed.len() >= PARSED_MAX {
@@ -195,36 +195,52 @@ fn sort_templates<T>(templates: &BTreeMap<String, T>) -> Vec<String> {
     keys
 }
 
-/// `cleanupParseError`.
-fn cleanup_parse_error(filename: &str, message: &str) -> HelmError {
-    let tokens: Vec<&str> = message.split(": ").collect();
-    if tokens.len() == 1 {
-        return HelmError::Render(format!("parse error in ({filename}): {message}"));
+/// `cleanupParseError`: Helm's wording, with the parser's error kept as the source.
+fn cleanup_parse_error(filename: &str, error: gotemplate::ParseError) -> HelmError {
+    let text = error.to_string();
+    let tokens: Vec<&str> = text.split(": ").collect();
+    let message = if tokens.len() == 1 {
+        format!("parse error in ({filename}): {text}")
+    } else {
+        format!(
+            "parse error at ({}): {}",
+            tokens[1],
+            tokens[tokens.len() - 1]
+        )
+    };
+    HelmError::TemplateParse {
+        message,
+        source: Box::new(error),
     }
-    let location = tokens[1];
-    let msg = tokens[tokens.len() - 1];
-    HelmError::Render(format!("parse error at ({location}): {msg}"))
 }
 
 const WARN_START: &str = "HELM_ERR_START";
 const WARN_END: &str = "HELM_ERR_END";
 
 /// `cleanupExecError`: `required` and `fail` messages become
-/// `execution error at (file:line:col): message`.
-fn cleanup_exec_error(filename: &str, message: &str) -> HelmError {
+/// `execution error at (file:line:col): message`; the engine's error is kept as the source.
+fn cleanup_exec_error(filename: &str, error: gotemplate::ExecError) -> HelmError {
+    let message = cleanup_exec_message(filename, &error.to_string());
+    HelmError::TemplateExec {
+        message,
+        source: Box::new(error),
+    }
+}
+
+fn cleanup_exec_message(filename: &str, message: &str) -> String {
     let tokens: Vec<&str> = message.splitn(3, ": ").collect();
     if tokens.len() != 3 {
-        return HelmError::Render(format!("execution error in ({filename}): {message}"));
+        return format!("execution error in ({filename}): {message}");
     }
     let location = tokens[1];
     // Greedy `HELM_ERR_START((?s).*)HELM_ERR_END`: first start, last end.
     if let Some(start) = tokens[2].find(WARN_START) {
         let rest = &tokens[2][start + WARN_START.len()..];
         if let Some(end) = rest.rfind(WARN_END) {
-            return HelmError::Render(format!("execution error at ({location}): {}", &rest[..end]));
+            return format!("execution error at ({location}): {}", &rest[..end]);
         }
     }
-    HelmError::Render(message.to_string())
+    message.to_string()
 }
 
 #[cfg(test)]
@@ -257,36 +273,66 @@ mod tests {
 
     #[test]
     fn exec_errors_are_cleaned_up_as_helm_does() {
-        let e = cleanup_exec_error(
+        let m = cleanup_exec_message(
             "c/templates/x.yaml",
             "template: c/templates/x.yaml:3:4: executing \"c/templates/x.yaml\" at <required \"a\" .Values.a>: error calling required: HELM_ERR_STARTa is requiredHELM_ERR_END",
         );
         assert_eq!(
-            e.to_string(),
+            m,
             "execution error at (c/templates/x.yaml:3:4): a is required"
         );
-        let e = cleanup_exec_error(
+        let m = cleanup_exec_message(
             "c/templates/x.yaml",
             "template: c/templates/x.yaml:1:2: executing \"c/templates/x.yaml\" at <.Values.a.b>: nil pointer evaluating interface {}.b",
         );
-        assert!(
-            e.to_string()
-                .starts_with("template: c/templates/x.yaml:1:2: executing")
+        assert!(m.starts_with("template: c/templates/x.yaml:1:2: executing"));
+        let m = cleanup_exec_message("c/x", "boom");
+        assert_eq!(m, "execution error in (c/x): boom");
+    }
+
+    #[test]
+    fn exec_errors_keep_the_engine_error_as_their_source() {
+        let mut set = Template::new(FUNCS.clone());
+        set.parse(
+            "c/templates/x.yaml",
+            "a: 1\nb: {{ required \"b is required\" .b }}\n",
+        )
+        .unwrap();
+        let err = set
+            .execute(
+                "c/templates/x.yaml",
+                &Value::Map(Map::new()),
+                &ExecOptions::default(),
+            )
+            .unwrap_err();
+        let e = cleanup_exec_error("c/templates/x.yaml", err);
+        assert_eq!(
+            e.to_string(),
+            "execution error at (c/templates/x.yaml:2:6): b is required"
         );
-        let e = cleanup_exec_error("c/x", "boom");
-        assert_eq!(e.to_string(), "execution error in (c/x): boom");
+        let HelmError::TemplateExec { source, .. } = &e else {
+            panic!("not a template error: {e:?}");
+        };
+        assert_eq!(source.location(), Some(("c/templates/x.yaml", 2, 6)));
+        let chained = std::error::Error::source(&e).map(ToString::to_string);
+        assert_eq!(chained, Some(source.to_string()));
     }
 
     #[test]
     fn parse_errors_are_cleaned_up_as_helm_does() {
         let e = cleanup_parse_error(
             "c/templates/x.yaml",
-            "template: c/templates/x.yaml:7: function \"nope\" not defined",
+            gotemplate::ParseError {
+                name: "c/templates/x.yaml".into(),
+                line: 7,
+                message: "function \"nope\" not defined".into(),
+            },
         );
         assert_eq!(
             e.to_string(),
             "parse error at (c/templates/x.yaml:7): function \"nope\" not defined"
         );
+        assert!(matches!(e, HelmError::TemplateParse { ref source, .. } if source.line == 7));
     }
 
     #[test]

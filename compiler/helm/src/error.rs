@@ -22,10 +22,30 @@ pub enum HelmError {
     /// Values rejected by a `values.schema.json`.
     #[error("{0}")]
     Schema(String),
-    /// A failure while rendering: Kubernetes version, template parse or execution errors,
-    /// rendered YAML that does not parse. Helm prints these with a hint about `--debug`.
+    /// A failure while rendering other than a template's: a Kubernetes version the chart does
+    /// not support, rendered YAML that does not parse. Helm prints these (and template
+    /// errors) with a hint about `--debug`.
     #[error("{0}")]
     Render(String),
+    /// A chart template that does not parse. `message` is Helm's wording
+    /// (`parse error at (NAME:LINE): …`); the parser's error, with the template's name and
+    /// line, is the source.
+    #[error("{message}")]
+    TemplateParse {
+        message: String,
+        #[source]
+        source: Box<gotemplate::ParseError>,
+    },
+    /// A chart template that fails while executing. `message` is Helm's wording (`execution
+    /// error at (NAME:LINE:COL): …` for `fail` and `required`, Go's text otherwise); the
+    /// engine's error, with the template's name, line, column and failing action, is the
+    /// source.
+    #[error("{message}")]
+    TemplateExec {
+        message: String,
+        #[source]
+        source: Box<gotemplate::ExecError>,
+    },
     /// A chart reference that needs a repository or registry, unreachable here.
     #[error("{0}")]
     Remote(String),
@@ -38,7 +58,9 @@ impl HelmError {
     /// What `helm template` prints on standard error for this failure, newline included.
     pub fn helm_output(&self) -> String {
         match self {
-            HelmError::Render(m) => {
+            HelmError::Render(m)
+            | HelmError::TemplateParse { message: m, .. }
+            | HelmError::TemplateExec { message: m, .. } => {
                 format!("Error: {m}\n\nUse --debug flag to render out invalid YAML\n")
             }
             other => format!("Error: {other}\n"),

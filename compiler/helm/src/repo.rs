@@ -37,7 +37,7 @@ pub enum IndexError {
     #[error("no chart version found for {name}-{version}")]
     NoChartVersion { name: String, version: String },
     #[error("improper constraint: {0}")]
-    Constraint(String),
+    Constraint(#[source] crate::semver::SemverError),
 }
 
 impl Index {

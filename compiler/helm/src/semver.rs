@@ -2,16 +2,11 @@
 //! `>=1.25.0-0`, `^1.2`, `~1.2.x`, `1.0 - 2.0`, `a || b`): the engine's implementation, which
 //! also backs Sprig's `semver` and `semverCompare`, plus Helm's `IsCompatibleRange`.
 
-pub use gotemplate::funcs::sprig_misc::semver::{Constraints, Version};
-
-/// A version that does not parse (Masterminds' error texts).
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("{0}")]
-pub struct SemverError(pub String);
+pub use gotemplate::funcs::sprig_misc::semver::{Constraints, SemverError, Version};
 
 /// `semver.NewVersion`.
 pub fn parse_version(version: &str) -> Result<Version, SemverError> {
-    Version::parse(version).map_err(SemverError)
+    Version::parse(version)
 }
 
 /// `chartutil.IsCompatibleRange`: false when either side does not parse.

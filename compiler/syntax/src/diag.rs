@@ -25,9 +25,12 @@ impl<'f> Diags<'f> {
         }
     }
 
-    /// Registers a text that is not a fleet file, shown under `name`.
+    /// Registers a text that is not a fleet file (or a fleet file held as bytes), shown under
+    /// `name`. The first text given for a name stays.
     pub fn add_text(&mut self, name: &str, text: &str) {
-        self.extra.push((name.to_owned(), text.to_owned()));
+        if !self.extra.iter().any(|(n, _)| n == name) {
+            self.extra.push((name.to_owned(), text.to_owned()));
+        }
     }
 
     fn text(&self, file: &str) -> (String, &str) {

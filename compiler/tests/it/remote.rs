@@ -4,6 +4,7 @@
 //! compiled like a local chart: pinned by name, version and digest, the same plan offline.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use compiler::FleetFiles;
 use compiler::remote::{self, RepositoryChart};
@@ -143,4 +144,31 @@ fn oci_repository_charts_and_fetch_failures() {
         )),
         "{e}"
     );
+}
+
+/// A template of a repository chart that fails is shown at its path inside the chart (as
+/// `<name>-<version>/…`), with the service's `chart:` entry as context.
+#[test]
+fn template_errors_of_repository_charts_name_the_file_inside_the_chart() {
+    let repository = "https://charts.example.com/stable";
+    let mut files = fleet(repository);
+    let dir = RepositoryChart {
+        repository: repository.into(),
+        name: "web".into(),
+        version: "1.0.0".into(),
+    }
+    .dir();
+    for (path, text) in [
+        ("Chart.yaml", "apiVersion: v2\nname: web\nversion: 1.0.0\n"),
+        (
+            "templates/deploy.yaml",
+            "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}\ndata:\n  host: {{ .Values.ingress.host }}\n",
+        ),
+    ] {
+        files
+            .blobs
+            .insert(format!("{dir}/{path}"), Arc::from(text.as_bytes()));
+    }
+    let compiled = compiler::compile(&files);
+    insta::assert_snapshot!(compiled.diagnostics.render_text());
 }

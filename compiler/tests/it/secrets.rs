@@ -408,3 +408,43 @@ fn the_example_fleet_reads_its_local_demo_secrets() {
         assert_clean(&path.display().to_string(), &text, PLAINTEXTS);
     }
 }
+
+/// A chart template that fails with a secret value in its message: the diagnostic points into
+/// the chart's file and shows the secret's digest, never its plaintext.
+#[test]
+fn a_chart_failure_that_prints_a_secret_is_masked() {
+    let dir = std::env::temp_dir().join(format!(
+        "flotilla-compiler-chart-secret-{}",
+        std::process::id()
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(dir.join("secret")).expect("created");
+    std::fs::write(dir.join("secret/app.yaml"), "token: PLAIN-chart-token\n").expect("written");
+    let files = FleetFiles::from_files([
+        (
+            "clusters/a.yaml",
+            "name: a\nprovider: aws\nregion: us-east-1\nenvironment: prod\n",
+        ),
+        (
+            "services/app/service.yaml",
+            "name: app\nowners: {team: t}\nchart: {path: ../../charts/app}\nselector: 'true'\nrelease: {name: app, namespace: app}\nvalues: |\n  token: {{ vault \"secret/app\" \"token\" | quote }}\n",
+        ),
+        (
+            "charts/app/Chart.yaml",
+            "apiVersion: v2\nname: app\nversion: 0.1.0\n",
+        ),
+        (
+            "charts/app/templates/config.yaml",
+            "{{- if not (hasPrefix \"tok_\" .Values.token) }}\n{{- fail (printf \"the token %s has no tok_ prefix\" .Values.token) }}\n{{- end }}\n",
+        ),
+    ]);
+    let c = compile(&files, Arc::new(secrets::LocalSource::new(&dir)));
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = c.diagnostics.render_text();
+    assert!(
+        text.contains("┌─ charts/app/templates/config.yaml:2:5"),
+        "{text}"
+    );
+    assert!(text.contains("the token <secret sha256:"), "{text}");
+    assert_clean("a chart failure", &printed(&c), &["PLAIN-chart-token"]);
+}

@@ -10,6 +10,12 @@ use std::sync::{Arc, OnceLock};
 use crate::funcs::{Func, FuncError, FuncMap, Ty};
 use crate::value::{Object, Value};
 
+/// A version or constraint that does not parse, with Masterminds' error text (which templates
+/// print, so it keeps Go's wording).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct SemverError(pub String);
+
 /// A parsed semantic version (`*semver.Version`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Version {
@@ -95,7 +101,11 @@ fn parse_segment(s: &str) -> Result<u64, String> {
 
 impl Version {
     /// `semver.NewVersion`: loose parsing (`v` prefix, missing minor/patch).
-    pub fn parse(v: &str) -> Result<Version, String> {
+    pub fn parse(v: &str) -> Result<Version, SemverError> {
+        Version::parse_text(v).map_err(SemverError)
+    }
+
+    fn parse_text(v: &str) -> Result<Version, String> {
         let re = regexes().ok_or_else(internal)?;
         let Some(m) = re.version.captures(v) else {
             return Err("Invalid Semantic Version".into());
@@ -251,7 +261,7 @@ fn parse_constraint(c: &str) -> Result<Constraint, String> {
     let re = regexes().ok_or_else(internal)?;
     if c.is_empty() {
         return Ok(Constraint {
-            con: Version::parse("0.0.0")?,
+            con: Version::parse_text("0.0.0")?,
             op: String::new(),
             minor_dirty: false,
             patch_dirty: false,
@@ -278,7 +288,7 @@ fn parse_constraint(c: &str) -> Result<Constraint, String> {
     } else {
         group(2).to_string()
     };
-    let con = Version::parse(&ver).map_err(|_| "constraint Parser Error".to_string())?;
+    let con = Version::parse_text(&ver).map_err(|_| "constraint Parser Error".to_string())?;
     Ok(Constraint {
         con,
         op: group(1).to_string(),
@@ -426,7 +436,11 @@ fn rewrite_range(input: &str, re: &Regexes) -> String {
 
 impl Constraints {
     /// `semver.NewConstraint`.
-    pub fn parse(c: &str) -> Result<Constraints, String> {
+    pub fn parse(c: &str) -> Result<Constraints, SemverError> {
+        Constraints::parse_text(c).map_err(SemverError)
+    }
+
+    fn parse_text(c: &str) -> Result<Constraints, String> {
         let re = regexes().ok_or_else(internal)?;
         let c = rewrite_range(c, re);
         let mut groups = Vec::new();
@@ -456,9 +470,9 @@ impl Constraints {
 }
 
 /// Sprig's `semverCompare`.
-pub fn semver_compare(constraint: &str, version: &str) -> Result<bool, String> {
-    let c = Constraints::parse(constraint)?;
-    let v = Version::parse(version)?;
+pub(crate) fn semver_compare(constraint: &str, version: &str) -> Result<bool, String> {
+    let c = Constraints::parse_text(constraint)?;
+    let v = Version::parse_text(version)?;
     Ok(c.check(&v))
 }
 
@@ -489,7 +503,7 @@ impl VersionObject {
 fn version_arg(args: &[Value]) -> Result<Version, FuncError> {
     match args.first() {
         Some(Value::Object(o)) if o.type_name() == "*semver.Version" => {
-            Version::parse(&o.go_string()).map_err(FuncError::new)
+            Version::parse_text(&o.go_string()).map_err(FuncError::new)
         }
         Some(Value::Nil) | None => Err(FuncError::new("invalid value; expected *semver.Version")),
         Some(other) => Err(FuncError::new(format!(
@@ -624,7 +638,7 @@ pub fn register(map: &mut FuncMap) {
         "semver",
         Func::pure(&[Ty::String], None, |a| {
             let v = a.first().and_then(Value::as_str).unwrap_or("");
-            let version = Version::parse(v).map_err(FuncError::new)?;
+            let version = Version::parse_text(v).map_err(FuncError::new)?;
             Ok(Value::Object(Arc::new(VersionObject::new(version))))
         }),
     );

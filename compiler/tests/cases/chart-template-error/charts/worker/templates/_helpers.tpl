@@ -1,0 +1,3 @@
+{{- define "worker.retries" -}}
+{{ .Values.queue.retry.max }}
+{{- end }}
