@@ -602,7 +602,9 @@ mod tests {
     fn the_install_script_installs_the_documented_version() {
         let script = include_str!("../../scripts/install-plugin-tools.sh");
         assert!(
-            script.contains(&format!("COMPONENTIZE_PY_VERSION=\"{COMPONENTIZE_PY_VERSION}\"")),
+            script.contains(&format!(
+                "COMPONENTIZE_PY_VERSION=\"{COMPONENTIZE_PY_VERSION}\""
+            )),
             "scripts/install-plugin-tools.sh and author::COMPONENTIZE_PY_VERSION disagree"
         );
     }

@@ -27,7 +27,9 @@ pub(crate) const WASMTIME_VERSION: &str = "48.0.8";
 /// The cache file for a plugin (`key`: the hex SHA-256 of its bytes):
 /// `<key>-wasmtime48.0.8-<config tag>.cwasm`.
 pub(crate) fn path_for(dir: &Path, key: &str) -> PathBuf {
-    dir.join(format!("{key}-wasmtime{WASMTIME_VERSION}-{CONFIG_TAG}.cwasm"))
+    dir.join(format!(
+        "{key}-wasmtime{WASMTIME_VERSION}-{CONFIG_TAG}.cwasm"
+    ))
 }
 
 /// Loads the compiled component for `key` from the cache directory, if present and usable, and

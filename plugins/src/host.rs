@@ -442,9 +442,8 @@ impl Plugin {
 
     /// Calls the plugin, memoised by request.
     pub fn call(&self, request: &Request<'_>) -> Result<serde_json::Value, PluginError> {
-        let json = serde_json::to_string(request).map_err(|e| {
-            self.error((ErrorKind::BadRequest(e.to_string()), Output::default()))
-        })?;
+        let json = serde_json::to_string(request)
+            .map_err(|e| self.error((ErrorKind::BadRequest(e.to_string()), Output::default())))?;
         if let Some(hit) = self.memo.lock().get(json.as_bytes()) {
             return hit.clone().map_err(|failure| self.error(failure));
         }

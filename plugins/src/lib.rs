@@ -42,12 +42,11 @@ pub use author::{
 };
 pub use cache::{DEFAULT_MAX_BYTES as DEFAULT_CACHE_MAX_BYTES, MAX_BYTES_VAR as CACHE_MAX_VAR};
 pub use error::{
-    EXCERPT_CHARS, ErrorKind, HostError, LoadError, LoadErrorKind, LoadErrors, Output,
-    PluginError,
+    EXCERPT_CHARS, ErrorKind, HostError, LoadError, LoadErrorKind, LoadErrors, Output, PluginError,
 };
 pub use host::{
-    CallReport, CompileNotice, Digest, HostConfig, LoadedFrom, Plugin, PluginHost,
-    PluginInstance, Plugins, Request, compile_notice_line,
+    CallReport, CompileNotice, Digest, HostConfig, LoadedFrom, Plugin, PluginHost, PluginInstance,
+    Plugins, Request, compile_notice_line,
 };
 pub use limits::{Limits, LimitsError};
 pub use sandbox::SandboxConfig;

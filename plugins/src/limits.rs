@@ -42,8 +42,7 @@ impl Limits {
             return Ok(defaults);
         }
         let options = serde_saphyr::options! { with_snippet: false };
-        let spec: LimitsSpec =
-            serde_saphyr::from_str_with_options(text, options)
+        let spec: LimitsSpec = serde_saphyr::from_str_with_options(text, options)
             .map_err(|e| LimitsError::Syntax(e.to_string()))?;
         let mut limits = defaults;
         if let Some(fuel) = spec.fuel {

@@ -358,7 +358,11 @@ mod tests {
         check(8, &[], "");
         check(8, &["hello\n"], "hello");
         check(8, &["abc", "def"], "abcdef");
-        check(8, &["abcdef", "ghijkl"], "[… 4 earlier bytes not kept]\nefghijkl");
+        check(
+            8,
+            &["abcdef", "ghijkl"],
+            "[… 4 earlier bytes not kept]\nefghijkl",
+        );
         check(4, &["0123456789"], "[… 6 earlier bytes not kept]\n6789");
         // "é" is two bytes: a cut through it is not shown as a broken character.
         check(3, &["xéab"], "[… 2 earlier bytes not kept]\nab");

@@ -431,7 +431,9 @@ mod tests {
             args: &[],
         };
         assert_eq!(
-            plugins.call("netalloc", &request).map_err(|e| e.to_string()),
+            plugins
+                .call("netalloc", &request)
+                .map_err(|e| e.to_string()),
             Err(
                 "there is no plugin \"netalloc\" in this fleet (no plugins/netalloc.wasm; the \
                  fleet's plugins: none)"
