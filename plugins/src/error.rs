@@ -330,11 +330,11 @@ mod tests {
             bad_json("{\"a\": 1,\n \"b\": tru}"),
             "returned invalid JSON: expected ident at line 2 column 9, near ` \"b\": tru}`"
         );
-        let long = format!("[{}, oops, {}]", "1, ".repeat(40), "2, ".repeat(40));
+        let long = format!("[{}oops, {}]", "1, ".repeat(40), "2, ".repeat(40));
         assert_eq!(
             bad_json(&long),
-            "returned invalid JSON: expected value at line 1 column 124, near \
-             `…1, 1, 1, 1, 1, 1, 1, 1, oops, 2, 2, 2, 2, 2, 2, 2…`"
+            "returned invalid JSON: expected value at line 1 column 122, near \
+             `…1, 1, 1, 1, 1, 1, 1, 1, oops, 2, 2, 2, 2, 2, 2, …`"
         );
         assert_eq!(
             bad_json("{\"a\": \"\t\u{1b}é"),
