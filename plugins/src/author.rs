@@ -5,12 +5,22 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
 
-use crate::error::PluginError;
+use crate::error::{LoadError, Output, PluginError};
 use crate::host::{HostConfig, PluginHost, Request};
 use crate::limits::Limits;
 
 /// The wit-bindgen version Rust scaffolds use.
 const WIT_BINDGEN_VERSION: &str = "0.63";
+
+/// The componentize-py release Python plugins are built and tested with (PyPI
+/// `componentize-py`; `scripts/install-plugin-tools.sh` installs the same).
+pub const COMPONENTIZE_PY_VERSION: &str = "0.25.1";
+
+/// The environment variable naming the componentize-py to use (a path to the command).
+pub const COMPONENTIZE_PY_VAR: &str = "FLOTILLA_COMPONENTIZE_PY";
+
+/// What every scaffold ignores: build output, Rust's target folder, Python's bytecode caches.
+const GITIGNORE: &str = "/out/\n/target/\n__pycache__/\n";
 
 /// The Rust target plugins are compiled for.
 pub const RUST_TARGET: &str = "wasm32-wasip2";
@@ -61,10 +71,10 @@ pub enum AuthorError {
     TargetMissing,
     #[error("`{command}` failed:\n{output}")]
     BuildFailed { command: String, output: String },
-    #[error("{0}")]
-    Load(String),
+    #[error(transparent)]
+    Load(#[from] LoadError),
     #[error("bad cluster JSON: {0}")]
-    BadCluster(String),
+    BadCluster(#[source] serde_json::Error),
 }
 
 fn io(path: &Path) -> impl FnOnce(std::io::Error) -> AuthorError + '_ {
@@ -92,12 +102,13 @@ pub fn new_plugin(name: &str, lang: Lang, dir: &Path) -> Result<PathBuf, AuthorE
         Lang::Python => vec![
             ("app.py", python_app(name)),
             ("wit/resolver.wit", crate::CONTRACT_WIT.into()),
+            (".gitignore", GITIGNORE.into()),
         ],
         Lang::Rust => vec![
             ("Cargo.toml", rust_manifest(name)),
             ("src/lib.rs", rust_lib(name)),
             ("wit/resolver.wit", crate::CONTRACT_WIT.into()),
-            (".gitignore", "/target\n/out\n".into()),
+            (".gitignore", GITIGNORE.into()),
         ],
     };
     for (rel, text) in files {
@@ -114,27 +125,42 @@ fn python_app(name: &str) -> String {
     format!(
         r#""""{name}: a Flotilla value plugin.
 
-Templates call it as {{{{ plugin "{name}" arg1 arg2 }}}}. `resolve` gets the request as JSON
-{{"cluster": {{...}}, "service": "name", "args": [...]}} and returns a JSON value as text, or
-raises Err("message") to fail the template with that message.
+Templates call it as {{{{ plugin "{name}" arg1 arg2 }}}}. `answer` gets the request
+{{"cluster": {{...}}, "service": "name", "args": [...]}} and returns a value JSON can encode, or
+raises Err("message") to fail the template with that message. Any other exception fails it
+with its traceback. What the plugin prints (stdout or stderr) is shown by `flotilla plugin test`
+and with a failure in a compile.
 
-Build: componentize-py -d wit -w resolver componentize app -o {name}.wasm --stub-wasi
+Modules are imported when the plugin is built, not when it runs: import at the top of the file.
+
+Build: flotilla plugin build DIR (runs componentize-py -d wit -w resolver componentize app -o
+out/{name}.wasm)
 """
 
 import json
+import traceback
 
 import wit_world
 from componentize_py_types import Err
 
 
+def answer(req):
+    cluster = req.get("cluster") or {{}}
+    args = req.get("args") or []
+    if not args:
+        raise Err("expected at least one argument")
+    return {{"cluster": cluster.get("name"), "service": req.get("service"), "args": args}}
+
+
 class WitWorld(wit_world.WitWorld):
     def resolve(self, request: str) -> str:
-        req = json.loads(request)
-        cluster = req.get("cluster") or {{}}
-        args = req.get("args") or []
-        if not args:
-            raise Err("expected at least one argument")
-        return json.dumps({{"cluster": cluster.get("name"), "service": req.get("service"), "args": args}})
+        try:
+            return json.dumps(answer(json.loads(request)))
+        except Err:
+            raise
+        except Exception:
+            # The message and the traceback reach the user as the plugin's error.
+            raise Err(traceback.format_exc().rstrip())
 "#
     )
 }
@@ -199,7 +225,8 @@ export!(Plugin);
     )
 }
 
-/// Where the build tools are; the defaults look in `PATH` and in the repository's `.tools/bin`.
+/// Where the build tools are. The default finds componentize-py as [`find_componentize_py`]
+/// does, and cargo and rustc from `$CARGO`/`$RUSTC` or `PATH`.
 #[derive(Debug, Clone)]
 pub struct BuildConfig {
     pub componentize_py: PathBuf,
@@ -209,69 +236,122 @@ pub struct BuildConfig {
 
 impl Default for BuildConfig {
     fn default() -> Self {
+        let exe = std::env::current_exe().ok();
+        let cwd = std::env::current_dir().ok();
         BuildConfig {
-            componentize_py: find_tool("componentize-py"),
+            componentize_py: find_componentize_py(&ToolSearch {
+                named: std::env::var_os(COMPONENTIZE_PY_VAR).map(PathBuf::from),
+                path: std::env::var_os("PATH"),
+                exe: exe.as_deref(),
+                cwd: cwd.as_deref(),
+            }),
             cargo: PathBuf::from(std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into())),
             rustc: PathBuf::from(std::env::var_os("RUSTC").unwrap_or_else(|| "rustc".into())),
         }
     }
 }
 
-/// `name` from `PATH`, else from a `.tools/bin` in the current directory or an ancestor.
-fn find_tool(name: &str) -> PathBuf {
-    let in_path = std::env::var_os("PATH")
-        .map(|p| std::env::split_paths(&p).any(|d| d.join(name).is_file()))
+/// Where [`find_componentize_py`] looks, in order.
+#[derive(Debug, Clone, Default)]
+pub struct ToolSearch<'a> {
+    /// `$FLOTILLA_COMPONENTIZE_PY`: taken as it is when set.
+    pub named: Option<PathBuf>,
+    /// `$PATH`.
+    pub path: Option<std::ffi::OsString>,
+    /// The running binary: `.tools/bin` of the checkout it was built in (an ancestor folder).
+    pub exe: Option<&'a Path>,
+    /// The current folder: `.tools/bin` in it or an ancestor.
+    pub cwd: Option<&'a Path>,
+}
+
+/// componentize-py: the command `$FLOTILLA_COMPONENTIZE_PY` names, else the one on `PATH`, else
+/// `.tools/bin/componentize-py` in an ancestor of the flotilla binary (its checkout) or of the
+/// current folder; else the bare name (which fails to run with [`AuthorError::ToolMissing`]).
+pub fn find_componentize_py(search: &ToolSearch<'_>) -> PathBuf {
+    const NAME: &str = "componentize-py";
+    if let Some(named) = &search.named
+        && !named.as_os_str().is_empty()
+    {
+        return named.clone();
+    }
+    let in_path = search
+        .path
+        .as_ref()
+        .map(|p| std::env::split_paths(p).any(|d| d.join(NAME).is_file()))
         .unwrap_or(false);
-    if !in_path && let Ok(cwd) = std::env::current_dir() {
-        for dir in cwd.ancestors() {
-            let candidate = dir.join(".tools").join("bin").join(name);
+    if in_path {
+        return PathBuf::from(NAME);
+    }
+    let roots = [search.exe.and_then(Path::parent), search.cwd];
+    for root in roots.into_iter().flatten() {
+        for dir in root.ancestors() {
+            let candidate = dir.join(".tools").join("bin").join(NAME);
             if candidate.is_file() {
                 return candidate;
             }
         }
     }
-    PathBuf::from(name)
+    PathBuf::from(NAME)
+}
+
+/// How to get componentize-py, and where flotilla looks for it.
+fn componentize_py_hint() -> String {
+    format!(
+        "flotilla looks for it in ${COMPONENTIZE_PY_VAR} (the command's path), then on PATH, then \
+         in .tools/bin of the flotilla checkout or of the current folder or its parents. Install \
+         it with pip (PyPI package componentize-py, version {COMPONENTIZE_PY_VERSION}), e.g. \
+         `python3 -m venv ~/.local/componentize-py && ~/.local/componentize-py/bin/pip install \
+         componentize-py=={COMPONENTIZE_PY_VERSION}`, then put its bin/ on PATH or set \
+         {COMPONENTIZE_PY_VAR}=~/.local/componentize-py/bin/componentize-py; in a flotilla \
+         checkout, `scripts/install-tools.sh plugin-tools` installs it into .tools/bin"
+    )
 }
 
 /// Builds the plugin in `dir` (a folder made by [`new_plugin`]) into `dir/out/<name>.wasm`,
-/// which it returns.
+/// and returns that path as `dir` names it (relative when `dir` is). The tools run on absolute
+/// paths, so a relative `dir` builds where it says.
+///
+/// Python plugins are built with WASI imports (not `--stub-wasi`): the host's sandbox gives
+/// them WASI with no files, network or environment, and their stdout and stderr are captured,
+/// so `print` works and an uncaught exception's traceback is shown.
 pub fn build_plugin(dir: &Path, config: &BuildConfig) -> Result<PathBuf, AuthorError> {
-    let name = dir
-        .canonicalize()
-        .map_err(io(dir))?
+    let root = dir.canonicalize().map_err(io(dir))?;
+    let name = root
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "plugin".into());
-    let out_dir = dir.join("out");
-    let out = out_dir.join(format!("{name}.wasm"));
-    std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
-    if dir.join("app.py").is_file() {
+    let file = format!("{name}.wasm");
+    let out_dir = root.join("out");
+    let out = out_dir.join(&file);
+    let shown = dir.join("out").join(&file);
+    if root.join("app.py").is_file() {
+        std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
         let mut cmd = Command::new(&config.componentize_py);
-        cmd.current_dir(dir)
+        cmd.current_dir(&root)
             .args(["-d", "wit", "-w", "resolver", "componentize", "app", "-o"])
-            .arg(&out)
-            .arg("--stub-wasi");
-        run(
-            cmd,
-            "componentize-py",
-            "run scripts/install-plugin-tools.sh, or `pip install componentize-py`",
-        )?;
-        Ok(out)
-    } else if dir.join("Cargo.toml").is_file() {
+            .arg(&out);
+        run(cmd, "componentize-py", &componentize_py_hint())?;
+        Ok(shown)
+    } else if root.join("Cargo.toml").is_file() {
         if !rust_target_installed(&config.rustc) {
             return Err(AuthorError::TargetMissing);
         }
+        std::fs::create_dir_all(&out_dir).map_err(io(&out_dir))?;
         let mut cmd = Command::new(&config.cargo);
-        cmd.current_dir(dir)
+        cmd.current_dir(&root)
             .args(["build", "--release", "--target", RUST_TARGET]);
-        run(cmd, "cargo", "install Rust from https://rustup.rs")?;
-        let built = dir
+        run(
+            cmd,
+            "cargo",
+            "install Rust from https://rustup.rs, or set CARGO to the cargo to use",
+        )?;
+        let built = root
             .join("target")
             .join(RUST_TARGET)
             .join("release")
             .join(format!("{}.wasm", name.replace('-', "_")));
         std::fs::copy(&built, &out).map_err(io(&built))?;
-        Ok(out)
+        Ok(shown)
     } else {
         Err(AuthorError::NotAPlugin(dir.to_path_buf()))
     }
@@ -322,8 +402,8 @@ pub struct TestReport {
     pub fuel_used: u64,
     /// Wall time of the call, instantiation included.
     pub wall_time: Duration,
-    /// What the plugin printed (the first few KiB).
-    pub output: String,
+    /// What the plugin wrote to stdout and stderr (the last few KiB of each).
+    pub output: Output,
     /// The limits the call ran with (the plugin's `<name>.yaml`, or the host's defaults).
     pub limits: Limits,
 }
@@ -362,17 +442,14 @@ pub fn test_plugin_as(
     args: &[serde_json::Value],
 ) -> Result<TestReport, AuthorError> {
     let cluster: serde_json::Value =
-        serde_json::from_str(cluster_json).map_err(|e| AuthorError::BadCluster(e.to_string()))?;
-    let plugin = host
-        .load_file(wasm)
-        .map_err(|e| AuthorError::Load(e.to_string()))?;
+        serde_json::from_str(cluster_json).map_err(AuthorError::BadCluster)?;
+    let plugin = host.load_file(wasm)?;
     let request = Request {
         cluster: &cluster,
         service,
         args,
     };
-    let json =
-        serde_json::to_string(&request).map_err(|e| AuthorError::BadCluster(e.to_string()))?;
+    let json = serde_json::to_string(&request).map_err(AuthorError::BadCluster)?;
     let report = plugin.call_report(&json);
     Ok(TestReport {
         result: report.result,
@@ -410,8 +487,14 @@ mod tests {
     fn scaffolds() {
         let tmp = TempDir::new("scaffold");
         let py = new_plugin("net-alloc", Lang::Python, tmp.path()).expect("python");
-        assert_eq!(files(&py), ["app.py", "wit/resolver.wit"]);
+        assert_eq!(files(&py), [".gitignore", "app.py", "wit/resolver.wit"]);
+        let ignored = std::fs::read_to_string(py.join(".gitignore")).expect(".gitignore");
+        assert_eq!(ignored, "/out/\n/target/\n__pycache__/\n");
         let app = std::fs::read_to_string(py.join("app.py")).expect("app.py");
+        assert!(
+            app.contains("raise Err(traceback.format_exc().rstrip())"),
+            "{app}"
+        );
         assert!(
             app.contains(r#"{{ plugin "net-alloc" arg1 arg2 }}"#),
             "{app}"
@@ -457,6 +540,76 @@ mod tests {
     }
 
     #[test]
+    fn componentize_py_is_found_where_documented() {
+        let tmp = TempDir::new("find-tool");
+        let checkout = tmp.path().join("checkout");
+        let tools = checkout.join(".tools").join("bin");
+        std::fs::create_dir_all(&tools).expect("mkdir");
+        std::fs::write(tools.join("componentize-py"), "").expect("write");
+        let exe = checkout.join("target").join("debug").join("flotilla");
+        let elsewhere = tmp.path().join("elsewhere");
+        let on_path = tmp.path().join("bin");
+        std::fs::create_dir_all(&on_path).expect("mkdir");
+        std::fs::write(on_path.join("componentize-py"), "").expect("write");
+
+        let nothing = ToolSearch::default();
+        assert_eq!(
+            find_componentize_py(&nothing),
+            PathBuf::from("componentize-py")
+        );
+        // Beside the binary's checkout, whatever the current folder.
+        let from_exe = ToolSearch {
+            exe: Some(&exe),
+            cwd: Some(&elsewhere),
+            ..ToolSearch::default()
+        };
+        assert_eq!(
+            find_componentize_py(&from_exe),
+            tools.join("componentize-py")
+        );
+        // From the current folder inside a checkout.
+        let inside = checkout.join("plugins-src").join("x");
+        let from_cwd = ToolSearch {
+            cwd: Some(&inside),
+            ..ToolSearch::default()
+        };
+        assert_eq!(
+            find_componentize_py(&from_cwd),
+            tools.join("componentize-py")
+        );
+        // PATH comes before the checkout, the variable before everything.
+        let path = std::env::join_paths([&on_path]).expect("join");
+        let from_path = ToolSearch {
+            path: Some(path.clone()),
+            ..from_exe.clone()
+        };
+        assert_eq!(
+            find_componentize_py(&from_path),
+            PathBuf::from("componentize-py")
+        );
+        let named = ToolSearch {
+            named: Some(PathBuf::from("/opt/cpy/bin/componentize-py")),
+            path: Some(path),
+            ..from_exe
+        };
+        assert_eq!(
+            find_componentize_py(&named),
+            PathBuf::from("/opt/cpy/bin/componentize-py")
+        );
+    }
+
+    #[test]
+    fn the_install_script_installs_the_documented_version() {
+        let script = include_str!("../../scripts/install-plugin-tools.sh");
+        assert!(
+            script.contains(&format!(
+                "COMPONENTIZE_PY_VERSION=\"{COMPONENTIZE_PY_VERSION}\""
+            )),
+            "scripts/install-plugin-tools.sh and author::COMPONENTIZE_PY_VERSION disagree"
+        );
+    }
+
+    #[test]
     fn build_mistakes() {
         let tmp = TempDir::new("build-bad");
         let missing_tools = BuildConfig {
@@ -465,15 +618,19 @@ mod tests {
             rustc: tmp.path().join("no-rustc"),
         };
         let py = new_plugin("p", Lang::Python, tmp.path()).expect("python");
-        assert_eq!(
-            build_plugin(&py, &missing_tools)
-                .map_err(|e| e.to_string())
-                .err()
-                .as_deref(),
-            Some(
-                "componentize-py not found: run scripts/install-plugin-tools.sh, or `pip install \
-                 componentize-py`"
-            )
+        let err = build_plugin(&py, &missing_tools)
+            .map_err(|e| e.to_string())
+            .err()
+            .unwrap_or_default();
+        assert!(
+            err.starts_with(
+                "componentize-py not found: flotilla looks for it in $FLOTILLA_COMPONENTIZE_PY"
+            ),
+            "{err}"
+        );
+        assert!(
+            err.contains("PyPI package componentize-py, version 0.25.1"),
+            "{err}"
         );
         // Without the wasm32-wasip2 standard library (as on this project's machines), a Rust
         // plugin cannot be built, and the error says how to get it.

@@ -15,7 +15,8 @@ use wasmtime::{PoolConcurrencyLimitError, Store, Trap, WasmBacktrace};
 
 use crate::cache;
 use crate::error::{
-    ErrorKind, LoadError, LoadErrorKind, LoadErrors, PluginError, truncate_message,
+    ErrorKind, HostError, LoadError, LoadErrorKind, LoadErrors, Output, PluginError,
+    truncate_message,
 };
 use crate::limits::Limits;
 use crate::runtime::{Runtime, runtime};
@@ -75,24 +76,65 @@ impl fmt::Debug for Digest {
 }
 
 /// How a host loads and runs plugins.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct HostConfig {
     /// Where compiled plugins are cached across runs (`None`: compile in every process).
     pub cache_dir: Option<PathBuf>,
+    /// The size the cache folder is pruned to after each new entry, least recently used first
+    /// (default 1 GiB).
+    pub cache_max_bytes: u64,
+    /// Whether compiling a plugin (its first use, or every use without a cache) is announced.
+    pub compile_notice: CompileNotice,
     /// The clock and random seed plugins see.
     pub sandbox: SandboxConfig,
     /// Limits of plugins that have no limits file, and the base a limits file changes.
     pub default_limits: Limits,
 }
 
+impl Default for HostConfig {
+    fn default() -> Self {
+        HostConfig {
+            cache_dir: None,
+            cache_max_bytes: cache::DEFAULT_MAX_BYTES,
+            compile_notice: CompileNotice::Silent,
+            sandbox: SandboxConfig::default(),
+            default_limits: Limits::default(),
+        }
+    }
+}
+
 impl HostConfig {
-    /// The default configuration with the user's cache directory (`$FLOTILLA_CACHE_DIR/plugins`,
-    /// `$XDG_CACHE_HOME/flotilla/plugins` or `~/.cache/flotilla/plugins`).
+    /// The configuration of a command a person runs: the user's cache directory
+    /// (`$FLOTILLA_CACHE_DIR/plugins`, `$XDG_CACHE_HOME/flotilla/plugins` or
+    /// `~/.cache/flotilla/plugins`) bounded by `FLOTILLA_PLUGIN_CACHE_MAX` (e.g. `500M`, `2G`;
+    /// default 1G, a value that is not a size is ignored), and a line on stderr when a plugin
+    /// is compiled.
     pub fn with_user_cache() -> HostConfig {
         HostConfig {
             cache_dir: cache::default_dir(),
+            cache_max_bytes: cache::max_bytes_from_env(),
+            compile_notice: CompileNotice::Stderr,
             ..HostConfig::default()
         }
+    }
+}
+
+/// Compiling a large plugin (a Python one: seconds) is announced so a first run does not look
+/// hung: `compiling plugin "netalloc" (first use, cached afterwards)…`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum CompileNotice {
+    #[default]
+    Silent,
+    /// One line on the process's stderr before each compilation.
+    Stderr,
+}
+
+/// The line [`CompileNotice::Stderr`] prints before compiling plugin `name`.
+pub fn compile_notice_line(name: &str, cached: bool) -> String {
+    if cached {
+        format!("compiling plugin {name:?} (first use, cached afterwards)…")
+    } else {
+        format!("compiling plugin {name:?}…")
     }
 }
 
@@ -136,7 +178,7 @@ impl PluginHost {
 
     /// Whether calls get their instances from the pooling allocator (false only where the
     /// address space it reserves was refused, e.g. under a tight `ulimit -v`).
-    pub fn pooling_allocator(&self) -> Result<bool, String> {
+    pub fn pooling_allocator(&self) -> Result<bool, HostError> {
         runtime().map(|rt| rt.pooling)
     }
 
@@ -239,9 +281,9 @@ impl PluginHost {
         wasm: &[u8],
         limits: Limits,
     ) -> Result<Plugin, LoadErrorKind> {
-        let runtime = runtime().map_err(LoadErrorKind::Host)?;
+        let runtime = runtime()?;
         let digest = Digest::of(wasm);
-        let (component, loaded_from) = self.component(runtime, &digest, wasm)?;
+        let (component, loaded_from) = self.component(runtime, name, &digest, wasm)?;
         let pre = runtime
             .linker
             .instantiate_pre(&component)
@@ -262,22 +304,28 @@ impl PluginHost {
     fn component(
         &self,
         runtime: &Runtime,
+        name: &str,
         digest: &Digest,
         wasm: &[u8],
     ) -> Result<(Component, LoadedFrom), LoadErrorKind> {
         if let Some(component) = self.compiled.lock().get(digest) {
             return Ok((component.clone(), LoadedFrom::Memory));
         }
+        let key = digest.hex();
         let cached = self.config.cache_dir.as_deref().and_then(|dir| {
-            cache::load(&runtime.engine, dir, digest).map(|c| (c, LoadedFrom::DiskCache))
+            cache::load(&runtime.engine, dir, &key).map(|c| (c, LoadedFrom::DiskCache))
         });
         let (component, from) = match cached {
             Some(hit) => hit,
             None => {
+                if self.config.compile_notice == CompileNotice::Stderr {
+                    let cached = self.config.cache_dir.is_some();
+                    eprintln!("{}", compile_notice_line(name, cached));
+                }
                 let component = Component::from_binary(&runtime.engine, wasm)
                     .map_err(|e| LoadErrorKind::Compile(format!("{e:#}")))?;
                 if let Some(dir) = &self.config.cache_dir {
-                    cache::store(dir, digest, &component);
+                    cache::store(dir, &key, &component, self.config.cache_max_bytes);
                 }
                 (component, LoadedFrom::Compiled)
             }
@@ -316,6 +364,7 @@ impl Plugins {
                 kind: ErrorKind::NotFound {
                     known: self.plugins.keys().cloned().collect(),
                 },
+                output: Output::default(),
             }),
         }
     }
@@ -333,8 +382,12 @@ impl Plugins {
     }
 }
 
-/// Results by request JSON (errors too: they are as deterministic as answers).
-type Memo = HashMap<Box<[u8]>, Result<serde_json::Value, ErrorKind>>;
+/// Results by request JSON (errors too, with what the plugin wrote: they are as deterministic
+/// as answers).
+type Memo = HashMap<Box<[u8]>, Result<serde_json::Value, Failure>>;
+
+/// A failed call: what went wrong and what the plugin wrote.
+type Failure = (ErrorKind, Output);
 
 /// One loaded plugin: its compiled code, ready to instantiate, and its limits.
 pub struct Plugin {
@@ -366,8 +419,8 @@ pub struct CallReport {
     pub fuel_used: u64,
     /// Wall time of the call, from waiting for a slot to tearing the sandbox down.
     pub wall_time: Duration,
-    /// What the plugin wrote to stdout/stderr (the first few KiB).
-    pub output: String,
+    /// What the plugin wrote to stdout and stderr (the last few KiB of each).
+    pub output: Output,
 }
 
 impl Plugin {
@@ -390,14 +443,14 @@ impl Plugin {
     /// Calls the plugin, memoised by request.
     pub fn call(&self, request: &Request<'_>) -> Result<serde_json::Value, PluginError> {
         let json = serde_json::to_string(request)
-            .map_err(|e| self.error(ErrorKind::BadRequest(e.to_string())))?;
+            .map_err(|e| self.error((ErrorKind::BadRequest(e.to_string()), Output::default())))?;
         if let Some(hit) = self.memo.lock().get(json.as_bytes()) {
-            return hit.clone().map_err(|kind| self.error(kind));
+            return hit.clone().map_err(|failure| self.error(failure));
         }
         let (result, _) = self.execute(&json);
         let memoisable = !matches!(
             result,
-            Err(ErrorKind::Timeout { .. } | ErrorKind::Instantiate(_))
+            Err((ErrorKind::Timeout { .. } | ErrorKind::Instantiate(_), _))
         );
         if memoisable {
             let mut memo = self.memo.lock();
@@ -405,7 +458,7 @@ impl Plugin {
                 memo.insert(json.into_bytes().into_boxed_slice(), result.clone());
             }
         }
-        result.map_err(|kind| self.error(kind))
+        result.map_err(|failure| self.error(failure))
     }
 
     /// Runs the plugin on a request given as JSON text, unmemoised, and reports its cost.
@@ -413,7 +466,7 @@ impl Plugin {
         let started = Instant::now();
         let (result, stats) = self.execute(request_json);
         CallReport {
-            result: result.map_err(|kind| self.error(kind)),
+            result: result.map_err(|failure| self.error(failure)),
             fuel_used: stats.fuel_used,
             wall_time: started.elapsed(),
             output: stats.output,
@@ -430,7 +483,7 @@ impl Plugin {
             let _ticking = self.runtime.ticking();
             self.pre.instantiate(&mut store).map_err(|e| {
                 let kind = self.classify(e, &store, true);
-                self.error(kind)
+                self.error((kind, store.data().output()))
             })?
         };
         Ok(PluginInstance {
@@ -440,11 +493,12 @@ impl Plugin {
         })
     }
 
-    fn error(&self, kind: ErrorKind) -> PluginError {
+    fn error(&self, (kind, output): Failure) -> PluginError {
         PluginError {
             plugin: self.name.clone(),
             digest: Some(self.digest.short()),
             kind,
+            output,
         }
     }
 
@@ -474,21 +528,22 @@ impl Plugin {
     }
 
     /// One call in a fresh sandbox.
-    fn execute(&self, request: &str) -> (Result<serde_json::Value, ErrorKind>, Stats) {
+    fn execute(&self, request: &str) -> (Result<serde_json::Value, Failure>, Stats) {
         let _slot = self.runtime.enter();
         let mut store = self.store(self.seed(request.as_bytes()));
         let result = match self.pre.instantiate(&mut store) {
             Ok(resolver) => self.invoke(&resolver, &mut store, request),
             Err(e) => Err(self.classify(e, &store, true)),
         };
+        let output = store.data().output();
         let stats = Stats {
             fuel_used: self
                 .limits
                 .fuel
                 .saturating_sub(store.get_fuel().unwrap_or(0)),
-            output: store.data().output_text(),
+            output: output.clone(),
         };
-        (result, stats)
+        (result.map_err(|kind| (kind, output)), stats)
     }
 
     fn invoke(
@@ -515,7 +570,7 @@ impl Plugin {
                 limit,
             });
         }
-        serde_json::from_str(text).map_err(|e| ErrorKind::BadJson(e.to_string()))
+        serde_json::from_str(text).map_err(|e| ErrorKind::bad_json(text, &e))
     }
 
     /// Turns a wasmtime error into the kind of failure it is.
@@ -545,9 +600,7 @@ impl Plugin {
             }
         }
         if let Some(exit) = e.downcast_ref::<wasmtime_wasi::I32Exit>() {
-            return ErrorKind::Trap(
-                self.with_output(format!("exited with code {}", exit.0), store),
-            );
+            return ErrorKind::Trap(format!("exited with code {}", exit.0));
         }
         if e.is::<PoolConcurrencyLimitError>() || (instantiating && !e.is::<Trap>()) {
             return ErrorKind::Instantiate(format!("{:#}", e));
@@ -569,22 +622,13 @@ impl Plugin {
                 message.push(')');
             }
         }
-        ErrorKind::Trap(self.with_output(message, store))
-    }
-
-    fn with_output(&self, mut message: String, store: &Store<Sandbox>) -> String {
-        let output = store.data().output_text();
-        if !output.is_empty() {
-            message.push_str("; plugin output:\n");
-            message.push_str(&output);
-        }
-        truncate_message(message, MAX_MESSAGE_BYTES)
+        ErrorKind::Trap(truncate_message(message, MAX_MESSAGE_BYTES))
     }
 }
 
 struct Stats {
     fuel_used: u64,
-    output: String,
+    output: Output,
 }
 
 /// A plugin instance kept across calls (see [`Plugin::instance`]).
@@ -611,19 +655,20 @@ impl PluginInstance<'_> {
         match self.resolver.call_resolve(&mut self.store, request_json) {
             Ok(Ok(text)) if text.len() > plugin.limits.max_output_bytes => {
                 let limit = plugin.limits.max_output_bytes;
-                Err(plugin.error(ErrorKind::OutputTooLarge {
+                let kind = ErrorKind::OutputTooLarge {
                     len: text.len(),
                     limit,
-                }))
+                };
+                Err(plugin.error((kind, self.store.data().output())))
             }
             Ok(Ok(text)) => Ok(text),
-            Ok(Err(message)) => Err(plugin.error(ErrorKind::Guest(truncate_message(
-                message,
-                MAX_MESSAGE_BYTES,
-            )))),
+            Ok(Err(message)) => {
+                let kind = ErrorKind::Guest(truncate_message(message, MAX_MESSAGE_BYTES));
+                Err(plugin.error((kind, self.store.data().output())))
+            }
             Err(e) => {
                 let kind = plugin.classify(e, &self.store, false);
-                Err(plugin.error(kind))
+                Err(plugin.error((kind, self.store.data().output())))
             }
         }
     }
@@ -1011,7 +1056,7 @@ mod tests {
         );
 
         // A damaged cache file is dropped and the plugin compiled again.
-        let path = cache::path_for(cache.path(), &Digest::of(&bytes));
+        let path = cache::path_for(cache.path(), &Digest::of(&bytes).hex());
         std::fs::write(&path, b"garbage").expect("damage");
         assert_eq!(
             from(&PluginHost::new(config.clone())),

@@ -36,15 +36,19 @@ mod v0_1_0;
 mod fixtures;
 
 pub use author::{
-    AuthorError, BuildConfig, Lang, TestReport, build_plugin, new_plugin, test_plugin,
-    test_plugin_as, test_plugin_with,
+    AuthorError, BuildConfig, COMPONENTIZE_PY_VAR, COMPONENTIZE_PY_VERSION, Lang, TestReport,
+    ToolSearch, build_plugin, find_componentize_py, new_plugin, test_plugin, test_plugin_as,
+    test_plugin_with,
 };
-pub use error::{ErrorKind, LoadError, LoadErrorKind, LoadErrors, PluginError};
+pub use cache::{DEFAULT_MAX_BYTES as DEFAULT_CACHE_MAX_BYTES, MAX_BYTES_VAR as CACHE_MAX_VAR};
+pub use error::{
+    EXCERPT_CHARS, ErrorKind, HostError, LoadError, LoadErrorKind, LoadErrors, Output, PluginError,
+};
 pub use host::{
-    CallReport, Digest, HostConfig, LoadedFrom, Plugin, PluginHost, PluginInstance, Plugins,
-    Request,
+    CallReport, CompileNotice, Digest, HostConfig, LoadedFrom, Plugin, PluginHost, PluginInstance,
+    Plugins, Request, compile_notice_line,
 };
-pub use limits::Limits;
+pub use limits::{Limits, LimitsError};
 pub use sandbox::SandboxConfig;
 
 /// The contract version this host implements (`package flotilla:plugin@0.1.0`).

@@ -33,7 +33,7 @@ impl Limits {
 
     /// Parses a limits file (`fuel`, `timeoutMs`, `memoryMiB`, `maxOutputBytes`, all optional);
     /// unknown fields and out-of-range values are errors. Fields left out keep `defaults`.
-    pub fn from_yaml(text: &str, defaults: Limits) -> Result<Limits, String> {
+    pub fn from_yaml(text: &str, defaults: Limits) -> Result<Limits, LimitsError> {
         // An empty file (or one holding only comments) sets nothing.
         if text.lines().all(|l| {
             let l = l.trim();
@@ -42,8 +42,8 @@ impl Limits {
             return Ok(defaults);
         }
         let options = serde_saphyr::options! { with_snippet: false };
-        let spec: LimitsSpec =
-            serde_saphyr::from_str_with_options(text, options).map_err(|e| e.to_string())?;
+        let spec: LimitsSpec = serde_saphyr::from_str_with_options(text, options)
+            .map_err(|e| LimitsError::Syntax(e.to_string()))?;
         let mut limits = defaults;
         if let Some(fuel) = spec.fuel {
             limits.fuel = in_range("fuel", fuel, 1, Self::MAX_FUEL)?;
@@ -92,13 +92,31 @@ struct LimitsSpec {
     max_output_bytes: Option<u64>,
 }
 
-fn in_range(field: &str, value: u64, min: u64, max: u64) -> Result<u64, String> {
+/// A limits file that does not parse or holds an out-of-range value.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum LimitsError {
+    /// Not YAML, not a mapping, an unknown field or a value of the wrong type.
+    #[error("{0}")]
+    Syntax(String),
+    #[error("{field} must be between {min} and {max}, got {value}")]
+    OutOfRange {
+        field: &'static str,
+        value: u64,
+        min: u64,
+        max: u64,
+    },
+}
+
+fn in_range(field: &'static str, value: u64, min: u64, max: u64) -> Result<u64, LimitsError> {
     if (min..=max).contains(&value) {
         Ok(value)
     } else {
-        Err(format!(
-            "{field} must be between {min} and {max}, got {value}"
-        ))
+        Err(LimitsError::OutOfRange {
+            field,
+            value,
+            min,
+            max,
+        })
     }
 }
 

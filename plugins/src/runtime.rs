@@ -11,6 +11,7 @@ use wasmtime::component::{Linker, Resource};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, OptLevel, PoolingAllocationConfig};
 use wasmtime_wasi::p2::DynPollable;
 
+use crate::error::HostError;
 use crate::limits::Limits;
 use crate::sandbox::Sandbox;
 
@@ -43,12 +44,14 @@ pub(crate) struct Runtime {
 
 /// The runtime, started on first use. An error (no thread, no address space) is kept and
 /// returned to every caller.
-pub(crate) fn runtime() -> Result<&'static Runtime, String> {
+pub(crate) fn runtime() -> Result<&'static Runtime, HostError> {
     static RUNTIME: OnceLock<Result<Runtime, String>> = OnceLock::new();
     RUNTIME
         .get_or_init(Runtime::start)
         .as_ref()
-        .map_err(Clone::clone)
+        .map_err(|message| HostError {
+            message: message.clone(),
+        })
 }
 
 fn engine_config(pooling: bool) -> Config {

@@ -1,15 +1,23 @@
 //! What a plugin sees of the world: WASI 0.2 with no files, network, environment or arguments,
 //! a fixed clock, seeded randomness, captured output, and a memory limiter.
 
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::task::{Context, Poll};
 use std::time::Duration;
 
+use parking_lot::Mutex;
 use wasmtime::ResourceLimiter;
 use wasmtime::component::ResourceTable;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::cli::{IsTerminal, StdoutStream};
+use wasmtime_wasi::p2::{OutputStream, Pollable, StreamResult};
 use wasmtime_wasi::{HostMonotonicClock, HostWallClock, WasiCtx, WasiCtxView, WasiView};
 
-/// How much of the plugin's stdout/stderr is kept to explain a trap.
-const OUTPUT_CAPTURE_BYTES: usize = 4096;
+use crate::error::Output;
+
+/// How much of each of the plugin's stdout and stderr is kept: the last 4 KiB.
+pub(crate) const OUTPUT_CAPTURE_BYTES: usize = 4096;
 
 /// The largest table a plugin may grow (elements).
 const MAX_TABLE_ELEMENTS: usize = 1 << 20;
@@ -39,16 +47,18 @@ pub(crate) struct Sandbox {
     wasi: WasiCtx,
     table: ResourceTable,
     pub(crate) limiter: MemoryLimiter,
-    pub(crate) output: MemoryOutputPipe,
+    stdout: TailPipe,
+    stderr: TailPipe,
 }
 
 impl Sandbox {
     /// A sandbox for one call; `seed` should be derived from the plugin and the request.
     pub(crate) fn new(config: &SandboxConfig, memory_bytes: u64, seed: u64) -> Sandbox {
-        let output = MemoryOutputPipe::new(OUTPUT_CAPTURE_BYTES);
+        let stdout = TailPipe::new(OUTPUT_CAPTURE_BYTES);
+        let stderr = TailPipe::new(OUTPUT_CAPTURE_BYTES);
         let mut wasi = WasiCtx::builder();
-        wasi.stdout(output.clone())
-            .stderr(output.clone())
+        wasi.stdout(stdout.clone())
+            .stderr(stderr.clone())
             .wall_clock(FixedWallClock(Duration::from_secs(config.wall_clock_secs)))
             .monotonic_clock(FixedMonotonicClock)
             .secure_random(SplitMix64::new(seed))
@@ -66,15 +76,131 @@ impl Sandbox {
                 used: 0,
                 exceeded: false,
             },
-            output,
+            stdout,
+            stderr,
         }
     }
 
-    /// The captured stdout/stderr, lossily decoded, trimmed.
-    pub(crate) fn output_text(&self) -> String {
-        String::from_utf8_lossy(&self.output.contents())
-            .trim()
-            .to_string()
+    /// What the plugin wrote so far (the last few KiB of each stream).
+    pub(crate) fn output(&self) -> Output {
+        Output {
+            stdout: self.stdout.text(),
+            stderr: self.stderr.text(),
+        }
+    }
+}
+
+/// An output stream that never fills up: it keeps the last `capacity` bytes written and counts
+/// the rest, so a chatty plugin neither traps nor grows the host's memory.
+#[derive(Clone)]
+pub(crate) struct TailPipe {
+    inner: Arc<Mutex<Tail>>,
+}
+
+struct Tail {
+    capacity: usize,
+    kept: VecDeque<u8>,
+    dropped: u64,
+}
+
+impl TailPipe {
+    pub(crate) fn new(capacity: usize) -> TailPipe {
+        TailPipe {
+            inner: Arc::new(Mutex::new(Tail {
+                capacity,
+                kept: VecDeque::new(),
+                dropped: 0,
+            })),
+        }
+    }
+
+    fn push(&self, bytes: &[u8]) {
+        let mut tail = self.inner.lock();
+        let capacity = tail.capacity;
+        let skip = bytes.len().saturating_sub(capacity);
+        tail.dropped += skip as u64;
+        tail.kept.extend(&bytes[skip..]);
+        let excess = tail.kept.len().saturating_sub(capacity);
+        tail.kept.drain(..excess);
+        tail.dropped += excess as u64;
+    }
+
+    /// The kept bytes, lossily decoded and trimmed, after a note of how much came before.
+    pub(crate) fn text(&self) -> String {
+        let tail = self.inner.lock();
+        let (a, b) = tail.kept.as_slices();
+        let mut bytes = Vec::with_capacity(a.len() + b.len());
+        bytes.extend_from_slice(a);
+        bytes.extend_from_slice(b);
+        let text = String::from_utf8_lossy(&bytes);
+        // A cut may fall inside a character: drop its replacement character at the start.
+        let text = if tail.dropped > 0 {
+            text.trim_start_matches('\u{fffd}')
+        } else {
+            &text
+        };
+        let text = text.trim();
+        if tail.dropped > 0 && !text.is_empty() {
+            format!("[… {} earlier bytes not kept]\n{text}", tail.dropped)
+        } else {
+            text.to_string()
+        }
+    }
+}
+
+impl IsTerminal for TailPipe {
+    fn is_terminal(&self) -> bool {
+        false
+    }
+}
+
+impl StdoutStream for TailPipe {
+    fn p2_stream(&self) -> Box<dyn OutputStream> {
+        Box::new(self.clone())
+    }
+
+    fn async_stream(&self) -> Box<dyn tokio::io::AsyncWrite + Send + Sync> {
+        Box::new(self.clone())
+    }
+}
+
+impl OutputStream for TailPipe {
+    fn write(&mut self, bytes: bytes::Bytes) -> StreamResult<()> {
+        self.push(&bytes);
+        Ok(())
+    }
+
+    fn flush(&mut self) -> StreamResult<()> {
+        Ok(())
+    }
+
+    fn check_write(&mut self) -> StreamResult<usize> {
+        // Always room: old bytes make way for new ones.
+        Ok(64 * 1024)
+    }
+}
+
+#[wasmtime_wasi::async_trait]
+impl Pollable for TailPipe {
+    async fn ready(&mut self) {}
+}
+
+impl tokio::io::AsyncWrite for TailPipe {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        _cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        self.push(buf);
+        Poll::Ready(Ok(buf.len()))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, _cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Poll::Ready(Ok(()))
     }
 }
 
@@ -218,6 +344,29 @@ mod tests {
         let second = b.next().to_le_bytes();
         assert_eq!(&buf[..8], &first);
         assert_eq!(&buf[8..], &second[..3]);
+    }
+
+    #[test]
+    fn tail_pipes_keep_the_last_bytes() {
+        let check = |capacity: usize, writes: &[&str], expect: &str| {
+            let pipe = TailPipe::new(capacity);
+            for w in writes {
+                pipe.push(w.as_bytes());
+            }
+            assert_eq!(pipe.text(), expect, "{writes:?} into {capacity}");
+        };
+        check(8, &[], "");
+        check(8, &["hello\n"], "hello");
+        check(8, &["abc", "def"], "abcdef");
+        check(
+            8,
+            &["abcdef", "ghijkl"],
+            "[… 4 earlier bytes not kept]\nefghijkl",
+        );
+        check(4, &["0123456789"], "[… 6 earlier bytes not kept]\n6789");
+        // "é" is two bytes: a cut through it is not shown as a broken character.
+        check(3, &["xéab"], "[… 2 earlier bytes not kept]\nab");
+        check(8, &["ab", "   \n"], "ab");
     }
 
     #[test]

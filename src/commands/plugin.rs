@@ -184,9 +184,6 @@ fn test(plugin: &str, cluster: &str, service: &str, args: &[String], fleet: &Pat
         Ok(report) => report,
         Err(e) => return fail(&e),
     };
-    if !report.output.is_empty() {
-        eprintln!("-- the plugin wrote:\n{}\n--", report.output);
-    }
     let fuel = report.fuel_used;
     let limit = report.limits.fuel;
     let used = format!(
@@ -199,10 +196,14 @@ fn test(plugin: &str, cluster: &str, service: &str, args: &[String], fleet: &Pat
         Ok(answer) => {
             let text = serde_json::to_string_pretty(&answer).unwrap_or_else(|_| answer.to_string());
             println!("{text}");
+            if !report.output.is_empty() {
+                eprintln!("{}", report.output);
+            }
             eprintln!("{used}");
             ExitCode::from(exit::SUCCESS)
         }
         Err(e) => {
+            // The error shows what the plugin wrote.
             eprintln!("error: {e}");
             eprintln!("{used}");
             ExitCode::from(exit::DIAGNOSTICS)

@@ -233,33 +233,55 @@ impl FleetPlugins {
 
     /// Calls plugin `name` (memoised by request for the compile). The error names the plugin
     /// and its digest, or says that there is no such plugin.
-    pub fn call(&self, name: &str, request: &Request<'_>) -> Result<serde_json::Value, String> {
+    pub fn call(&self, name: &str, request: &Request<'_>) -> Result<serde_json::Value, CallError> {
         match self.plugins.get(name) {
-            Some(plugin) => plugin.call(request).map_err(|e| e.to_string()),
-            None if self.broken.contains(name) => Err(format!(
-                "plugin {name:?} did not load (see the errors about its files in {DIR}/)"
-            )),
-            None => Err(self.not_found(name)),
+            Some(plugin) => Ok(plugin.call(request)?),
+            None if self.broken.contains(name) => Err(CallError::NotLoaded {
+                name: name.to_owned(),
+            }),
+            None => {
+                let known: Vec<&str> = self.names().collect();
+                Err(CallError::NotFound {
+                    name: name.to_owned(),
+                    suggestion: suggest(name, known.iter().copied()).map(str::to_owned),
+                    known: known.iter().map(|k| (*k).to_owned()).collect(),
+                })
+            }
         }
     }
+}
 
-    fn not_found(&self, name: &str) -> String {
-        let known: Vec<&str> = self.names().collect();
-        let list = if known.is_empty() {
-            "none".to_owned()
-        } else {
-            known.join(", ")
-        };
-        match suggest(name, known.iter().copied()) {
-            Some(best) => format!(
-                "there is no plugin {name:?} in this fleet (no {DIR}/{name}.wasm): did you mean \
-                 {best:?}? (the fleet's plugins: {list})"
-            ),
-            None => format!(
-                "there is no plugin {name:?} in this fleet (no {DIR}/{name}.wasm; the fleet's \
-                 plugins: {list})"
-            ),
-        }
+/// A `plugin` call that failed.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CallError {
+    /// The plugin ran and failed (its message, a trap, a limit, …; with what it wrote).
+    #[error(transparent)]
+    Plugin(#[from] plugins::PluginError),
+    /// The plugin's files are in the fleet but did not load (already reported).
+    #[error("plugin {name:?} did not load (see the errors about its files in {dir}/)", dir = DIR)]
+    NotLoaded { name: String },
+    /// No plugin of that name in the fleet.
+    #[error(
+        "there is no plugin {name:?} in this fleet (no {dir}/{name}.wasm{tail}",
+        dir = DIR,
+        tail = not_found_tail(.suggestion.as_deref(), .known)
+    )]
+    NotFound {
+        name: String,
+        suggestion: Option<String>,
+        known: Vec<String>,
+    },
+}
+
+fn not_found_tail(suggestion: Option<&str>, known: &[String]) -> String {
+    let list = if known.is_empty() {
+        "none".to_owned()
+    } else {
+        known.join(", ")
+    };
+    match suggestion {
+        Some(best) => format!("): did you mean {best:?}? (the fleet's plugins: {list})"),
+        None => format!("; the fleet's plugins: {list})"),
     }
 }
 
@@ -329,7 +351,9 @@ fn call(plugins: &FleetPlugins, ctx: &mut dyn Context, args: &[Value]) -> FuncRe
         service: &scope.service,
         args: &args,
     };
-    let answer = plugins.call(name, &request).map_err(FuncError::new)?;
+    let answer = plugins
+        .call(name, &request)
+        .map_err(|e| FuncError::new(e.to_string()))?;
     let text = serde_json::to_string(&answer).map_err(|e| FuncError::new(e.to_string()))?;
     encoding::from_json(&text).map_err(|e| {
         FuncError::new(format!(
@@ -406,12 +430,24 @@ mod tests {
             args: &[],
         };
         assert_eq!(
-            plugins.call("netalloc", &request),
+            plugins
+                .call("netalloc", &request)
+                .map_err(|e| e.to_string()),
             Err(
                 "there is no plugin \"netalloc\" in this fleet (no plugins/netalloc.wasm; the \
                  fleet's plugins: none)"
                     .to_owned()
             )
+        );
+        let known = CallError::NotFound {
+            name: "netaloc".into(),
+            suggestion: Some("netalloc".into()),
+            known: vec!["netalloc".into(), "regions".into()],
+        };
+        assert_eq!(
+            known.to_string(),
+            "there is no plugin \"netaloc\" in this fleet (no plugins/netaloc.wasm): did you mean \
+             \"netalloc\"? (the fleet's plugins: netalloc, regions)"
         );
     }
 
