@@ -275,22 +275,34 @@ impl Review {
     }
 
     /// The changes gathered per release: clusters whose change of a release shows the same
-    /// text form one group. Sorted by release name, then kind, then first cluster.
+    /// text (hunk line numbers aside, since the same change often sits a few lines apart in
+    /// manifests of different clusters) form one group. A group shows the line numbers when
+    /// they are the same on all its clusters, `@@ … @@` otherwise. Sorted by release name,
+    /// then kind, then clusters.
     pub fn groups(&self, config: RenderConfig) -> Vec<Group> {
-        let mut groups: BTreeMap<(String, ChangeKind, String, Vec<String>), Vec<String>> =
-            BTreeMap::new();
+        type Key = (String, ChangeKind, String, Vec<String>);
+        let mut groups: BTreeMap<Key, (Vec<String>, Vec<String>)> = BTreeMap::new();
         for c in &self.clusters {
             for r in &c.releases {
                 let body = body(r, config.full);
-                groups
-                    .entry((r.name().to_owned(), r.kind(), r.service().to_owned(), body))
-                    .or_default()
-                    .push(c.cluster.clone());
+                let key = (
+                    r.name().to_owned(),
+                    r.kind(),
+                    r.service().to_owned(),
+                    body.iter().map(|l| without_line_numbers(l)).collect(),
+                );
+                let (clusters, shown) = groups
+                    .entry(key.clone())
+                    .or_insert_with(|| (Vec::new(), body.clone()));
+                if *shown != body {
+                    shown.clone_from(&key.3);
+                }
+                clusters.push(c.cluster.clone());
             }
         }
         let mut out: Vec<Group> = groups
             .into_iter()
-            .map(|((release, kind, service, body), clusters)| Group {
+            .map(|((release, kind, service, _), (clusters, body))| Group {
                 release,
                 service,
                 kind,
@@ -355,6 +367,14 @@ impl Review {
             self.clusters.len(),
             if self.clusters.len() == 1 { "" } else { "s" }
         )
+    }
+}
+
+/// A unified diff's hunk header without its line numbers (`@@ … @@`); other lines as they are.
+fn without_line_numbers(line: &str) -> String {
+    match line.strip_prefix("@@ ").and_then(|rest| rest.find(" @@")) {
+        Some(_) => "@@ … @@".to_owned(),
+        None => line.to_owned(),
     }
 }
 
@@ -708,7 +728,7 @@ mod tests {
             "new clusters: d\n\
              - db on cluster b\n    namespace ns, wave 0, chart app 1.0.0\n    - StatefulSet\n\
              + web on cluster d\n    namespace ns, wave 0, chart app 1.0.0\n    + Deployment web\n    + Service web\n\
-             ~ web on 2 clusters: a, b\n    @@ -3,4 +3,4 @@\n     metadata:\n       name: web\n     spec:\n    -  replicas: 1\n    +  replicas: 3\n\
+             ~ web on 2 clusters: a, b\n    @@ -3,7 +3,7 @@\n     metadata:\n       name: web\n     spec:\n    -  replicas: 1\n    +  replicas: 3\n     ---\n     kind: Service\n     metadata:\n\
              ~ web on cluster c\n    @@ -1 +1 @@\n    -x: 1\n    +x: 2\n\
              1 release added, 1 removed, 3 changed, on 4 clusters\n"
         );
@@ -724,6 +744,18 @@ mod tests {
             full.contains("\x1b[1m~ web on 2 clusters: a, b\x1b[0m\n"),
             "{full}"
         );
+
+        // The same change a line further down on another cluster is the same group.
+        let shifted = format!("# a comment\n{WEB}");
+        let moved = shifted.replace("replicas: 1", "replicas: 3");
+        let (old2, om2) = bundle(&[("a", &[("web", WEB)]), ("b", &[("web", shifted.as_str())])]);
+        let (new2, nm2) = bundle(&[
+            ("a", &[("web", scaled.as_str())]),
+            ("b", &[("web", moved.as_str())]),
+        ]);
+        let groups = review(Some((&old2, &om2)), (&new2, &nm2)).groups(RenderConfig::default());
+        assert_eq!(groups.len(), 1, "{groups:?}");
+        assert_eq!(groups[0].body[0], "@@ … @@");
 
         let only = r.filter(&Filter {
             services: vec!["db".into()],
