@@ -8,6 +8,7 @@ mod auth;
 mod plan;
 mod plugin;
 mod policy;
+mod review;
 mod secrets;
 mod watch;
 

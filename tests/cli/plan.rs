@@ -286,22 +286,21 @@ fn review_accepts_rejects_and_checks() {
     std::fs::write(&service, text.replace("3{{ else }}1", "5{{ else }}1")).expect("written");
     let (code, out, _) = review("--check");
     assert_eq!(code, 1);
+    assert!(out.contains("~ cert-manager on "), "{out}");
     assert!(
-        out.contains("cluster aws-prod-use1\n  ~ cert-manager\n"),
-        "{out}"
-    );
-    assert!(
-        out.contains("-  replicas: 3\n      +  replicas: 5\n"),
+        out.contains("    -  replicas: 3\n    +  replicas: 5\n"),
         "{out}"
     );
     let accepted = tree(&Path::new(&fleet).join(".flotilla/accepted"));
     let (code, out, _) = review("--reject");
     assert_eq!(code, 0);
     assert!(
-        out.ends_with("rejected: the accepted plan is unchanged\n"),
+        out.contains("rejected: the accepted plan is unchanged"),
         "{out}"
     );
-    assert!(tree(&Path::new(&fleet).join(".flotilla/accepted")) == accepted);
+    let mut after = tree(&Path::new(&fleet).join(".flotilla/accepted"));
+    after.retain(|(name, _)| name != "rejected.json");
+    assert!(after == accepted);
     assert_eq!(review("--accept").0, 0);
     assert_eq!(review("--check").0, 0);
     // Without a decision and without a terminal, nothing is accepted.
@@ -309,7 +308,9 @@ fn review_accepts_rejects_and_checks() {
     let (code, out, _) = run(&["review", "--fleet", &fleet]);
     assert_eq!(code, 0);
     assert!(
-        out.ends_with("not accepted: run with --accept to accept it, --check to fail on changes\n"),
+        out.ends_with(
+            "not accepted: run with --accept [SERVICE…] to accept, --check to fail on changes\n"
+        ),
         "{out}"
     );
     assert_eq!(review("--check").0, 1);
