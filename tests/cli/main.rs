@@ -9,6 +9,7 @@ mod plan;
 mod plugin;
 mod policy;
 mod secrets;
+mod select;
 mod watch;
 
 /// `flotilla` in the repository's root, with compiled plugins cached under the target folder.
