@@ -194,26 +194,29 @@ pub fn compile_with<R: ChartRenderer>(
                 }
             }
         }
-        for (error, clusters) in failures {
-            let names: Vec<String> = clusters.iter().map(|c| format!("`{c}`")).collect();
-            let label = diags.label(
-                &spec.selector.file,
-                spec.selector.span.clone(),
-                "this selector",
-            );
+        if failures.is_empty() {
+            continue;
+        }
+        let Some((_, compiled)) = selectors.iter().find(|(n, _)| *n == service.as_str()) else {
+            continue;
+        };
+        let failed: Vec<(&ClusterName, &str)> = failures
+            .iter()
+            .flat_map(|(error, clusters)| clusters.iter().map(|c| (*c, *error)))
+            .collect();
+        for report in targeting::report_failures(compiled, &fleet, &failed) {
+            let range = spec.selector.file_range(report.failure.range.clone());
+            let label = diags.label(&spec.selector.file, range, report.label());
+            let help = match &report.help {
+                Some(h) => format!("the service is not deployed where its selector fails; {h}"),
+                None => "the service is not deployed where its selector fails".to_owned(),
+            };
             diags.push(
                 Diagnostic::error(
                     "cel::eval",
-                    format!(
-                        "the selector of `{name}` failed on {} {}: {error}",
-                        if names.len() == 1 { "cluster" } else { "clusters" },
-                        names.join(", ")
-                    ),
+                    format!("the selector of `{name}` failed {}", report.describe()),
                 )
-                .with_help(
-                    "the service is not deployed where its selector fails; guard optional \
-                     data with `has(...)`, e.g. `has(cluster.metadata.x) && cluster.metadata.x == 1`",
-                ),
+                .with_help(help),
                 vec![label],
             );
         }
@@ -294,8 +297,12 @@ fn finish_secrets(secrets: &resolvers::vault::Secrets, diags: &mut Diags<'_>) ->
 }
 
 fn report_selector(diags: &mut Diags<'_>, selector: &Embedded, problems: &[Problem]) {
+    // A block scalar's text ends with a line break: a range over the whole text stops at
+    // its last character, not at the next key.
+    let end = selector.text.trim_end().len();
     for p in problems {
-        let range = selector.file_range(p.range.clone());
+        let start = p.range.start.min(end);
+        let range = selector.file_range(start..p.range.end.clamp(start, end.max(start)));
         let label = diags.label(&selector.file, range, p.label.clone());
         let mut d = Diagnostic::error(p.code, p.message.clone());
         d.help = p.help.clone();
@@ -357,27 +364,19 @@ pub fn select(files: &FleetFiles, expr: &str, explain: bool) -> SelectRun {
                     explanations.insert(name.clone(), evaluator.explain(&compiled, &value));
                 }
             }
-            if !explain {
-                for (error, clusters) in failures {
-                    let names: Vec<String> = clusters.iter().map(|c| format!("`{c}`")).collect();
-                    let label = diags.label(COMMAND_LINE, 0..expr.len(), "this selector");
-                    diags.push(
-                        Diagnostic::error(
-                            "cel::eval",
-                            format!(
-                                "the selector failed on {} {}: {error}",
-                                if names.len() == 1 {
-                                    "cluster"
-                                } else {
-                                    "clusters"
-                                },
-                                names.join(", ")
-                            ),
-                        )
-                        .with_help("guard optional data with `has(...)`"),
-                        vec![label],
-                    );
-                }
+            let failed: Vec<(&ClusterName, &str)> = failures
+                .iter()
+                .flat_map(|(error, clusters)| clusters.iter().map(|c| (*c, error.as_str())))
+                .collect();
+            for report in targeting::report_failures(&compiled, &fleet, &failed) {
+                let range = selector.file_range(report.failure.range.clone());
+                let label = diags.label(COMMAND_LINE, range, report.label());
+                let mut d = Diagnostic::error(
+                    "cel::eval",
+                    format!("the selector failed {}", report.describe()),
+                );
+                d.help = report.help.clone();
+                diags.push(d, vec![label]);
             }
         }
     }

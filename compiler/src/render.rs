@@ -479,6 +479,32 @@ pub fn render<R: ChartRenderer>(
                 continue;
             }
         };
+        let unknown = crate::values::unknown_cluster_fields(&spec.values.text);
+        for (range, field) in &unknown {
+            let fields = crate::targeting::check::CLUSTER_FIELDS;
+            let help = match crate::diag::suggest(field, fields.iter().copied()) {
+                Some(s) => format!("did you mean `{s}`?"),
+                None => format!(
+                    "a cluster has {}; free-form data is under `.Cluster.metadata` and `.Cluster.tags`",
+                    fields
+                        .iter()
+                        .map(|f| format!("`{f}`"))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            };
+            diags.error_at(
+                "values::unknown-field",
+                format!("the values template of `{name}` reads `.Cluster.{field}`, but a cluster has no field `{field}`"),
+                &spec.values.file,
+                spec.values.file_range(range.clone()),
+                "unknown field",
+                Some(help),
+            );
+        }
+        if !unknown.is_empty() {
+            continue;
+        }
         let reads = cluster_reads(&spec.values.text);
         prepared.insert(
             name,

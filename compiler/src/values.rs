@@ -226,6 +226,48 @@ fn scan_action(action: &str, chains: &mut Vec<Vec<String>>) -> Option<usize> {
 
 pub use syntax::model::projection;
 
+/// The fields a template reads of `.Cluster` that no cluster has (`.Cluster.metdata`): the
+/// byte range of each such field's name in `text`, and the name. Only the actions are read
+/// (`{{ … }}`), not their string literals.
+pub fn unknown_cluster_fields(text: &str) -> Vec<(std::ops::Range<usize>, String)> {
+    let fields = crate::targeting::check::CLUSTER_FIELDS;
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while let Some(open) = text[i..].find("{{") {
+        let start = i + open + 2;
+        let end = text[start..].find("}}").map_or(b.len(), |e| start + e);
+        let mut j = start;
+        let mut quote: Option<u8> = None;
+        while j < end {
+            let c = b[j];
+            match quote {
+                Some(q) if c == b'\\' && q != b'`' => j += 1,
+                Some(q) if c == q => quote = None,
+                Some(_) => {}
+                None if matches!(c, b'"' | b'\'' | b'`') => quote = Some(c),
+                None if text[j..end].starts_with(".Cluster.")
+                    && (j == 0 || !is_ident(b[j - 1])) =>
+                {
+                    let name_start = j + ".Cluster.".len();
+                    let name_end = (name_start..end).find(|&k| !is_ident(b[k])).unwrap_or(end);
+                    let name = &text[name_start..name_end];
+                    if !name.is_empty() && !fields.contains(&name) {
+                        out.push((name_start..name_end, name.to_owned()));
+                    }
+                    j = name_end;
+                    continue;
+                }
+                None => {}
+            }
+            j += 1;
+        }
+        i = end;
+    }
+    out
+}
+
+
 /// Data (cluster metadata, `.Cluster`, `.Service`) as a template value. YAML integers stay
 /// integers (they are not Helm values, which would be float64), so that `eq .Cluster.x 3` and
 /// printing behave as written.
@@ -287,6 +329,17 @@ pub fn values_digest(values: &Map) -> Digest {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn unknown_cluster_fields_are_found_in_actions_only() {
+        let text = "a: {{ .Cluster.metdata.color }}\n.Cluster.nope\n\
+                    b: {{ $.Cluster.Region | quote }} {{ \".Cluster.x\" }} {{ .Cluster.tags.team }}";
+        let found = unknown_cluster_fields(text);
+        let names: Vec<&str> = found.iter().map(|(_, n)| n.as_str()).collect();
+        assert_eq!(names, ["metdata", "Region"]);
+        assert_eq!(&text[found[0].0.clone()], "metdata");
+        assert!(unknown_cluster_fields("{{ .Cluster.name }}{{ .Cluster }}").is_empty());
+    }
 
     #[test]
     fn reads_are_the_cluster_chains_or_everything() {

@@ -39,12 +39,17 @@ pub fn exec(args: Args) -> ExitCode {
     if !run.diagnostics.diagnostics.is_empty() {
         eprint!("{}", run.diagnostics.render_text());
     }
-    if run.diagnostics.has_errors() {
+    // With `--explain`, the clauses are shown even when the selector failed on some clusters
+    // (that is what they explain); the exit code says it failed either way.
+    if run.diagnostics.has_errors() && run.explanations.is_empty() {
         return ExitCode::from(exit::DIAGNOSTICS);
     }
     match args.output {
         Output::Text => print!("{}", run.render_text()),
         Output::Json => print!("{}", run.render_json()),
+    }
+    if run.diagnostics.has_errors() {
+        return ExitCode::from(exit::DIAGNOSTICS);
     }
     ExitCode::from(exit::SUCCESS)
 }

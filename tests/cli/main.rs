@@ -10,6 +10,7 @@ mod plugin;
 mod policy;
 mod review;
 mod secrets;
+mod select;
 mod watch;
 
 /// `flotilla` in the repository's root, with compiled plugins cached under the target folder.

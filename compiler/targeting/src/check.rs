@@ -19,6 +19,8 @@ use cel::common::ast::{Expr, IdedExpr, LiteralValue};
 
 use syntax::diag::suggest;
 
+use crate::functions;
+
 /// The largest evaluation cost bound a selector may have.
 pub const MAX_COST: u64 = 1_000_000;
 /// The deepest expression tree a selector may have.
@@ -96,12 +98,11 @@ impl Ty {
         }
     }
 
-    /// Whether `==` between the two types can be true (or is allowed by CEL's checker).
+    /// Whether CEL's checker allows `==` (and `in`) between the two types: the same type, or
+    /// one unknown until it runs. As in cel-go, `1 == 1.0` is refused (`_==_` takes two values
+    /// of one type); dynamic values (`metadata`) compare across numeric types at run time.
     fn comparable(&self, other: &Ty) -> bool {
-        self.fits(other)
-            || (self.is_num() && other.is_num())
-            || *self == Ty::Null
-            || *other == Ty::Null
+        self.fits(other) || *self == Ty::Null || *other == Ty::Null
     }
 }
 
@@ -205,11 +206,13 @@ pub struct Checked {
 }
 
 /// What is known of an expression: its type, its size bound (string bytes, list or map
-/// entries), the size bound of its elements, and the cost bound of evaluating it.
+/// entries), the least size it can have, the size bound of its elements, and the cost bound of
+/// evaluating it.
 #[derive(Debug, Clone)]
 struct Info {
     ty: Ty,
     size: u64,
+    min: u64,
     elem: u64,
     cost: u64,
 }
@@ -219,8 +222,17 @@ impl Info {
         Info {
             ty,
             size,
+            min: 0,
             elem,
             cost,
+        }
+    }
+
+    /// A value whose size is known exactly (a literal).
+    fn exact(ty: Ty, size: u64) -> Info {
+        Info {
+            min: size,
+            ..Info::new(ty, size, 1, 1)
         }
     }
 
@@ -549,8 +561,8 @@ impl Checker<'_> {
                 LiteralValue::UInt(_) => Info::scalar(Ty::Uint, 1),
                 LiteralValue::Double(_) => Info::scalar(Ty::Double, 1),
                 LiteralValue::Null => Info::scalar(Ty::Null, 1),
-                LiteralValue::String(s) => Info::new(Ty::String, s.len() as u64, 1, 1),
-                LiteralValue::Bytes(b) => Info::new(Ty::Bytes, b.len() as u64, 1, 1),
+                LiteralValue::String(s) => Info::exact(Ty::String, s.len() as u64),
+                LiteralValue::Bytes(b) => Info::exact(Ty::Bytes, b.len() as u64),
             },
             Expr::Ident(name) => self.ident(e.id, name),
             Expr::Select(sel) => {
@@ -671,8 +683,93 @@ impl Checker<'_> {
                     .fold(1u64, |c, i| c.saturating_add(i.cost));
                 let mut out = self.call(e.id, &call.func_name, target.as_ref(), &args);
                 out.cost = out.cost.saturating_add(base);
+                self.literal_arguments(&call.func_name, call.target.as_deref(), &call.args);
                 out
             }
+        }
+    }
+
+    /// Checks the arguments written as literals that a function would refuse when it runs:
+    /// a regex that does not compile, a version, address or prefix that does not parse.
+    fn literal_arguments(&mut self, name: &str, target: Option<&IdedExpr>, args: &[IdedExpr]) {
+        let literal = |e: Option<&IdedExpr>| match e.map(|e| &e.expr) {
+            Some(Expr::Literal(LiteralValue::String(s))) => Some(s.to_string()),
+            _ => None,
+        };
+        let (arg, found) = match (name, target) {
+            ("matches", Some(_)) => (args.first(), "regex"),
+            ("matches", None) => (args.get(1), "regex"),
+            ("semver", None) => (args.first(), "semver"),
+            ("ip", None) => (args.first(), "ip"),
+            ("cidr", None) => (args.first(), "cidr"),
+            _ => return,
+        };
+        let Some((arg, text)) = arg.and_then(|a| Some((a, literal(Some(a))?))) else {
+            return;
+        };
+        let problem = match found {
+            "regex" => functions::check_regex(&text).err().map(|why| {
+                (
+                    "cel::regex",
+                    format!("invalid regex {text:?}: {why}"),
+                    "not a valid regex",
+                    "CEL regexes use RE2 syntax; a literal `(`, `[` or `.` is escaped with `\\\\`"
+                        .to_owned(),
+                )
+            }),
+            "semver" => {
+                // `semver(s, true)` normalizes; a flag that is not a literal may be either.
+                let normalize = match args.get(1).map(|a| &a.expr) {
+                    None => Some(false),
+                    Some(Expr::Literal(LiteralValue::Boolean(b))) => Some(**b),
+                    Some(_) => None,
+                };
+                let refused = match normalize {
+                    Some(n) => functions::parse_semver(&text, n).is_err(),
+                    None => functions::parse_semver(&text, true).is_err(),
+                };
+                refused.then(|| {
+                    let help = if normalize == Some(false)
+                        && functions::parse_semver(&text, true).is_ok()
+                    {
+                        format!(
+                            "`semver({text:?}, true)` accepts a `v` prefix, leading zeros and a \
+                             missing minor or patch number"
+                        )
+                    } else {
+                        "a version is MAJOR.MINOR.PATCH, with an optional `-prerelease` and \
+                         `+build` (SemVer 2.0)"
+                            .to_owned()
+                    };
+                    (
+                        "cel::semver",
+                        format!("invalid semantic version {text:?}"),
+                        "not a semantic version",
+                        help,
+                    )
+                })
+            }
+            "ip" => functions::parse_ip(&text).err().map(|_| {
+                (
+                    "cel::ip",
+                    format!("invalid IP address {text:?}"),
+                    "not an IP address",
+                    "write an IPv4 (`10.0.0.1`) or IPv6 (`fd00::1`) address, without a zone"
+                        .to_owned(),
+                )
+            }),
+            _ => functions::parse_cidr(&text).err().map(|_| {
+                (
+                    "cel::cidr",
+                    format!("invalid CIDR {text:?}"),
+                    "not a CIDR",
+                    "write an address and a prefix length, e.g. `10.0.0.0/8`".to_owned(),
+                )
+            }),
+        };
+        if let Some((code, message, label, help)) = problem {
+            let range = self.range(arg.id);
+            self.problem(code, message, range, label, Some(help));
         }
     }
 
@@ -923,7 +1020,10 @@ impl Checker<'_> {
                     }
                 };
                 let size = a.size.saturating_add(c.size);
-                Info::new(ty, size, a.elem.max(c.elem), size)
+                Info {
+                    min: a.min.saturating_add(c.min),
+                    ..Info::new(ty, size, a.elem.max(c.elem), size)
+                }
             }
             "_-_" | "_*_" | "_/_" | "_%_" => {
                 let (a, c) = (arg(0), arg(1));
@@ -1029,13 +1129,7 @@ impl Checker<'_> {
             R::Uint => Info::scalar(Ty::Uint, 1),
             R::Double => Info::scalar(Ty::Double, 1),
             R::Str => {
-                let size = match name {
-                    "join" => {
-                        first.map_or(b, |l| l.size.saturating_mul(l.elem.saturating_add(sizes)))
-                    }
-                    "replace" | "format" | "string" => sizes.saturating_mul(sizes.max(1)),
-                    _ => first_size,
-                };
+                let size = string_result_size(name, first, args);
                 Info::new(Ty::String, size, 1, size.max(sizes))
             }
             R::ListStr => Info::new(
@@ -1051,6 +1145,49 @@ impl Checker<'_> {
             R::Dyn => Info::new(Ty::Dyn, b, b, 1),
             R::Type => Info::scalar(Ty::Type, 1),
         }
+    }
+}
+
+/// The largest number of bytes a number or a bool prints as (`string(x)`, a `%d`, `%f`, `%e`
+/// of `format`): a double's `%f` with the default precision is at most 316 bytes.
+const MAX_PRINTED_SCALAR: u64 = 320;
+
+/// An upper bound on the length of the string a string function returns, from the bounds of
+/// its receiver (`first`) and arguments: the real worst case of each function, so that a chain
+/// of cheap calls stays cheap (as cel-go and Kubernetes estimate them).
+fn string_result_size(name: &str, first: Option<&Info>, args: &[Info]) -> u64 {
+    let size = |i: Option<&Info>| i.map_or(1, |i| i.size);
+    match name {
+        // `list.join(sep)`: every element and a separator between each two.
+        "join" => first.map_or(1, |l| {
+            let sep = args.first().map_or(0, |a| a.size);
+            l.size.saturating_mul(l.elem.saturating_add(sep))
+        }),
+        // `s.replace(old, new)`: each occurrence of `old` (at least `old.min` bytes, so at most
+        // `s / old.min` of them) grows by at most `new - old.min`; an empty `old` matches before
+        // every character and at the end.
+        "replace" => {
+            let s = size(first);
+            let old_min = args.first().map_or(0, |a| a.min);
+            let new = size(args.get(1));
+            if old_min == 0 {
+                s.saturating_add(s.saturating_add(1).saturating_mul(new))
+            } else if new <= old_min {
+                s
+            } else {
+                s.saturating_add((s / old_min).saturating_mul(new - old_min))
+            }
+        }
+        // `fmt.format(list)`: the format's text and each element printed once.
+        "format" => {
+            let list = args.first();
+            let per = list.map_or(1, |l| l.elem).max(MAX_PRINTED_SCALAR);
+            size(first).saturating_add(size(list).saturating_mul(per))
+        }
+        "string" => size(first).max(MAX_PRINTED_SCALAR),
+        // `lowerAscii`, `upperAscii`, `trim`, `reverse`, `substring`, `charAt`: no longer than
+        // the receiver.
+        _ => size(first),
     }
 }
 

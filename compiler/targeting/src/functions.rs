@@ -216,6 +216,21 @@ thread_local! {
         RefCell::new(HashMap::new());
 }
 
+/// Whether `re` is a valid RE2-syntax regex; if not, why (`unclosed group`).
+pub fn check_regex(re: &str) -> std::result::Result<(), String> {
+    match regex::Regex::new(re) {
+        Ok(_) => Ok(()),
+        Err(regex::Error::Syntax(text)) => Err(text
+            .lines()
+            .rev()
+            .find_map(|l| l.trim().strip_prefix("error: "))
+            .unwrap_or("syntax error")
+            .to_owned()),
+        Err(regex::Error::CompiledTooBig(_)) => Err("the regex is too large".to_owned()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 /// Whether `s` matches the RE2-syntax regex `re` (unanchored, as in CEL).
 pub fn regex_matches(s: &str, re: &str) -> std::result::Result<bool, String> {
     REGEXES.with(|cache| {
@@ -305,27 +320,36 @@ fn this_cidr(f: &FunctionContext) -> Result<Cidr> {
     this_opaque::<Cidr>(f).ok_or_else(|| f.error("expected a cidr receiver"))
 }
 
-/// Kubernetes' `semver`: strict SemVer 2.0; with `normalize`, a leading `v` and missing minor
-/// or patch numbers are accepted (`v1.2` is `1.2.0`).
+/// Kubernetes' `semver`: strict SemVer 2.0; with `normalize`, as Kubernetes' library
+/// normalizes (`normalizeAndParse` in `k8s.io/apiserver/pkg/cel/library/semverlib.go`): a
+/// leading `v` is dropped, leading zeros of the major, minor and patch numbers are stripped,
+/// and a missing minor or patch number is `0` (`v01.2` is `1.2.0`); a shortened version
+/// cannot carry a prerelease or build (`1.2-rc.1` is refused).
 pub fn parse_semver(s: &str, normalize: bool) -> std::result::Result<semver::Version, String> {
     let invalid = || format!("invalid semver: {s}");
     if !normalize {
         return semver::Version::parse(s).map_err(|_| invalid());
     }
     let t = s.strip_prefix('v').unwrap_or(s);
-    let (core, rest) = match t.find(['-', '+']) {
-        Some(i) => t.split_at(i),
-        None => (t, ""),
-    };
-    let mut parts: Vec<&str> = core.split('.').collect();
-    if parts.is_empty() || parts.len() > 3 {
-        return Err(invalid());
+    // major.minor.(patch, prerelease and build)
+    let mut parts: Vec<String> = t.splitn(3, '.').map(str::to_owned).collect();
+    for part in &mut parts {
+        if part.len() > 1 {
+            let trimmed = part.trim_start_matches('0');
+            *part = if trimmed.starts_with(|c: char| c.is_ascii_digit()) {
+                trimmed.to_owned()
+            } else {
+                format!("0{trimmed}")
+            };
+        }
     }
-    while parts.len() < 3 {
-        parts.push("0");
+    if parts.len() < 3 {
+        if parts.last().is_some_and(|p| p.contains(['+', '-'])) {
+            return Err(invalid());
+        }
+        parts.resize(3, "0".to_owned());
     }
-    let normalized = format!("{}{rest}", parts.join("."));
-    semver::Version::parse(&normalized).map_err(|_| invalid())
+    semver::Version::parse(&parts.join(".")).map_err(|_| invalid())
 }
 
 /// Kubernetes' `ip`: IPv4 or IPv6, no zone, no IPv4-mapped IPv6.
@@ -434,8 +458,20 @@ mod tests {
         check("1.2", false, None);
         check("v1.2", true, Some("1.2.0"));
         check("1", true, Some("1.0.0"));
-        check("1.2-rc.1", true, Some("1.2.0-rc.1"));
         check("1.2.3.4", true, None);
+        // Kubernetes' normalization: leading zeros stripped, a shortened version has no
+        // prerelease or build.
+        check("01.02.03", true, Some("1.2.3"));
+        check("v1.020", true, Some("1.20.0"));
+        check("1.0.0-rc.1", true, Some("1.0.0-rc.1"));
+        check("1.2.03-rc.1", true, Some("1.2.3-rc.1"));
+        check("1.2.0-rc", true, Some("1.2.0-rc"));
+        check("1.2.00-rc", true, Some("1.2.0-rc"));
+        check("1.2-rc.1", true, None);
+        check("1+b", true, None);
+        check("01.2.3", false, None);
+        check("vv1.2.3", true, None);
+        check("", true, None);
     }
 
     #[test]
@@ -453,6 +489,16 @@ mod tests {
             regex_matches("a", "(a")
                 .unwrap_err()
                 .starts_with("'(a' not a valid regex:\nregex parse error")
+        );
+    }
+
+    #[test]
+    fn regexes_are_checked_with_a_short_reason() {
+        assert_eq!(check_regex("^(eu|us)-"), Ok(()));
+        assert_eq!(check_regex("^(eu"), Err("unclosed group".to_owned()));
+        assert_eq!(
+            check_regex("[a-"),
+            Err("unclosed character class".to_owned())
         );
     }
 

@@ -128,28 +128,12 @@ fn compile_here(text: &str, bounds: DataBounds, scope: &Scope) -> Result<Selecto
             }]);
         }
         Err(errors) => {
-            return Err(errors
-                .errors
-                .iter()
-                .take(5)
-                .map(|e| {
-                    let at = char_position_to_byte(text, e.pos.0, e.pos.1);
-                    let msg = e.msg.strip_prefix("Syntax error: ").unwrap_or(&e.msg);
-                    let lone_equals = text
-                        .get(at..)
-                        .is_some_and(|r| r.starts_with('=') && !r.starts_with("=="))
-                        && !text
-                            .get(..at)
-                            .is_some_and(|b| b.ends_with(['=', '!', '<', '>']));
-                    Problem {
-                        code: "cel::syntax",
-                        message: format!("syntax error: {msg}"),
-                        range: at..at,
-                        label: "here".into(),
-                        help: lone_equals.then(|| "compare with `==`".to_owned()),
-                    }
-                })
-                .collect());
+            let first = errors.errors.first().map(|e| {
+                let at = char_position_to_byte(text, e.pos.0, e.pos.1);
+                let msg = e.msg.strip_prefix("Syntax error: ").unwrap_or(&e.msg);
+                (at, msg.to_owned())
+            });
+            return Err(syntax_problems(text, &scope.noun, first));
         }
     };
     let checked = check::check_in(
@@ -175,6 +159,168 @@ fn compile_here(text: &str, bounds: DataBounds, scope: &Scope) -> Result<Selecto
         noun: scope.noun.clone(),
         program: Arc::new(program),
     })
+}
+
+/// The tokens people bring from other languages, what CEL writes instead, and where they are
+/// in `text` (outside string literals).
+fn foreign_operators(text: &str) -> Vec<(Range<usize>, &'static str, &'static str)> {
+    let b = text.as_bytes();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < b.len() {
+        match b[i] {
+            q @ (b'"' | b'\'') => {
+                i += 1;
+                while i < b.len() && b[i] != q {
+                    i += if b[i] == b'\\' { 2 } else { 1 };
+                }
+                i += 1;
+            }
+            b'=' => {
+                let before = i.checked_sub(1).map(|j| b[j]);
+                let after = b.get(i + 1).copied();
+                if after == Some(b'=') {
+                    i += 2;
+                    continue;
+                }
+                if !matches!(before, Some(b'=' | b'!' | b'<' | b'>')) {
+                    out.push((i..i + 1, "=", "=="));
+                }
+                i += 1;
+            }
+            c if c.is_ascii_alphabetic() || c == b'_' => {
+                let end = (i..b.len())
+                    .find(|&j| !(b[j].is_ascii_alphanumeric() || b[j] == b'_'))
+                    .unwrap_or(b.len());
+                let field = text[..i].trim_end().ends_with('.');
+                let word = &text[i..end];
+                let instead = match word.to_ascii_lowercase().as_str() {
+                    "and" => Some(("and", "&&")),
+                    "or" => Some(("or", "||")),
+                    "not" => Some(("not", "!")),
+                    _ => None,
+                };
+                if let (false, Some((w, with))) = (field, instead) {
+                    out.push((i..end, w, with));
+                }
+                i = end;
+            }
+            _ => i += 1,
+        }
+    }
+    out
+}
+
+/// What the parser's first error means, in the user's words: operators from other languages
+/// (`=`, `and`, `or`, `not`) named with CEL's, and no lists of the grammar's tokens.
+fn syntax_problems(text: &str, noun: &str, first: Option<(usize, String)>) -> Vec<Problem> {
+    let foreign = foreign_operators(text);
+    if !foreign.is_empty() {
+        return foreign
+            .into_iter()
+            .take(5)
+            .map(|(range, word, with)| Problem {
+                code: "cel::syntax",
+                message: format!(
+                    "CEL writes `{with}`, not `{}`",
+                    text.get(range.clone()).unwrap_or(word)
+                ),
+                range,
+                label: format!("write `{with}` here"),
+                help: Some(match word {
+                    "=" => "compare with `==`".to_owned(),
+                    _ => format!(
+                        "CEL's boolean operators are `&&` (and), `||` (or) and `!` (not): write `{with}`"
+                    ),
+                }),
+            })
+            .collect();
+    }
+    let (at, msg) = first.unwrap_or((0, String::new()));
+    let at = at.min(text.len());
+    let quoted = |m: &str, prefix: &str| -> Option<String> {
+        let rest = m.strip_prefix(prefix)?;
+        let rest = rest.strip_prefix('\'')?;
+        let end = rest.rfind('\'')?;
+        Some(rest[..end].to_owned())
+    };
+    let token = |m: &str, prefix: &str| -> Option<String> {
+        let rest = m.strip_prefix(prefix)?.strip_prefix('\'')?;
+        let end = rest.find("' expecting").or_else(|| rest.rfind('\''))?;
+        Some(rest[..end].to_owned())
+    };
+    let message = if let Some(t) = quoted(&msg, "token recognition error at: ") {
+        format!("unexpected character `{}`", t.trim())
+    } else if let Some(t) =
+        token(&msg, "mismatched input ").or_else(|| token(&msg, "extraneous input "))
+    {
+        if t == "<EOF>" {
+            format!("the {noun} ends too early")
+        } else {
+            format!("unexpected `{t}`")
+        }
+    } else if let Some(t) = quoted(&msg, "no viable alternative at input ") {
+        format!("cannot parse `{}`", t.trim())
+    } else if let Some(rest) = msg.strip_prefix("missing ") {
+        let (what, at_tok) = rest.split_once(" at ").unwrap_or((rest, ""));
+        let what = what.trim_matches('\'');
+        let at_tok = at_tok.trim_matches('\'');
+        if at_tok.is_empty() || at_tok == "<EOF>" {
+            format!("missing `{what}` at the end")
+        } else {
+            format!("missing `{what}` before `{at_tok}`")
+        }
+    } else {
+        let m = msg.split(" expecting ").next().unwrap_or(&msg).trim();
+        if m.is_empty() {
+            format!("the {noun} does not parse")
+        } else {
+            m.to_owned()
+        }
+    };
+    let width = text[at..].chars().next().map_or(0, char::len_utf8);
+    vec![Problem {
+        code: "cel::syntax",
+        message: format!("syntax error: {message}"),
+        range: at..at + width,
+        label: "here".into(),
+        help: unbalanced(text),
+    }]
+}
+
+/// A bracket or quote left open (or closed without opening), as a hint for a syntax error.
+fn unbalanced(text: &str) -> Option<String> {
+    let mut open: Vec<char> = Vec::new();
+    let mut quote: Option<char> = None;
+    let mut escaped = false;
+    for c in text.chars() {
+        match (quote, c) {
+            (Some(_), '\\') if !escaped => {
+                escaped = true;
+                continue;
+            }
+            (Some(q), c) if c == q && !escaped => quote = None,
+            (Some(_), _) => {}
+            (None, '\'' | '"') => quote = Some(c),
+            (None, '(' | '[' | '{') => open.push(c),
+            (None, ')' | ']' | '}') => {
+                let want = match c {
+                    ')' => '(',
+                    ']' => '[',
+                    _ => '{',
+                };
+                if open.pop() != Some(want) {
+                    return Some(format!("a `{c}` closes nothing"));
+                }
+            }
+            _ => {}
+        }
+        escaped = false;
+    }
+    if let Some(q) = quote {
+        return Some(format!("a string opened with `{q}` is not closed"));
+    }
+    open.last().map(|c| format!("a `{c}` is not closed"))
 }
 
 /// Collects the chains of fields the expression selects from `cluster`; false when it uses
@@ -408,6 +554,33 @@ impl Evaluator {
         }
     }
 
+    /// Why a selector fails with these variables: the smallest sub-expression that fails (its
+    /// operands all evaluate), and what kind of failure it is. `None` when it does not fail.
+    pub fn locate(&self, selector: &Selector, vars: &[(&str, &Value)]) -> Option<Failure> {
+        let run = || {
+            let mut scope = self.root.new_inner_scope();
+            for (name, value) in vars {
+                scope.add_variable_from_value(*name, (*value).clone());
+            }
+            let mut at = selector.program.expression();
+            let mut err = scope.resolve(at).err()?;
+            // Bounded by the checker's depth limit; comprehensions are not entered (their
+            // bodies need the loop's variables).
+            for _ in 0..=check::MAX_DEPTH {
+                let next = failing_operand(at, &scope);
+                match next {
+                    Some((child, e)) => {
+                        at = child;
+                        err = e;
+                    }
+                    None => break,
+                }
+            }
+            Some(describe(at, &err, &scope, selector))
+        };
+        catch_unwind(AssertUnwindSafe(run)).ok().flatten()
+    }
+
     /// Evaluates each top-level clause of the selector on the cluster, to show which decided.
     pub fn explain(&self, selector: &Selector, cluster: &Value) -> Explanation {
         self.explain_with(selector, &[("cluster", cluster)])
@@ -469,6 +642,432 @@ fn article(word: &str) -> &'static str {
     } else {
         "a"
     }
+}
+
+/// Where and why a selector failed on a cluster ([`Evaluator::locate`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// The byte range of the failing sub-expression in the selector.
+    pub range: Range<usize>,
+    /// What went wrong, in words that do not depend on the cluster's values (so one failure
+    /// on many clusters is told once).
+    pub message: String,
+    /// The value that made it fail on this cluster (`"1.x"`), when there is one to show.
+    pub value: Option<String>,
+    pub kind: FailureKind,
+}
+
+/// The kinds of run-time failure, each with its own advice.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FailureKind {
+    /// A map has no such key. `map` is the chain of fields from `cluster` to the map
+    /// (`["tags"]`, `["metadata", "dns"]`), when it is one.
+    MissingKey {
+        key: String,
+        map: Option<Vec<String>>,
+    },
+    /// An operator or function got values of types it does not take (metadata values are
+    /// typed only when the selector runs).
+    Type,
+    /// A function refused the value of its argument: a version, an address, a prefix or a
+    /// regex that does not parse.
+    Argument {
+        function: String,
+    },
+    Other,
+}
+
+/// The first operand of `e` that fails, with its error: the operands `e`'s evaluation
+/// depends on (for `c ? a : b`, the condition and then the branch it takes).
+fn failing_operand<'e>(
+    e: &'e IdedExpr,
+    scope: &Context<'_, '_>,
+) -> Option<(&'e IdedExpr, cel::ExecutionError)> {
+    let children: Vec<&IdedExpr> = match &e.expr {
+        Expr::Call(c) if c.func_name == "_?_:_" && c.args.len() == 3 => {
+            match scope.resolve(&c.args[0]) {
+                Ok(Value::Bool(true)) => vec![&c.args[1]],
+                Ok(Value::Bool(false)) => vec![&c.args[2]],
+                _ => vec![&c.args[0]],
+            }
+        }
+        Expr::Call(c) => c.target.iter().map(|t| &**t).chain(c.args.iter()).collect(),
+        Expr::Select(sel) if !sel.test => vec![&sel.operand],
+        Expr::List(l) => l.elements.iter().collect(),
+        Expr::Map(m) => m
+            .entries
+            .iter()
+            .flat_map(|entry| match &entry.expr {
+                cel::common::ast::EntryExpr::MapEntry(me) => vec![&me.key, &me.value],
+                cel::common::ast::EntryExpr::StructField(f) => vec![&f.value],
+            })
+            .collect(),
+        _ => Vec::new(),
+    };
+    children
+        .into_iter()
+        .find_map(|child| scope.resolve(child).err().map(|err| (child, err)))
+}
+
+/// The chain of fields an expression selects from `cluster` (`cluster.tags` is `["tags"]`).
+fn chain_from_cluster(e: &IdedExpr) -> Option<Vec<String>> {
+    let mut fields = Vec::new();
+    let mut at = e;
+    loop {
+        match &at.expr {
+            Expr::Select(sel) if !sel.test => {
+                fields.push(sel.field.clone());
+                at = &sel.operand;
+            }
+            Expr::Call(c) if c.func_name == "_[_]" && c.args.len() == 2 => {
+                match &c.args[1].expr {
+                    Expr::Literal(cel::common::ast::LiteralValue::String(k)) => {
+                        fields.push(k.to_string());
+                    }
+                    _ => return None,
+                }
+                at = &c.args[0];
+            }
+            Expr::Ident(name) if name == "cluster" => {
+                fields.reverse();
+                return Some(fields);
+            }
+            _ => return None,
+        }
+    }
+}
+
+/// A value as a selector would write it, for messages (`"1.x"`, `42`), or its type.
+fn show(v: &Value) -> String {
+    match v {
+        Value::String(s) => format!("{:?}", s.as_str()),
+        Value::Int(i) => i.to_string(),
+        Value::UInt(u) => format!("{u}u"),
+        Value::Float(f) => format!("{f:?}"),
+        Value::Bool(b) => b.to_string(),
+        Value::Null => "null".to_owned(),
+        other => format!("a {}", type_name(other)),
+    }
+}
+
+/// A value's type as CEL names it.
+fn type_name(v: &Value) -> String {
+    match v {
+        Value::Float(_) => "double".to_owned(),
+        Value::Null => "null_type".to_owned(),
+        Value::Opaque(o) => o.runtime_type_name().to_owned(),
+        other => other.type_of().to_string(),
+    }
+}
+
+fn describe(
+    at: &IdedExpr,
+    err: &cel::ExecutionError,
+    scope: &Context<'_, '_>,
+    selector: &Selector,
+) -> Failure {
+    use cel::ExecutionError as E;
+    let range = expr_range(at, selector);
+    let operands: Vec<&IdedExpr> = match &at.expr {
+        Expr::Call(c) => c.target.iter().map(|t| &**t).chain(c.args.iter()).collect(),
+        _ => Vec::new(),
+    };
+    let (message, value, kind) = match err {
+        E::NoSuchKey(key) => {
+            let map = match &at.expr {
+                Expr::Select(sel) => chain_from_cluster(&sel.operand),
+                Expr::Call(c) if c.func_name == "_[_]" => {
+                    c.args.first().and_then(chain_from_cluster)
+                }
+                _ => None,
+            };
+            let message = match &map {
+                Some(chain) if chain.is_empty() => format!("`cluster` has no field `{key}`"),
+                Some(chain) => format!("`cluster.{}` has no key `{key}`", chain.join(".")),
+                None => format!("no such key `{key}`"),
+            };
+            let kind = FailureKind::MissingKey {
+                key: key.to_string(),
+                map,
+            };
+            (message, None, kind)
+        }
+        E::FunctionError { function, message }
+            if matches!(function.as_str(), "semver" | "ip" | "cidr" | "matches") =>
+        {
+            let what = match function.as_str() {
+                "semver" => "not a semantic version",
+                "ip" => "not an IP address",
+                "cidr" => "not a CIDR",
+                _ => "not a valid regex",
+            };
+            // The argument that did not parse: the pattern of `matches`, else the first.
+            let arg = match (&at.expr, function.as_str()) {
+                (Expr::Call(c), "matches") if c.target.is_some() => c.args.first(),
+                (Expr::Call(c), "matches") => c.args.get(1),
+                (Expr::Call(c), _) => c.args.first(),
+                _ => None,
+            };
+            let given = arg.and_then(|a| scope.resolve(a).ok());
+            // A regex's value says why it does not compile.
+            let why = match (&given, function.as_str()) {
+                (Some(Value::String(re)), "matches") => functions::check_regex(re)
+                    .err()
+                    .map(|w| format!(": {w}"))
+                    .unwrap_or_default(),
+                _ => String::new(),
+            };
+            let value = given.map(|v| format!("{}{why}", show(&v)));
+            let _ = message;
+            (
+                format!("`{function}` was given a value that is {what}"),
+                value,
+                FailureKind::Argument {
+                    function: function.clone(),
+                },
+            )
+        }
+        E::UnsupportedBinaryOperator(op, a, b) => (
+            format!(
+                "`{op}` does not apply to {} and {}",
+                type_name(a),
+                type_name(b)
+            ),
+            Some(format!("{} and {}", show(a), show(b))),
+            FailureKind::Type,
+        ),
+        E::ValuesNotComparable(a, b) => (
+            format!("{} and {} cannot be compared", type_name(a), type_name(b)),
+            Some(format!("{} and {}", show(a), show(b))),
+            FailureKind::Type,
+        ),
+        E::NoSuchOverload(o) => {
+            let values: Vec<String> = operands
+                .iter()
+                .filter_map(|e| scope.resolve(e).ok())
+                .map(|v| show(&v))
+                .collect();
+            let name = o.function().trim_matches('_');
+            let name = if name.is_empty() { o.function() } else { name };
+            (
+                format!(
+                    "`{name}` does not apply to {}",
+                    o.argument_types()
+                        .iter()
+                        .map(|t| if t == "float" { "double" } else { t.as_str() })
+                        .collect::<Vec<_>>()
+                        .join(" and ")
+                ),
+                (!values.is_empty()).then(|| values.join(" and ")),
+                FailureKind::Type,
+            )
+        }
+        E::UnexpectedType { got, want } => (
+            format!("expected {want}, found {got}"),
+            None,
+            FailureKind::Type,
+        ),
+        E::UnsupportedIndex(index, on) => (
+            format!(
+                "a {} cannot be indexed with {}",
+                type_name(on),
+                type_name(index)
+            ),
+            Some(show(index)),
+            FailureKind::Type,
+        ),
+        other => (lower_first(&other.to_string()), None, FailureKind::Other),
+    };
+    Failure {
+        range,
+        message,
+        value,
+        kind,
+    }
+}
+
+/// A run-time failure of a selector, told once for every cluster it happened on.
+#[derive(Debug, Clone, PartialEq)]
+pub struct FailureReport {
+    /// The failure (its value is the first cluster's).
+    pub failure: Failure,
+    /// The clusters it failed on, each with the value that made it fail there.
+    pub clusters: Vec<(ClusterName, Option<String>)>,
+    /// What to do about it, chosen by the kind of failure.
+    pub help: Option<String>,
+}
+
+impl FailureReport {
+    /// `on clusters `a`, `b`: <what went wrong>`, with the values that made it fail.
+    pub fn describe(&self) -> String {
+        let names: Vec<String> = self
+            .clusters
+            .iter()
+            .map(|(c, _)| format!("`{c}`"))
+            .collect();
+        let mut out = format!(
+            "on {} {}: {}",
+            if names.len() == 1 {
+                "cluster"
+            } else {
+                "clusters"
+            },
+            names.join(", "),
+            self.failure.message
+        );
+        let values: std::collections::BTreeSet<&str> = self
+            .clusters
+            .iter()
+            .filter_map(|(_, v)| v.as_deref())
+            .collect();
+        match values.len() {
+            0 => {}
+            1 => {
+                out.push_str(" (");
+                out.push_str(values.first().copied().unwrap_or_default());
+                out.push(')');
+            }
+            _ => {
+                let each: Vec<String> = self
+                    .clusters
+                    .iter()
+                    .filter_map(|(c, v)| Some(format!("`{c}`: {}", v.as_deref()?)))
+                    .collect();
+                out.push_str(&format!(" ({})", each.join(", ")));
+            }
+        }
+        out
+    }
+
+    /// The label under the failing sub-expression.
+    pub fn label(&self) -> String {
+        match &self.failure.kind {
+            FailureKind::MissingKey { key, .. } => format!("no `{key}` here"),
+            FailureKind::Type => "the types do not match".to_owned(),
+            FailureKind::Argument { .. } => "refuses its argument".to_owned(),
+            FailureKind::Other => "fails here".to_owned(),
+        }
+    }
+}
+
+/// Groups the failures of a selector on the clusters it failed on (`failed`: each cluster
+/// and its error) by where and how it failed, with advice chosen by the kind of failure and
+/// the keys the fleet's clusters have.
+pub fn report_failures(
+    selector: &Selector,
+    fleet: &Fleet,
+    failed: &[(&ClusterName, &str)],
+) -> Vec<FailureReport> {
+    let evaluator = Evaluator::new();
+    let whole = 0..selector.text.trim_end().len();
+    let mut failed = failed.to_vec();
+    failed.sort_by(|a, b| a.0.cmp(b.0));
+    let mut reports: Vec<FailureReport> = Vec::new();
+    for (name, error) in failed {
+        let failure = fleet
+            .clusters
+            .get(name)
+            .and_then(|c| evaluator.locate(selector, &[("cluster", &cluster_value(c))]))
+            .unwrap_or_else(|| Failure {
+                range: whole.clone(),
+                message: error.to_owned(),
+                value: None,
+                kind: FailureKind::Other,
+            });
+        let value = failure.value.clone();
+        match reports.iter_mut().find(|r| {
+            r.failure.range == failure.range
+                && r.failure.message == failure.message
+                && r.failure.kind == failure.kind
+        }) {
+            Some(r) => r.clusters.push((name.clone(), value)),
+            None => reports.push(FailureReport {
+                help: failure_help(&failure, fleet, &selector.noun),
+                failure,
+                clusters: vec![(name.clone(), value)],
+            }),
+        }
+    }
+    reports
+}
+
+fn failure_help(failure: &Failure, fleet: &Fleet, noun: &str) -> Option<String> {
+    match &failure.kind {
+        FailureKind::MissingKey {
+            key,
+            map: Some(chain),
+        } => {
+            let keys = keys_at(fleet, chain);
+            let path = if chain.is_empty() {
+                "cluster".to_owned()
+            } else {
+                format!("cluster.{}", chain.join("."))
+            };
+            if let Some(s) = syntax::diag::suggest(key, keys.iter().map(String::as_str)) {
+                return Some(format!("did you mean `{path}.{s}`?"));
+            }
+            if keys.iter().any(|k| k == key) {
+                return Some(format!(
+                    "`{path}.{key}` is set on some clusters only: guard it with `has(...)`, e.g. \
+                     `has({path}.{key}) && {path}.{key} == ...`"
+                ));
+            }
+            let seen = if keys.is_empty() {
+                String::new()
+            } else {
+                let shown: Vec<String> = keys.iter().take(12).map(|k| format!("`{k}`")).collect();
+                format!(
+                    "; the keys found there are {}{}",
+                    shown.join(", "),
+                    if keys.len() > 12 { ", …" } else { "" }
+                )
+            };
+            Some(format!("no cluster of the fleet sets `{path}.{key}`{seen}"))
+        }
+        FailureKind::MissingKey { map: None, .. } => Some(format!(
+            "guard optional data with `has(...)`, e.g. `has(cluster.metadata.x) && \
+             cluster.metadata.x == 1`, or check the key's spelling in the {noun}"
+        )),
+        FailureKind::Type => Some(
+            "metadata values keep the type they have in the cluster file (`42` is an int, \
+             `\"42\"` a string, `1.5` a double): convert with `int(...)`, `double(...)` or \
+             `string(...)`, or fix the value in the cluster file"
+                .to_owned(),
+        ),
+        FailureKind::Argument { function } => {
+            Some(match function.as_str() {
+                "semver" => "fix the version in the cluster file, or test it first with \
+                         `isSemver(...)`; `semver(s, true)` also accepts a `v` prefix, leading \
+                         zeros and a missing minor or patch number"
+                    .to_owned(),
+                "ip" => "fix the address in the cluster file, or test it first with `isIP(...)`"
+                    .to_owned(),
+                "cidr" => "fix the prefix in the cluster file, or test it first with `isCIDR(...)`"
+                    .to_owned(),
+                _ => "the regex comes from the cluster's data: it must be RE2 syntax".to_owned(),
+            })
+        }
+        FailureKind::Other => None,
+    }
+}
+
+/// The keys found at a chain of fields (`["tags"]`) on any of the fleet's clusters, sorted.
+pub fn keys_at(fleet: &Fleet, chain: &[String]) -> Vec<String> {
+    let mut keys: std::collections::BTreeSet<String> = std::collections::BTreeSet::new();
+    for c in fleet.clusters.values() {
+        let data = c.to_data();
+        let mut at = Some(&data);
+        for field in chain {
+            at = match at {
+                Some(Data::Map(m)) => m.get(field),
+                _ => None,
+            };
+        }
+        if let Some(Data::Map(m)) = at {
+            keys.extend(m.keys().cloned());
+        }
+    }
+    keys.into_iter().collect()
 }
 
 /// The top-level clauses of a chain of `&&` (or of `||`), flattened.

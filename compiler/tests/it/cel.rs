@@ -122,7 +122,7 @@ fn string_helpers() {
     // An invalid regular expression fails when it runs.
     check(
         r#"cluster.name.matches("(")"#,
-        "error: error executing function 'matches': '(' not a valid regex:\nregex parse error:\n    (\n    ^\nerror: unclosed group",
+        "cel::regex: invalid regex \"(\": unclosed group",
     );
 }
 
@@ -182,7 +182,7 @@ fn semver_helpers() {
     check(r#"isSemver("v1.2", true)"#, "true");
     check(
         r#"semver("v1.2.3").major() == 1"#,
-        "error: error executing function 'semver': invalid semver: v1.2.3",
+        "cel::semver: invalid semantic version \"v1.2.3\"",
     );
 }
 
@@ -228,7 +228,7 @@ fn ip_and_cidr_helpers() {
     check(r#"isCIDR("10.0.0.0/8") && !isCIDR("10.0.0.0/33")"#, "true");
     check(
         r#"ip("300.1.1.1").family() == 4"#,
-        "error: error executing function 'ip': IP Address \"300.1.1.1\" parse error",
+        "cel::ip: invalid IP address \"300.1.1.1\"",
     );
 }
 
@@ -274,8 +274,160 @@ fn the_checker_knows_the_schema() {
     check(r#"cluster.metadata.nope == 1"#, "error: no such key: nope");
     check(
         r#"cluster.name = "x""#,
-        "cel::syntax: syntax error: token recognition error at: '= '; cel::syntax: syntax error: extraneous input '\"x\"' expecting <EOF>",
+        "cel::syntax: CEL writes `==`, not `=`",
     );
+}
+
+#[test]
+fn syntax_errors_are_told_in_cel_terms() {
+    check(
+        r#"cluster.name == "x" and cluster.region == "y""#,
+        "cel::syntax: CEL writes `&&`, not `and`",
+    );
+    check(
+        r#"cluster.name == "x" OR not has(cluster.tags.x)"#,
+        "cel::syntax: CEL writes `||`, not `OR`; cel::syntax: CEL writes `!`, not `not`",
+    );
+    // `==`, `!=`, `<=`, `>=` are not a lone `=`, nor are words in strings or field names.
+    check(
+        r#"cluster.tags.and != "=" && cluster.name <= "or""#,
+        "error: no such key: and",
+    );
+    let unclosed = targeting::compile(r#"cluster.name.startsWith("a""#, DataBounds::default())
+        .expect_err("does not parse");
+    assert_eq!(unclosed.len(), 1, "{unclosed:?}");
+    assert!(!unclosed[0].message.contains("expecting"), "{unclosed:?}");
+    assert_eq!(unclosed[0].help.as_deref(), Some("a `(` is not closed"));
+}
+
+#[test]
+fn equality_between_literals_of_two_numeric_types_is_refused() {
+    check(
+        "1 == 1.0",
+        "cel::no-overload: found no matching overload for '_==_' applied to '(int, double)'",
+    );
+    check(
+        "cluster.tags.size() != 2u",
+        "cel::no-overload: found no matching overload for '_!=_' applied to '(int, uint)'",
+    );
+    check(
+        "1 in [1.0, 2.0]",
+        "cel::no-overload: found no matching overload for '@in' applied to '(int, list(double))'",
+    );
+    // Metadata is dynamic: it compares across numeric types when the selector runs.
+    check("cluster.metadata.nodes == 42.0", "true");
+    check("cluster.metadata.ratio == 0.5 && 1 < 1.5", "true");
+}
+
+#[test]
+fn literal_arguments_are_checked_before_running() {
+    check(
+        r#"cluster.name.matches("^(eu")"#,
+        "cel::regex: invalid regex \"^(eu\": unclosed group",
+    );
+    check(
+        r#"matches(cluster.name, "[a-")"#,
+        "cel::regex: invalid regex \"[a-\": unclosed character class",
+    );
+    check(
+        r#"semver("1.x").major() == 1"#,
+        "cel::semver: invalid semantic version \"1.x\"",
+    );
+    check(
+        r#"semver("v1.2").major() == 1"#,
+        "cel::semver: invalid semantic version \"v1.2\"",
+    );
+    check(r#"semver("v1.2", true).major() == 1"#, "true");
+    check(
+        r#"cidr("10.0.0.0/33").containsIP("10.0.0.1")"#,
+        "cel::cidr: invalid CIDR \"10.0.0.0/33\"",
+    );
+    check(
+        r#"ip("10.0.0.300").family() == 4"#,
+        "cel::ip: invalid IP address \"10.0.0.300\"",
+    );
+    // Patterns that come from the cluster are checked when they run.
+    check(r#"cluster.name.matches(cluster.provider)"#, "true");
+    check(
+        r#"semver(cluster.metadata.podIP).major() == 1"#,
+        "error: error executing function 'semver': invalid semver: 10.10.4.17",
+    );
+}
+
+#[test]
+fn semver_normalization_is_kubernetes() {
+    check(r#"semver("v01.020", true) == semver("1.20.0")"#, "true");
+    check(r#"semver("1.2.03-rc.1", true).patch() == 3"#, "true");
+    check(r#"isSemver("1.2-rc.1", true)"#, "false");
+    check(r#"isSemver("01.2.3")"#, "false");
+}
+
+#[test]
+fn cheap_chains_of_string_functions_are_not_refused() {
+    let cost = |expr: &str| {
+        targeting::compile(expr, DataBounds { max_len: 20 })
+            .map(|s| s.cost)
+            .map_err(|p| format!("{p:?}"))
+    };
+    // Five calls on short strings: cheap, as cel-go estimates them.
+    let chain = r#"cluster.name.replace("-", "_").replace("prod", "production").lowerAscii().trim().replace("_", "--") == "x""#;
+    let c = cost(chain).expect("a cheap chain compiles");
+    assert!(c < 1_000, "{c}");
+    check(chain, "false");
+    check(
+        r#"cluster.name.replace("-", "_").replace("aws", "amazon").upperAscii().reverse().substring(0, 3) == "1ES""#,
+        "true",
+    );
+    // An empty pattern inserts the replacement everywhere: the bound grows, but stays linear.
+    let c =
+        cost(r#"cluster.name.replace("", "ab").replace("", "cd").size() > 0"#).expect("compiles");
+    assert!(c < 10_000, "{c}");
+    // What really is costly is still refused.
+    let costly = format!(
+        "cluster.name{} == \"x\"",
+        r#".replace("", "abcdefgh")"#.repeat(8)
+    );
+    assert!(cost(&costly).is_err(), "{costly}");
+}
+
+#[test]
+fn a_runtime_failure_is_located_in_the_selector() {
+    let locate = |expr: &str| {
+        let selector = targeting::compile(expr, DataBounds::default()).expect("compiles");
+        let value = targeting::cluster_value(&cluster());
+        let f = Evaluator::new()
+            .locate(&selector, &[("cluster", &value)])
+            .expect("fails");
+        (expr[f.range.clone()].to_owned(), f.message, f.value, f.kind)
+    };
+    let (at, message, _, kind) =
+        locate(r#"cluster.provider == "aws" && cluster.tags.teem == "platform""#);
+    assert_eq!(at, "cluster.tags.teem");
+    assert_eq!(message, "`cluster.tags` has no key `teem`");
+    assert_eq!(
+        kind,
+        targeting::FailureKind::MissingKey {
+            key: "teem".into(),
+            map: Some(vec!["tags".into()])
+        }
+    );
+    let (at, _, value, kind) =
+        locate(r#"cluster.provider == "aws" && cluster.metadata.nodes > "3""#);
+    assert_eq!(at, r#"cluster.metadata.nodes > "3""#);
+    assert_eq!(value.as_deref(), Some(r#"42 and "3""#));
+    assert_eq!(kind, targeting::FailureKind::Type);
+    let (at, message, value, _) = locate(r#"semver(cluster.metadata.podIP).major() == 1"#);
+    assert_eq!(at, "semver(cluster.metadata.podIP)");
+    assert_eq!(
+        message,
+        "`semver` was given a value that is not a semantic version"
+    );
+    assert_eq!(value.as_deref(), Some(r#""10.10.4.17""#));
+    let (at, _, _, _) = locate(r#"cluster.name == "x" ? true : cluster.metadata["gone"] == 1"#);
+    assert_eq!(at, r#"cluster.metadata["gone"]"#);
+    let ok = targeting::compile("true", DataBounds::default()).expect("compiles");
+    let value = targeting::cluster_value(&cluster());
+    assert_eq!(Evaluator::new().locate(&ok, &[("cluster", &value)]), None);
 }
 
 #[test]
