@@ -157,7 +157,10 @@ fn a_broken_fleet_writes_nothing_and_keeps_the_old_plan() {
     let text = std::fs::read_to_string(&service).unwrap_or_default();
     std::fs::write(
         &service,
-        text.replace("replicaCount:", "replicaCount: {{ .Cluster.nope.x }}"),
+        text.replace(
+            "replicaCount:",
+            "replicaCount: {{ .Cluster.metadata.nope.x }}",
+        ),
     )
     .expect("written");
     let (code, stdout, err) = run(&["plan", "--fleet", &fleet, "--out", &out, "--as", ADMIN]);
