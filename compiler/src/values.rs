@@ -267,7 +267,6 @@ pub fn unknown_cluster_fields(text: &str) -> Vec<(std::ops::Range<usize>, String
     out
 }
 
-
 /// Data (cluster metadata, `.Cluster`, `.Service`) as a template value. YAML integers stay
 /// integers (they are not Helm values, which would be float64), so that `eq .Cluster.x 3` and
 /// printing behave as written.
