@@ -106,7 +106,11 @@ pub struct TemplateArgs {
     #[arg(long = "post-renderer", value_name = "PROGRAM")]
     pub post_renderer: Option<String>,
     /// An argument of the post-renderer (repeatable).
-    #[arg(long = "post-renderer-args", value_name = "ARG", allow_hyphen_values = true)]
+    #[arg(
+        long = "post-renderer-args",
+        value_name = "ARG",
+        allow_hyphen_values = true
+    )]
     pub post_renderer_args: Vec<String>,
     /// Print debug lines, and the manifests even when they do not parse.
     #[arg(long)]
@@ -145,29 +149,56 @@ pub struct TemplateArgs {
     #[arg(long = "pass-credentials", help_heading = "Chart repository")]
     pub pass_credentials: bool,
     /// CA bundle for HTTPS servers (refused for a chart that must be fetched).
-    #[arg(long = "ca-file", value_name = "FILE", help_heading = "Chart repository")]
+    #[arg(
+        long = "ca-file",
+        value_name = "FILE",
+        help_heading = "Chart repository"
+    )]
     pub ca_file: Option<String>,
     /// Client certificate (refused for a chart that must be fetched).
-    #[arg(long = "cert-file", value_name = "FILE", help_heading = "Chart repository")]
+    #[arg(
+        long = "cert-file",
+        value_name = "FILE",
+        help_heading = "Chart repository"
+    )]
     pub cert_file: Option<String>,
     /// Client key (refused for a chart that must be fetched).
-    #[arg(long = "key-file", value_name = "FILE", help_heading = "Chart repository")]
+    #[arg(
+        long = "key-file",
+        value_name = "FILE",
+        help_heading = "Chart repository"
+    )]
     pub key_file: Option<String>,
     /// Skip TLS certificate checks (refused for a chart that must be fetched).
     #[arg(long = "insecure-skip-tls-verify", help_heading = "Chart repository")]
     pub insecure_skip_tls_verify: bool,
     /// Helm's OCI registry credentials file (refused for a chart that must be fetched).
-    #[arg(long = "registry-config", value_name = "FILE", help_heading = "Chart repository")]
+    #[arg(
+        long = "registry-config",
+        value_name = "FILE",
+        help_heading = "Chart repository"
+    )]
     pub registry_config: Option<String>,
     /// Helm's repository list (`helm repo add`), not read: give `--repo URL`.
-    #[arg(long = "repository-config", value_name = "FILE", help_heading = "Chart repository")]
+    #[arg(
+        long = "repository-config",
+        value_name = "FILE",
+        help_heading = "Chart repository"
+    )]
     pub repository_config: Option<String>,
     /// Helm's index cache, not used: charts are cached in Flotilla's chart cache.
-    #[arg(long = "repository-cache", value_name = "DIR", help_heading = "Chart repository")]
+    #[arg(
+        long = "repository-cache",
+        value_name = "DIR",
+        help_heading = "Chart repository"
+    )]
     pub repository_cache: Option<String>,
 
     /// Check the manifests against a Kubernetes cluster (refused: needs a cluster).
-    #[arg(long, help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long,
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub validate: bool,
     /// `client` (the default) or `true`; `server`, `none` and `false` need a cluster (refused).
     #[arg(
@@ -180,76 +211,159 @@ pub struct TemplateArgs {
     )]
     pub dry_run: Option<String>,
     /// DNS lookups in templates (refused: needs the network).
-    #[arg(long = "enable-dns", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "enable-dns",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub enable_dns: bool,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long, help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long,
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub atomic: bool,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "create-namespace", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "create-namespace",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub create_namespace: bool,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long, help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long,
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub description: Option<String>,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "disable-openapi-validation", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "disable-openapi-validation",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub disable_openapi_validation: bool,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long, help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long,
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub force: bool,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "hide-notes", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "hide-notes",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub hide_notes: bool,
     /// Ignored, as `helm template` ignores it (notes are not printed).
-    #[arg(long = "render-subchart-notes", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "render-subchart-notes",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub render_subchart_notes: bool,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long, help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long,
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub replace: bool,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "take-ownership", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "take-ownership",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub take_ownership: bool,
     /// Ignored, as `helm template` ignores it (a Go duration such as `5m0s`).
-    #[arg(long, value_name = "DURATION", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long,
+        value_name = "DURATION",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub timeout: Option<String>,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long, help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long,
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub wait: bool,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "wait-for-jobs", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "wait-for-jobs",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub wait_for_jobs: bool,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "burst-limit", value_name = "N", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "burst-limit",
+        value_name = "N",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub burst_limit: Option<i64>,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long, value_name = "N", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long,
+        value_name = "N",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub qps: Option<f32>,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "kube-apiserver", value_name = "URL", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "kube-apiserver",
+        value_name = "URL",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub kube_apiserver: Option<String>,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "kube-as-group", value_name = "GROUP", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "kube-as-group",
+        value_name = "GROUP",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub kube_as_group: Vec<String>,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "kube-as-user", value_name = "USER", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "kube-as-user",
+        value_name = "USER",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub kube_as_user: Option<String>,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "kube-ca-file", value_name = "FILE", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "kube-ca-file",
+        value_name = "FILE",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub kube_ca_file: Option<String>,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "kube-context", value_name = "NAME", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "kube-context",
+        value_name = "NAME",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub kube_context: Option<String>,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "kube-insecure-skip-tls-verify", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "kube-insecure-skip-tls-verify",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub kube_insecure_skip_tls_verify: bool,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "kube-tls-server-name", value_name = "NAME", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "kube-tls-server-name",
+        value_name = "NAME",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub kube_tls_server_name: Option<String>,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long = "kube-token", value_name = "TOKEN", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long = "kube-token",
+        value_name = "TOKEN",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub kube_token: Option<String>,
     /// Ignored, as `helm template` ignores it.
-    #[arg(long, value_name = "FILE", help_heading = "Cluster (refused, or ignored as helm template ignores them)")]
+    #[arg(
+        long,
+        value_name = "FILE",
+        help_heading = "Cluster (refused, or ignored as helm template ignores them)"
+    )]
     pub kubeconfig: Option<String>,
 }
 
@@ -320,7 +434,12 @@ fn parse_labels(
                 Some((k, v)) => {
                     out.insert(k.to_owned(), v.to_owned());
                 }
-                None => return Err((val.clone(), format!("{pair} must be formatted as key=value"))),
+                None => {
+                    return Err((
+                        val.clone(),
+                        format!("{pair} must be formatted as key=value"),
+                    ));
+                }
             }
         }
     }
@@ -446,24 +565,28 @@ fn template(args: TemplateArgs) -> ExitCode {
         Ok(rc) => rc,
         Err(e) => return fail(&e),
     };
-    let chart =
-        match ChartSource::from_args(&chart, args.repo.as_deref(), &args.version, args.devel) {
-            None => chart,
-            Some(source) => {
-                if let Some(flag) = args.repository_auth().first() {
-                    return usage(&format!(
-                        "{flag} is not supported: charts are fetched anonymously here (no credentials, client certificates or custom CAs); download the chart and give its .tgz"
-                    ));
-                }
-                match fetch(&source, args.plain_http) {
-                    Ok(path) => path,
-                    Err(code) => return code,
-                }
+    let chart = match ChartSource::from_args(
+        &chart,
+        args.repo.as_deref(),
+        &args.version,
+        args.devel,
+    ) {
+        None => chart,
+        Some(source) => {
+            if let Some(flag) = args.repository_auth().first() {
+                return usage(&format!(
+                    "{flag} is not supported: charts are fetched anonymously here (no credentials, client certificates or custom CAs); download the chart and give its .tgz"
+                ));
             }
-        };
+            match fetch(&source, args.plain_http) {
+                Ok(path) => path,
+                Err(code) => return code,
+            }
+        }
+    };
     if args.debug {
-        let shown = std::path::absolute(&chart)
-            .map_or_else(|_| chart.clone(), |p| p.display().to_string());
+        let shown =
+            std::path::absolute(&chart).map_or_else(|_| chart.clone(), |p| p.display().to_string());
         eprintln!("[debug] CHART PATH: {shown}\n");
     }
     let opts = TemplateOptions {

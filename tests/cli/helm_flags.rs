@@ -36,7 +36,10 @@ fn golden(name: &str, stream: &str) -> String {
 fn every_case_prints_what_helm_printed() {
     let cases = std::fs::read_to_string(folder().join("cases.tsv")).expect("cases.tsv");
     let mut checked = 0;
-    for line in cases.lines().filter(|l| !l.is_empty() && !l.starts_with('#')) {
+    for line in cases
+        .lines()
+        .filter(|l| !l.is_empty() && !l.starts_with('#'))
+    {
         let fields: Vec<&str> = line.split('\t').collect();
         let (name, code, args) = (fields[0], fields[1], &fields[2..]);
         let code: i32 = code.parse().expect("an exit code");
@@ -86,7 +89,10 @@ fn flags_that_need_a_cluster_or_the_network_are_refused_by_name() {
     ] {
         let (code, out, err) = template(args);
         assert_eq!((code, out.as_str()), (2, ""), "{args:?}");
-        all.push_str(&format!("$ flotilla helm template {}\n{err}", args.join(" ")));
+        all.push_str(&format!(
+            "$ flotilla helm template {}\n{err}",
+            args.join(" ")
+        ));
     }
     insta::assert_snapshot!("refused_flags", all);
 }

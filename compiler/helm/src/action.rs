@@ -224,9 +224,10 @@ pub fn name_and_chart(
             }
             Ok((name.clone(), chart.clone()))
         }
-        [chart] if !names.name_template.is_empty() => {
-            Ok((template_name(&names.name_template, seed, now)?, chart.clone()))
-        }
+        [chart] if !names.name_template.is_empty() => Ok((
+            template_name(&names.name_template, seed, now)?,
+            chart.clone(),
+        )),
         [chart] => Ok(("release-name".into(), chart.clone())),
         [_, _, rest @ ..] => Err(HelmError::Usage(format!(
             "expected at most two arguments, unexpected arguments: {}",
@@ -254,10 +255,7 @@ pub fn validate_release_name(name: &str) -> Result<(), HelmError> {
     fn label(s: &str) -> bool {
         let b = s.as_bytes();
         let ok = |c: &u8| c.is_ascii_lowercase() || c.is_ascii_digit();
-        !b.is_empty()
-            && ok(&b[0])
-            && ok(&b[b.len() - 1])
-            && b.iter().all(|c| ok(c) || *c == b'-')
+        !b.is_empty() && ok(&b[0]) && ok(&b[b.len() - 1]) && b.iter().all(|c| ok(c) || *c == b'-')
     }
     let why = if name.is_empty() {
         "no name provided".to_owned()
@@ -417,7 +415,11 @@ pub fn render_release_debug(
         })?;
     }
     top.insert("Values", Value::Map(vals));
-    if opts.labels.keys().any(|k| SYSTEM_LABELS.contains(&k.as_str())) {
+    if opts
+        .labels
+        .keys()
+        .any(|k| SYSTEM_LABELS.contains(&k.as_str()))
+    {
         return Err(HelmError::Usage(format!(
             "user supplied labels contains system reserved label name. System labels: [{}]",
             SYSTEM_LABELS.join(" ")
@@ -499,7 +501,9 @@ pub fn render_release_debug(
         emit(&mut rel, &m.name, &m.content);
     }
     if let Some(pr) = &opts.post_renderer {
-        rel.manifest = pr.run(&rel.manifest).map_err(|e| failed(e, String::new()))?;
+        rel.manifest = pr
+            .run(&rel.manifest)
+            .map_err(|e| failed(e, String::new()))?;
     }
     Ok(rel)
 }
@@ -753,7 +757,10 @@ mod tests {
             ..NameOptions::default()
         };
         // `helm template` names the release before `NameAndChart` looks at `--generate-name`.
-        assert_eq!(run(&["c"], &generate), Ok(("release-name".into(), "c".into())));
+        assert_eq!(
+            run(&["c"], &generate),
+            Ok(("release-name".into(), "c".into()))
+        );
         assert_eq!(
             run(&["web", "c"], &generate),
             Err("cannot set --generate-name and also specify a name".into())
@@ -788,7 +795,9 @@ mod tests {
         for bad in ["Web", "-a", "a-", "a..b", "a_b", &"x".repeat(54)] {
             let e = validate_release_name(bad).unwrap_err().to_string();
             assert!(
-                e.starts_with(&format!("release name {bad:?}: invalid release name, must match regex ^[a-z0-9]")),
+                e.starts_with(&format!(
+                    "release name {bad:?}: invalid release name, must match regex ^[a-z0-9]"
+                )),
                 "{e}"
             );
         }

@@ -22,7 +22,9 @@ impl PostRenderer {
     /// Helm's text (what follows `invalid argument "NAME" for "--post-renderer" flag: `).
     pub fn new(binary: &str, args: Vec<String>) -> Result<PostRenderer, HelmError> {
         let found = look_path(binary).map_err(|e| {
-            HelmError::Usage(format!("unable to find binary at {binary}: exec: {binary:?}: {e}"))
+            HelmError::Usage(format!(
+                "unable to find binary at {binary}: exec: {binary:?}: {e}"
+            ))
         })?;
         let binary = std::path::absolute(&found)
             .map_err(|e| HelmError::Usage(format!("unable to find binary at {binary}: {e}")))?;
@@ -170,7 +172,9 @@ mod tests {
             .expect("sh is installed");
         let e = sh.run("x").unwrap_err().to_string();
         assert!(
-            e.starts_with("error while running post render on files: error while running command /"),
+            e.starts_with(
+                "error while running post render on files: error while running command /"
+            ),
             "{e}"
         );
         assert!(e.ends_with(". error output:\noops\n: exit status 3"), "{e}");

@@ -29,12 +29,15 @@ pub enum Mode {
 /// `strvals.ParseInto` (and its `String` / `JSON` siblings): parses `s` and merges the result
 /// into `dest`.
 pub fn parse_into(s: &str, dest: &Map, mode: Mode) -> Result<(), String> {
-    run(Parser {
-        sc: s.chars().collect(),
-        pos: 0,
-        mode,
-        reader: None,
-    }, dest)
+    run(
+        Parser {
+            sc: s.chars().collect(),
+            pos: 0,
+            mode,
+            reader: None,
+        },
+        dest,
+    )
 }
 
 /// `strvals.ParseIntoFile` (`--set-file`): as `--set`, with each value (and each item of a
@@ -44,12 +47,15 @@ pub fn parse_into_file(
     dest: &Map,
     read: &dyn Fn(&str) -> Result<Value, String>,
 ) -> Result<(), String> {
-    run(Parser {
-        sc: s.chars().collect(),
-        pos: 0,
-        mode: Mode::Typed,
-        reader: Some(read),
-    }, dest)
+    run(
+        Parser {
+            sc: s.chars().collect(),
+            pos: 0,
+            mode: Mode::Typed,
+            reader: Some(read),
+        },
+        dest,
+    )
 }
 
 fn run(mut p: Parser<'_>, dest: &Map) -> Result<(), String> {
@@ -996,9 +1002,15 @@ mod tests {
         // Cases of Helm's literal_parser_test.go.
         for (input, want) in [
             ("name=value", r#"{"name":"value"}"#),
-            ("long_int_string=1234567890", r#"{"long_int_string":"1234567890"}"#),
+            (
+                "long_int_string=1234567890",
+                r#"{"long_int_string":"1234567890"}"#,
+            ),
             ("boolean=true", r#"{"boolean":"true"}"#),
-            ("name1=value1,name2=value2", r#"{"name1":"value1,name2=value2"}"#),
+            (
+                "name1=value1,name2=value2",
+                r#"{"name1":"value1,name2=value2"}"#,
+            ),
             ("name=one two", r#"{"name":"one two"}"#),
             (r"name=a\,b={c}", r#"{"name":"a\\,b={c}"}"#),
             ("name=", r#"{"name":""}"#),
@@ -1012,7 +1024,10 @@ mod tests {
         for (input, want) in [
             ("name", r#"key "name" has no value"#),
             ("a.b", r#"key "b" has no value"#),
-            ("list[x]=1", r#"error parsing index: strconv.Atoi: parsing "x": invalid syntax"#),
+            (
+                "list[x]=1",
+                r#"error parsing index: strconv.Atoi: parsing "x": invalid syntax"#,
+            ),
             ("list[-1]=1", "negative -1 index not allowed"),
             ("list[0]x=1", "unexpected data at end of array index: ['x']"),
             ("list[0", "error parsing index: EOF"),
@@ -1041,7 +1056,12 @@ mod tests {
             crate::json::canonical(&Value::Map(m)),
             r#"{"a":"<x.txt>","b":{"c":"<y>"},"i":[null,"<z>"],"l":["<p>","<q>"]}"#
         );
-        for input in ["a=missing", "l={p,missing}", "l={missing,p}", "i[0]=missing"] {
+        for input in [
+            "a=missing",
+            "l={p,missing}",
+            "l={missing,p}",
+            "i[0]=missing",
+        ] {
             assert_eq!(
                 parse_into_file(input, &Map::new(), &read),
                 Err("open missing: no such file or directory".to_owned()),
