@@ -229,22 +229,6 @@ impl Review {
         n
     }
 
-    /// The services and the clusters the review's plans name (for checking filters).
-    pub fn names(&self) -> (BTreeSet<String>, BTreeSet<String>) {
-        let mut services = BTreeSet::new();
-        let mut clusters = BTreeSet::new();
-        for c in &self.clusters {
-            clusters.insert(c.cluster.clone());
-            for r in &c.releases {
-                if let ReleaseChange::Changed { old, .. } = r {
-                    services.insert(old.service.to_string());
-                }
-                services.insert(r.service().to_owned());
-            }
-        }
-        (services, clusters)
-    }
-
     /// The changes `filter` keeps. A filtered review is never `plan_changed` by itself: only
     /// its release changes count.
     pub fn filter(&self, filter: &Filter) -> Review {
@@ -472,10 +456,11 @@ pub fn objects(manifest: &str) -> Vec<(String, String)> {
                 in_metadata = line.trim_end() == "metadata:";
                 continue;
             }
-            if in_metadata && name.is_none() {
-                if let Some(n) = line.strip_prefix("  name:") {
-                    name = Some(unquote(n));
-                }
+            if in_metadata
+                && name.is_none()
+                && let Some(n) = line.strip_prefix("  name:")
+            {
+                name = Some(unquote(n));
             }
         }
         if let Some(kind) = kind {
