@@ -942,7 +942,7 @@ fn place_in_chart(
     dir: &str,
     failure: TemplateFailure<'_>,
 ) -> Option<(Vec<Label>, Option<String>)> {
-    let chart = files.chart_files(dir);
+    let chart = crate::source::chart_files(files, dir);
     let remote = crate::remote::is_repository_dir(dir);
     let mut scratch = Report::new();
     // The chart path of each file of `scratch`.

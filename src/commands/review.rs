@@ -284,7 +284,7 @@ fn check_names(
 }
 
 fn did_you_mean(name: &str, known: &BTreeSet<&str>) -> String {
-    compiler::diag::suggest(name, known.iter().copied())
+    syntax::diag::suggest(name, known.iter().copied())
         .map(|k| format!(" (did you mean `{k}`?)"))
         .unwrap_or_default()
 }
