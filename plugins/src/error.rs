@@ -328,7 +328,7 @@ mod tests {
         );
         assert_eq!(
             bad_json("{\"a\": 1,\n \"b\": tru}"),
-            "returned invalid JSON: expected ident at line 2 column 9, near ` \"b\": tru}`"
+            "returned invalid JSON: expected ident at line 2 column 10, near ` \"b\": tru}`"
         );
         let long = format!("[{}oops, {}]", "1, ".repeat(40), "2, ".repeat(40));
         assert_eq!(

@@ -107,13 +107,18 @@ impl HostConfig {
     /// The configuration of a command a person runs: the user's cache directory
     /// (`$FLOTILLA_CACHE_DIR/plugins`, `$XDG_CACHE_HOME/flotilla/plugins` or
     /// `~/.cache/flotilla/plugins`) bounded by `FLOTILLA_PLUGIN_CACHE_MAX` (e.g. `500M`, `2G`;
-    /// default 1G, a value that is not a size is ignored), and a line on stderr when a plugin
-    /// is compiled.
+    /// default 1G, a value that is not a size is ignored), and, when stderr is a terminal, a
+    /// line there when a plugin is compiled (a log or a script's output stays as it was).
     pub fn with_user_cache() -> HostConfig {
+        use std::io::IsTerminal as _;
         HostConfig {
             cache_dir: cache::default_dir(),
             cache_max_bytes: cache::max_bytes_from_env(),
-            compile_notice: CompileNotice::Stderr,
+            compile_notice: if std::io::stderr().is_terminal() {
+                CompileNotice::Stderr
+            } else {
+                CompileNotice::Silent
+            },
             ..HostConfig::default()
         }
     }
