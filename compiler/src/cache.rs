@@ -181,23 +181,8 @@ pub fn max_bytes_from_env() -> Result<u64, CacheMaxError> {
     }
 }
 
-/// `1234`, `500K`, `500M`, `2G` (powers of 1024; an optional `B`/`iB`), as bytes.
-pub fn parse_size(text: &str) -> Option<u64> {
-    let t = text.trim();
-    let t = t
-        .strip_suffix("iB")
-        .or_else(|| t.strip_suffix('B'))
-        .unwrap_or(t);
-    let (digits, shift) = match t.char_indices().last()? {
-        (i, 'K' | 'k') => (&t[..i], 10),
-        (i, 'M' | 'm') => (&t[..i], 20),
-        (i, 'G' | 'g') => (&t[..i], 30),
-        (i, 'T' | 't') => (&t[..i], 40),
-        _ => (t, 0),
-    };
-    let n: u64 = digits.trim().parse().ok()?;
-    n.checked_mul(1u64 << shift)
-}
+/// Sizes are written as the plugin cache's bound is (`500M`, `2G`, …).
+pub use plugins::parse_size;
 
 fn read_dir(dir: &Path) -> impl Iterator<Item = std::fs::DirEntry> {
     std::fs::read_dir(dir).into_iter().flatten().flatten()

@@ -148,8 +148,9 @@ pub(crate) fn max_bytes_from_env() -> u64 {
         .unwrap_or(DEFAULT_MAX_BYTES)
 }
 
-/// `1234`, `500K`, `500M`, `2G` (powers of 1024; an optional `B`/`iB`), as bytes.
-fn parse_size(text: &str) -> Option<u64> {
+/// `1234`, `500K`, `500M`, `2G` (powers of 1024; an optional `B`/`iB`), as bytes: how every
+/// cache bound of Flotilla is written (`FLOTILLA_PLUGIN_CACHE_MAX`, `FLOTILLA_CACHE_MAX`).
+pub fn parse_size(text: &str) -> Option<u64> {
     let t = text.trim();
     let t = t
         .strip_suffix("iB")

@@ -40,7 +40,9 @@ pub use author::{
     ToolSearch, build_plugin, find_componentize_py, new_plugin, test_plugin, test_plugin_as,
     test_plugin_with,
 };
-pub use cache::{DEFAULT_MAX_BYTES as DEFAULT_CACHE_MAX_BYTES, MAX_BYTES_VAR as CACHE_MAX_VAR};
+pub use cache::{
+    DEFAULT_MAX_BYTES as DEFAULT_CACHE_MAX_BYTES, MAX_BYTES_VAR as CACHE_MAX_VAR, parse_size,
+};
 pub use error::{
     EXCERPT_CHARS, ErrorKind, HostError, LoadError, LoadErrorKind, LoadErrors, Output, PluginError,
 };
