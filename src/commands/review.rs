@@ -6,7 +6,7 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use compiler::redact::Redactions;
+use pipeline::Policies;
 
 use super::exit;
 
@@ -36,24 +36,24 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> ExitCode {
-    let source = match args.secrets.source(&args.fleet) {
-        Ok(s) => s,
+    let env = match args.secrets.environment(&args.fleet, args.no_cache) {
+        Ok(env) => env,
         Err(code) => return code,
     };
     // Manifest rules only: a review compares plans, it deploys nothing.
-    let compiled = match super::policy::compile_checked(&args.fleet, None, || {
-        super::plan::compile_fleet(&args.fleet, !args.no_cache, &source)
-    }) {
-        Ok(c) => c.compilation,
+    let outcome = match super::outcome::run(&args.fleet, &env, &Policies::ManifestRules) {
+        Ok(o) => o,
         Err(code) => return code,
     };
-    let Some(fresh) = compiled.applicable() else {
-        return super::plan::failed(&compiled);
+    let Some((fresh_plan, fresh_manifests, redactions)) = outcome.writable() else {
+        return super::outcome::code(outcome.status());
     };
+    let compiled = &outcome.compilation;
+    let fresh = (fresh_plan, fresh_manifests);
     let accepted_dir = args.fleet.join(".flotilla").join("accepted");
     let accepted = if accepted_dir.join(plan::PLAN_FILE).exists() {
-        match compiler::bundle::read(&accepted_dir) {
-            Ok((p, m)) => Some((p, m, compiler::bundle::read_redactions(&accepted_dir))),
+        match bundle::read_dir(&accepted_dir) {
+            Ok(read) => Some(read),
             Err(e) if args.accept => {
                 eprintln!("warning: the accepted plan is replaced: {e}");
                 None
@@ -68,7 +68,6 @@ pub fn exec(args: Args) -> ExitCode {
     } else {
         None
     };
-    let redactions = Redactions::of(fresh.1, &compiled.redactor);
     let review = if args.reveal_secrets {
         compiler::review::review(accepted.as_ref().map(|(p, m, _)| (p, m)), fresh)
     } else {
@@ -77,7 +76,7 @@ pub fn exec(args: Args) -> ExitCode {
         let old = accepted
             .as_ref()
             .map(|(p, m, stored)| (p, compiler::redact::redacted(m, stored, &compiled.redactor)));
-        let new = compiler::redact::redacted(fresh.1, &redactions, &compiled.redactor);
+        let new = compiler::redact::redacted(fresh.1, redactions, &compiled.redactor);
         compiler::review::review(old.as_ref().map(|(p, m)| (*p, m)), (fresh.0, &new))
     };
     let text = review.render_text();
@@ -108,7 +107,7 @@ pub fn exec(args: Args) -> ExitCode {
         return ExitCode::from(exit::SUCCESS);
     }
     let (plan, manifests) = fresh;
-    if let Err(e) = compiler::bundle::write_with(&accepted_dir, plan, manifests, &redactions) {
+    if let Err(e) = bundle::write_dir(&accepted_dir, plan, manifests, redactions) {
         eprintln!("error: {e}");
         return ExitCode::from(exit::USAGE);
     }
