@@ -282,17 +282,19 @@ mod tests {
         let edited = text.replace(&Digest::of(b"b").to_string(), &Digest::of(b"x").to_string());
         let got = ClusterIndex::from_text(&edited).map_err(|e| e.to_string());
         assert!(
-            got.as_ref()
-                .is_err_and(|e| e.starts_with("invalid cluster index: cluster `prod-1` says its digest is sha256:")),
+            got.as_ref().is_err_and(|e| e
+                .starts_with("invalid cluster index: cluster `prod-1` says its digest is sha256:")),
             "{got:?}"
         );
         // Releases out of order.
         let mut c = cluster();
         c.releases.reverse();
-        let got = ClusterIndex::from_text(&ClusterIndex::of(&c).to_text()).map_err(|e| e.to_string());
+        let got =
+            ClusterIndex::from_text(&ClusterIndex::of(&c).to_text()).map_err(|e| e.to_string());
         assert!(got.is_err_and(|e| e.contains("not ordered by wave")));
         // An unknown field.
-        let got = ClusterIndex::from_text(&text.replace("    wave: 0\n", "    wave: 0\n    extra: 1\n"));
+        let got =
+            ClusterIndex::from_text(&text.replace("    wave: 0\n", "    wave: 0\n    extra: 1\n"));
         assert!(matches!(got, Err(IndexError::Syntax(_))));
     }
 }
