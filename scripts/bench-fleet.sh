@@ -7,10 +7,15 @@
 #   changed  warm, after one service's version changed (its values template edited)
 #   increm.  the same change recompiled by a running compiler (`flotilla watch`'s), after a
 #            whole compile in the same process (`flotilla dev compile --bump`)
+#   plan     `flotilla plan --no-cache` into a new folder: the compile, the policy check and
+#            the bundle written; with the bundle's size on disk (du) and its number of files
+#   plan-old the same with another flotilla binary (OLD_FLOTILLA=path, e.g. one built from an
+#            earlier commit), measured in the same run for a side-by-side comparison
 # Prints wall-clock, CPU (user+sys) and peak RSS of each, with the machine's load.
 #
 #   scripts/bench-fleet.sh                      # 10,000 x 100 and 1,000 x 20, 3 runs each
 #   SIZES="2000x100" RUNS=1 scripts/bench-fleet.sh
+#   OLD_FLOTILLA=/tmp/old/flotilla SIZES=10000x100 scripts/bench-fleet.sh
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -37,6 +42,19 @@ timed() {
     say "  $summary"
 }
 
+# One timed `flotilla plan` (binary $1, fleet $2) into a new folder: prints "wall_s cpu_s
+# rss_mb bundle_mb files". The folder is removed before (and after) the run, outside the timing.
+timed_plan() {
+    local bin=$1 fleet=$2 out="$TMP/bundle"
+    rm -rf "$out"
+    local t
+    t=$( { /usr/bin/time -f 'TIME %e %U %S %M' "$bin" plan --fleet "$fleet" --out "$out" --no-cache >/dev/null; } 2>&1 | grep '^TIME' )
+    read -r _ wall user sys rss <<<"$t"
+    printf '%s %s %s %s %s\n' "$wall" "$(awk -v u="$user" -v s="$sys" 'BEGIN { printf "%.2f", u + s }')" \
+        "$((rss / 1024))" "$(du -sm "$out" | cut -f1)" "$(find "$out" -type f | wc -l)"
+    rm -rf "$out"
+}
+
 # The median of RUNS runs of a command that prints "wall cpu rss".
 median() {
     local runs=()
@@ -44,7 +62,7 @@ median() {
     printf '%s\n' "${runs[@]}" | sort -n | sed -n "$(((RUNS + 1) / 2))p"
 }
 
-printf '%-10s %-8s %10s %10s %10s\n' fleet compile "wall s" "cpu s" "rss MB"
+printf '%-10s %-8s %10s %10s %10s %10s %8s\n' fleet compile "wall s" "cpu s" "rss MB" "bundle MB" files
 for size in $SIZES; do
     clusters=${size%x*}
     services=${size#*x}
@@ -73,5 +91,13 @@ for size in $SIZES; do
     wall=$("$FLOTILLA" dev compile --fleet "$fleet" --bump svc-001 --times "$RUNS" |
         awk '/^recompiled in/ { sub("s$", "", $3); print $3 }' | sort -n | sed -n "$(((RUNS + 1) / 2))p")
     printf '%-10s %-8s %10s %10s %10s\n' "$size" increm. "$wall" - -
+    say "$size: plan (the bundle written), no cache"
+    read -r wall cpu rss mb files <<<"$(median timed_plan "$FLOTILLA" "$fleet")"
+    printf '%-10s %-8s %10s %10s %10s %10s %8s\n' "$size" plan "$wall" "$cpu" "$rss" "$mb" "$files"
+    if [ -n "${OLD_FLOTILLA:-}" ]; then
+        say "$size: plan with $OLD_FLOTILLA"
+        read -r wall cpu rss mb files <<<"$(median timed_plan "$OLD_FLOTILLA" "$fleet")"
+        printf '%-10s %-8s %10s %10s %10s %10s %8s\n' "$size" plan-old "$wall" "$cpu" "$rss" "$mb" "$files"
+    fi
 done
 printf 'machine: %s cores, load average %s at the end\n' "$(nproc)" "$(cut -d' ' -f1 /proc/loadavg)"

@@ -23,6 +23,7 @@ if [[ "${CI:-}" != "true" && -z "${FLOTILLA_HELM_CORPUS:-}" && ! -d ../shared/he
 fi
 
 cargo fmt --all -- --check
+cargo clippy --workspace --all-targets --locked --quiet -- -D warnings
 # Every committed snapshot must be one a test asserts (insta records each one it reads in
 # INSTA_SNAPSHOT_REFERENCES_FILE, as `cargo insta test --unreferenced=reject` does): a snapshot
 # no test reads any more fails the run.

@@ -9,8 +9,6 @@
 //! Secrets are read through the `secrets::SecretSource` in [`Options`] ([`resolvers`]), and
 //! everything printed of a compilation is masked with its redactor ([`redact`]).
 
-pub mod accepted;
-pub mod bundle;
 pub mod cache;
 pub mod chart;
 pub mod digest;

@@ -12,8 +12,8 @@ pub struct PluginError {
     /// `sha256:` and the first 12 hex digits of the plugin's bytes, when it was loaded.
     pub digest: Option<String>,
     pub kind: ErrorKind,
-    /// What the plugin wrote to stdout and stderr before it failed.
-    pub output: Output,
+    /// What the plugin wrote to stdout and stderr before it failed (boxed: errors stay small).
+    pub output: Box<Output>,
 }
 
 impl fmt::Display for PluginError {
@@ -248,7 +248,7 @@ mod tests {
             plugin: "netalloc".into(),
             digest: Some("sha256:0123456789ab".into()),
             kind,
-            output: Output::default(),
+            output: Box::default(),
         }
     }
 
@@ -268,7 +268,7 @@ mod tests {
                 plugin: "nope".into(),
                 digest: None,
                 kind: ErrorKind::NotFound { known: vec![] },
-                output: Output::default(),
+                output: Box::default(),
             },
             "from plugin \"nope\": no such plugin (the fleet's plugins are: none)",
         );
@@ -279,16 +279,16 @@ mod tests {
                 kind: ErrorKind::NotFound {
                     known: vec!["a".into(), "b".into()],
                 },
-                output: Output::default(),
+                output: Box::default(),
             },
             "from plugin \"nope\": no such plugin (the fleet's plugins are: a, b)",
         );
         check(
             PluginError {
-                output: Output {
+                output: Box::new(Output {
                     stdout: "step 1".into(),
                     stderr: "Traceback (most recent call last):\nValueError: boom".into(),
-                },
+                }),
                 ..named(ErrorKind::Trap("wasm trap: unreachable".into()))
             },
             "from plugin \"netalloc\" (sha256:0123456789ab): trapped: wasm trap: unreachable\n\
@@ -297,10 +297,10 @@ mod tests {
         );
         check(
             PluginError {
-                output: Output {
+                output: Box::new(Output {
                     stdout: String::new(),
                     stderr: "careful".into(),
-                },
+                }),
                 ..named(ErrorKind::Guest("no".into()))
             },
             "from plugin \"netalloc\" (sha256:0123456789ab): no\nstderr of the plugin:\n  | careful",

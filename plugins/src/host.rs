@@ -369,7 +369,7 @@ impl Plugins {
                 kind: ErrorKind::NotFound {
                     known: self.plugins.keys().cloned().collect(),
                 },
-                output: Output::default(),
+                output: Box::default(),
             }),
         }
     }
@@ -503,7 +503,7 @@ impl Plugin {
             plugin: self.name.clone(),
             digest: Some(self.digest.short()),
             kind,
-            output,
+            output: Box::new(output),
         }
     }
 

@@ -123,7 +123,7 @@ pub fn rules_from_text(name: &str, text: &str) -> (ManifestRules, Report) {
 }
 
 /// Adds `policies/rbac.yaml` and `policies/manifests.yaml` under `root`, when they exist, to
-/// files read with [`FleetFiles::read_dir`].
+/// files read with `compiler::read_dir`.
 pub fn read_files(root: &Path, files: &mut FleetFiles) {
     for name in [RBAC_FILE, MANIFESTS_FILE] {
         let path = root.join(name);

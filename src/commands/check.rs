@@ -5,8 +5,10 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
+use pipeline::{Outcome, Policies};
+
 use super::exit;
-use super::policy::{Checked, PrincipalArgs, compile_checked};
+use super::policy::PrincipalArgs;
 
 #[derive(Debug, clap::Args)]
 pub struct Args {
@@ -23,23 +25,23 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> ExitCode {
-    let source = match args.secrets.source(&args.fleet) {
-        Ok(s) => s,
+    let env = match args.secrets.environment(&args.fleet, args.no_cache) {
+        Ok(env) => env,
         Err(code) => return code,
     };
-    match compile_checked(&args.fleet, Some(&args.principal), || {
-        super::plan::compile_fleet(&args.fleet, !args.no_cache, &source)
-    }) {
-        Ok(checked) => {
-            print!("{}", summary(&checked));
+    let policies = Policies::All(args.principal.spec());
+    match super::outcome::run(&args.fleet, &env, &policies) {
+        Ok(outcome) if outcome.writable().is_some() => {
+            print!("{}", summary(&outcome));
             ExitCode::from(exit::SUCCESS)
         }
+        Ok(outcome) => super::outcome::code(outcome.status()),
         Err(code) => code,
     }
 }
 
 /// One line: what was checked, and that it passed.
-fn summary(c: &Checked) -> String {
+fn summary(c: &Outcome) -> String {
     let plan = &c.compilation.plan;
     let rbac = match (&c.principal, c.has_rbac) {
         (Some(p), true) => format!("{p} may deploy every release"),

@@ -51,10 +51,14 @@ pub enum Dev {
         #[arg(long, default_value_t = 3, requires = "bump")]
         times: u32,
     },
+    /// Panic on purpose, so tests see what a bug looks like to users (hidden).
+    #[command(hide = true)]
+    Panic,
 }
 
 pub fn exec(args: Args) -> ExitCode {
     match args.command {
+        Dev::Panic => panic!("a panic asked for by `flotilla dev panic`"),
         Dev::GenFleet {
             clusters,
             services,
@@ -88,11 +92,11 @@ pub fn exec(args: Args) -> ExitCode {
             times,
             ..
         } => {
-            let source = match secrets.source(&fleet) {
-                Ok(s) => s,
+            let env = match secrets.environment(&fleet, no_cache) {
+                Ok(env) => env,
                 Err(code) => return code,
             };
-            bump(&fleet, !no_cache, &source, &service, times)
+            bump(&fleet, &env, &service, times)
         }
         Dev::Compile {
             fleet,
@@ -103,15 +107,16 @@ pub fn exec(args: Args) -> ExitCode {
             bump: None,
             ..
         } => {
-            let source = match secrets.source(&fleet) {
-                Ok(s) => s,
+            let env = match secrets.environment(&fleet, no_cache) {
+                Ok(env) => env,
                 Err(code) => return code,
             };
             let start = Instant::now();
-            let compiled = match super::plan::compile_fleet(&fleet, !no_cache, &source) {
-                Ok(c) => c,
+            let outcome = match super::outcome::run(&fleet, &env, &pipeline::Policies::None) {
+                Ok(o) => o,
                 Err(code) => return code,
             };
+            let compiled = &outcome.compilation;
             let s = &compiled.stats;
             println!(
                 "compiled in {:.3}s: {} clusters, {} services, {} releases, {} distinct manifests; \
@@ -136,34 +141,65 @@ pub fn exec(args: Args) -> ExitCode {
                 s.values_reused,
             );
             if compiled.diagnostics.has_errors() {
-                return super::plan::failed(&compiled);
+                return super::outcome::code(outcome.status());
             }
             if policies {
-                return super::policy::time_check(&fleet, &principal, &compiled);
+                return time_policies(&fleet, &principal, compiled);
             }
             ExitCode::from(exit::SUCCESS)
         }
     }
 }
 
+/// Times `pipeline::time_policies` over a compiled plan (RBAC only with a principal) and
+/// prints the time and what was found, not the findings.
+fn time_policies(
+    fleet: &std::path::Path,
+    principal: &super::policy::PrincipalArgs,
+    compiled: &compiler::Compilation,
+) -> ExitCode {
+    let t = match pipeline::time_policies(fleet, &principal.spec(), compiled) {
+        Ok(t) => t,
+        Err(e) => return super::outcome::fail(&e),
+    };
+    if t.diagnostics.has_errors() {
+        eprint!("{}", t.diagnostics.render_text());
+        return ExitCode::from(exit::DIAGNOSTICS);
+    }
+    println!(
+        "policies checked in {:.3}s (loaded in {:.3}s): {} manifest rules, RBAC {}; {} denials, \
+         {} deny and {} warn violations; {} objects evaluated",
+        t.elapsed.as_secs_f64(),
+        t.loaded_in.as_secs_f64(),
+        t.rules,
+        match &t.principal {
+            Some(p) => format!("for {p}"),
+            None => "not checked".to_owned(),
+        },
+        t.denials,
+        t.deny_violations,
+        t.warn_violations,
+        t.objects,
+    );
+    ExitCode::from(exit::SUCCESS)
+}
+
 /// A whole compile, then `times` new versions of `service`, each recompiled incrementally.
 fn bump(
     fleet: &std::path::Path,
-    cache: bool,
-    source: &std::sync::Arc<dyn secrets::SecretSource>,
+    env: &pipeline::Environment,
     service: &str,
     times: u32,
 ) -> ExitCode {
-    let mut files = match super::plan::read_fleet(fleet) {
+    let mut files = match pipeline::read_fleet(fleet) {
         Ok(f) => f,
-        Err(code) => return code,
+        Err(e) => return super::outcome::fail(&e),
     };
     let path = format!("services/{service}/service.yaml");
     if !files.files.contains_key(&path) {
         eprintln!("error: the fleet has no {path}");
         return ExitCode::from(exit::USAGE);
     }
-    let env = super::plan::CompileEnv::new(fleet, cache, source);
     let mut compiler = compiler::Incremental::new(compiler::HelmRenderer, env.options());
     let start = Instant::now();
     let (compiled, how) = compiler.compile(files.clone());
@@ -180,7 +216,7 @@ fn bump(
         compiled.stats.releases
     );
     if compiled.diagnostics.has_errors() {
-        return super::plan::failed(compiled);
+        return compile_failed(compiled);
     }
     // A value no earlier compile can have seen, so that each version is new.
     let nonce = std::time::SystemTime::now()
@@ -205,8 +241,17 @@ fn bump(
             s.releases_cached,
         );
         if compiled.diagnostics.has_errors() {
-            return super::plan::failed(compiled);
+            return compile_failed(compiled);
         }
     }
     ExitCode::from(exit::SUCCESS)
+}
+
+/// The exit code of a compile with errors: 3 when a secret backend was unreachable.
+fn compile_failed(compiled: &compiler::Compilation) -> ExitCode {
+    if compiled.remote_failure() {
+        ExitCode::from(exit::REMOTE)
+    } else {
+        ExitCode::from(exit::DIAGNOSTICS)
+    }
 }

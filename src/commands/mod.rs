@@ -6,9 +6,11 @@ use std::process::ExitCode;
 use clap::Subcommand;
 
 mod auth;
+mod bundle;
 mod check;
 mod dev;
 mod helm;
+mod outcome;
 mod plan;
 mod plugin;
 mod policy;
@@ -26,13 +28,15 @@ pub enum Command {
     Helm(helm::Args),
     /// Print the clusters of a fleet that a CEL selector matches, sorted, one per line.
     Select(select::Args),
-    /// Compile a fleet, check it against its policies, and write the plan bundle: plan.yaml and
-    /// every release's manifest.
+    /// Compile a fleet, check it against its policies, and write the plan bundle: plan.yaml,
+    /// each distinct manifest once, and an index per cluster.
     Plan(plan::Args),
     /// Compile a fleet and check it against its policies (RBAC, manifest rules); write no plan.
     Check(check::Args),
     /// Compare a fresh plan with the accepted one, and accept or reject it.
     Review(review::Args),
+    /// Plan bundles: `bundle export` writes one cluster's manifests as files.
+    Bundle(bundle::Args),
     /// Compile a fleet, then again whenever its files change (only what changed is redone);
     /// print the diagnostics and what each change did to the plan. Write no plan.
     Watch(watch::Args),
@@ -50,6 +54,7 @@ pub mod exit {
     pub const DIAGNOSTICS: u8 = 1;
     pub const USAGE: u8 = 2;
     pub const REMOTE: u8 = 3;
+    pub const BUG: u8 = 101;
 }
 
 pub fn exec(command: Command) -> ExitCode {
@@ -60,6 +65,7 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Plan(args) => plan::exec(args),
         Command::Check(args) => check::exec(args),
         Command::Review(args) => review::exec(args),
+        Command::Bundle(args) => bundle::exec(args),
         Command::Watch(args) => watch::exec(args),
         Command::Dev(args) => dev::exec(args),
         Command::Auth(args) => auth::exec(args),

@@ -1,15 +1,11 @@
 //! `flotilla plan --fleet DIR --out DIR [--as user:NAME]`: compile the fleet, check it against
-//! the fleet's policies, and write its plan bundle (`plan.yaml` and every release's manifest),
-//! all at once or not at all.
+//! the fleet's policies, and write its plan bundle (`plan.yaml`, each distinct manifest once
+//! under `objects/sha256/`, an index per cluster under `clusters/`), all at once or not at all.
 
-use std::io::IsTerminal as _;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::{Arc, OnceLock};
-use std::time::{Duration, Instant};
 
-use compiler::{Compilation, DiskCache, FleetFiles, HelmRenderer, Options};
-use indicatif::{ProgressBar, ProgressStyle};
+use pipeline::{CacheMode, Environment, Policies, SecretsChoice};
 
 use super::exit;
 
@@ -42,59 +38,36 @@ pub struct SecretsArgs {
 }
 
 impl SecretsArgs {
-    /// The secret source to compile `fleet` with; a bad choice or configuration is a usage
-    /// error (already printed).
-    pub fn source(&self, fleet: &Path) -> Result<Arc<dyn secrets::SecretSource>, ExitCode> {
-        let vault_addr = std::env::var("VAULT_ADDR").is_ok_and(|v| !v.is_empty());
-        let choice = match self.secrets.as_deref() {
-            Some(c) => c.to_owned(),
-            None if vault_addr => "vault".to_owned(),
-            None => format!("local:{}", fleet.join("secrets").display()),
+    /// The environment every compile of the command uses: the chosen secret source, the
+    /// persistent cache unless `no_cache`, a plugin host. A bad secret source is a usage error
+    /// (printed).
+    pub fn environment(&self, fleet: &Path, no_cache: bool) -> Result<Environment, ExitCode> {
+        let source = SecretsChoice::parse(self.secrets.as_deref(), fleet)
+            .and_then(|choice| choice.open())
+            .map_err(|e| super::outcome::fail(&e))?;
+        let cache = if no_cache {
+            CacheMode::Off
+        } else {
+            CacheMode::Persistent
         };
-        if choice == "vault" {
-            return match secrets::VaultSource::from_env() {
-                Ok(v) => Ok(Arc::new(v)),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    Err(ExitCode::from(exit::USAGE))
-                }
-            };
-        }
-        match choice.strip_prefix("local:") {
-            Some(dir) if !dir.is_empty() => Ok(Arc::new(secrets::LocalSource::new(dir))),
-            _ => {
-                eprintln!("error: invalid --secrets {choice:?}: expected `vault` or `local:DIR`");
-                Err(ExitCode::from(exit::USAGE))
-            }
-        }
-    }
-}
-
-/// The exit code of a compile that has errors: 3 when a secret backend was unreachable.
-pub(super) fn failed(compiled: &Compilation) -> ExitCode {
-    if compiled.remote_failure() {
-        ExitCode::from(exit::REMOTE)
-    } else {
-        ExitCode::from(exit::DIAGNOSTICS)
+        Ok(Environment::new(fleet, cache, source))
     }
 }
 
 pub fn exec(args: Args) -> ExitCode {
-    let source = match args.secrets.source(&args.fleet) {
-        Ok(s) => s,
+    let env = match args.secrets.environment(&args.fleet, args.no_cache) {
+        Ok(env) => env,
         Err(code) => return code,
     };
-    let compiled = match super::policy::compile_checked(&args.fleet, Some(&args.principal), || {
-        compile_fleet(&args.fleet, !args.no_cache, &source)
-    }) {
-        Ok(c) => c.compilation,
+    let policies = Policies::All(args.principal.spec());
+    let outcome = match super::outcome::run(&args.fleet, &env, &policies) {
+        Ok(o) => o,
         Err(code) => return code,
     };
-    let Some((plan, manifests)) = compiled.applicable() else {
-        return failed(&compiled);
+    let Some((plan, manifests, redactions)) = outcome.writable() else {
+        return super::outcome::code(outcome.status());
     };
-    let redactions = compiler::redact::Redactions::of(manifests, &compiled.redactor);
-    if let Err(e) = compiler::bundle::write_with(&args.out, plan, manifests, &redactions) {
+    if let Err(e) = bundle::write_dir(&args.out, plan, manifests, redactions) {
         eprintln!("error: {e}");
         return ExitCode::from(exit::USAGE);
     }
@@ -106,127 +79,4 @@ pub fn exec(args: Args) -> ExitCode {
         manifests.0.len()
     );
     ExitCode::from(exit::SUCCESS)
-}
-
-/// Adds the repository charts the services name to `files`, from the chart cache or fetched
-/// into it. A chart that cannot be had is a remote failure (exit 3), with a hint.
-/// Reads the fleet's files and fetches the repository charts its services name.
-pub(super) fn read_fleet(fleet: &Path) -> Result<FleetFiles, ExitCode> {
-    let mut files = compiler::read_dir(fleet).map_err(|e| {
-        eprintln!("error: {e}");
-        ExitCode::from(exit::USAGE)
-    })?;
-    fetch_charts(&mut files)?;
-    Ok(files)
-}
-
-fn fetch_charts(files: &mut FleetFiles) -> Result<(), ExitCode> {
-    if compiler::remote::repository_charts(files).is_empty() {
-        return Ok(());
-    }
-    let result = helm::fetch::ChartFetcher::from_env()
-        .map_err(|e| (e.message, e.hint, true))
-        .and_then(|fetcher| {
-            compiler::remote::fetch_into(files, &fetcher).map_err(|e| {
-                let remote = e.remote;
-                (e.to_string(), e.hint, remote)
-            })
-        });
-    result.map_err(|(message, hint, remote)| {
-        eprintln!("error: {message}");
-        if let Some(h) = hint {
-            eprintln!("  = hint: {h}");
-        }
-        ExitCode::from(if remote {
-            exit::REMOTE
-        } else {
-            exit::DIAGNOSTICS
-        })
-    })
-}
-
-/// What every compile of the CLI uses: the fleet's persistent cache (unless `--no-cache`),
-/// the secret source, and a plugin host keeping compiled plugins in the user's cache (they
-/// never change a result).
-pub(super) struct CompileEnv {
-    disk: Option<DiskCache>,
-    secrets: Arc<dyn secrets::SecretSource>,
-    plugin_host: plugins::PluginHost,
-}
-
-impl CompileEnv {
-    pub(super) fn new(fleet: &Path, cache: bool, secrets: &Arc<dyn secrets::SecretSource>) -> Self {
-        CompileEnv {
-            disk: cache.then(|| DiskCache::for_fleet(fleet)),
-            secrets: secrets.clone(),
-            plugin_host: plugins::PluginHost::new(plugins::HostConfig::with_user_cache()),
-        }
-    }
-
-    /// Bounds the persistent cache to `FLOTILLA_CACHE_MAX` (after each compile).
-    pub(super) fn prune(&self) {
-        if let Some(disk) = &self.disk {
-            match compiler::cache::max_bytes_from_env() {
-                Ok(max) => {
-                    disk.prune(max);
-                }
-                Err(e) => eprintln!("warning: {e}; the cache was not pruned"),
-            }
-        }
-    }
-
-    pub(super) fn options(&self) -> Options<'_> {
-        Options {
-            cache: self.disk.as_ref(),
-            secrets: Some(&self.secrets),
-            plugin_host: Some(&self.plugin_host),
-            ..Options::default()
-        }
-    }
-}
-
-/// Reads and compiles a fleet, with the persistent cache when asked and a progress bar on
-/// standard error when it is a terminal and the compile takes more than a moment. Prints the
-/// diagnostics. A fleet that cannot be read at all is a usage error.
-pub(super) fn compile_fleet(
-    fleet: &Path,
-    cache: bool,
-    secrets: &Arc<dyn secrets::SecretSource>,
-) -> Result<Compilation, ExitCode> {
-    let files = read_fleet(fleet)?;
-    let env = CompileEnv::new(fleet, cache, secrets);
-    let start = Instant::now();
-    let bar: OnceLock<ProgressBar> = OnceLock::new();
-    let show = std::io::stderr().is_terminal();
-    let progress = |done: usize, total: usize| {
-        if !show || start.elapsed() < Duration::from_millis(300) {
-            return;
-        }
-        let bar = bar.get_or_init(|| {
-            let bar = ProgressBar::new(total as u64);
-            if let Ok(style) = ProgressStyle::with_template(
-                "{spinner} compiling {bar:30} {pos}/{len} clusters ({eta} left)",
-            ) {
-                bar.set_style(style);
-            }
-            bar
-        });
-        bar.set_position(done as u64);
-    };
-    let compiled = compiler::compile_with(
-        &files,
-        &HelmRenderer,
-        Options {
-            progress: Some(&progress),
-            ..env.options()
-        },
-    );
-    if let Some(bar) = bar.get() {
-        bar.finish_and_clear();
-    }
-    env.prune();
-    if !compiled.diagnostics.diagnostics.is_empty() {
-        eprint!("{}", compiled.diagnostics.render_text());
-    }
-    Ok(compiled)
 }

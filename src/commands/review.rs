@@ -7,9 +7,9 @@ use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::PathBuf;
 use std::process::{ExitCode, Stdio};
 
-use compiler::accepted::{self, Accepted, Form};
-use compiler::redact::Redactions;
+use bundle::accepted::{self, Accepted, Form};
 use compiler::review::{Filter, RenderConfig, Review};
+use pipeline::Policies;
 
 use super::exit;
 
@@ -69,20 +69,20 @@ pub enum Color {
 }
 
 pub fn exec(args: Args) -> ExitCode {
-    let source = match args.secrets.source(&args.fleet) {
-        Ok(s) => s,
+    let env = match args.secrets.environment(&args.fleet, args.no_cache) {
+        Ok(env) => env,
         Err(code) => return code,
     };
     // Manifest rules only: a review compares plans, it deploys nothing.
-    let compiled = match super::policy::compile_checked(&args.fleet, None, || {
-        super::plan::compile_fleet(&args.fleet, !args.no_cache, &source)
-    }) {
-        Ok(c) => c.compilation,
+    let outcome = match super::outcome::run(&args.fleet, &env, &Policies::ManifestRules) {
+        Ok(o) => o,
         Err(code) => return code,
     };
-    let Some(fresh) = compiled.applicable() else {
-        return super::plan::failed(&compiled);
+    let Some((fresh_plan, fresh_manifests, redactions)) = outcome.writable() else {
+        return super::outcome::code(outcome.status());
     };
+    let compiled = &outcome.compilation;
+    let fresh = (fresh_plan, fresh_manifests);
     let redactor = &compiled.redactor;
     let dir = args.fleet.join(".flotilla").join("accepted");
     let accepted = match accepted::read(&dir, redactor) {
@@ -109,7 +109,7 @@ pub fn exec(args: Args) -> ExitCode {
         );
     }
     let old = accepted.as_ref().map(|a| (&a.plan, &a.manifests));
-    let masked = compiler::redact::redacted(fresh.1, &Redactions::of(fresh.1, redactor), redactor);
+    let masked = compiler::redact::redacted(fresh.1, redactions, redactor);
     let full = if args.reveal_secrets {
         eprintln!(
             "note: --reveal-secrets shows the fresh plan's secret values only: the accepted plan \

@@ -30,11 +30,10 @@ pub struct Args {
 }
 
 pub fn exec(args: Args) -> ExitCode {
-    let source = match args.secrets.source(&args.fleet) {
-        Ok(s) => s,
+    let env = match args.secrets.environment(&args.fleet, args.no_cache) {
+        Ok(env) => env,
         Err(code) => return code,
     };
-    let env = super::plan::CompileEnv::new(&args.fleet, !args.no_cache, &source);
     let mut compiler = Incremental::new(HelmRenderer, env.options());
     let mut seen = match Stamps::of(&args.fleet) {
         Ok(s) => s,
@@ -43,14 +42,16 @@ pub fn exec(args: Args) -> ExitCode {
     let mut before: Option<Releases> = None;
     let mut compiles = 0u64;
     loop {
-        let files = match super::plan::read_fleet(&args.fleet) {
+        let files = match pipeline::read_fleet(&args.fleet) {
             Ok(f) => f,
-            Err(code) => return code,
+            Err(e) => return super::outcome::fail(&e),
         };
         let start = Instant::now();
         let (compiled, how) = compiler.compile(files);
         let took = start.elapsed();
-        env.prune();
+        if let Some(notice) = env.prune() {
+            eprintln!("warning: {notice}");
+        }
         let now = releases_of(compiled);
         report(compiled, &how, took, before.as_ref(), &now);
         before = Some(now);

@@ -242,7 +242,19 @@ fn plan_fetches_repository_charts_and_replays_them_offline() {
 
     let (code, _, err) = plan(&cache, &fleet, &out1);
     assert_eq!((code, err.as_str()), (0, ""));
-    let manifest = std::fs::read_to_string(out1.join("clusters/a/00-web.yaml")).unwrap();
+    let exported = fleet.join("export");
+    let (code, _, err) = crate::run(&[
+        "bundle",
+        "export",
+        "--bundle",
+        &out1.to_string_lossy(),
+        "--cluster",
+        "a",
+        "--out",
+        &exported.to_string_lossy(),
+    ]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let manifest = std::fs::read_to_string(exported.join("00-web.yaml")).unwrap();
     assert!(manifest.contains("version: \"1.1.0\""), "{manifest}");
 
     let url = server.url();

@@ -98,12 +98,27 @@ fn plan_writes_the_bundle() {
         format!("wrote {out}: 12 clusters, 48 releases, 48 distinct manifests\n")
     );
     let files = tree(Path::new(&out));
-    // plan.yaml, redactions.json and the manifests.
-    assert_eq!(files.len(), 2 + 48);
-    assert!(
+    // plan.yaml, redactions.json, the 48 manifests once each, an index per cluster.
+    assert_eq!(files.len(), 2 + 48 + 12);
+    assert_eq!(
         files
             .iter()
-            .any(|(n, _)| n == "clusters/gcp-prod-usc1/02-search.yaml")
+            .filter(|(n, _)| n.starts_with("objects/sha256/"))
+            .count(),
+        48
+    );
+    let index = files
+        .iter()
+        .find(|(n, _)| n == "clusters/gcp-prod-usc1.yaml")
+        .map(|(_, bytes)| String::from_utf8_lossy(bytes).into_owned())
+        .unwrap_or_default();
+    assert!(
+        index.starts_with("apiVersion: flotilla.dev/v1alpha1\nkind: ClusterIndex\ncluster: gcp-prod-usc1\ndigest: sha256:"),
+        "{index}"
+    );
+    assert!(
+        index.contains("  - release: search\n    service: search-api\n    wave: 2\n"),
+        "{index}"
     );
     let snapshot = std::fs::read_to_string(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("snapshots/example-plan.snap"),
@@ -364,4 +379,114 @@ fn dev_gen_fleet_writes_a_fleet_that_compiles() {
     let (code, stdout, _) = run(&["dev", "compile", "--fleet", &a]);
     assert_eq!(code, 0);
     assert!(stdout.starts_with("compiled in "), "{stdout}");
+}
+
+#[test]
+fn bundle_export_writes_one_clusters_manifests() {
+    let t = Temp::new();
+    let out = t.path("plan");
+    let (code, _, err) = run(&[
+        "plan",
+        "--fleet",
+        FLEET,
+        "--out",
+        &out,
+        "--no-cache",
+        "--as",
+        ADMIN,
+    ]);
+    assert_eq!((code, err.as_str()), (0, ""));
+    let exported = t.path("export");
+    let export = |cluster: &str| {
+        run(&[
+            "bundle",
+            "export",
+            "--bundle",
+            &out,
+            "--cluster",
+            cluster,
+            "--out",
+            &exported,
+        ])
+    };
+    let (code, stdout, err) = export("gcp-prod-usc1");
+    assert_eq!((code, err.as_str()), (0, ""));
+    assert!(
+        stdout.starts_with(&format!(
+            "wrote {exported}: 5 manifests of cluster gcp-prod-usc1 (bundle sha256:"
+        )),
+        "{stdout}"
+    );
+    let files = tree(Path::new(&exported));
+    let names: Vec<&str> = files.iter().map(|(n, _)| n.as_str()).collect();
+    assert_eq!(
+        names,
+        [
+            "00-cert-manager.yaml",
+            "00-external-dns.yaml",
+            "01-ingress.yaml",
+            "01-metrics-agent.yaml",
+            "02-search.yaml"
+        ]
+    );
+    // Each file is the object the cluster's index names.
+    for (_, bytes) in &files {
+        let digest = plan::Digest::of(bytes);
+        let object = Path::new(&out).join(format!("objects/sha256/{}", digest.hex()));
+        assert_eq!(std::fs::read(object).ok().as_ref(), Some(bytes));
+    }
+    // Again, over the earlier export: replaced.
+    assert_eq!(export("aws-dev-use2").0, 0);
+    assert!(!Path::new(&exported).join("02-search.yaml").exists());
+
+    // A cluster the bundle does not have.
+    let (code, stdout, err) = export("gcp-prod-usc2");
+    assert_eq!((code, stdout.as_str()), (2, ""));
+    assert_eq!(
+        err,
+        "error: the bundle has no cluster `gcp-prod-usc2`: did you mean `gcp-prod-usc1`?\n"
+    );
+    // Not a bundle.
+    let (code, _, err) = run(&[
+        "bundle",
+        "export",
+        "--bundle",
+        FLEET,
+        "--cluster",
+        "a",
+        "--out",
+        &exported,
+    ]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        err,
+        format!("error: {FLEET} is not a plan bundle: it has no plan.yaml\n")
+    );
+}
+
+#[test]
+fn a_panic_is_reported_as_a_bug() {
+    let (code, stdout, err) = run(&["dev", "panic"]);
+    assert_eq!((code, stdout.as_str()), (101, ""));
+    let mut lines = err.lines();
+    let first = lines.next().unwrap_or_default();
+    assert!(
+        first.starts_with(
+            "error: flotilla panicked: a panic asked for by `flotilla dev panic` at src/commands/dev.rs:"
+        ),
+        "{err}"
+    );
+    assert_eq!(
+        lines.next(),
+        Some(
+            "note: this is a bug in flotilla, please report it with the command you ran (and `flotilla --version`)"
+        )
+    );
+    assert_eq!(lines.next(), None, "{err}");
+    // The subcommand is not in the help.
+    let (_, help, _) = run(&["dev", "--help"]);
+    assert!(
+        help.contains("gen-fleet") && !help.contains("panic"),
+        "{help}"
+    );
 }

@@ -58,7 +58,7 @@ fn check_bundle(dir: &Path) {
     let mut manifests = String::new();
     for (name, bytes) in tree(dir) {
         let text = String::from_utf8_lossy(&bytes);
-        if name.starts_with("clusters/") {
+        if name.starts_with("objects/") {
             manifests.push_str(&text);
         } else {
             assert_clean(&name, &text);

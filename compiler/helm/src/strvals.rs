@@ -134,12 +134,15 @@ fn go_quote_runes(s: &str) -> String {
     format!("[{}]", quoted.join(" "))
 }
 
+/// `--set-file`'s reader: a path to the value of the file there.
+type FileReader<'r> = &'r dyn Fn(&str) -> Result<Value, String>;
+
 struct Parser<'r> {
     sc: Vec<char>,
     pos: usize,
     mode: Mode,
     /// `--set-file`'s reader, in place of `typedVal`.
-    reader: Option<&'r dyn Fn(&str) -> Result<Value, String>>,
+    reader: Option<FileReader<'r>>,
 }
 
 impl Parser<'_> {

@@ -4,12 +4,14 @@
 //! A plan is versioned (`apiVersion: flotilla.dev/v1alpha1`, `kind: Plan`) and its text is
 //! canonical: [`Plan::to_yaml`] gives the same bytes for the same plan, and the compiler makes
 //! the same plan from the same fleet. Manifests are not inside the plan: each release names its
-//! manifest by digest and the bundle stores it at [`Release::manifest_path`].
+//! manifest by digest and a bundle stores it once per digest (`objects/sha256/<hex>`), with a
+//! [`ClusterIndex`] per cluster listing that cluster's releases and manifests.
 //!
 //! A plan may also carry [`Warning`]s: objects that violate a manifest rule with
 //! `action: warn`, kept with the plan so reviewers and later stages see them.
 
 mod digest;
+mod index;
 mod manifests;
 mod yaml;
 
@@ -18,6 +20,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use crate::digest::{Digest, DigestParseError};
+pub use crate::index::{ClusterIndex, INDEX_KIND, IndexEntry, IndexError};
 pub use crate::manifests::Manifests;
 
 /// The version of the plan format this crate reads and writes.
@@ -90,8 +93,8 @@ pub struct Release {
     /// The digest of the values the chart was rendered with (after the template ran on this
     /// cluster, before the chart's defaults were merged).
     pub values: Digest,
-    /// The digest of the rendered manifest (the bytes of the file at
-    /// [`Release::manifest_path`]).
+    /// The digest of the rendered manifest (the bytes of its object in a bundle,
+    /// `objects/sha256/<hex>`).
     pub manifest: Digest,
 }
 
@@ -222,11 +225,17 @@ impl Plan {
 }
 
 impl Release {
-    /// Where the release's manifest is stored in a bundle, relative to the plan:
-    /// `clusters/<cluster>/<wave>-<release>.yaml`, the wave written with two digits at least so
-    /// that a listing shows the installation order.
+    /// How people see the release's manifest as a file, relative to a folder of clusters:
+    /// `clusters/<cluster>/<wave>-<release>.yaml` (reviews name manifests so; `flotilla
+    /// bundle export` writes a cluster's as [`Release::file_name`]).
     pub fn manifest_path(&self, cluster: &str) -> String {
-        format!("clusters/{cluster}/{:02}-{}.yaml", self.wave, self.name)
+        format!("clusters/{cluster}/{}", self.file_name())
+    }
+
+    /// `<wave>-<release>.yaml`, the wave written with two digits at least so that a listing
+    /// shows the installation order.
+    pub fn file_name(&self) -> String {
+        format!("{:02}-{}.yaml", self.wave, self.name)
     }
 }
 

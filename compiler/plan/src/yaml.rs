@@ -78,7 +78,7 @@ fn warnings(out: &mut String, warnings: &[Warning]) {
 }
 
 /// Writes a string as a YAML scalar that reads back as the same string.
-fn scalar(out: &mut String, s: &str) {
+pub(crate) fn scalar(out: &mut String, s: &str) {
     if plain_is_safe(s) {
         out.push_str(s);
         return;

@@ -1,6 +1,6 @@
 //! Plans: the example fleet's plan and manifest listing (snapshots under `snapshots/` at the
-//! repository root), determinism whatever the thread count, bundles on disk, the persistent
-//! cache, reviews, and hostile fleets.
+//! repository root), determinism whatever the thread count, the persistent cache, reviews, and
+//! hostile fleets. Bundles on disk are the bundle crate's tests.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -226,58 +226,6 @@ fn walk(dir: &Path) -> Vec<std::path::PathBuf> {
 }
 
 #[test]
-fn bundles_round_trip_and_replace_atomically() {
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let out = dir.path().join("plan");
-    let compiled = crate::support::compile(&example_fleet());
-    let (plan, manifests) = compiled.applicable().expect("no diagnostics");
-    compiler::bundle::write(&out, plan, manifests).expect("written");
-    let (read_plan, read_manifests) = compiler::bundle::read(&out).expect("read back");
-    assert_eq!(&read_plan, plan);
-    assert_eq!(&read_manifests, manifests);
-    assert!(
-        out.join("clusters/aws-prod-use1/02-payments.yaml")
-            .is_file()
-    );
-    // Replacing it leaves no staging folder behind.
-    compiler::bundle::write(&out, plan, manifests).expect("rewritten");
-    let names: Vec<String> = std::fs::read_dir(dir.path())
-        .expect("listed")
-        .flatten()
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect();
-    assert_eq!(names, ["plan"]);
-
-    // A plan naming a manifest that was not rendered writes nothing.
-    let empty = compiler::Manifests::default();
-    let err = compiler::bundle::write(&out, plan, &empty).map_err(|e| e.to_string());
-    assert!(err.is_err());
-    assert_eq!(
-        compiler::bundle::read(&out).map(|b| b.0).ok().as_ref(),
-        Some(plan)
-    );
-
-    // A folder that is not a bundle is never replaced.
-    let precious = dir.path().join("precious");
-    std::fs::create_dir_all(&precious).expect("created");
-    std::fs::write(precious.join("notes.txt"), "keep me").expect("written");
-    assert!(compiler::bundle::write(&precious, plan, manifests).is_err());
-    assert!(precious.join("notes.txt").is_file());
-
-    // An edited manifest is caught when the bundle is read.
-    let edited = out.join("clusters/aws-prod-use1/02-payments.yaml");
-    std::fs::write(&edited, "kind: Surprise\n").expect("written");
-    let err = compiler::bundle::read(&out)
-        .map(|_| ())
-        .map_err(|e| e.to_string());
-    assert!(
-        err.as_ref()
-            .is_err_and(|e| e.contains("does not match the plan")),
-        "{err:?}"
-    );
-}
-
-#[test]
 fn a_review_shows_added_removed_and_changed_releases() {
     let before = crate::support::compile(&example_fleet());
     let mut files = example_fleet();
@@ -363,22 +311,6 @@ fn hostile_fleets_never_panic() {
         );
         assert!(compiled.applicable().is_none());
     }
-}
-
-#[test]
-fn the_plan_file_is_what_the_snapshot_holds() {
-    // The snapshot under snapshots/ is the plan as written to disk, byte for byte.
-    let dir = tempfile::tempdir().expect("a temporary folder");
-    let compiled = crate::support::compile(&example_fleet());
-    let (plan, manifests) = compiled.applicable().expect("no diagnostics");
-    compiler::bundle::write(&dir.path().join("p"), plan, manifests).expect("written");
-    let written = std::fs::read_to_string(dir.path().join("p/plan.yaml")).unwrap_or_default();
-    let snapshot = std::fs::read_to_string(
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("../snapshots/example-plan.snap"),
-    )
-    .unwrap_or_default();
-    let body = snapshot.splitn(3, "---\n").nth(2).unwrap_or("");
-    assert_eq!(body.trim_end(), written.trim_end());
 }
 
 #[test]

@@ -69,8 +69,8 @@ pub fn add_stub_charts(files: &mut FleetFiles) {
     if !files.blobs.is_empty() || files.files.keys().any(|k| k.starts_with("charts/")) {
         return;
     }
-    for dir in compiler::source::chart_dirs(&files) {
-        if compiler::source::chart_files(&files, &dir).is_empty() {
+    for dir in compiler::source::chart_dirs(files) {
+        if compiler::source::chart_files(files, &dir).is_empty() {
             let name = dir.rsplit('/').next().unwrap_or("chart");
             files.files.insert(
                 format!("{dir}/Chart.yaml"),

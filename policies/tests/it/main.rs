@@ -1,10 +1,7 @@
-//! Integration tests of the policy engine: decision tables, fixture cases with snapshots of
-//! their diagnostics, decisions and violations, the ready-made rules on their fixtures, the
-//! example fleet's policies, and the JSON Schemas.
+//! Integration tests of the policy engine: the ready-made rules on their fixtures and the JSON
+//! Schemas. Tests that need a loaded or compiled fleet (decision tables, fixture cases, the
+//! example fleet's policies) are the pipeline crate's.
 
-mod cases;
-mod decisions;
-mod example;
 mod rules;
 mod schemas;
 mod support;

@@ -85,7 +85,7 @@ fn shipped_policies_validate() {
     }
     for path in [
         root.join("examples/fleet/policies/rbac.yaml"),
-        crate_dir().join("tests/cases/decisions/policies/rbac.yaml"),
+        root.join("compiler/pipeline/tests/cases/decisions/policies/rbac.yaml"),
     ] {
         let errors: Vec<String> = rbac
             .iter_errors(&yaml(&path))

@@ -3,7 +3,7 @@
 //! 100-service selection, and `check_plan` against the compile of a synthetic fleet
 //! (`compiler::synthetic`, 200 clusters × 100 services) in the same process.
 //!
-//! `cargo bench -p policies --bench rules`
+//! `cargo bench -p pipeline --bench policies`
 
 use std::hint::black_box;
 
@@ -24,7 +24,10 @@ fn rule_texts() -> Vec<String> {
         "no-privileged",
         "no-host-path",
     ] {
-        let path = format!("{}/rules/{file}.yaml", env!("CARGO_MANIFEST_DIR"));
+        let path = format!(
+            "{}/../../policies/rules/{file}.yaml",
+            env!("CARGO_MANIFEST_DIR")
+        );
         let rule = std::fs::read_to_string(path).expect("a ready-made rule");
         let body = rule.split_once("rules:\n").expect("a rules file").1;
         texts.push(body.to_owned());

@@ -7,7 +7,7 @@ use policies::{Action, Principal, Service};
 use crate::support::crate_dir;
 
 fn example() -> syntax::FleetFiles {
-    let root = crate_dir().join("../examples/fleet");
+    let root = crate_dir().join("../../examples/fleet");
     let mut files = compiler::read_dir(&root).expect("the example fleet");
     files.display_root.clear();
     policies::read_files(&root, &mut files);
@@ -347,7 +347,7 @@ fn check_plan_gives_the_same_result_on_one_thread_or_many() {
 
 #[test]
 fn the_benchmark_rules_load_cleanly() {
-    let path = crate_dir().join("../bench/policies/manifests.yaml");
+    let path = crate_dir().join("../../bench/policies/manifests.yaml");
     let text = std::fs::read_to_string(&path).expect("bench/policies/manifests.yaml");
     let (rules, report) = policies::rules_from_text("bench/policies/manifests.yaml", &text);
     assert!(report.diagnostics.is_empty(), "{}", report.render_text());

@@ -3,7 +3,7 @@
 //! secret value in any form.
 //!
 //! On disk it is a plan bundle of *masked* manifests (every secret value, and every value of a
-//! `kind: Secret` document, replaced by `<secret sha256:…>`; see [`crate::redact`]) whose
+//! `kind: Secret` document, replaced by `<secret sha256:…>`; see `compiler::redact`) whose
 //! `plan.yaml` names them by the digests of their masked text, plus `manifests.json`: the
 //! digest of every release's real manifest, so that a changed secret still shows as a change.
 //! `rejected.json` lists the plans `flotilla review --reject` turned down.
@@ -16,12 +16,10 @@ use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use plan::{PLAN_FILE, Plan};
+use compiler::redact::{self, Redactions};
+use plan::{Digest, Manifests, PLAN_FILE, Plan};
 
-use crate::bundle::{self, BundleError};
-use crate::model::Digest;
-use crate::redact::{self, Redactions};
-use crate::render::Manifests;
+use crate::BundleError;
 
 /// The real manifest digests of an accepted plan.
 pub const DIGESTS_FILE: &str = "manifests.json";
@@ -55,7 +53,7 @@ pub enum Form {
 }
 
 /// An accepted plan: the plan with its real manifest digests, and the masked manifest texts
-/// under those digests (ready for [`crate::review::review`]).
+/// under those digests (ready for `compiler::review::review`).
 #[derive(Debug, Clone)]
 pub struct Accepted {
     pub plan: Plan,
@@ -69,10 +67,9 @@ pub fn read(dir: &Path, redactor: &secrets::Redactor) -> Result<Option<Accepted>
     if !dir.join(PLAN_FILE).exists() {
         return Ok(None);
     }
-    let (stored_plan, stored) = bundle::read(dir)?;
+    let (stored_plan, stored, spans) = crate::read_dir(dir)?;
     let digests_path = dir.join(DIGESTS_FILE);
     let Ok(text) = std::fs::read_to_string(&digests_path) else {
-        let spans = bundle::read_redactions(dir);
         let manifests = redact::redacted(&stored, &spans, redactor);
         return Ok(Some(Accepted {
             plan: stored_plan,
@@ -132,14 +129,20 @@ pub fn write(dir: &Path, plan: &Plan, masked: &Manifests) -> Result<(), Accepted
         }
     }
     // Only our own files in a folder without a plan (rejections recorded before anything was
-    // accepted): they go, so that the bundle may take the folder.
+    // accepted): they go, so that the bundle may take the folder (the rejections are written
+    // again with it).
     if !dir.join(PLAN_FILE).exists() {
         remove_file(&dir.join(REJECTED_FILE))?;
         remove_file(&dir.join(DIGESTS_FILE))?;
     }
-    bundle::write_with(dir, &stored_plan, &stored, &Redactions::default())?;
-    write_file(&dir.join(DIGESTS_FILE), &digests_to_json(&real))?;
-    write_rejected(dir, &rejected)
+    // The bundle, its real digests and the rejections replace the folder at once: a crash
+    // leaves the old accepted plan or the new one, never a bundle without its digests.
+    let mut extra = vec![(DIGESTS_FILE, digests_to_json(&real))];
+    if !rejected.is_empty() {
+        extra.push((REJECTED_FILE, rejected_to_json(&rejected)));
+    }
+    crate::write::write_dir_with(dir, &stored_plan, &stored, &Redactions::default(), &extra)?;
+    Ok(())
 }
 
 /// The digest that names a plan in `rejected.json`: of its canonical text (whose manifest
@@ -191,12 +194,16 @@ fn write_rejected(dir: &Path, rejected: &[Digest]) -> Result<(), AcceptedError> 
     if rejected.is_empty() {
         return remove_file(&path);
     }
+    write_file(&path, &rejected_to_json(rejected))
+}
+
+fn rejected_to_json(rejected: &[Digest]) -> String {
     let doc = serde_json::json!({
         "apiVersion": plan::API_VERSION,
         "kind": "RejectedPlans",
         "plans": rejected.iter().map(ToString::to_string).collect::<Vec<_>>(),
     });
-    write_file(&path, &pretty(&doc))
+    pretty(&doc)
 }
 
 fn pretty(doc: &serde_json::Value) -> String {
@@ -205,11 +212,17 @@ fn pretty(doc: &serde_json::Value) -> String {
     text
 }
 
+/// Writes `path` whole: a temporary file beside it, renamed over it.
 fn write_file(path: &Path, text: &str) -> Result<(), AcceptedError> {
-    std::fs::write(path, text).map_err(|source| AcceptedError::Write {
+    let error = |source| AcceptedError::Write {
         path: path.to_path_buf(),
         source,
-    })
+    };
+    let parent = crate::write::parent_of(path);
+    let mut tmp = tempfile::NamedTempFile::new_in(&parent).map_err(error)?;
+    std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(error)?;
+    tmp.persist(path).map_err(|e| error(e.error))?;
+    Ok(())
 }
 
 fn remove_file(path: &Path) -> Result<(), AcceptedError> {
@@ -358,7 +371,7 @@ mod tests {
         let mut taint = Taint::new();
         taint.insert_value(&SecretValue::from(SECRET));
         let redactor = taint.redactor();
-        bundle::write_with(
+        crate::write_dir(
             &dir,
             &plan,
             &manifests,
