@@ -1,1 +1,145 @@
-//! The runtime: stages each cluster's manifests of a plan in an object store and follows deployments until their workloads are ready.
+//! The runtime's controller: `flotilla serve`. It holds published versions and deployments in
+//! a store (the source of truth: a local folder by default, S3 or GCS through `object_store`),
+//! compiles each environment with the versions deployed there through the same pipeline as
+//! `flotilla plan`, stages each cluster's bundle in the store for its agent, and serves the
+//! API people and CI call (`api`), with tokens of its built-in issuer (`auth`), the fleet's
+//! RBAC, an audit record of every mutating request, and announcements of production
+//! deployments (`notify`).
+//!
+//! The binary only parses arguments and calls [`serve`], [`issue_token`] or the [`client`].
+
+pub mod api;
+pub mod auth;
+pub mod client;
+pub mod controller;
+pub mod fleet;
+pub mod metrics;
+pub mod notify;
+pub mod records;
+pub mod store;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::Notify;
+
+pub use crate::auth::{AuthError, Issuer};
+pub use crate::controller::{Controller, ControllerError};
+pub use crate::store::{Store, StoreError};
+
+/// How `flotilla serve` runs.
+#[derive(Debug)]
+pub struct ServeConfig {
+    pub fleet: PathBuf,
+    /// `None`: the fleet's `.flotilla/store`.
+    pub store: Option<String>,
+    pub listen: SocketAddr,
+    pub interval: Duration,
+    /// The compile environment (secrets, cache, plugins).
+    pub env: pipeline::Environment,
+}
+
+/// Why the server stopped or could not start.
+#[derive(Debug, thiserror::Error)]
+pub enum ServeError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Auth(#[from] AuthError),
+    #[error(transparent)]
+    Controller(#[from] ControllerError),
+    #[error("cannot listen on {addr}: {source}")]
+    Listen {
+        addr: SocketAddr,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("the server failed: {0}")]
+    Io(#[source] std::io::Error),
+}
+
+/// Runs the controller until SIGINT or SIGTERM: opens the store, starts the controller (the
+/// fleet as it stands is the first state of an empty store), listens, and reconciles on every
+/// change and every `interval`. Prints `listening on http://ADDR` on standard error once the
+/// API answers.
+pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
+    let store = Store::open(config.store.as_deref(), &config.fleet)?;
+    let issuer = Issuer::of(&store).await?;
+    let metrics = Arc::new(metrics::Metrics::default());
+    let controller =
+        Arc::new(Controller::start(&config.fleet, store, config.env, Arc::clone(&metrics)).await?);
+    let app = Arc::new(api::App::new(Arc::clone(&controller), issuer));
+    let listener = tokio::net::TcpListener::bind(config.listen)
+        .await
+        .map_err(|source| ServeError::Listen {
+            addr: config.listen,
+            source,
+        })?;
+    let addr = listener.local_addr().map_err(ServeError::Io)?;
+    let shutdown = Arc::new(Notify::new());
+    // The first pass before answering `/readyz`.
+    let pass = controller.reconcile().await;
+    for e in &pass.errors {
+        eprintln!("flotilla serve: reconcile: {e}");
+    }
+    eprintln!(
+        "flotilla serve: store {}, {} clusters staged",
+        controller.store.description,
+        pass.staged.len()
+    );
+    app.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    let looping =
+        tokio::spawn(Arc::clone(&controller).run_loop(config.interval, Arc::clone(&shutdown)));
+    eprintln!("flotilla serve: listening on http://{addr}");
+    let stop = Arc::clone(&shutdown);
+    let served = axum::serve(
+        listener,
+        api::router(app).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(async move {
+        signal().await;
+        stop.notify_waiters();
+    })
+    .await;
+    shutdown.notify_waiters();
+    let _ = looping.await;
+    served.map_err(ServeError::Io)
+}
+
+async fn signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(t) => t,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// A token of the store's built-in issuer (`flotilla token issue`).
+pub async fn issue_token(
+    store: Option<&str>,
+    fleet: &std::path::Path,
+    user: &str,
+    groups: &[String],
+    ttl: Duration,
+) -> Result<String, ServeError> {
+    let store = Store::open(store, fleet)?;
+    let issuer = Issuer::of(&store).await?;
+    Ok(issuer.issue(user, groups, ttl.as_secs())?)
+}

@@ -16,6 +16,8 @@ mod plugin;
 mod policy;
 mod review;
 mod select;
+mod serve;
+mod server;
 mod template;
 mod watch;
 
@@ -46,6 +48,19 @@ pub enum Command {
     Auth(auth::Args),
     /// WebAssembly value plugins: scaffold one, build it, try it on a cluster.
     Plugin(plugin::Args),
+    /// Run the controller: versions, deployments, and each cluster's bundle staged in a store.
+    Serve(serve::Args),
+    /// Tokens of the server's built-in issuer: `token issue --user NAME --groups a,b`.
+    Token(server::TokenArgs),
+    /// Publish a version of a service (its folder and chart) to the server; it is deployed to
+    /// the first environment.
+    Publish(server::PublishArgs),
+    /// Deploy a published version of a service to an environment.
+    Promote(server::PromoteArgs),
+    /// Deploy the version a service ran on an environment before the current one.
+    Rollback(server::RollbackArgs),
+    /// What the server holds: services, their deployments, clusters and their bundles.
+    Status(server::StatusArgs),
 }
 
 /// Exit codes: 0 success, 1 diagnostics or a policy denial, 2 usage, 3 remote failure, 101 internal bug.
@@ -70,5 +85,11 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Dev(args) => dev::exec(args),
         Command::Auth(args) => auth::exec(args),
         Command::Plugin(args) => plugin::exec(args),
+        Command::Serve(args) => serve::exec(args),
+        Command::Token(args) => server::token(args),
+        Command::Publish(args) => server::publish(args),
+        Command::Promote(args) => server::promote(args),
+        Command::Rollback(args) => server::rollback(args),
+        Command::Status(args) => server::status(args),
     }
 }

@@ -11,6 +11,7 @@ mod policy;
 mod review;
 mod secrets;
 mod select;
+mod serve;
 mod watch;
 
 /// `flotilla` in the repository's root, with compiled plugins cached under the target folder.

@@ -140,6 +140,62 @@ async fn write_with_text(
     })
 }
 
+/// Stages some clusters of a plan under `prefix` in `store`, as the runtime does when their
+/// bundles changed: the distinct objects their releases name first (objects already there are
+/// written again, same bytes), then each cluster's index, so that no index is ever visible
+/// before its objects. `plan.yaml` and `redactions.json` are not written (the runtime keeps the
+/// plan elsewhere; staged manifests are read by agents, never printed). Returns each cluster's
+/// bundle digest, in the order given.
+pub async fn stage(
+    store: &Arc<dyn ObjectStore>,
+    prefix: &ObjectPath,
+    clusters: &[&plan::ClusterPlan],
+    manifests: &Manifests,
+) -> Result<Vec<plan::Digest>, BundleError> {
+    let mut named: Vec<plan::Digest> = clusters
+        .iter()
+        .flat_map(|c| c.releases.iter().map(|r| r.manifest))
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    let mut objects = Vec::with_capacity(named.len());
+    for digest in &named {
+        let Some((d, text)) = manifests.0.get_key_value(digest) else {
+            return Err(BundleError::MissingManifest { digest: *digest });
+        };
+        objects.push((layout::object(d), Bytes::from_owner(Text(text.clone()))));
+    }
+    let put = |rel: String, bytes: Bytes| async move {
+        let path = at(prefix, &rel);
+        store
+            .put_opts(&path, PutPayload::from(bytes), PutOptions::default())
+            .await
+            .map(|_| ())
+            .map_err(|source| BundleError::Store {
+                path: path.to_string(),
+                source,
+            })
+    };
+    futures::stream::iter(objects)
+        .map(|(rel, bytes)| put(rel, bytes))
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<()>()
+        .await?;
+    let mut digests = Vec::with_capacity(clusters.len());
+    let mut indexes = Vec::with_capacity(clusters.len());
+    for c in clusters {
+        let index = ClusterIndex::of(c);
+        digests.push(index.digest());
+        indexes.push((layout::cluster_index(&c.name), Bytes::from(index.to_text())));
+    }
+    futures::stream::iter(indexes)
+        .map(|(rel, bytes)| put(rel, bytes))
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<()>()
+        .await?;
+    Ok(digests)
+}
+
 /// Writes the bundle of `plan` at `out`, replacing the bundle there: it is written (through
 /// `object_store`'s local file system store) into a folder beside `out`, then renamed into
 /// place, so `out` is the old bundle or the new one, never half of one. A folder that is

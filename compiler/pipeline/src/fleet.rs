@@ -14,7 +14,8 @@ pub fn read_fleet(fleet: &Path) -> Result<FleetFiles, PipelineError> {
     Ok(files)
 }
 
-fn fetch_charts(files: &mut FleetFiles) -> Result<(), PipelineError> {
+/// Adds the repository charts the services of `files` name, from the chart cache or fetched into it.
+pub fn fetch_charts(files: &mut FleetFiles) -> Result<(), PipelineError> {
     if compiler::remote::repository_charts(files).is_empty() {
         return Ok(());
     }

@@ -21,6 +21,6 @@ mod timing;
 pub use crate::config::{CacheMode, PrincipalSpec, SecretsChoice};
 pub use crate::environment::{Environment, Notice};
 pub use crate::error::{ErrorKind, PipelineError};
-pub use crate::fleet::{policy_files, read_fleet};
-pub use crate::run::{Outcome, Policies, Refusal, Request, Status, run};
+pub use crate::fleet::{fetch_charts, policy_files, read_fleet};
+pub use crate::run::{Outcome, Policies, Refusal, Request, Status, run, run_files};
 pub use crate::timing::{PolicyTiming, time_policies};

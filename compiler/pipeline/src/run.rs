@@ -4,7 +4,7 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use compiler::redact::Redactions;
-use compiler::{Compilation, HelmRenderer, Manifests, Plan, Progress};
+use compiler::{Compilation, FleetFiles, HelmRenderer, Manifests, Plan, Progress};
 use diagnostics::Report;
 use policies::{PlanCheck, Principal, RuleAction};
 
@@ -127,6 +127,19 @@ impl Outcome {
 /// (unless asked for none, or the compile or policy files have errors). Denials and `deny`
 /// violations refuse the plan; `warn` violations become the plan's `warnings`.
 pub fn run(request: &Request<'_>) -> Result<Outcome, PipelineError> {
+    run_with(request, || read_fleet(request.fleet))
+}
+
+/// [`run`] on files already in memory (the controller composes each environment's fleet from
+/// the versions deployed there); the policy files are still read from `request.fleet`.
+pub fn run_files(request: &Request<'_>, files: FleetFiles) -> Result<Outcome, PipelineError> {
+    run_with(request, || Ok(files))
+}
+
+fn run_with(
+    request: &Request<'_>,
+    fleet: impl FnOnce() -> Result<FleetFiles, PipelineError>,
+) -> Result<Outcome, PipelineError> {
     let (policy_files, loaded, who) = match request.policies {
         Policies::None => (None, None, None),
         Policies::ManifestRules | Policies::All(_) => {
@@ -140,7 +153,7 @@ pub fn run(request: &Request<'_>) -> Result<Outcome, PipelineError> {
         }
     };
     drop(policy_files);
-    let files = read_fleet(request.fleet)?;
+    let files = fleet()?;
     let mut compilation = compiler::compile_with(
         &files,
         &HelmRenderer,

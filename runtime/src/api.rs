@@ -1,0 +1,569 @@
+//! The HTTP API (`/v1`, JSON; see `docs/api.md`). Every `/v1` request carries a bearer token of
+//! the built-in issuer; the fleet's RBAC decides (before the body is looked at, so a refused
+//! caller learns nothing about what exists); every mutating request is audited, refused ones
+//! included.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use policies::{Action, Principal, Service};
+use serde::Deserialize;
+use serde_json::json;
+
+use crate::auth::Issuer;
+use crate::controller::{Controller, ControllerError, MAX_VERSION_BYTES};
+use crate::fleet::VersionFiles;
+use crate::records::{AuditRecord, Provenance};
+
+/// The header a CI job names itself with.
+pub const CI_JOB_HEADER: &str = "x-flotilla-ci-job";
+
+/// What the handlers share.
+#[derive(Debug)]
+pub struct App {
+    pub controller: Arc<Controller>,
+    pub issuer: Issuer,
+    pub ready: AtomicBool,
+    audit_seq: AtomicU64,
+}
+
+impl App {
+    pub fn new(controller: Arc<Controller>, issuer: Issuer) -> App {
+        App {
+            controller,
+            issuer,
+            ready: AtomicBool::new(false),
+            audit_seq: AtomicU64::new(0),
+        }
+    }
+}
+
+/// An API error: a status and `{"error": {"code", "message"}}`.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    message: String,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+        ApiError {
+            status,
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The audit record's `result` for this error.
+    fn result(&self) -> &'static str {
+        self.code
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut r = (
+            self.status,
+            axum::Json(json!({"error": {"code": self.code, "message": self.message}})),
+        )
+            .into_response();
+        if self.status == StatusCode::UNAUTHORIZED {
+            r.headers_mut().insert(
+                header::WWW_AUTHENTICATE,
+                "Bearer".parse().expect("a header value"),
+            );
+        }
+        r
+    }
+}
+
+impl From<ControllerError> for ApiError {
+    fn from(e: ControllerError) -> ApiError {
+        use ControllerError as E;
+        let (status, code) = match &e {
+            E::UnknownEnvironment { .. } | E::UnknownService { .. } | E::UnknownVersion { .. } => {
+                (StatusCode::NOT_FOUND, "not-found")
+            }
+            E::LabelTaken { .. } | E::Race(_) | E::NothingToRollBack { .. } => {
+                (StatusCode::CONFLICT, "conflict")
+            }
+            E::Invalid(_) | E::Fleet(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
+            E::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store-unavailable"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "error"),
+        };
+        ApiError::new(status, code, e.to_string())
+    }
+}
+
+/// The router.
+pub fn router(app: Arc<App>) -> Router {
+    Router::new()
+        .route("/healthz", get(|| async { "ok\n" }))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics))
+        .route("/v1/services", get(services))
+        .route("/v1/services/{service}", get(service))
+        .route("/v1/services/{service}/versions", post(publish))
+        .route("/v1/services/{service}/deployments", post(deploy))
+        .route("/v1/clusters", get(clusters))
+        .route("/v1/clusters/{cluster}", get(cluster))
+        .route("/v1/audit", get(audit))
+        .layer(DefaultBodyLimit::max(MAX_VERSION_BYTES * 2))
+        .with_state(app)
+}
+
+async fn readyz(State(app): State<Arc<App>>) -> Response {
+    if app.ready.load(Ordering::Relaxed) {
+        "ready\n".into_response()
+    } else {
+        (StatusCode::SERVICE_UNAVAILABLE, "starting\n").into_response()
+    }
+}
+
+async fn metrics(State(app): State<Arc<App>>) -> Response {
+    let text = app.controller.metrics.render(&app.controller.store.stats);
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], text).into_response()
+}
+
+/// The caller, from a valid bearer token.
+fn caller(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    app.controller
+        .metrics
+        .requests
+        .fetch_add(1, Ordering::Relaxed);
+    let token = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::UNAUTHORIZED,
+                "unauthenticated",
+                "a bearer token is required (`flotilla token issue`)",
+            )
+        })?;
+    app.issuer.verify(token.trim()).ok_or_else(|| {
+        ApiError::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthenticated",
+            "the token is not valid (expired, or not signed by this server's issuer)",
+        )
+    })
+}
+
+fn decide(
+    app: &App,
+    principal: &Principal,
+    action: Action,
+    service: &str,
+    clusters: &[&str],
+) -> Result<(), ApiError> {
+    let c = &app.controller;
+    let svc = c
+        .model
+        .services
+        .get(service)
+        .map_or_else(|| Service::named(service), Service::from);
+    let specs: Vec<Option<&syntax::model::ClusterSpec>> = if clusters.is_empty() {
+        vec![None]
+    } else {
+        clusters.iter().map(|n| c.model.clusters.get(*n)).collect()
+    };
+    for spec in specs {
+        let d = c.policies.allowed(principal, action, &svc, spec);
+        if !d.allowed {
+            let on = spec.map_or_else(String::new, |s| format!(" on cluster `{}`", s.name));
+            return Err(ApiError::new(
+                StatusCode::FORBIDDEN,
+                "denied",
+                format!("{principal} may not {action} {service}{on}: {}", d.reason)
+                    .replace("  ", " "),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn read_access(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let p = caller(app, headers)?;
+    decide(app, &p, Action::Read, "", &[])?;
+    Ok(p)
+}
+
+/// A service or cluster name from a path: what the fleet allows in a file name.
+fn check_name(kind: &str, name: &str) -> Result<(), ApiError> {
+    let ok = !name.is_empty()
+        && name.len() <= 253
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+        && !name.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("`{name}` is not a {kind} name"),
+        ))
+    }
+}
+
+async fn services(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    read_access(&app, &headers)?;
+    let c = &app.controller;
+    let mut out = Vec::new();
+    for s in c.services().await? {
+        let current = c.current(&s).await;
+        out.push(json!({
+            "service": s,
+            "deployments": current.iter().map(|(e, d)| (e.clone(), json!({
+                "version": d.label, "digest": d.version.to_string(), "seq": d.seq,
+            }))).collect::<serde_json::Map<_, _>>(),
+        }));
+    }
+    Ok(axum::Json(json!({"services": out})).into_response())
+}
+
+async fn service(
+    State(app): State<Arc<App>>,
+    Path(service): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    read_access(&app, &headers)?;
+    check_name("service", &service)?;
+    let c = &app.controller;
+    let versions = c.versions(&service).await?;
+    if versions.is_empty() {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no service `{service}`"),
+        ));
+    }
+    let mut history = serde_json::Map::new();
+    for e in &c.config.environments {
+        history.insert(
+            e.name.clone(),
+            serde_json::to_value(c.history(&service, &e.name).await?).unwrap_or_default(),
+        );
+    }
+    Ok(axum::Json(json!({
+        "service": service,
+        "versions": versions,
+        "deployments": c.current(&service).await,
+        "history": history,
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct PublishBody {
+    label: String,
+    files: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    blobs: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    commit: Option<String>,
+    #[serde(default)]
+    ci_job: Option<String>,
+}
+
+struct Audit<'a> {
+    app: &'a App,
+    principal: Option<&'a Principal>,
+    source: SocketAddr,
+    ci_job: Option<String>,
+    action: &'static str,
+    target: String,
+}
+
+impl Audit<'_> {
+    /// Appends the record (create-only, a name no other record has). A failure to audit is
+    /// logged and counted as a store error; the request's own outcome stands.
+    async fn record(&self, result: &str, detail: String) {
+        let time = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_millis() as u64);
+        let rec = AuditRecord {
+            time,
+            principal: self.principal.map(ToString::to_string).unwrap_or_default(),
+            groups: self.principal.map(|p| p.groups.clone()).unwrap_or_default(),
+            source: self.source.ip().to_string(),
+            ci_job: self.ci_job.clone(),
+            action: self.action.to_owned(),
+            target: self.target.clone(),
+            result: result.to_owned(),
+            detail,
+        };
+        let seq = self.app.audit_seq.fetch_add(1, Ordering::Relaxed);
+        let name = format!("audit/{time:015}-{}-{seq:06}.json", std::process::id());
+        let mut body = serde_json::to_vec(&rec).unwrap_or_default();
+        body.push(b'\n');
+        if let Err(e) = self.app.controller.store.create(&name, body.into()).await {
+            eprintln!("flotilla serve: cannot write an audit record: {e}");
+        }
+    }
+
+    async fn finish<T: IntoResponse>(
+        &self,
+        r: Result<T, ApiError>,
+        ok: impl FnOnce(&T) -> (String, String),
+    ) -> Response {
+        match r {
+            Ok(v) => {
+                let (result, detail) = ok(&v);
+                self.record(&result, detail).await;
+                v.into_response()
+            }
+            Err(e) => {
+                self.record(e.result(), e.message.clone()).await;
+                e.into_response()
+            }
+        }
+    }
+}
+
+fn ci_job(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get(CI_JOB_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .map(|v| v.chars().take(512).collect())
+}
+
+async fn publish(
+    State(app): State<Arc<App>>,
+    Path(service): Path<String>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let principal = caller(&app, &headers);
+    let audit = Audit {
+        app: &app,
+        principal: principal.as_ref().ok(),
+        source,
+        ci_job: ci_job(&headers),
+        action: "publish",
+        target: format!("service/{service}"),
+    };
+    let result = async {
+        let principal = principal.clone()?;
+        decide(&app, &principal, Action::Publish, &service, &[])?;
+        check_name("service", &service)?;
+        let body: PublishBody = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("the body: {e}"))
+        })?;
+        let files = VersionFiles {
+            files: body.files,
+            blobs: body.blobs,
+        };
+        let provenance = Provenance {
+            commit: body.commit,
+            ci_job: body.ci_job.or_else(|| ci_job(&headers)),
+            publisher: principal.to_string(),
+        };
+        let published = app
+            .controller
+            .publish(&service, &body.label, files, provenance)
+            .await?;
+        let status = if published.created {
+            StatusCode::CREATED
+        } else {
+            StatusCode::OK
+        };
+        Ok((status, axum::Json(published)))
+    }
+    .await;
+    audit
+        .finish(result, |(status, p)| {
+            let result = if *status == StatusCode::CREATED {
+                "ok"
+            } else {
+                "noop"
+            };
+            (result.to_owned(), format!("{} {}", p.0.label, p.0.digest))
+        })
+        .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct DeployBody {
+    environment: String,
+    #[serde(default)]
+    version: Option<String>,
+    #[serde(default)]
+    rollback: bool,
+}
+
+async fn deploy(
+    State(app): State<Arc<App>>,
+    Path(service): Path<String>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let principal = caller(&app, &headers);
+    // Only the environment is looked at before deciding: the clusters it holds.
+    let environment = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("environment")?.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let audit = Audit {
+        app: &app,
+        principal: principal.as_ref().ok(),
+        source,
+        ci_job: ci_job(&headers),
+        action: "deploy",
+        target: format!("service/{service}@{environment}"),
+    };
+    let result = async {
+        let principal = principal.clone()?;
+        let c = &app.controller;
+        let clusters: Vec<&str> = c
+            .clusters
+            .iter()
+            .filter(|(_, e)| **e == environment)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        if clusters.is_empty() {
+            // An unknown environment (or one without clusters): decided as a deploy anywhere.
+            decide(&app, &principal, Action::Deploy, &service, &[])?;
+        } else {
+            decide(&app, &principal, Action::Deploy, &service, &clusters)?;
+        }
+        check_name("service", &service)?;
+        let body: DeployBody = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("the body: {e}"))
+        })?;
+        let (meta, reason) = match (&body.version, body.rollback) {
+            (Some(v), false) => (c.find_version(&service, v).await?, "promote"),
+            (None, true) => (c.previous(&service, &body.environment).await?, "rollback"),
+            _ => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "give either `version` or `rollback: true`",
+                ));
+            }
+        };
+        let d = c
+            .deploy(
+                &service,
+                &body.environment,
+                &meta,
+                &principal.to_string(),
+                reason,
+                ci_job(&headers),
+            )
+            .await?;
+        Ok((StatusCode::CREATED, axum::Json(d)))
+    }
+    .await;
+    audit
+        .finish(result, |(_, d)| {
+            (
+                "ok".to_owned(),
+                format!(
+                    "{} {} #{} ({})",
+                    d.0.label, d.0.version, d.0.seq, d.0.reason
+                ),
+            )
+        })
+        .await
+}
+
+async fn clusters(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {
+    read_access(&app, &headers)?;
+    let c = &app.controller;
+    let (staged, failures) = c.staged().await;
+    let list: Vec<serde_json::Value> = c
+        .clusters
+        .iter()
+        .map(|(name, env)| {
+            let s = staged.get(name);
+            json!({
+                "cluster": name,
+                "environment": env,
+                "generation": s.map_or(0, |r| r.generation),
+                "digest": s.map(|r| r.digest.to_string()),
+                "releases": s.map_or(0, |r| r.releases),
+            })
+        })
+        .collect();
+    Ok(axum::Json(json!({"clusters": list, "failures": failures})).into_response())
+}
+
+async fn cluster(
+    State(app): State<Arc<App>>,
+    Path(name): Path<String>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    read_access(&app, &headers)?;
+    check_name("cluster", &name)?;
+    let c = &app.controller;
+    let Some(env) = c.clusters.get(&name) else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("no cluster `{name}`"),
+        ));
+    };
+    let (staged, failures) = c.staged().await;
+    Ok(axum::Json(json!({
+        "cluster": name,
+        "environment": env,
+        "staged": staged.get(&name),
+        "failure": failures.get(env),
+    }))
+    .into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct AuditQuery {
+    /// Unix milliseconds: records from then on.
+    #[serde(default)]
+    since: Option<u64>,
+}
+
+/// At most this many records per answer (the oldest first from `since`).
+const AUDIT_PAGE: usize = 1000;
+
+async fn audit(
+    State(app): State<Arc<App>>,
+    Query(q): Query<AuditQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    read_access(&app, &headers)?;
+    let store = &app.controller.store;
+    let since = format!("{:015}", q.since.unwrap_or(0));
+    let names: Vec<String> = store
+        .list("audit")
+        .await
+        .map_err(ControllerError::from)?
+        .into_iter()
+        .filter(|n| n.as_str() >= since.as_str())
+        .take(AUDIT_PAGE)
+        .collect();
+    let mut records = Vec::with_capacity(names.len());
+    for n in names {
+        if let Some(r) = store
+            .get_json::<AuditRecord>(&format!("audit/{n}"))
+            .await
+            .map_err(ControllerError::from)?
+        {
+            records.push(r);
+        }
+    }
+    Ok(axum::Json(json!({"records": records})).into_response())
+}

@@ -1,0 +1,915 @@
+//! The controller: published versions, deployments, and the reconcile loop that compiles each
+//! environment with the versions deployed there and stages every cluster whose bundle moved.
+//!
+//! The store is the source of truth; memory holds only what is deployed (and the staged
+//! digests). Every change is written to the store before it is acknowledged; the loop then
+//! converges the staging area to it.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bytes::Bytes;
+use plan::{ClusterIndex, Digest};
+use syntax::FleetFiles;
+use tokio::sync::{Mutex, Notify};
+
+use crate::auth::now;
+use crate::fleet::{FleetConfig, FleetError, Notifications, VersionFiles};
+use crate::metrics::Metrics;
+use crate::notify::{Announcement, Notifier};
+use crate::records::{ClusterRecord, Deployment, Provenance, Version, VersionMeta};
+use crate::store::{Store, StoreError};
+
+/// How many times a create-only write is retried after losing a race.
+const MAX_RACE_RETRIES: usize = 5;
+/// The largest version a publish may carry (all files together).
+pub const MAX_VERSION_BYTES: usize = 32 << 20;
+
+/// Why the controller could not start or do what was asked.
+#[derive(Debug, thiserror::Error)]
+pub enum ControllerError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Fleet(#[from] FleetError),
+    #[error("the fleet cannot be read: {0}")]
+    Source(#[source] compiler::SourceError),
+    #[error("the fleet has errors:\n{0}")]
+    Diagnostics(String),
+    #[error("{0}")]
+    Pipeline(#[source] pipeline::PipelineError),
+    #[error("no environment `{name}` (the fleet's environments: {known})")]
+    UnknownEnvironment { name: String, known: String },
+    #[error("no service `{name}`")]
+    UnknownService { name: String },
+    #[error("service `{service}` has no version `{version}`")]
+    UnknownVersion { service: String, version: String },
+    #[error("label `{label}` of `{service}` names another version ({existing})")]
+    LabelTaken {
+        service: String,
+        label: String,
+        existing: Digest,
+    },
+    #[error("{0}")]
+    Invalid(String),
+    #[error("service `{service}` has no earlier deployment to `{environment}` to roll back to")]
+    NothingToRollBack {
+        service: String,
+        environment: String,
+    },
+    #[error("another controller changed `{0}` at the same time; try again")]
+    Race(String),
+}
+
+/// What a publish did.
+#[derive(Debug, Clone, serde::Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Published {
+    pub service: String,
+    pub digest: Digest,
+    pub label: String,
+    /// False when the same content was published before (nothing changed).
+    pub created: bool,
+    /// The deployment to the first environment, when one was made.
+    pub deployed: Option<Deployment>,
+}
+
+/// What the reconcile loop did in one pass.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Pass {
+    pub staged: Vec<String>,
+    pub errors: Vec<String>,
+}
+
+/// The desired state in memory.
+#[derive(Debug, Default)]
+struct State {
+    /// (service, environment) → the current deployment.
+    current: BTreeMap<(String, String), Deployment>,
+    /// The versions deployed somewhere, by digest.
+    versions: BTreeMap<Digest, Arc<Version>>,
+    /// Staged clusters.
+    clusters: BTreeMap<String, ClusterRecord>,
+    /// The environments whose inputs changed since their last compile.
+    dirty: BTreeSet<String>,
+    /// The last error of each environment's compile.
+    failures: BTreeMap<String, String>,
+}
+
+/// The controller.
+pub struct Controller {
+    pub store: Store,
+    fleet_dir: PathBuf,
+    /// The fleet's files (services included: a service the store has no version of is not
+    /// deployed).
+    base: FleetFiles,
+    pub config: FleetConfig,
+    /// The fleet's clusters: name → environment.
+    pub clusters: BTreeMap<String, String>,
+    cluster_files: BTreeMap<String, String>,
+    /// Loaded fleet model (for RBAC's view of clusters and services).
+    pub model: syntax::model::Fleet,
+    pub policies: policies::Policies,
+    env: pipeline::Environment,
+    state: Mutex<State>,
+    /// Serializes mutations (publish, deploy) within this process.
+    writes: Mutex<()>,
+    pub wake: Notify,
+    pub metrics: Arc<Metrics>,
+    pub notifier: Notifier,
+}
+
+impl std::fmt::Debug for Controller {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Controller")
+            .field("store", &self.store)
+            .field("fleet_dir", &self.fleet_dir)
+            .finish_non_exhaustive()
+    }
+}
+
+fn version_dir(service: &str, digest: &Digest) -> String {
+    format!("versions/{service}/{}", digest.hex())
+}
+
+fn json(value: &impl serde::Serialize) -> Bytes {
+    let mut v = serde_json::to_vec_pretty(value).unwrap_or_default();
+    v.push(b'\n');
+    Bytes::from(v)
+}
+
+impl Controller {
+    /// Reads the fleet, opens the state in `store` (the fleet as it stands becomes the first
+    /// version of every service, deployed everywhere, when the store has none) and loads what
+    /// is deployed.
+    pub async fn start(
+        fleet_dir: &Path,
+        store: Store,
+        env: pipeline::Environment,
+        metrics: Arc<Metrics>,
+    ) -> Result<Controller, ControllerError> {
+        let dir = fleet_dir.to_path_buf();
+        let base = tokio::task::spawn_blocking(move || pipeline::read_fleet(&dir))
+            .await
+            .map_err(|e| ControllerError::Invalid(e.to_string()))?
+            .map_err(ControllerError::Pipeline)?;
+        let mut base = base;
+        for name in [crate::fleet::FLEET_FILE, crate::fleet::NOTIFICATIONS_FILE] {
+            let path = fleet_dir.join(name);
+            match std::fs::read_to_string(&path) {
+                Ok(text) => {
+                    base.files.insert(name.to_owned(), text);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    return Err(ControllerError::Invalid(format!(
+                        "cannot read {}: {e}",
+                        path.display()
+                    )));
+                }
+            }
+        }
+        let mut diags = syntax::diag::Diags::new(&base);
+        let model = compiler::load::load(&base, &mut diags);
+        let report = diags.finish();
+        if report.has_errors() {
+            return Err(ControllerError::Diagnostics(report.render_text()));
+        }
+        // The policies are the fleet's as it stands (RBAC decides who may change what).
+        let policy_files = pipeline::policy_files(fleet_dir);
+        let loaded = policies::load(&policy_files);
+        if loaded.diagnostics.has_errors() {
+            return Err(ControllerError::Diagnostics(
+                loaded.diagnostics.render_text(),
+            ));
+        }
+        let policies = loaded.policies;
+        let clusters: BTreeMap<String, String> = model
+            .clusters
+            .values()
+            .map(|c| (c.name.as_str().to_owned(), c.environment.clone()))
+            .collect();
+        let cluster_files = model
+            .clusters
+            .values()
+            .map(|c| (c.name.as_str().to_owned(), c.file.clone()))
+            .collect();
+        let envs: Vec<String> = clusters.values().cloned().collect();
+        let config = FleetConfig::of(&base, &envs)?;
+        let notifications = Notifications::of(&base)?;
+        let notifier =
+            Notifier::start(notifications.slack.map(|s| s.webhook), Arc::clone(&metrics));
+        let controller = Controller {
+            store,
+            fleet_dir: fleet_dir.to_path_buf(),
+            base,
+            config,
+            clusters,
+            cluster_files,
+            model,
+            policies,
+            env,
+            state: Mutex::new(State::default()),
+            writes: Mutex::new(()),
+            wake: Notify::new(),
+            metrics,
+            notifier,
+        };
+        controller.load().await?;
+        Ok(controller)
+    }
+
+    /// Loads the current deployments, their versions and the staged clusters from the store;
+    /// with an empty store, publishes the fleet as it stands first.
+    async fn load(&self) -> Result<(), ControllerError> {
+        if self.store.list("versions").await?.is_empty() {
+            self.initial().await?;
+        }
+        let mut state = State::default();
+        let names = self.store.list("deployments").await?;
+        // deployments/<service>/<env>/<seq>.json: the highest number of each pair.
+        let mut latest: BTreeMap<(String, String), String> = BTreeMap::new();
+        for name in names {
+            let parts: Vec<&str> = name.split('/').collect();
+            if let [service, env, file] = parts[..] {
+                let key = (service.to_owned(), env.to_owned());
+                let e = latest.entry(key).or_default();
+                if file > e.as_str() {
+                    *e = file.to_owned();
+                }
+            }
+        }
+        for ((service, env), file) in latest {
+            let rel = format!("deployments/{service}/{env}/{file}");
+            let Some(d) = self.store.get_json::<Deployment>(&rel).await? else {
+                continue;
+            };
+            if let std::collections::btree_map::Entry::Vacant(slot) =
+                state.versions.entry(d.version)
+            {
+                slot.insert(Arc::new(self.read_version(&service, &d.version).await?));
+            }
+            state.current.insert((service, env), d);
+        }
+        for name in self.store.list("clusters").await? {
+            if let Some(c) = self
+                .store
+                .get_json::<ClusterRecord>(&format!("clusters/{name}"))
+                .await?
+            {
+                state.clusters.insert(c.cluster.clone(), c);
+            }
+        }
+        state.dirty = self
+            .config
+            .environments
+            .iter()
+            .map(|e| e.name.clone())
+            .collect();
+        *self.state.lock().await = state;
+        Ok(())
+    }
+
+    async fn read_version(
+        &self,
+        service: &str,
+        digest: &Digest,
+    ) -> Result<Version, ControllerError> {
+        let dir = version_dir(service, digest);
+        let meta = self
+            .store
+            .get_json::<VersionMeta>(&format!("{dir}/meta.json"))
+            .await?;
+        let files = self
+            .store
+            .get_json::<VersionFiles>(&format!("{dir}/files.json"))
+            .await?;
+        match (meta, files) {
+            (Some(meta), Some(files)) => Ok(Version { meta, files }),
+            _ => Err(ControllerError::UnknownVersion {
+                service: service.to_owned(),
+                version: digest.to_string(),
+            }),
+        }
+    }
+
+    /// The fleet as it stands: each service's files become its first version, deployed to
+    /// every environment.
+    async fn initial(&self) -> Result<(), ControllerError> {
+        let services: Vec<String> = self
+            .model
+            .services
+            .keys()
+            .map(|s| s.as_str().to_owned())
+            .collect();
+        for service in services {
+            let files = VersionFiles::of(&self.base, &service)?;
+            let label = format!("fleet-{}", &files.digest().hex()[..12]);
+            let provenance = Provenance {
+                publisher: "flotilla".into(),
+                ..Provenance::default()
+            };
+            let (meta, _) = self
+                .store_version(&service, &label, files, provenance)
+                .await?;
+            for e in &self.config.environments {
+                self.append_deployment(
+                    &service,
+                    &e.name,
+                    &meta,
+                    "system:flotilla",
+                    "initial",
+                    None,
+                )
+                .await?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores a version (files, then label, then meta). Returns its meta and whether it is new.
+    async fn store_version(
+        &self,
+        service: &str,
+        label: &str,
+        files: VersionFiles,
+        provenance: Provenance,
+    ) -> Result<(VersionMeta, bool), ControllerError> {
+        let digest = files.digest();
+        let dir = version_dir(service, &digest);
+        if let Some(meta) = self
+            .store
+            .get_json::<VersionMeta>(&format!("{dir}/meta.json"))
+            .await?
+        {
+            // Identical content: nothing to do, unless the label names another version.
+            if let Some(existing) = self.label(service, label).await?
+                && existing != digest
+            {
+                return Err(ControllerError::LabelTaken {
+                    service: service.to_owned(),
+                    label: label.to_owned(),
+                    existing,
+                });
+            }
+            return Ok((meta, false));
+        }
+        let chart = chart_of(&files, service);
+        self.store
+            .put(&format!("{dir}/files.json"), json(&files))
+            .await?;
+        let label_path = format!("labels/{service}/{label}");
+        if !self
+            .store
+            .create(&label_path, Bytes::from(digest.to_string()))
+            .await?
+        {
+            let existing = self.label(service, label).await?;
+            if existing != Some(digest) {
+                return Err(ControllerError::LabelTaken {
+                    service: service.to_owned(),
+                    label: label.to_owned(),
+                    existing: existing.unwrap_or(digest),
+                });
+            }
+        }
+        let meta = VersionMeta {
+            service: service.to_owned(),
+            digest,
+            label: label.to_owned(),
+            provenance,
+            published_at: now(),
+            chart,
+        };
+        // Last: a version exists once its meta does.
+        self.store
+            .put(&format!("{dir}/meta.json"), json(&meta))
+            .await?;
+        Ok((meta, true))
+    }
+
+    async fn label(&self, service: &str, label: &str) -> Result<Option<Digest>, ControllerError> {
+        let Some(bytes) = self.store.get(&format!("labels/{service}/{label}")).await? else {
+            return Ok(None);
+        };
+        Ok(std::str::from_utf8(&bytes)
+            .ok()
+            .and_then(|t| t.trim().parse().ok()))
+    }
+
+    /// Appends a deployment record (create-only; the next number after the current one).
+    async fn append_deployment(
+        &self,
+        service: &str,
+        environment: &str,
+        meta: &VersionMeta,
+        principal: &str,
+        reason: &str,
+        ci_job: Option<String>,
+    ) -> Result<Deployment, ControllerError> {
+        let dir = format!("deployments/{service}/{environment}");
+        for _ in 0..MAX_RACE_RETRIES {
+            let seq = self
+                .store
+                .list(&dir)
+                .await?
+                .iter()
+                .filter_map(|n| n.strip_suffix(".json")?.parse::<u64>().ok())
+                .max()
+                .unwrap_or(0)
+                + 1;
+            let d = Deployment {
+                service: service.to_owned(),
+                environment: environment.to_owned(),
+                seq,
+                version: meta.digest,
+                label: meta.label.clone(),
+                principal: principal.to_owned(),
+                reason: reason.to_owned(),
+                at: now(),
+                ci_job: ci_job.clone(),
+            };
+            if self
+                .store
+                .create(&format!("{dir}/{seq:012}.json"), json(&d))
+                .await?
+            {
+                return Ok(d);
+            }
+        }
+        Err(ControllerError::Race(format!("{service}@{environment}")))
+    }
+
+    /// Publishes a version of `service` and deploys it to the first environment.
+    pub async fn publish(
+        &self,
+        service: &str,
+        label: &str,
+        files: VersionFiles,
+        provenance: Provenance,
+    ) -> Result<Published, ControllerError> {
+        check_label(label)?;
+        files
+            .check_paths(service)
+            .map_err(ControllerError::Invalid)?;
+        let size: usize = files
+            .files
+            .iter()
+            .chain(files.blobs.iter())
+            .map(|(k, v)| k.len() + v.len())
+            .sum();
+        if size > MAX_VERSION_BYTES {
+            return Err(ControllerError::Invalid(format!(
+                "the version is {size} bytes, more than {MAX_VERSION_BYTES}"
+            )));
+        }
+        let _guard = self.writes.lock().await;
+        let principal = provenance.publisher.clone();
+        let ci_job = provenance.ci_job.clone();
+        let (meta, created) = self
+            .store_version(service, label, files.clone(), provenance)
+            .await?;
+        let mut deployed = None;
+        if created && let Some(first) = self.config.environments.first() {
+            let d = self
+                .append_deployment(service, &first.name, &meta, &principal, "publish", ci_job)
+                .await?;
+            self.apply(
+                d.clone(),
+                Arc::new(Version {
+                    meta: meta.clone(),
+                    files,
+                }),
+                first.production,
+            )
+            .await;
+            deployed = Some(d);
+        }
+        Ok(Published {
+            service: service.to_owned(),
+            digest: meta.digest,
+            label: meta.label,
+            created,
+            deployed,
+        })
+    }
+
+    /// Finds a version of `service` by label, digest or digest prefix.
+    pub async fn find_version(
+        &self,
+        service: &str,
+        version: &str,
+    ) -> Result<VersionMeta, ControllerError> {
+        let unknown = || ControllerError::UnknownVersion {
+            service: service.to_owned(),
+            version: version.to_owned(),
+        };
+        let digest = if let Some(d) = self.label(service, version).await? {
+            d
+        } else {
+            let hex = version.strip_prefix("sha256:").unwrap_or(version);
+            if hex.len() < 7 || !hex.chars().all(|c| c.is_ascii_hexdigit()) {
+                return Err(unknown());
+            }
+            let found: Vec<String> = self
+                .store
+                .list(&format!("versions/{service}"))
+                .await?
+                .into_iter()
+                .filter_map(|n| n.strip_suffix("/meta.json").map(str::to_owned))
+                .filter(|h| h.starts_with(hex))
+                .collect();
+            match &found[..] {
+                [one] => format!("sha256:{one}").parse().map_err(|_| unknown())?,
+                _ => return Err(unknown()),
+            }
+        };
+        self.store
+            .get_json::<VersionMeta>(&format!("{}/meta.json", version_dir(service, &digest)))
+            .await?
+            .ok_or_else(unknown)
+    }
+
+    /// Deploys `version` of `service` to `environment` (a promotion, or a rollback when
+    /// `reason` says so).
+    pub async fn deploy(
+        &self,
+        service: &str,
+        environment: &str,
+        meta: &VersionMeta,
+        principal: &str,
+        reason: &str,
+        ci_job: Option<String>,
+    ) -> Result<Deployment, ControllerError> {
+        let env = self.environment(environment)?.clone();
+        let _guard = self.writes.lock().await;
+        let version = {
+            let state = self.state.lock().await;
+            state.versions.get(&meta.digest).cloned()
+        };
+        let version = match version {
+            Some(v) => v,
+            None => Arc::new(self.read_version(service, &meta.digest).await?),
+        };
+        let d = self
+            .append_deployment(service, environment, meta, principal, reason, ci_job)
+            .await?;
+        self.apply(d.clone(), version, env.production).await;
+        Ok(d)
+    }
+
+    /// The deployment before the current one of `service` on `environment` (what a rollback
+    /// goes back to): the latest earlier record naming another version.
+    pub async fn previous(
+        &self,
+        service: &str,
+        environment: &str,
+    ) -> Result<VersionMeta, ControllerError> {
+        self.environment(environment)?;
+        let history = self.history(service, environment).await?;
+        let current = history.last().map(|d| d.version);
+        let back = history
+            .iter()
+            .rev()
+            .find(|d| Some(d.version) != current)
+            .ok_or_else(|| ControllerError::NothingToRollBack {
+                service: service.to_owned(),
+                environment: environment.to_owned(),
+            })?;
+        self.store
+            .get_json::<VersionMeta>(&format!(
+                "{}/meta.json",
+                version_dir(service, &back.version)
+            ))
+            .await?
+            .ok_or_else(|| ControllerError::UnknownVersion {
+                service: service.to_owned(),
+                version: back.version.to_string(),
+            })
+    }
+
+    /// Every deployment of `service` to `environment`, oldest first.
+    pub async fn history(
+        &self,
+        service: &str,
+        environment: &str,
+    ) -> Result<Vec<Deployment>, ControllerError> {
+        let dir = format!("deployments/{service}/{environment}");
+        let mut out = Vec::new();
+        for name in self.store.list(&dir).await? {
+            if let Some(d) = self
+                .store
+                .get_json::<Deployment>(&format!("{dir}/{name}"))
+                .await?
+            {
+                out.push(d);
+            }
+        }
+        out.sort_by_key(|d| d.seq);
+        Ok(out)
+    }
+
+    /// Every version of `service`, oldest first.
+    pub async fn versions(&self, service: &str) -> Result<Vec<VersionMeta>, ControllerError> {
+        let mut out = Vec::new();
+        for name in self.store.list(&format!("versions/{service}")).await? {
+            if name.ends_with("/meta.json")
+                && let Some(m) = self
+                    .store
+                    .get_json::<VersionMeta>(&format!("versions/{service}/{name}"))
+                    .await?
+            {
+                out.push(m);
+            }
+        }
+        out.sort_by(|a, b| (a.published_at, &a.label).cmp(&(b.published_at, &b.label)));
+        Ok(out)
+    }
+
+    /// The services with a version in the store.
+    pub async fn services(&self) -> Result<Vec<String>, ControllerError> {
+        let mut names: Vec<String> = self
+            .store
+            .list("versions")
+            .await?
+            .into_iter()
+            .filter_map(|n| n.split('/').next().map(str::to_owned))
+            .collect();
+        names.dedup();
+        Ok(names)
+    }
+
+    /// The current deployments of `service` by environment.
+    pub async fn current(&self, service: &str) -> BTreeMap<String, Deployment> {
+        let state = self.state.lock().await;
+        state
+            .current
+            .iter()
+            .filter(|((s, _), _)| s == service)
+            .map(|((_, e), d)| (e.clone(), d.clone()))
+            .collect()
+    }
+
+    /// The staged clusters, and the last compile error of each environment.
+    pub async fn staged(&self) -> (BTreeMap<String, ClusterRecord>, BTreeMap<String, String>) {
+        let state = self.state.lock().await;
+        (state.clusters.clone(), state.failures.clone())
+    }
+
+    pub fn environment(&self, name: &str) -> Result<&crate::fleet::Environment, ControllerError> {
+        self.config
+            .get(name)
+            .ok_or_else(|| ControllerError::UnknownEnvironment {
+                name: name.to_owned(),
+                known: self
+                    .config
+                    .environments
+                    .iter()
+                    .map(|e| e.name.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", "),
+            })
+    }
+
+    /// Makes a stored deployment current in memory, announces it when the environment is a
+    /// production one, and wakes the loop.
+    async fn apply(&self, d: Deployment, version: Arc<Version>, production: bool) {
+        let clusters = self
+            .clusters
+            .values()
+            .filter(|e| **e == d.environment)
+            .count();
+        {
+            let mut state = self.state.lock().await;
+            state.versions.insert(d.version, Arc::clone(&version));
+            state.dirty.insert(d.environment.clone());
+            state
+                .current
+                .insert((d.service.clone(), d.environment.clone()), d.clone());
+            let live: BTreeSet<Digest> = state.current.values().map(|d| d.version).collect();
+            state.versions.retain(|k, _| live.contains(k));
+        }
+        if production {
+            self.notifier.announce(Announcement {
+                service: d.service.clone(),
+                label: d.label.clone(),
+                digest: d.version,
+                chart: version.meta.chart.clone(),
+                environment: d.environment.clone(),
+                clusters,
+                principal: d.principal.clone(),
+                ci_job: d.ci_job.clone(),
+                reason: d.reason.clone(),
+            });
+        }
+        self.wake.notify_one();
+    }
+
+    /// One pass of the loop: every environment whose inputs changed is compiled with the
+    /// versions deployed there, and every cluster whose bundle digest moved is staged (objects,
+    /// then its index, then its record with the next generation).
+    pub async fn reconcile(self: &Arc<Self>) -> Pass {
+        let start = Instant::now();
+        let mut pass = Pass::default();
+        let dirty: Vec<String> = {
+            let mut state = self.state.lock().await;
+            std::mem::take(&mut state.dirty).into_iter().collect()
+        };
+        for env in dirty {
+            match self.reconcile_env(&env).await {
+                Ok(staged) => {
+                    pass.staged.extend(staged);
+                    self.state.lock().await.failures.remove(&env);
+                }
+                Err(e) => {
+                    let message = e.to_string();
+                    pass.errors.push(format!("{env}: {message}"));
+                    let mut state = self.state.lock().await;
+                    state.failures.insert(env.clone(), message);
+                    // Tried again on the next pass (a store that errors recovers).
+                    state.dirty.insert(env);
+                }
+            }
+        }
+        self.metrics.observe_loop(start.elapsed());
+        pass
+    }
+
+    async fn reconcile_env(self: &Arc<Self>, env: &str) -> Result<Vec<String>, ControllerError> {
+        let files = {
+            let state = self.state.lock().await;
+            self.compose(env, &state)?
+        };
+        let this = Arc::clone(self);
+        let outcome = tokio::task::spawn_blocking(move || {
+            let mut files = files;
+            pipeline::fetch_charts(&mut files)?;
+            pipeline::run_files(
+                &pipeline::Request {
+                    fleet: &this.fleet_dir,
+                    env: &this.env,
+                    policies: &pipeline::Policies::ManifestRules,
+                    progress: None,
+                },
+                files,
+            )
+        })
+        .await
+        .map_err(|e| ControllerError::Invalid(e.to_string()))?
+        .map_err(ControllerError::Pipeline)?;
+        if outcome.writable().is_none() {
+            let mut text = outcome.compilation.diagnostics.render_text();
+            text.push_str(&outcome.policy_diagnostics.render_text());
+            text.push_str(&outcome.findings);
+            return Err(ControllerError::Diagnostics(text));
+        }
+        let plan = &outcome.compilation.plan;
+        let changed: Vec<&plan::ClusterPlan> = {
+            let state = self.state.lock().await;
+            plan.clusters
+                .iter()
+                .filter(|c| {
+                    state
+                        .clusters
+                        .get(c.name.as_ref())
+                        .is_none_or(|r| r.digest != ClusterIndex::of(c).digest())
+                })
+                .collect()
+        };
+        if changed.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (store, prefix) = self.store.staging();
+        let digests = bundle::stage(store, &prefix, &changed, &outcome.compilation.manifests)
+            .await
+            .map_err(|e| ControllerError::Invalid(e.to_string()))?;
+        let mut staged = Vec::new();
+        for (c, digest) in changed.iter().zip(digests) {
+            let generation = {
+                let state = self.state.lock().await;
+                state
+                    .clusters
+                    .get(c.name.as_ref())
+                    .map_or(0, |r| r.generation)
+                    + 1
+            };
+            let record = ClusterRecord {
+                cluster: c.name.to_string(),
+                environment: env.to_owned(),
+                generation,
+                digest,
+                releases: c.releases.len(),
+                staged_at: now(),
+            };
+            self.store
+                .put(&format!("clusters/{}.json", c.name), json(&record))
+                .await?;
+            self.state
+                .lock()
+                .await
+                .clusters
+                .insert(record.cluster.clone(), record);
+            self.metrics
+                .bundles_staged
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            staged.push(c.name.to_string());
+        }
+        Ok(staged)
+    }
+
+    /// The fleet of one environment: its clusters, and the versions deployed there.
+    fn compose(&self, env: &str, state: &State) -> Result<FleetFiles, ControllerError> {
+        let mut files = self.base.clone();
+        files.files.retain(|k, _| !k.starts_with("services/"));
+        files.blobs.retain(|k, _| !k.starts_with("services/"));
+        let keep: BTreeSet<&str> = self
+            .clusters
+            .iter()
+            .filter(|(_, e)| e.as_str() == env)
+            .filter_map(|(c, _)| self.cluster_files.get(c).map(String::as_str))
+            .collect();
+        files
+            .files
+            .retain(|k, _| !k.starts_with("clusters/") || keep.contains(k.as_str()));
+        for ((_, e), d) in &state.current {
+            if e != env {
+                continue;
+            }
+            let Some(v) = state.versions.get(&d.version) else {
+                continue;
+            };
+            v.files.add_to(&mut files).map_err(|path| {
+                ControllerError::Invalid(format!(
+                    "two versions deployed to `{env}` hold different copies of {path}"
+                ))
+            })?;
+        }
+        Ok(files)
+    }
+
+    /// Runs the loop until `shutdown` resolves: a pass on every change and every `interval`.
+    pub async fn run_loop(self: Arc<Self>, interval: Duration, shutdown: Arc<Notify>) {
+        loop {
+            let pass = self.reconcile().await;
+            for e in &pass.errors {
+                eprintln!("flotilla serve: reconcile: {e}");
+            }
+            if !pass.staged.is_empty() {
+                eprintln!(
+                    "flotilla serve: staged {} cluster bundles",
+                    pass.staged.len()
+                );
+            }
+            tokio::select! {
+                () = self.wake.notified() => {}
+                () = tokio::time::sleep(interval) => {}
+                () = shutdown.notified() => return,
+            }
+        }
+    }
+}
+
+/// The chart a version's service file names (`name@version`, or its path), for announcements.
+fn chart_of(files: &VersionFiles, service: &str) -> String {
+    let text = files
+        .files
+        .get(&format!("services/{service}/service.yaml"))
+        .map(String::as_str)
+        .unwrap_or_default();
+    let alone =
+        FleetFiles::from_files([(format!("services/{service}/service.yaml"), text.to_owned())]);
+    if let Some(dir) = compiler::source::chart_dirs(&alone).into_iter().next() {
+        let chart_yaml = files.text(&format!("{dir}/Chart.yaml"));
+        let field = |name: &str| {
+            chart_yaml.as_deref().and_then(|t| {
+                t.lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| v.trim().trim_matches('"').to_owned())
+            })
+        };
+        return match (field("name:"), field("version:")) {
+            (Some(n), Some(v)) => format!("{n} {v}"),
+            _ => dir,
+        };
+    }
+    String::new()
+}
+
+/// A label: 1 to 128 of letters, digits, `.`, `_`, `-`, `+`.
+fn check_label(label: &str) -> Result<(), ControllerError> {
+    let ok = !label.is_empty()
+        && label.len() <= 128
+        && label
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '+'))
+        && !label.starts_with('.');
+    if ok {
+        Ok(())
+    } else {
+        Err(ControllerError::Invalid(format!(
+            "`{label}` is not a label: use 1 to 128 letters, digits, `.`, `_`, `-` or `+`"
+        )))
+    }
+}

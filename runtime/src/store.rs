@@ -1,0 +1,315 @@
+//! The controller's store: the source of truth (versions, deployments, clusters' staged
+//! generations, audit records, the issuer's key) and the staging area agents read, in one
+//! `object_store` under a prefix. A local folder by default, `s3://bucket/prefix` in
+//! production (`gs://` by the same configuration path).
+//!
+//! Layout (under the prefix):
+//!
+//! ```text
+//! versions/<service>/<hex>.json            a published version: files, label, provenance
+//! labels/<service>/<label>                 the digest a label names (created once, never moved)
+//! deployments/<service>/<env>/<seq>.json   each deployment, numbered; the highest is current
+//! audit/<time>-<seq>.json                  one record per mutating request, never rewritten
+//! clusters/<cluster>.json                  a cluster's staged generation and bundle digest
+//! private/issuer.pk8                       the built-in issuer's Ed25519 key (PKCS#8)
+//! staging/objects/sha256/<hex>             staged manifests (bundle layout)
+//! staging/clusters/<cluster>.yaml          each cluster's index (plan::ClusterIndex)
+//! ```
+//!
+//! Writes that must not clobber (a label, a deployment number, an audit record, the key) are
+//! create-only ([`Store::create`]): two controllers racing on one store cannot both win.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use bytes::Bytes;
+use futures::TryStreamExt as _;
+use object_store::path::Path as ObjectPath;
+use object_store::{ObjectStore, ObjectStoreExt as _, PutMode, PutOptions, PutPayload};
+
+/// Why the store could not be opened or used.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the store URL `{url}` is not supported: {reason}")]
+    Url { url: String, reason: String },
+    #[error("cannot create the store folder {path}: {source}")]
+    Folder {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error("store: cannot {op} {path}: {source}")]
+    Op {
+        op: &'static str,
+        path: String,
+        #[source]
+        source: object_store::Error,
+    },
+    #[error("store: {path} is not valid: {source}")]
+    Corrupt {
+        path: String,
+        #[source]
+        source: serde_json::Error,
+    },
+}
+
+/// Counts of store operations and failures (for `/metrics`).
+#[derive(Debug, Default)]
+pub struct StoreStats {
+    pub ops: AtomicU64,
+    pub errors: AtomicU64,
+}
+
+/// An object store under a prefix.
+#[derive(Clone)]
+pub struct Store {
+    inner: Arc<dyn ObjectStore>,
+    prefix: ObjectPath,
+    /// How it was opened, for messages (never holds credentials).
+    pub description: String,
+    pub stats: Arc<StoreStats>,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("description", &self.description)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Where the default store of a fleet is: `<fleet>/.flotilla/store`.
+pub fn default_folder(fleet: &Path) -> PathBuf {
+    fleet.join(".flotilla").join("store")
+}
+
+impl Store {
+    /// Opens the store named by `url`: `None` or a path is a local folder (created when
+    /// missing; `None` is the fleet's default), `file:///…` too, `s3://bucket/prefix` uses the
+    /// `AWS_*` environment (`AWS_ENDPOINT`, `AWS_ALLOW_HTTP`, keys, region) and
+    /// `gs://bucket/prefix` the `GOOGLE_*` environment.
+    pub fn open(url: Option<&str>, fleet: &Path) -> Result<Store, StoreError> {
+        let url_error = |reason: String| StoreError::Url {
+            url: url.unwrap_or_default().to_owned(),
+            reason,
+        };
+        match url {
+            Some(u) if u.starts_with("s3://") => {
+                let (bucket, prefix) = split_bucket(&u["s3://".len()..]).map_err(url_error)?;
+                let s3 = object_store::aws::AmazonS3Builder::from_env()
+                    .with_bucket_name(bucket)
+                    .with_conditional_put(object_store::aws::S3ConditionalPut::ETagMatch)
+                    .build()
+                    .map_err(|e| url_error(e.to_string()))?;
+                Ok(Store::new(Arc::new(s3), prefix, u.to_owned()))
+            }
+            Some(u) if u.starts_with("gs://") => {
+                let (bucket, prefix) = split_bucket(&u["gs://".len()..]).map_err(url_error)?;
+                let gcs = object_store::gcp::GoogleCloudStorageBuilder::from_env()
+                    .with_bucket_name(bucket)
+                    .build()
+                    .map_err(|e| url_error(e.to_string()))?;
+                Ok(Store::new(Arc::new(gcs), prefix, u.to_owned()))
+            }
+            Some(u) if u.contains("://") && !u.starts_with("file://") => Err(url_error(
+                "use a folder, file://PATH, s3://BUCKET/PREFIX or gs://BUCKET/PREFIX".into(),
+            )),
+            _ => {
+                let folder = match url {
+                    Some(u) => PathBuf::from(u.strip_prefix("file://").unwrap_or(u)),
+                    None => default_folder(fleet),
+                };
+                Store::folder(&folder)
+            }
+        }
+    }
+
+    /// A local folder store (created when missing).
+    pub fn folder(folder: &Path) -> Result<Store, StoreError> {
+        std::fs::create_dir_all(folder).map_err(|source| StoreError::Folder {
+            path: folder.to_path_buf(),
+            source,
+        })?;
+        let fs = object_store::local::LocalFileSystem::new_with_prefix(folder).map_err(|e| {
+            StoreError::Url {
+                url: folder.display().to_string(),
+                reason: e.to_string(),
+            }
+        })?;
+        Ok(Store::new(
+            Arc::new(fs),
+            String::new(),
+            folder.display().to_string(),
+        ))
+    }
+
+    /// Any object store (tests wrap one to inject failures).
+    pub fn new(inner: Arc<dyn ObjectStore>, prefix: String, description: String) -> Store {
+        Store {
+            inner,
+            prefix: ObjectPath::from(prefix),
+            description,
+            stats: Arc::default(),
+        }
+    }
+
+    /// `rel` (slash-separated) under the prefix.
+    pub fn path(&self, rel: &str) -> ObjectPath {
+        rel.split('/')
+            .filter(|p| !p.is_empty())
+            .fold(self.prefix.clone(), |path, part| path.join(part))
+    }
+
+    /// The object store itself, and the prefix of the staging area (for the bundle writer).
+    pub fn staging(&self) -> (&Arc<dyn ObjectStore>, ObjectPath) {
+        (&self.inner, self.path("staging"))
+    }
+
+    fn op<T>(
+        &self,
+        op: &'static str,
+        path: &ObjectPath,
+        r: Result<T, object_store::Error>,
+    ) -> Result<T, StoreError> {
+        self.stats.ops.fetch_add(1, Ordering::Relaxed);
+        r.map_err(|source| {
+            self.stats.errors.fetch_add(1, Ordering::Relaxed);
+            StoreError::Op {
+                op,
+                path: path.to_string(),
+                source,
+            }
+        })
+    }
+
+    /// The bytes at `rel`, `None` when there is nothing there.
+    pub async fn get(&self, rel: &str) -> Result<Option<Bytes>, StoreError> {
+        let path = self.path(rel);
+        let got = async { self.inner.get(&path).await?.bytes().await }.await;
+        match got {
+            Err(object_store::Error::NotFound { .. }) => {
+                self.stats.ops.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+            r => self.op("read", &path, r).map(Some),
+        }
+    }
+
+    /// The JSON document at `rel`, `None` when there is nothing there.
+    pub async fn get_json<T: serde::de::DeserializeOwned>(
+        &self,
+        rel: &str,
+    ) -> Result<Option<T>, StoreError> {
+        let Some(bytes) = self.get(rel).await? else {
+            return Ok(None);
+        };
+        serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|source| StoreError::Corrupt {
+                path: self.path(rel).to_string(),
+                source,
+            })
+    }
+
+    /// Writes `bytes` at `rel`, replacing what is there (each store makes a put atomic: a
+    /// reader sees the old bytes or the new ones).
+    pub async fn put(&self, rel: &str, bytes: Bytes) -> Result<(), StoreError> {
+        let path = self.path(rel);
+        let r = self.inner.put(&path, PutPayload::from(bytes)).await;
+        self.op("write", &path, r).map(|_| ())
+    }
+
+    /// Writes `bytes` at `rel` unless something is there: `Ok(false)` when it was.
+    pub async fn create(&self, rel: &str, bytes: Bytes) -> Result<bool, StoreError> {
+        let path = self.path(rel);
+        let r = self
+            .inner
+            .put_opts(
+                &path,
+                PutPayload::from(bytes),
+                PutOptions {
+                    mode: PutMode::Create,
+                    ..PutOptions::default()
+                },
+            )
+            .await;
+        match r {
+            Err(object_store::Error::AlreadyExists { .. }) => {
+                self.stats.ops.fetch_add(1, Ordering::Relaxed);
+                Ok(false)
+            }
+            r => self.op("create", &path, r).map(|_| true),
+        }
+    }
+
+    /// The names (relative to `rel`, which is a folder) of everything under `rel`, sorted.
+    pub async fn list(&self, rel: &str) -> Result<Vec<String>, StoreError> {
+        let path = self.path(rel);
+        let r: Result<Vec<_>, _> = self.inner.list(Some(&path)).try_collect().await;
+        let metas = self.op("list", &path, r)?;
+        let base = format!("{path}/");
+        let mut names: Vec<String> = metas
+            .into_iter()
+            .filter_map(|m| {
+                let full = m.location.to_string();
+                full.strip_prefix(&base).map(str::to_owned)
+            })
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+}
+
+fn split_bucket(rest: &str) -> Result<(&str, String), String> {
+    let (bucket, prefix) = rest.split_once('/').unwrap_or((rest, ""));
+    if bucket.is_empty() {
+        return Err("no bucket".into());
+    }
+    Ok((bucket, prefix.trim_matches('/').to_owned()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn create_refuses_to_clobber_and_list_is_relative() {
+        let tmp = tempfile::tempdir().expect("a folder");
+        let store = Store::folder(tmp.path()).expect("a store");
+        assert!(
+            store
+                .create("a/b/one", Bytes::from("1"))
+                .await
+                .expect("created")
+        );
+        assert!(
+            !store
+                .create("a/b/one", Bytes::from("2"))
+                .await
+                .expect("refused")
+        );
+        assert_eq!(
+            store.get("a/b/one").await.expect("read").as_deref(),
+            Some(&b"1"[..])
+        );
+        store.put("a/c", Bytes::from("x")).await.expect("put");
+        assert_eq!(store.list("a").await.expect("listed"), ["b/one", "c"]);
+        assert!(store.get("nothing").await.expect("read").is_none());
+        assert!(store.list("none").await.expect("listed").is_empty());
+    }
+
+    #[test]
+    fn urls() {
+        assert_eq!(
+            split_bucket("bucket/a/b/").expect("ok"),
+            ("bucket", "a/b".to_owned())
+        );
+        assert!(split_bucket("/x").is_err());
+        let tmp = tempfile::tempdir().expect("a folder");
+        assert!(matches!(
+            Store::open(Some("ftp://x"), tmp.path()),
+            Err(StoreError::Url { .. })
+        ));
+    }
+}

@@ -1,0 +1,355 @@
+//! The clients of `flotilla serve`: `token issue`, `publish`, `promote`, `rollback`, `status`.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use runtime::client::{Client, ClientError};
+
+use super::exit;
+
+/// Where the server is and who calls it.
+#[derive(Debug, Clone, clap::Args)]
+pub struct ServerArgs {
+    /// The server's URL.
+    #[arg(long, env = "FLOTILLA_SERVER", default_value = "http://127.0.0.1:8480")]
+    pub server: String,
+    /// A file holding the token (default: the FLOTILLA_TOKEN environment variable).
+    #[arg(long)]
+    pub token_file: Option<PathBuf>,
+    /// The CI job's URL, recorded with the change (X-Flotilla-CI-Job).
+    #[arg(long, env = "FLOTILLA_CI_JOB")]
+    pub ci_job: Option<String>,
+    /// `json`: the server's answer as JSON.
+    #[arg(short = 'o', long, value_parser = ["text", "json"], default_value = "text")]
+    pub output: String,
+}
+
+impl ServerArgs {
+    fn client(&self) -> Result<Client, ExitCode> {
+        let token = match &self.token_file {
+            Some(path) => std::fs::read_to_string(path).map_err(|e| {
+                eprintln!("error: cannot read {}: {e}", path.display());
+                ExitCode::from(exit::USAGE)
+            })?,
+            None => std::env::var("FLOTILLA_TOKEN").map_err(|_| {
+                eprintln!("error: no token: set FLOTILLA_TOKEN or give --token-file");
+                eprintln!("  = hint: `flotilla token issue --user NAME --groups a,b` makes one");
+                ExitCode::from(exit::USAGE)
+            })?,
+        };
+        Client::new(&self.server, &token, self.ci_job.clone()).map_err(|e| fail(&e))
+    }
+
+    fn json(&self) -> bool {
+        self.output == "json"
+    }
+}
+
+/// 401/403 are refusals (1), other answers usage errors (2), an unreachable server 3.
+fn fail(e: &ClientError) -> ExitCode {
+    eprintln!("error: {e}");
+    ExitCode::from(match e.status() {
+        Some(401 | 403 | 409) => exit::DIAGNOSTICS,
+        Some(s) if s < 500 => exit::USAGE,
+        _ => exit::REMOTE,
+    })
+}
+
+fn run<T>(future: impl std::future::Future<Output = T>) -> Result<T, ExitCode> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .map(|r| r.block_on(future))
+        .map_err(|e| {
+            eprintln!("error: {e}");
+            ExitCode::from(exit::BUG)
+        })
+}
+
+fn print_json(v: &serde_json::Value) {
+    println!(
+        "{}",
+        serde_json::to_string_pretty(v).unwrap_or_else(|_| v.to_string())
+    );
+}
+
+#[derive(Debug, clap::Args)]
+pub struct TokenArgs {
+    #[command(subcommand)]
+    pub command: TokenCommand,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum TokenCommand {
+    /// Issue a token with the server's built-in issuer (its key is in the store); prints the
+    /// token alone.
+    Issue {
+        /// `alice` or `user:alice`.
+        #[arg(long)]
+        user: String,
+        #[arg(long, value_delimiter = ',')]
+        groups: Vec<String>,
+        /// How long it is valid, e.g. `1h`, `30m`, `7d` (at most 30 days).
+        #[arg(long, default_value = "1h", value_parser = super::serve::parse_duration)]
+        ttl: Duration,
+        #[arg(long, default_value = ".")]
+        fleet: PathBuf,
+        /// The server's store (default: FLEET/.flotilla/store).
+        #[arg(long)]
+        store: Option<String>,
+    },
+}
+
+pub fn token(args: TokenArgs) -> ExitCode {
+    let TokenCommand::Issue {
+        user,
+        groups,
+        ttl,
+        fleet,
+        store,
+    } = args.command;
+    match run(runtime::issue_token(
+        store.as_deref(),
+        &fleet,
+        &user,
+        &groups,
+        ttl,
+    )) {
+        Ok(Ok(token)) => {
+            println!("{token}");
+            ExitCode::from(exit::SUCCESS)
+        }
+        Ok(Err(e)) => {
+            eprintln!("error: {e}");
+            ExitCode::from(exit::USAGE)
+        }
+        Err(code) => code,
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PublishArgs {
+    /// The service whose folder (services/SERVICE/) and chart are published.
+    pub service: String,
+    /// The version's label (e.g. 1.4.2 or a commit id).
+    #[arg(long)]
+    pub label: String,
+    /// The commit the version was built from.
+    #[arg(long)]
+    pub commit: Option<String>,
+    #[arg(long, default_value = ".")]
+    pub fleet: PathBuf,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+pub fn publish(args: PublishArgs) -> ExitCode {
+    let files = match compiler::read_dir(&args.fleet) {
+        Ok(f) => f,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let version = match runtime::fleet::VersionFiles::of(&files, &args.service) {
+        Ok(v) => v,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    let client = match args.server.client() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let answer =
+        match run(client.publish(&args.service, &args.label, &version, args.commit.as_deref())) {
+            Ok(a) => a,
+            Err(code) => return code,
+        };
+    match answer {
+        Ok(v) if args.server.json() => {
+            print_json(&v);
+            ExitCode::from(exit::SUCCESS)
+        }
+        Ok(v) => {
+            let created = v["created"].as_bool().unwrap_or(false);
+            println!(
+                "{} {} {} ({})",
+                if created { "published" } else { "unchanged:" },
+                args.service,
+                v["label"].as_str().unwrap_or_default(),
+                v["digest"].as_str().unwrap_or_default()
+            );
+            if let Some(env) = v["deployed"]["environment"].as_str() {
+                println!("deployed to {env}");
+            }
+            ExitCode::from(exit::SUCCESS)
+        }
+        Err(e) => fail(&e),
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct PromoteArgs {
+    pub service: String,
+    /// A label or a digest (or its first 7+ hex digits).
+    pub version: String,
+    /// The environment to deploy to.
+    #[arg(long)]
+    pub to: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+fn print_deployment(json: bool, v: &serde_json::Value) -> ExitCode {
+    if json {
+        print_json(v);
+    } else {
+        println!(
+            "{} {} {} → {} (deployment #{}, {})",
+            v["reason"].as_str().unwrap_or_default(),
+            v["service"].as_str().unwrap_or_default(),
+            v["label"].as_str().unwrap_or_default(),
+            v["environment"].as_str().unwrap_or_default(),
+            v["seq"],
+            v["version"].as_str().unwrap_or_default(),
+        );
+    }
+    ExitCode::from(exit::SUCCESS)
+}
+
+pub fn promote(args: PromoteArgs) -> ExitCode {
+    let client = match args.server.client() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match run(client.promote(&args.service, &args.version, &args.to)) {
+        Ok(Ok(v)) => print_deployment(args.server.json(), &v),
+        Ok(Err(e)) => fail(&e),
+        Err(code) => code,
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RollbackArgs {
+    pub service: String,
+    /// The environment to roll back.
+    #[arg(long)]
+    pub env: String,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+pub fn rollback(args: RollbackArgs) -> ExitCode {
+    let client = match args.server.client() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    match run(client.rollback(&args.service, &args.env)) {
+        Ok(Ok(v)) => print_deployment(args.server.json(), &v),
+        Ok(Err(e)) => fail(&e),
+        Err(code) => code,
+    }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct StatusArgs {
+    /// One service's versions and history (default: every service and cluster).
+    pub service: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+pub fn status(args: StatusArgs) -> ExitCode {
+    let client = match args.server.client() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let result = run(async {
+        match &args.service {
+            Some(s) => client
+                .get(&format!("/v1/services/{s}"))
+                .await
+                .map(|v| (v, None)),
+            None => {
+                let services = client.get("/v1/services").await?;
+                let clusters = client.get("/v1/clusters").await?;
+                Ok((services, Some(clusters)))
+            }
+        }
+    });
+    let (services, clusters) = match result {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return fail(&e),
+        Err(code) => return code,
+    };
+    if args.server.json() {
+        let mut v = services;
+        if let Some(c) = clusters {
+            v["clusters"] = c["clusters"].clone();
+            v["failures"] = c["failures"].clone();
+        }
+        print_json(&v);
+        return ExitCode::from(exit::SUCCESS);
+    }
+    if args.service.is_some() {
+        println!(
+            "service {}",
+            services["service"].as_str().unwrap_or_default()
+        );
+        if let Some(deps) = services["deployments"].as_object() {
+            for (env, d) in deps {
+                println!(
+                    "  {env}: {} ({}) deployment #{} by {}",
+                    d["label"].as_str().unwrap_or_default(),
+                    d["version"].as_str().unwrap_or_default(),
+                    d["seq"],
+                    d["principal"].as_str().unwrap_or_default()
+                );
+            }
+        }
+        println!("versions:");
+        for v in services["versions"].as_array().into_iter().flatten() {
+            println!(
+                "  {} {} by {}",
+                v["label"].as_str().unwrap_or_default(),
+                v["digest"].as_str().unwrap_or_default(),
+                v["provenance"]["publisher"].as_str().unwrap_or_default()
+            );
+        }
+        return ExitCode::from(exit::SUCCESS);
+    }
+    println!("services:");
+    for s in services["services"].as_array().into_iter().flatten() {
+        let deps = s["deployments"]
+            .as_object()
+            .map(|m| {
+                m.iter()
+                    .map(|(e, d)| format!("{e}={}", d["version"].as_str().unwrap_or_default()))
+                    .collect::<Vec<_>>()
+                    .join(" ")
+            })
+            .unwrap_or_default();
+        println!("  {} {deps}", s["service"].as_str().unwrap_or_default());
+    }
+    if let Some(c) = clusters {
+        println!("clusters:");
+        for c in c["clusters"].as_array().into_iter().flatten() {
+            println!(
+                "  {} ({}) generation {} releases {}",
+                c["cluster"].as_str().unwrap_or_default(),
+                c["environment"].as_str().unwrap_or_default(),
+                c["generation"],
+                c["releases"]
+            );
+        }
+        if let Some(f) = c["failures"].as_object() {
+            for (env, message) in f {
+                println!("  ! {env}: {}", message.as_str().unwrap_or_default());
+            }
+        }
+    }
+    ExitCode::from(exit::SUCCESS)
+}
