@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="$ROOT/.tools"
 BIN="$TOOLS/bin"
 
-COMPONENTS=(openbao plugin-tools helm go-reference)
+COMPONENTS=(openbao moto plugin-tools helm go-reference)
 OPTIONAL=(go-reference)
 
 # Scratch space, made before the first install and removed on any exit. new_tmp runs in a
@@ -93,6 +93,15 @@ present_openbao() {
 
 install_openbao() {
     "$ROOT/scripts/install-openbao.sh"
+}
+
+# --- moto's S3 server, for the controller's tests against S3 ------------------------------
+present_moto() {
+    [[ -x "$TOOLS/moto-venv/bin/moto_server" && -e "$TOOLS/moto-venv/.moto-5.2.6" ]]
+}
+
+install_moto() {
+    "$ROOT/scripts/install-moto.sh"
 }
 
 # --- componentize-py and wasm-tools, to build the example WASM plugins --------------------

@@ -45,14 +45,15 @@ echo
 echo "-- $out/plan/plan.yaml (first cluster)"
 awk '/^  - name: / { n++ } n <= 1' "$out/plan/plan.yaml"
 echo
-echo "-- manifests of aws-prod-use1, in installation order"
-ls "$out/plan/clusters/aws-prod-use1"
+echo "-- aws-prod-use1's index: its releases in installation order, each manifest by digest"
+cat "$out/plan/clusters/aws-prod-use1.yaml"
 echo
 # The bundle's manifests carry the real secret values (the demo ones of examples/fleet/secrets/,
 # here): show the Deployment, which refers to its Secret by name.
-echo "-- $out/plan/clusters/aws-prod-use1/02-payments.yaml (its Deployment, first 40 lines)"
+"$flotilla" bundle export --bundle "$out/plan" --cluster aws-prod-use1 --out "$out/aws-prod-use1" >/dev/null
+echo "-- aws-prod-use1's payments release, exported (its Deployment, first 40 lines)"
 awk '/^# Source: payments-api\/templates\/deployment.yaml/ { on = 1 } on' \
-    "$out/plan/clusters/aws-prod-use1/02-payments.yaml" | head -n 40
+    "$out/aws-prod-use1/02-payments.yaml" | head -n 40
 
 echo
 echo "== a rotated secret, reviewed: secret values show as digests"
@@ -62,3 +63,34 @@ rm -rf "$out/fleet/.flotilla"
 printf 'db-password: rotated-db-password-8Zz1\n' >"$out/fleet/secrets/secret/payments.yaml"
 "$flotilla" review --fleet "$out/fleet" --no-cache --check >"$out/review.txt" || true
 head -n 16 "$out/review.txt"
+
+echo
+echo "== the controller: flotilla serve on a copy of the example fleet (local folder store,"
+echo "   built-in token issuer), a version published and promoted, its status and audit log"
+cp -R examples/fleet "$out/serve-fleet"
+rm -rf "$out/serve-fleet/.flotilla"
+"$flotilla" serve --fleet "$out/serve-fleet" --listen 127.0.0.1:0 --interval 2s 2>"$out/serve.log" &
+server=$!
+trap 'kill "$server" 2>/dev/null || true; rm -rf "$out"' EXIT
+for _ in $(seq 1 600); do
+    grep -q 'listening on' "$out/serve.log" 2>/dev/null && break
+    kill -0 "$server" 2>/dev/null || { cat "$out/serve.log"; exit 1; }
+    sleep 0.2
+done
+FLOTILLA_SERVER=$(sed -n 's/.*listening on //p' "$out/serve.log")
+export FLOTILLA_SERVER
+FLOTILLA_TOKEN=$("$flotilla" token issue --fleet "$out/serve-fleet" --user pat --groups platform --ttl 15m)
+export FLOTILLA_TOKEN
+sed -i "s/max 2 }}/max 3 }}/" "$out/serve-fleet/services/search-api/service.yaml"
+
+echo "-- flotilla publish search-api --label 1.1.0 (deployed to the first environment at once)"
+"$flotilla" publish search-api --label 1.1.0 --commit "$(git rev-parse --short HEAD 2>/dev/null || echo local)" --fleet "$out/serve-fleet"
+echo "-- flotilla promote search-api 1.1.0 --to prod"
+"$flotilla" promote search-api 1.1.0 --to prod
+echo "-- flotilla status"
+"$flotilla" status
+echo "-- flotilla status --audit"
+"$flotilla" status --audit
+kill "$server"
+wait "$server" 2>/dev/null || true
+echo "(server stopped)"

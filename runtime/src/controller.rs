@@ -22,6 +22,8 @@ use crate::notify::{Announcement, Notifier};
 use crate::records::{ClusterRecord, Deployment, Provenance, Version, VersionMeta};
 use crate::store::{Store, StoreError};
 
+/// Marks a store whose first state (the fleet as it stood) is complete.
+const INITIALIZED: &str = "initialized";
 /// How many times a create-only write is retried after losing a race.
 const MAX_RACE_RETRIES: usize = 5;
 /// The largest version a publish may carry (all files together).
@@ -224,7 +226,7 @@ impl Controller {
     /// Loads the current deployments, their versions and the staged clusters from the store;
     /// with an empty store, publishes the fleet as it stands first.
     async fn load(&self) -> Result<(), ControllerError> {
-        if self.store.list("versions").await?.is_empty() {
+        if self.store.get(INITIALIZED).await?.is_none() {
             self.initial().await?;
         }
         let mut state = State::default();
@@ -296,7 +298,10 @@ impl Controller {
     }
 
     /// The fleet as it stands: each service's files become its first version, deployed to
-    /// every environment.
+    /// every environment. Idempotent, and finished by the `initialized` mark: a start that
+    /// died half-way is completed by the next (a version stored again is the same; a
+    /// deployment is only made where the service has none), and once marked, the fleet's
+    /// services are never read as versions again.
     async fn initial(&self) -> Result<(), ControllerError> {
         let services: Vec<String> = self
             .model
@@ -315,17 +320,26 @@ impl Controller {
                 .store_version(&service, &label, files, provenance)
                 .await?;
             for e in &self.config.environments {
-                self.append_deployment(
-                    &service,
-                    &e.name,
-                    &meta,
-                    "system:flotilla",
-                    "initial",
-                    None,
-                )
-                .await?;
+                let dir = format!("deployments/{service}/{}", e.name);
+                if self.store.list(&dir).await?.is_empty() {
+                    self.append_deployment(
+                        &service,
+                        &e.name,
+                        &meta,
+                        "system:flotilla",
+                        "initial",
+                        None,
+                    )
+                    .await?;
+                }
             }
         }
+        self.store
+            .put(
+                INITIALIZED,
+                Bytes::from_static(b"the fleet's services were published\n"),
+            )
+            .await?;
         Ok(())
     }
 

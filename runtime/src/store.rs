@@ -12,6 +12,7 @@
 //! audit/<time>-<seq>.json                  one record per mutating request, never rewritten
 //! clusters/<cluster>.json                  a cluster's staged generation and bundle digest
 //! private/issuer.pk8                       the built-in issuer's Ed25519 key (PKCS#8)
+//! initialized                              the first state (the fleet as it stood) is complete
 //! staging/objects/sha256/<hex>             staged manifests (bundle layout)
 //! staging/clusters/<cluster>.yaml          each cluster's index (plan::ClusterIndex)
 //! ```

@@ -258,6 +258,9 @@ pub fn rollback(args: RollbackArgs) -> ExitCode {
 pub struct StatusArgs {
     /// One service's versions and history (default: every service and cluster).
     pub service: Option<String>,
+    /// The audit log instead: every mutating request, refused ones included.
+    #[arg(long, conflicts_with = "service")]
+    pub audit: bool,
     #[command(flatten)]
     pub server: ServerArgs,
 }
@@ -267,6 +270,34 @@ pub fn status(args: StatusArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if args.audit {
+        return match run(client.get("/v1/audit")) {
+            Ok(Ok(v)) if args.server.json() => {
+                print_json(&v);
+                ExitCode::from(exit::SUCCESS)
+            }
+            Ok(Ok(v)) => {
+                for r in v["records"].as_array().into_iter().flatten() {
+                    let principal = r["principal"].as_str().unwrap_or_default();
+                    println!(
+                        "{} {} {} {} {}{}",
+                        r["time"],
+                        if principal.is_empty() { "-" } else { principal },
+                        r["action"].as_str().unwrap_or_default(),
+                        r["target"].as_str().unwrap_or_default(),
+                        r["result"].as_str().unwrap_or_default(),
+                        r["ciJob"]
+                            .as_str()
+                            .map(|c| format!(" (CI {c})"))
+                            .unwrap_or_default()
+                    );
+                }
+                ExitCode::from(exit::SUCCESS)
+            }
+            Ok(Err(e)) => fail(&e),
+            Err(code) => code,
+        };
+    }
     let result = run(async {
         match &args.service {
             Some(s) => client

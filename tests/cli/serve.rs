@@ -54,7 +54,12 @@ struct Server {
 
 impl Server {
     fn start(fleet: &Path, store: &str) -> Server {
-        let mut child = command()
+        Server::start_with(command(), fleet, store)
+    }
+
+    /// With `command` (its environment set by the caller).
+    fn start_with(mut command: std::process::Command, fleet: &Path, store: &str) -> Server {
+        let mut child = command
             .args(["serve", "--fleet"])
             .arg(fleet)
             .args([
@@ -431,6 +436,171 @@ fn a_killed_server_restarts_to_the_same_bundles_and_keeps_every_deployment() {
         .map(|c| staged(&store, c).expect("staged").0)
         .collect();
     assert_eq!(before, after);
+    let (_, again) = server.get(&admin, "/v1/clusters");
+    assert_eq!(clusters["clusters"], again["clusters"]);
+}
+
+/// moto's S3 server on a free port (installed by `scripts/install-tools.sh moto`), with a
+/// bucket; stopped when dropped.
+struct Moto {
+    child: Child,
+    endpoint: String,
+}
+
+impl Moto {
+    fn start(bucket: &str) -> Moto {
+        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/moto-venv/bin");
+        assert!(
+            venv.join("moto_server").is_file(),
+            "moto's S3 server is missing: run\n\n    scripts/install-tools.sh moto\n\n(scripts/test.sh does)"
+        );
+        let port = TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("a free port")
+            .port();
+        let mut child = std::process::Command::new(venv.join("moto_server"))
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("moto_server starts");
+        let endpoint = format!("http://127.0.0.1:{port}");
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            if Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("moto_server did not listen within a minute");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        let made = std::process::Command::new(venv.join("python"))
+            .args([
+                "-c",
+                "import sys, boto3; boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1').create_bucket(Bucket=sys.argv[2])",
+                &endpoint,
+                bucket,
+            ])
+            .status()
+            .expect("python runs");
+        if !made.success() {
+            let _ = child.kill();
+            let _ = child.wait();
+            panic!("the bucket could not be made");
+        }
+        Moto { child, endpoint }
+    }
+
+    /// The keys under `prefix`.
+    fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+        let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/moto-venv/bin");
+        let out = std::process::Command::new(venv.join("python"))
+            .args([
+                "-c",
+                "import sys, boto3\nc = boto3.client('s3', endpoint_url=sys.argv[1], aws_access_key_id='test', aws_secret_access_key='test', region_name='us-east-1')\nfor page in c.get_paginator('list_objects_v2').paginate(Bucket=sys.argv[2], Prefix=sys.argv[3]):\n    for o in page.get('Contents', []): print(o['Key'])",
+                &self.endpoint,
+                bucket,
+                prefix,
+            ])
+            .output()
+            .expect("python runs");
+        String::from_utf8_lossy(&out.stdout)
+            .lines()
+            .map(str::to_owned)
+            .collect()
+    }
+}
+
+impl Drop for Moto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_controller_keeps_its_state_and_stages_bundles_in_s3() {
+    let moto = Moto::start("flotilla");
+    let (hook, _announcements) = receiver();
+    let (_tmp, fleet) = fleet(&hook);
+    let fleet_arg = fleet.to_str().expect("UTF-8");
+    let store = "s3://flotilla/fleets/shop";
+    let s3 = |c: &mut std::process::Command| {
+        c.env("AWS_ENDPOINT", &moto.endpoint)
+            .env("AWS_ALLOW_HTTP", "true")
+            .env("AWS_ACCESS_KEY_ID", "test")
+            .env("AWS_SECRET_ACCESS_KEY", "test")
+            .env("AWS_REGION", "us-east-1");
+    };
+    let start = || {
+        let mut c = command();
+        s3(&mut c);
+        Server::start_with(c, &fleet, store)
+    };
+    let server = start();
+    let mut issue = command();
+    s3(&mut issue);
+    let out = issue
+        .args([
+            "token", "issue", "--user", "pat", "--groups", "platform", "--fleet", fleet_arg,
+        ])
+        .args(["--store", store])
+        .output()
+        .expect("flotilla runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let admin = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+
+    edit_web_image(&fleet, "3.0.0");
+    let (code, _, err) = server.cli(
+        &admin,
+        &["publish", "web", "--label", "3.0.0", "--fleet", fleet_arg],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = server.cli(&admin, &["promote", "web", "3.0.0", "--to", "prod"]);
+    assert_eq!(code, 0, "{err}");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, c) = server.get(&admin, "/v1/clusters/prod-eu");
+        if c["staged"]["generation"] == 2 {
+            break;
+        }
+        assert!(Instant::now() < deadline, "prod-eu was not restaged: {c}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // In the bucket: the records, the audit, the staged objects and every cluster's index.
+    let keys = moto.keys("flotilla", "fleets/shop/");
+    for want in [
+        "fleets/shop/initialized",
+        "fleets/shop/private/issuer.pk8",
+        "fleets/shop/labels/web/3.0.0",
+        "fleets/shop/staging/clusters/prod-eu.yaml",
+        "fleets/shop/staging/clusters/dev-eu.yaml",
+        "fleets/shop/clusters/prod-us.json",
+    ] {
+        assert!(keys.iter().any(|k| k == want), "{want} is not in {keys:#?}");
+    }
+    assert!(keys.iter().any(|k| k.starts_with("fleets/shop/audit/")));
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with("fleets/shop/staging/objects/sha256/"))
+    );
+    let (_, audit) = server.get(&admin, "/v1/audit");
+    assert_eq!(
+        audit["records"].as_array().map(Vec::len),
+        Some(2),
+        "{audit}"
+    );
+
+    // Killed and restarted on the same bucket: the deployments are there, nothing is restaged.
+    let (_, clusters) = server.get(&admin, "/v1/clusters");
+    server.kill();
+    let server = start();
+    let (_, web) = server.get(&admin, "/v1/services/web");
+    assert_eq!(web["deployments"]["prod"]["label"], "3.0.0", "{web}");
     let (_, again) = server.get(&admin, "/v1/clusters");
     assert_eq!(clusters["clusters"], again["clusters"]);
 }
