@@ -87,6 +87,11 @@ echo "-- flotilla publish search-api --label 1.1.0 (deployed to the first enviro
 "$flotilla" publish search-api --label 1.1.0 --commit "$(git rev-parse --short HEAD 2>/dev/null || echo local)" --fleet "$out/serve-fleet"
 echo "-- flotilla promote search-api 1.1.0 --to prod"
 "$flotilla" promote search-api 1.1.0 --to prod
+# Staging runs in the background: wait (at most 30 s) until prod's clusters have the new bundle.
+for _ in $(seq 1 60); do
+    "$flotilla" status | grep -q 'gcp-prod-usc1 (prod) generation 2' && break
+    sleep 0.5
+done
 echo "-- flotilla status"
 "$flotilla" status
 echo "-- flotilla status --audit"

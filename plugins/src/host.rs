@@ -41,39 +41,8 @@ pub struct Request<'a> {
     pub args: &'a [serde_json::Value],
 }
 
-/// The SHA-256 of a plugin's bytes.
-#[derive(Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct Digest([u8; 32]);
-
-impl Digest {
-    pub fn of(bytes: &[u8]) -> Digest {
-        Digest(Sha256::digest(bytes).into())
-    }
-
-    /// The 64 lowercase hex digits.
-    pub fn hex(&self) -> String {
-        self.0.iter().map(|b| format!("{b:02x}")).collect()
-    }
-
-    /// `sha256:` and the first 12 hex digits, as shown in messages.
-    pub fn short(&self) -> String {
-        let mut hex = self.hex();
-        hex.truncate(12);
-        format!("sha256:{hex}")
-    }
-}
-
-impl fmt::Display for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "sha256:{}", self.hex())
-    }
-}
-
-impl fmt::Debug for Digest {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "Digest({})", self.short())
-    }
-}
+/// The SHA-256 of a plugin's bytes: the workspace's one digest type.
+pub use plan::Digest;
 
 /// How a host loads and runs plugins.
 #[derive(Debug, Clone)]
@@ -501,7 +470,7 @@ impl Plugin {
     fn error(&self, (kind, output): Failure) -> PluginError {
         PluginError {
             plugin: self.name.clone(),
-            digest: Some(self.digest.short()),
+            digest: Some(format!("sha256:{}", self.digest.short())),
             kind,
             output: Box::new(output),
         }
@@ -1068,16 +1037,5 @@ mod tests {
             Ok(LoadedFrom::Compiled)
         );
         assert_eq!(from(&PluginHost::new(config)), Ok(LoadedFrom::DiskCache));
-    }
-
-    #[test]
-    fn digests() {
-        let d = Digest::of(b"");
-        assert_eq!(
-            d.hex(),
-            "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
-        );
-        assert_eq!(d.short(), "sha256:e3b0c44298fc");
-        assert_eq!(d.to_string(), format!("sha256:{}", d.hex()));
     }
 }

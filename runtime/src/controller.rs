@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bytes::Bytes;
+use futures::StreamExt as _;
 use plan::{ClusterIndex, Digest};
 use syntax::FleetFiles;
 use tokio::sync::{Mutex, Notify};
@@ -799,37 +800,47 @@ impl Controller {
         let digests = bundle::stage(store, &prefix, &changed, &outcome.compilation.manifests)
             .await
             .map_err(|e| ControllerError::Invalid(e.to_string()))?;
-        let mut staged = Vec::new();
-        for (c, digest) in changed.iter().zip(digests) {
-            let generation = {
-                let state = self.state.lock().await;
-                state
-                    .clusters
-                    .get(c.name.as_ref())
-                    .map_or(0, |r| r.generation)
-                    + 1
-            };
-            let record = ClusterRecord {
-                cluster: c.name.to_string(),
-                environment: env.to_owned(),
-                generation,
-                digest,
-                releases: c.releases.len(),
-                staged_at: now(),
-            };
-            self.store
-                .put(&format!("clusters/{}.json", c.name), json(&record))
-                .await?;
+        // The records (each cluster's next generation), written in parallel, each made
+        // current in memory once it is stored.
+        let records: Vec<ClusterRecord> = {
+            let state = self.state.lock().await;
+            changed
+                .iter()
+                .zip(digests)
+                .map(|(c, digest)| ClusterRecord {
+                    cluster: c.name.to_string(),
+                    environment: env.to_owned(),
+                    generation: state
+                        .clusters
+                        .get(c.name.as_ref())
+                        .map_or(0, |r| r.generation)
+                        + 1,
+                    digest,
+                    releases: c.releases.len(),
+                    staged_at: now(),
+                })
+                .collect()
+        };
+        let mut staged = Vec::with_capacity(records.len());
+        let mut writes = futures::stream::iter(records)
+            .map(|record| async move {
+                let rel = format!("clusters/{}.json", record.cluster);
+                self.store.put(&rel, json(&record)).await.map(|()| record)
+            })
+            .buffer_unordered(bundle::CONCURRENCY);
+        while let Some(written) = writes.next().await {
+            let record = written?;
+            staged.push(record.cluster.clone());
+            self.metrics
+                .bundles_staged
+                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             self.state
                 .lock()
                 .await
                 .clusters
                 .insert(record.cluster.clone(), record);
-            self.metrics
-                .bundles_staged
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            staged.push(c.name.to_string());
         }
+        staged.sort();
         Ok(staged)
     }
 

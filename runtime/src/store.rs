@@ -121,7 +121,17 @@ impl Store {
                     Some(u) => PathBuf::from(u.strip_prefix("file://").unwrap_or(u)),
                     None => default_folder(fleet),
                 };
-                Store::folder(&folder)
+                let store = Store::folder(&folder)?;
+                if url.is_none() {
+                    // The default store is inside the fleet repository and holds the issuer's
+                    // private key: keep it out of Git.
+                    let ignore = folder.join(".gitignore");
+                    if !ignore.exists() {
+                        std::fs::write(&ignore, "# flotilla serve's store: never commit it (it holds the issuer's key)\n*\n")
+                            .map_err(|source| StoreError::Folder { path: ignore, source })?;
+                    }
+                }
+                Ok(store)
             }
         }
     }
@@ -298,6 +308,15 @@ mod tests {
         assert_eq!(store.list("a").await.expect("listed"), ["b/one", "c"]);
         assert!(store.get("nothing").await.expect("read").is_none());
         assert!(store.list("none").await.expect("listed").is_empty());
+    }
+
+    #[test]
+    fn the_default_store_keeps_itself_out_of_git() {
+        let tmp = tempfile::tempdir().expect("a folder");
+        Store::open(None, tmp.path()).expect("a store");
+        let ignore = std::fs::read_to_string(default_folder(tmp.path()).join(".gitignore"))
+            .expect("a .gitignore");
+        assert_eq!(ignore.lines().last(), Some("*"));
     }
 
     #[test]
