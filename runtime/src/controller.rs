@@ -743,8 +743,16 @@ impl Controller {
                     pass.errors.push(format!("{env}: {message}"));
                     let mut state = self.state.lock().await;
                     state.failures.insert(env.clone(), message);
-                    // Tried again on the next pass (a store that errors recovers).
-                    state.dirty.insert(env);
+                    // A store or a secret backend that failed may recover: tried again on the
+                    // next pass. A fleet that does not compile stays broken until a deployment
+                    // changes it (which marks it again): not recompiled on every pass.
+                    let broken = matches!(
+                        e,
+                        ControllerError::Diagnostics(_) | ControllerError::Invalid(_)
+                    );
+                    if !broken {
+                        state.dirty.insert(env);
+                    }
                 }
             }
         }

@@ -325,3 +325,46 @@ async fn every_failure_point_recovers_to_the_same_bundles() {
         assert!(c.reconcile().await.staged.is_empty(), "{fail_from}");
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_broken_version_fails_its_environment_once_and_keeps_the_last_bundles() {
+    let tmp = tempfile::tempdir().expect("a folder");
+    let fleet = tmp.path().join("fleet");
+    write_fleet(&fleet);
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let c = controller(&fleet, Arc::clone(&store))
+        .await
+        .expect("starts");
+    assert!(c.reconcile().await.errors.is_empty());
+    let before = staged(&store).await;
+    // A version whose values template does not parse, published (deployed to dev).
+    let mut files = compiler::read_dir(&fleet).expect("the fleet");
+    let spec = files
+        .files
+        .get_mut("services/web/service.yaml")
+        .expect("web");
+    *spec = spec.replace("image: web:1", "image: {{ .Nope");
+    let version = VersionFiles::of(&files, "web").expect("web's files");
+    c.publish("web", "broken", version, Provenance::default())
+        .await
+        .expect("published: a version is data until it is compiled");
+    let pass = c.reconcile().await;
+    assert_eq!(pass.errors.len(), 1, "{:?}", pass.errors);
+    assert!(pass.errors[0].starts_with("dev: "), "{:?}", pass.errors);
+    // Not recompiled on every pass; the failure stays visible; the bundles stay.
+    let again = c.reconcile().await;
+    assert!(
+        again.errors.is_empty() && again.staged.is_empty(),
+        "{again:?}"
+    );
+    assert!(c.staged().await.1.contains_key("dev"));
+    assert_eq!(staged(&store).await, before);
+    // A rollback fixes it.
+    let meta = c.previous("web", "dev").await.expect("an earlier version");
+    c.deploy("web", "dev", &meta, "user:pat", "rollback", None)
+        .await
+        .expect("rolled back");
+    let fixed = c.reconcile().await;
+    assert!(fixed.errors.is_empty(), "{:?}", fixed.errors);
+    assert!(!c.staged().await.1.contains_key("dev"));
+}
