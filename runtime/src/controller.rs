@@ -882,9 +882,18 @@ impl Controller {
         Ok(files)
     }
 
-    /// Runs the loop until `shutdown` resolves: a pass on every change and every `interval`.
-    pub async fn run_loop(self: Arc<Self>, interval: Duration, shutdown: Arc<Notify>) {
+    /// Runs the loop until `stop` turns true: a pass on every change and every `interval`. A
+    /// stop asked during a pass is seen when the pass ends (it is a state, not an event that
+    /// a busy loop could miss).
+    pub async fn run_loop(
+        self: Arc<Self>,
+        interval: Duration,
+        mut stop: tokio::sync::watch::Receiver<bool>,
+    ) {
         loop {
+            if *stop.borrow_and_update() {
+                return;
+            }
             let pass = self.reconcile().await;
             for e in &pass.errors {
                 eprintln!("flotilla serve: reconcile: {e}");
@@ -898,7 +907,7 @@ impl Controller {
             tokio::select! {
                 () = self.wake.notified() => {}
                 () = tokio::time::sleep(interval) => {}
-                () = shutdown.notified() => return,
+                _ = stop.changed() => {}
             }
         }
     }

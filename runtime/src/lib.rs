@@ -23,8 +23,6 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use tokio::sync::Notify;
-
 pub use crate::auth::{AuthError, Issuer};
 pub use crate::controller::{Controller, ControllerError};
 pub use crate::store::{Store, StoreError};
@@ -78,7 +76,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
             source,
         })?;
     let addr = listener.local_addr().map_err(ServeError::Io)?;
-    let shutdown = Arc::new(Notify::new());
+    let (stop, stopped) = tokio::sync::watch::channel(false);
     // The first pass before answering `/readyz`.
     let pass = controller.reconcile().await;
     for e in &pass.errors {
@@ -90,20 +88,21 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         pass.staged.len()
     );
     app.ready.store(true, std::sync::atomic::Ordering::Relaxed);
-    let looping =
-        tokio::spawn(Arc::clone(&controller).run_loop(config.interval, Arc::clone(&shutdown)));
+    let looping = tokio::spawn(Arc::clone(&controller).run_loop(config.interval, stopped));
     eprintln!("flotilla serve: listening on http://{addr}");
-    let stop = Arc::clone(&shutdown);
+    let stop = Arc::new(stop);
+    let asked = Arc::clone(&stop);
     let served = axum::serve(
         listener,
         api::router(app).into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(async move {
         signal().await;
-        stop.notify_waiters();
+        asked.send_replace(true);
     })
     .await;
-    shutdown.notify_waiters();
+    // The loop ends after the pass it is in (if any): what it stages is never cut half-way.
+    stop.send_replace(true);
     let _ = looping.await;
     served.map_err(ServeError::Io)
 }

@@ -604,3 +604,40 @@ fn the_controller_keeps_its_state_and_stages_bundles_in_s3() {
     let (_, again) = server.get(&admin, "/v1/clusters");
     assert_eq!(clusters["clusters"], again["clusters"]);
 }
+
+#[test]
+fn sigterm_stops_the_server_even_in_the_middle_of_a_pass() {
+    let (hook, _announcements) = receiver();
+    let (_tmp, fleet) = fleet(&hook);
+    let store = fleet.join("store");
+    let store_arg = store.to_str().expect("UTF-8");
+    let fleet_arg = fleet.to_str().expect("UTF-8");
+    let mut server = Server::start(&fleet, store_arg);
+    let admin = token(&fleet, store_arg, "pat", "platform");
+    edit_web_image(&fleet, "4.0.0");
+    let (code, _, err) = server.cli(
+        &admin,
+        &["publish", "web", "--label", "4.0.0", "--fleet", fleet_arg],
+    );
+    assert_eq!(code, 0, "{err}");
+    // The promotion wakes the loop; the stop is asked while it compiles and stages.
+    let (code, _, err) = server.cli(&admin, &["promote", "web", "4.0.0", "--to", "prod"]);
+    assert_eq!(code, 0, "{err}");
+    let killed = std::process::Command::new("kill")
+        .args(["-TERM", &server.child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(killed.success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    let status = loop {
+        if let Some(status) = server.child.try_wait().expect("waited") {
+            break status;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the server did not stop on SIGTERM"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    assert_eq!(status.code(), Some(0));
+}
