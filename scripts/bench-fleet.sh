@@ -15,7 +15,7 @@
 #
 #   scripts/bench-fleet.sh                      # 10,000 x 100 and 1,000 x 20, 3 runs each
 #   SIZES="2000x100" RUNS=1 scripts/bench-fleet.sh
-#   OLD_FLOTILLA=/tmp/old/flotilla SIZES=10000x100 scripts/bench-fleet.sh
+#   OLD_FLOTILLA=../old/target/release/flotilla SIZES=10000x100 scripts/bench-fleet.sh
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)

@@ -23,7 +23,7 @@ say "building flotilla (release)"
 (cd "$ROOT" && cargo build --release --quiet --locked --bin flotilla)
 F="${CARGO_TARGET_DIR:-$ROOT/target}/release/flotilla"
 
-TMP=$(mktemp -d "${TMPDIR:-/tmp}/bench-serve.XXXXXX")
+TMP=$(mktemp -d -t bench-serve.XXXXXX)
 server=""
 cleanup() {
     if [ -n "$server" ]; then kill "$server" 2>/dev/null || true; fi
