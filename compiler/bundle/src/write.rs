@@ -51,6 +51,54 @@ fn check(plan: &Plan, manifests: &Manifests) -> Result<(), BundleError> {
     Ok(())
 }
 
+/// The distinct manifest digests the releases of `clusters` name, sorted.
+fn named<'a>(clusters: impl Iterator<Item = &'a plan::ClusterPlan>) -> Vec<plan::Digest> {
+    let mut named: Vec<plan::Digest> = clusters
+        .flat_map(|c| c.releases.iter().map(|r| r.manifest))
+        .collect();
+    named.sort_unstable();
+    named.dedup();
+    named
+}
+
+/// The objects of `named`: each manifest's layout path and its text, without a copy.
+fn objects(
+    named: &[plan::Digest],
+    manifests: &Manifests,
+) -> Result<Vec<(String, Bytes)>, BundleError> {
+    named
+        .iter()
+        .map(|digest| match manifests.0.get_key_value(digest) {
+            Some((d, text)) => Ok((layout::object(d), Bytes::from_owner(Text(text.clone())))),
+            None => Err(BundleError::MissingManifest { digest: *digest }),
+        })
+        .collect()
+}
+
+/// Puts every (layout path, bytes) under `prefix`, up to [`CONCURRENCY`] at once; returns
+/// when all are written (or at the first failure).
+async fn put_all(
+    store: &Arc<dyn ObjectStore>,
+    prefix: &ObjectPath,
+    items: impl IntoIterator<Item = (String, Bytes)>,
+) -> Result<(), BundleError> {
+    futures::stream::iter(items)
+        .map(|(rel, bytes)| async move {
+            let path = at(prefix, &rel);
+            store
+                .put_opts(&path, PutPayload::from(bytes), PutOptions::default())
+                .await
+                .map(|_| ())
+                .map_err(|source| BundleError::Store {
+                    path: path.to_string(),
+                    source,
+                })
+        })
+        .buffer_unordered(CONCURRENCY)
+        .try_collect::<()>()
+        .await
+}
+
 /// Puts the bundle of `plan` under `prefix` in `store`: the objects and `redactions.json`
 /// first, then each cluster's index, then `plan.yaml`, each step finished before the next
 /// begins, with up to [`CONCURRENCY`] writes in flight. Nothing is written when a manifest the
@@ -79,31 +127,9 @@ async fn write_with_text(
     plan_text: impl Future<Output = String>,
 ) -> Result<Written, BundleError> {
     check(plan, manifests)?;
-    let put = |rel: String, bytes: Bytes| async move {
-        let path = at(prefix, &rel);
-        store
-            .put_opts(&path, PutPayload::from(bytes), PutOptions::default())
-            .await
-            .map(|_| ())
-            .map_err(|source| BundleError::Store {
-                path: path.to_string(),
-                source,
-            })
-    };
     // 1. Objects (only those the plan names), and the spans of secrets in them.
-    let mut named: Vec<plan::Digest> = plan
-        .clusters
-        .iter()
-        .flat_map(|c| c.releases.iter().map(|r| r.manifest))
-        .collect();
-    named.sort_unstable();
-    named.dedup();
-    let mut objects = Vec::with_capacity(named.len() + 1);
-    for digest in &named {
-        if let Some((d, text)) = manifests.0.get_key_value(digest) {
-            objects.push((layout::object(d), Bytes::from_owner(Text(text.clone()))));
-        }
-    }
+    let named = named(plan.clusters.iter());
+    let mut objects = objects(&named, manifests)?;
     let redactions: Redactions = Redactions(
         redactions
             .0
@@ -118,22 +144,24 @@ async fn write_with_text(
             Bytes::from(redactions.to_json()),
         ));
     }
-    futures::stream::iter(objects)
-        .map(|(rel, bytes)| put(rel, bytes))
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<()>()
-        .await?;
+    put_all(store, prefix, objects).await?;
     // 2. The cluster indexes, made as they are written.
-    futures::stream::iter(&plan.clusters)
-        .map(|c| {
+    put_all(
+        store,
+        prefix,
+        plan.clusters.iter().map(|c| {
             let text = ClusterIndex::of(c).to_text();
-            put(layout::cluster_index(&c.name), Bytes::from(text))
-        })
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<()>()
-        .await?;
+            (layout::cluster_index(&c.name), Bytes::from(text))
+        }),
+    )
+    .await?;
     // 3. The plan.
-    put(layout::PLAN_FILE.to_owned(), Bytes::from(plan_text.await)).await?;
+    put_all(
+        store,
+        prefix,
+        [(layout::PLAN_FILE.to_owned(), Bytes::from(plan_text.await))],
+    )
+    .await?;
     Ok(Written {
         objects: named.len(),
         clusters: plan.clusters.len(),
@@ -152,35 +180,8 @@ pub async fn stage(
     clusters: &[&plan::ClusterPlan],
     manifests: &Manifests,
 ) -> Result<Vec<plan::Digest>, BundleError> {
-    let mut named: Vec<plan::Digest> = clusters
-        .iter()
-        .flat_map(|c| c.releases.iter().map(|r| r.manifest))
-        .collect();
-    named.sort_unstable();
-    named.dedup();
-    let mut objects = Vec::with_capacity(named.len());
-    for digest in &named {
-        let Some((d, text)) = manifests.0.get_key_value(digest) else {
-            return Err(BundleError::MissingManifest { digest: *digest });
-        };
-        objects.push((layout::object(d), Bytes::from_owner(Text(text.clone()))));
-    }
-    let put = |rel: String, bytes: Bytes| async move {
-        let path = at(prefix, &rel);
-        store
-            .put_opts(&path, PutPayload::from(bytes), PutOptions::default())
-            .await
-            .map(|_| ())
-            .map_err(|source| BundleError::Store {
-                path: path.to_string(),
-                source,
-            })
-    };
-    futures::stream::iter(objects)
-        .map(|(rel, bytes)| put(rel, bytes))
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<()>()
-        .await?;
+    let objects = objects(&named(clusters.iter().copied()), manifests)?;
+    put_all(store, prefix, objects).await?;
     let mut digests = Vec::with_capacity(clusters.len());
     let mut indexes = Vec::with_capacity(clusters.len());
     for c in clusters {
@@ -188,11 +189,7 @@ pub async fn stage(
         digests.push(index.digest());
         indexes.push((layout::cluster_index(&c.name), Bytes::from(index.to_text())));
     }
-    futures::stream::iter(indexes)
-        .map(|(rel, bytes)| put(rel, bytes))
-        .buffer_unordered(CONCURRENCY)
-        .try_collect::<()>()
-        .await?;
+    put_all(store, prefix, indexes).await?;
     Ok(digests)
 }
 
