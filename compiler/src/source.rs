@@ -175,13 +175,17 @@ pub fn chart_dirs(files: &FleetFiles) -> BTreeSet<String> {
         else {
             continue;
         };
-        if let Some(chart) = chart_path(text)
-            && let Ok(p) = normalize_chart_path(dir, &chart)
-        {
+        if let Some(p) = chart_dir(dir, text) {
             dirs.insert(p);
         }
     }
     dirs
+}
+
+/// The folder (relative to the fleet root) of the local chart that the service file `text` of
+/// service folder `service` points at; `None` for a repository chart or an unreadable file.
+pub fn chart_dir(service: &str, text: &str) -> Option<String> {
+    normalize_chart_path(service, &chart_path(text)?).ok()
 }
 
 /// The files of the chart in folder `dir` (relative to the fleet root), by path inside

@@ -281,10 +281,7 @@ impl Controller {
         digest: &Digest,
     ) -> Result<Version, ControllerError> {
         let dir = version_dir(service, digest);
-        let meta = self
-            .store
-            .get_json::<VersionMeta>(&format!("{dir}/meta.json"))
-            .await?;
+        let meta = self.meta(service, digest).await?;
         let files = self
             .store
             .get_json::<VersionFiles>(&format!("{dir}/files.json"))
@@ -354,11 +351,7 @@ impl Controller {
     ) -> Result<(VersionMeta, bool), ControllerError> {
         let digest = files.digest();
         let dir = version_dir(service, &digest);
-        if let Some(meta) = self
-            .store
-            .get_json::<VersionMeta>(&format!("{dir}/meta.json"))
-            .await?
-        {
+        if let Some(meta) = self.meta(service, &digest).await? {
             // Identical content: nothing to do, unless the label names another version.
             if let Some(existing) = self.label(service, label).await?
                 && existing != digest
@@ -403,6 +396,16 @@ impl Controller {
             .put(&format!("{dir}/meta.json"), json(&meta))
             .await?;
         Ok((meta, true))
+    }
+
+    /// What is known of a version of `service` (`None` until it is published whole).
+    async fn meta(
+        &self,
+        service: &str,
+        digest: &Digest,
+    ) -> Result<Option<VersionMeta>, ControllerError> {
+        let rel = format!("{}/meta.json", version_dir(service, digest));
+        Ok(self.store.get_json::<VersionMeta>(&rel).await?)
     }
 
     async fn label(&self, service: &str, label: &str) -> Result<Option<Digest>, ControllerError> {
@@ -541,10 +544,7 @@ impl Controller {
                 _ => return Err(unknown()),
             }
         };
-        self.store
-            .get_json::<VersionMeta>(&format!("{}/meta.json", version_dir(service, &digest)))
-            .await?
-            .ok_or_else(unknown)
+        self.meta(service, &digest).await?.ok_or_else(unknown)
     }
 
     /// Deploys `version` of `service` to `environment` (a promotion, or a rollback when
@@ -593,11 +593,7 @@ impl Controller {
                 service: service.to_owned(),
                 environment: environment.to_owned(),
             })?;
-        self.store
-            .get_json::<VersionMeta>(&format!(
-                "{}/meta.json",
-                version_dir(service, &back.version)
-            ))
+        self.meta(service, &back.version)
             .await?
             .ok_or_else(|| ControllerError::UnknownVersion {
                 service: service.to_owned(),
@@ -913,30 +909,29 @@ impl Controller {
     }
 }
 
-/// The chart a version's service file names (`name@version`, or its path), for announcements.
+/// The chart a version's service file names (`name version`, or its folder), for
+/// announcements.
 fn chart_of(files: &VersionFiles, service: &str) -> String {
     let text = files
         .files
         .get(&format!("services/{service}/service.yaml"))
         .map(String::as_str)
         .unwrap_or_default();
-    let alone =
-        FleetFiles::from_files([(format!("services/{service}/service.yaml"), text.to_owned())]);
-    if let Some(dir) = compiler::source::chart_dirs(&alone).into_iter().next() {
-        let chart_yaml = files.text(&format!("{dir}/Chart.yaml"));
-        let field = |name: &str| {
-            chart_yaml.as_deref().and_then(|t| {
-                t.lines()
-                    .find_map(|l| l.strip_prefix(name))
-                    .map(|v| v.trim().trim_matches('"').to_owned())
-            })
-        };
-        return match (field("name:"), field("version:")) {
-            (Some(n), Some(v)) => format!("{n} {v}"),
-            _ => dir,
-        };
+    let Some(dir) = compiler::source::chart_dir(service, text) else {
+        return String::new();
+    };
+    let chart_yaml = files.text(&format!("{dir}/Chart.yaml"));
+    let field = |name: &str| {
+        chart_yaml.as_deref().and_then(|t| {
+            t.lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().trim_matches('"').to_owned())
+        })
+    };
+    match (field("name:"), field("version:")) {
+        (Some(n), Some(v)) => format!("{n} {v}"),
+        _ => dir,
     }
-    String::new()
 }
 
 /// A label: 1 to 128 of letters, digits, `.`, `_`, `-`, `+`.

@@ -145,8 +145,7 @@ impl VersionFiles {
         }
         let mut out = VersionFiles::default();
         let mut prefixes = vec![folder];
-        let alone = FleetFiles::from_files([(spec.clone(), files.text(&spec).to_owned())]);
-        for dir in compiler::source::chart_dirs(&alone) {
+        if let Some(dir) = compiler::source::chart_dir(service, files.text(&spec)) {
             prefixes.push(format!("{dir}/"));
         }
         for prefix in &prefixes {
