@@ -287,7 +287,26 @@ struct Audit<'a> {
     target: String,
 }
 
-impl Audit<'_> {
+impl<'a> Audit<'a> {
+    /// The record of a mutating request by `principal` (none when it has no valid token).
+    fn new(
+        app: &'a App,
+        principal: &'a Result<Principal, ApiError>,
+        source: SocketAddr,
+        headers: &HeaderMap,
+        action: &'static str,
+        target: String,
+    ) -> Self {
+        Audit {
+            app,
+            principal: principal.as_ref().ok(),
+            source,
+            ci_job: ci_job(headers),
+            action,
+            target,
+        }
+    }
+
     /// Appends the record (create-only, a name no other record has). A failure to audit is
     /// logged and counted as a store error; the request's own outcome stands.
     async fn record(&self, result: &str, detail: String) {
@@ -348,14 +367,14 @@ async fn publish(
     body: Bytes,
 ) -> Response {
     let principal = caller(&app, &headers);
-    let audit = Audit {
-        app: &app,
-        principal: principal.as_ref().ok(),
+    let audit = Audit::new(
+        &app,
+        &principal,
         source,
-        ci_job: ci_job(&headers),
-        action: "publish",
-        target: format!("service/{service}"),
-    };
+        &headers,
+        "publish",
+        format!("service/{service}"),
+    );
     let result = async {
         let principal = principal.clone()?;
         decide(&app, &principal, Action::Publish, &service, &[])?;
@@ -419,14 +438,8 @@ async fn deploy(
         .ok()
         .and_then(|v| v.get("environment")?.as_str().map(str::to_owned))
         .unwrap_or_default();
-    let audit = Audit {
-        app: &app,
-        principal: principal.as_ref().ok(),
-        source,
-        ci_job: ci_job(&headers),
-        action: "deploy",
-        target: format!("service/{service}@{environment}"),
-    };
+    let target = format!("service/{service}@{environment}");
+    let audit = Audit::new(&app, &principal, source, &headers, "deploy", target);
     let result = async {
         let principal = principal.clone()?;
         let c = &app.controller;
