@@ -151,7 +151,18 @@ impl Drop for Server {
 }
 
 fn token(fleet: &Path, store: &str, user: &str, groups: &str) -> String {
-    let out = command()
+    token_with(command(), fleet, store, user, groups)
+}
+
+/// A token of the store's issuer, with `command` (its environment set by the caller).
+fn token_with(
+    mut command: std::process::Command,
+    fleet: &Path,
+    store: &str,
+    user: &str,
+    groups: &str,
+) -> String {
+    let out = command
         .args([
             "token", "issue", "--user", user, "--groups", groups, "--fleet",
         ])
@@ -165,6 +176,19 @@ fn token(fleet: &Path, store: &str, user: &str, groups: &str) -> String {
         String::from_utf8_lossy(&out.stderr)
     );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
+}
+
+/// A new version of web (image `tag`), published, then promoted to prod; both acknowledged.
+fn publish_and_promote(server: &Server, token: &str, fleet: &Path, tag: &str) {
+    edit_web_image(fleet, tag);
+    let fleet_arg = fleet.to_str().expect("UTF-8");
+    let (code, _, err) = server.cli(
+        token,
+        &["publish", "web", "--label", tag, "--fleet", fleet_arg],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = server.cli(token, &["promote", "web", tag, "--to", "prod"]);
+    assert_eq!(code, 0, "{err}");
 }
 
 /// A local HTTP receiver answering 200 to every request; the bodies it received come out of
@@ -400,17 +424,9 @@ fn a_killed_server_restarts_to_the_same_bundles_and_keeps_every_deployment() {
     let (_tmp, fleet) = fleet(&hook);
     let store = fleet.join("store");
     let store_arg = store.to_str().expect("UTF-8");
-    let fleet_arg = fleet.to_str().expect("UTF-8");
     let server = Server::start(&fleet, store_arg);
     let admin = token(&fleet, store_arg, "pat", "platform");
-    edit_web_image(&fleet, "2.0.0");
-    let (code, _, err) = server.cli(
-        &admin,
-        &["publish", "web", "--label", "2.0.0", "--fleet", fleet_arg],
-    );
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = server.cli(&admin, &["promote", "web", "2.0.0", "--to", "prod"]);
-    assert_eq!(code, 0, "{err}");
+    publish_and_promote(&server, &admin, &fleet, "2.0.0");
     // Killed at once: the deployment was acknowledged, so it is in the store, whatever the
     // staging had done.
     server.kill();
@@ -523,7 +539,6 @@ fn the_controller_keeps_its_state_and_stages_bundles_in_s3() {
     let moto = Moto::start("flotilla");
     let (hook, _announcements) = receiver();
     let (_tmp, fleet) = fleet(&hook);
-    let fleet_arg = fleet.to_str().expect("UTF-8");
     let store = "s3://flotilla/fleets/shop";
     let s3 = |c: &mut std::process::Command| {
         c.env("AWS_ENDPOINT", &moto.endpoint)
@@ -540,28 +555,9 @@ fn the_controller_keeps_its_state_and_stages_bundles_in_s3() {
     let server = start();
     let mut issue = command();
     s3(&mut issue);
-    let out = issue
-        .args([
-            "token", "issue", "--user", "pat", "--groups", "platform", "--fleet", fleet_arg,
-        ])
-        .args(["--store", store])
-        .output()
-        .expect("flotilla runs");
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let admin = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    let admin = token_with(issue, &fleet, store, "pat", "platform");
 
-    edit_web_image(&fleet, "3.0.0");
-    let (code, _, err) = server.cli(
-        &admin,
-        &["publish", "web", "--label", "3.0.0", "--fleet", fleet_arg],
-    );
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = server.cli(&admin, &["promote", "web", "3.0.0", "--to", "prod"]);
-    assert_eq!(code, 0, "{err}");
+    publish_and_promote(&server, &admin, &fleet, "3.0.0");
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
         let (_, c) = server.get(&admin, "/v1/clusters/prod-eu");
@@ -611,18 +607,10 @@ fn sigterm_stops_the_server_even_in_the_middle_of_a_pass() {
     let (_tmp, fleet) = fleet(&hook);
     let store = fleet.join("store");
     let store_arg = store.to_str().expect("UTF-8");
-    let fleet_arg = fleet.to_str().expect("UTF-8");
     let mut server = Server::start(&fleet, store_arg);
     let admin = token(&fleet, store_arg, "pat", "platform");
-    edit_web_image(&fleet, "4.0.0");
-    let (code, _, err) = server.cli(
-        &admin,
-        &["publish", "web", "--label", "4.0.0", "--fleet", fleet_arg],
-    );
-    assert_eq!(code, 0, "{err}");
     // The promotion wakes the loop; the stop is asked while it compiles and stages.
-    let (code, _, err) = server.cli(&admin, &["promote", "web", "4.0.0", "--to", "prod"]);
-    assert_eq!(code, 0, "{err}");
+    publish_and_promote(&server, &admin, &fleet, "4.0.0");
     let killed = std::process::Command::new("kill")
         .args(["-TERM", &server.child.id().to_string()])
         .status()
