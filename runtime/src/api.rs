@@ -17,7 +17,10 @@ use policies::{Action, Principal, Service};
 use serde::Deserialize;
 use serde_json::json;
 
+use crate::agents;
 use crate::auth::Issuer;
+use crate::identity::AgentVerifier;
+use crate::vault::VaultProvisioner;
 use crate::controller::{Controller, ControllerError, MAX_VERSION_BYTES};
 use crate::fleet::VersionFiles;
 use crate::records::{AuditRecord, Provenance};
@@ -29,18 +32,37 @@ pub const CI_JOB_HEADER: &str = "x-flotilla-ci-job";
 #[derive(Debug)]
 pub struct App {
     pub controller: Arc<Controller>,
-    pub issuer: Issuer,
+    pub issuer: Arc<Issuer>,
+    /// Verifies agents' tokens.
+    pub agents: AgentVerifier,
+    /// Provisions clusters' Vault identities, when Vault is configured.
+    pub vault: Option<VaultProvisioner>,
+    /// The cluster claim of the legacy shared role's tokens (accepted only for clusters
+    /// registered with `identity: shared`); empty: none.
+    pub shared_identity: String,
     pub ready: AtomicBool,
     audit_seq: AtomicU64,
+    /// (second, refusals audited in it).
+    pub(crate) refusal_budget: std::sync::Mutex<(u64, u32)>,
 }
 
 impl App {
-    pub fn new(controller: Arc<Controller>, issuer: Issuer) -> App {
+    pub fn new(
+        controller: Arc<Controller>,
+        issuer: Arc<Issuer>,
+        agents: AgentVerifier,
+        vault: Option<VaultProvisioner>,
+        shared_identity: String,
+    ) -> App {
         App {
             controller,
             issuer,
+            agents,
+            vault,
+            shared_identity,
             ready: AtomicBool::new(false),
             audit_seq: AtomicU64::new(0),
+            refusal_budget: std::sync::Mutex::new((0, 0)),
         }
     }
 }
@@ -54,7 +76,7 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
         ApiError {
             status,
             code,
@@ -113,8 +135,19 @@ pub fn router(app: Arc<App>) -> Router {
         .route("/v1/services/{service}", get(service))
         .route("/v1/services/{service}/versions", post(publish))
         .route("/v1/services/{service}/deployments", post(deploy))
-        .route("/v1/clusters", get(clusters))
-        .route("/v1/clusters/{cluster}", get(cluster))
+        .route("/v1/clusters", get(clusters).post(agents::register))
+        .route(
+            "/v1/clusters/{cluster}",
+            get(cluster).delete(agents::deregister),
+        )
+        .route("/v1/clusters/{cluster}/bundle", get(agents::bundle))
+        .route("/v1/clusters/{cluster}/objects/{digest}", get(agents::object))
+        .route(
+            "/v1/clusters/{cluster}/status",
+            get(agents::read_status).post(agents::status),
+        )
+        .route("/v1/clusters/{cluster}/token", post(agents::refresh))
+        .route("/v1/identities", get(agents::identities))
         .route("/v1/audit", get(audit))
         .layer(DefaultBodyLimit::max(MAX_VERSION_BYTES * 2))
         .with_state(app)
@@ -134,7 +167,7 @@ async fn metrics(State(app): State<Arc<App>>) -> Response {
 }
 
 /// The caller, from a valid bearer token.
-fn caller(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub(crate) fn caller(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError> {
     app.controller
         .metrics
         .requests
@@ -159,7 +192,7 @@ fn caller(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError> {
     })
 }
 
-fn decide(
+pub(crate) fn decide(
     app: &App,
     principal: &Principal,
     action: Action,
@@ -192,14 +225,14 @@ fn decide(
     Ok(())
 }
 
-fn read_access(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError> {
+pub(crate) fn read_access(app: &App, headers: &HeaderMap) -> Result<Principal, ApiError> {
     let p = caller(app, headers)?;
     decide(app, &p, Action::Read, "", &[])?;
     Ok(p)
 }
 
 /// A service or cluster name from a path: what the fleet allows in a file name.
-fn check_name(kind: &str, name: &str) -> Result<(), ApiError> {
+pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
         && name.len() <= 253
         && name
@@ -278,7 +311,7 @@ struct PublishBody {
     ci_job: Option<String>,
 }
 
-struct Audit<'a> {
+pub(crate) struct Audit<'a> {
     app: &'a App,
     principal: Option<&'a Principal>,
     source: SocketAddr,
@@ -289,7 +322,7 @@ struct Audit<'a> {
 
 impl<'a> Audit<'a> {
     /// The record of a mutating request by `principal` (none when it has no valid token).
-    fn new(
+    pub(crate) fn new(
         app: &'a App,
         principal: &'a Result<Principal, ApiError>,
         source: SocketAddr,
@@ -324,16 +357,10 @@ impl<'a> Audit<'a> {
             result: result.to_owned(),
             detail,
         };
-        let seq = self.app.audit_seq.fetch_add(1, Ordering::Relaxed);
-        let name = format!("audit/{time:015}-{}-{seq:06}.json", std::process::id());
-        let mut body = serde_json::to_vec(&rec).unwrap_or_default();
-        body.push(b'\n');
-        if let Err(e) = self.app.controller.store.create(&name, body.into()).await {
-            eprintln!("flotilla serve: cannot write an audit record: {e}");
-        }
+        write_audit(self.app, rec).await;
     }
 
-    async fn finish<T: IntoResponse>(
+    pub(crate) async fn finish<T: IntoResponse>(
         &self,
         r: Result<T, ApiError>,
         ok: impl FnOnce(&T) -> (String, String),
@@ -349,6 +376,18 @@ impl<'a> Audit<'a> {
                 e.into_response()
             }
         }
+    }
+}
+
+/// Appends an audit record (create-only, a name no other record has). A failure to audit is
+/// logged and counted as a store error; the request's own outcome stands.
+pub(crate) async fn write_audit(app: &App, rec: AuditRecord) {
+    let seq = app.audit_seq.fetch_add(1, Ordering::Relaxed);
+    let name = format!("audit/{:015}-{}-{seq:06}.json", rec.time, std::process::id());
+    let mut body = serde_json::to_vec(&rec).unwrap_or_default();
+    body.push(b'\n');
+    if let Err(e) = app.controller.store.create(&name, body.into()).await {
+        eprintln!("flotilla serve: cannot write an audit record: {e}");
     }
 }
 

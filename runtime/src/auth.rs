@@ -15,6 +15,9 @@ pub const KEY_PATH: &str = "private/issuer.pk8";
 /// The issuer and audience of the tokens the built-in issuer signs.
 pub const ISSUER: &str = "flotilla";
 pub const AUDIENCE: &str = "flotilla-api";
+/// The audience of the agent tokens the built-in issuer signs (`flotilla token issue
+/// --cluster`): an agent's token is no API token, and an API token no agent's.
+pub const AGENT_AUDIENCE: &str = "flotilla-agent";
 /// The longest lifetime a token may be issued for (30 days).
 pub const MAX_TTL_SECS: u64 = 30 * 24 * 3600;
 
@@ -45,6 +48,19 @@ pub struct Claims {
     pub iss: String,
     pub aud: String,
     pub iat: u64,
+    pub exp: u64,
+}
+
+/// The claims of an agent token.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentClaims {
+    /// `cluster:<name>`.
+    pub sub: String,
+    pub cluster: String,
+    pub iss: String,
+    pub aud: String,
+    pub iat: u64,
+    pub nbf: u64,
     pub exp: u64,
 }
 
@@ -121,6 +137,50 @@ impl Issuer {
         };
         jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.encoding)
             .map_err(AuthError::Sign)
+    }
+
+    /// An agent token for `cluster`, valid `ttl_secs`.
+    pub fn issue_agent(&self, cluster: &str, ttl_secs: u64) -> Result<String, AuthError> {
+        if ttl_secs > MAX_TTL_SECS {
+            return Err(AuthError::TooLong);
+        }
+        let iat = now();
+        let claims = AgentClaims {
+            sub: format!("cluster:{cluster}"),
+            cluster: cluster.to_owned(),
+            iss: ISSUER.into(),
+            aud: AGENT_AUDIENCE.into(),
+            iat,
+            nbf: iat,
+            exp: iat + ttl_secs,
+        };
+        jsonwebtoken::encode(&Header::new(Algorithm::EdDSA), &claims, &self.encoding)
+            .map_err(AuthError::Sign)
+    }
+
+    /// The agent a token of ours names (`alg` is the token header's: it must be ours).
+    pub fn verify_agent(
+        &self,
+        token: &str,
+        alg: Algorithm,
+    ) -> Result<crate::identity::AgentToken, crate::identity::Refusal> {
+        if alg != Algorithm::EdDSA {
+            return Err(crate::identity::Refusal::Algorithm);
+        }
+        let mut v = crate::identity::validation(Algorithm::EdDSA);
+        v.set_issuer(&[ISSUER]);
+        v.set_audience(&[AGENT_AUDIENCE]);
+        let data = jsonwebtoken::decode::<AgentClaims>(token, &self.decoding, &v)
+            .map_err(|e| crate::identity::refusal(&e))?;
+        if data.claims.cluster.is_empty() {
+            return Err(crate::identity::Refusal::NoCluster);
+        }
+        Ok(crate::identity::AgentToken {
+            cluster: data.claims.cluster,
+            issuer: ISSUER.to_owned(),
+            issued_at: data.claims.iat,
+            expires_at: data.claims.exp,
+        })
     }
 
     /// The principal a token names, when it is one of ours, unexpired and well formed.

@@ -140,4 +140,16 @@ impl Client {
         self.post(&format!("/v1/services/{service}/deployments"), &body)
             .await
     }
+
+    /// Registers a cluster (`spec`: name, provider, region, environment, tags, metadata;
+    /// `identity`: own or shared). The answer holds its credentials.
+    pub async fn register(&self, spec: &Value) -> Result<Value, ClientError> {
+        self.post("/v1/clusters", spec).await
+    }
+
+    /// Deregisters a cluster (its agent is refused from now on).
+    pub async fn deregister(&self, cluster: &str) -> Result<Value, ClientError> {
+        let url = format!("{}/v1/clusters/{cluster}", self.base);
+        self.send(self.http.delete(&url), &url).await
+    }
 }

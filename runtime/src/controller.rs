@@ -21,6 +21,7 @@ use crate::fleet::{FleetConfig, FleetError, Notifications, VersionFiles};
 use crate::metrics::Metrics;
 use crate::notify::{Announcement, Notifier};
 use crate::records::{ClusterRecord, Deployment, Provenance, Version, VersionMeta};
+use crate::registry::Registration;
 use crate::store::{Store, StoreError};
 
 /// Marks a store whose first state (the fleet as it stood) is complete.
@@ -122,6 +123,12 @@ pub struct Controller {
     pub wake: Notify,
     pub metrics: Arc<Metrics>,
     pub notifier: Notifier,
+    /// Every cluster agents may act for (declared in the fleet, or registered).
+    pub(crate) registry: std::sync::RwLock<BTreeMap<String, Registration>>,
+    /// Counts staging passes that staged something: long polls wait on it.
+    pub(crate) staged_tx: tokio::sync::watch::Sender<u64>,
+    /// What each cluster's agent reported last, and when.
+    pub(crate) agents: std::sync::Mutex<BTreeMap<String, crate::agents::AgentSeen>>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -219,8 +226,12 @@ impl Controller {
             wake: Notify::new(),
             metrics,
             notifier,
+            registry: std::sync::RwLock::new(BTreeMap::new()),
+            staged_tx: tokio::sync::watch::channel(0).0,
+            agents: std::sync::Mutex::new(BTreeMap::new()),
         };
         controller.load().await?;
+        controller.load_registry().await?;
         Ok(controller)
     }
 
@@ -718,6 +729,38 @@ impl Controller {
         self.wake.notify_one();
     }
 
+    /// Holds off other mutations of this process while held.
+    pub(crate) async fn writes_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.writes.lock().await
+    }
+
+    /// Compiles `env` again on the next pass, which starts now.
+    pub(crate) async fn mark_dirty(&self, env: &str) {
+        self.state.lock().await.dirty.insert(env.to_owned());
+        self.wake.notify_one();
+    }
+
+    /// Checks a cluster given through the API as the fleet would read its file: a cluster
+    /// that would break its environment's compile is refused, with the diagnostics.
+    pub(crate) fn check_cluster_spec(
+        &self,
+        spec: &crate::registry::ClusterSpec,
+    ) -> Result<(), ControllerError> {
+        let mut files = self.base.clone();
+        let path = format!("clusters/{}.yaml", spec.name);
+        files.files.insert(path, spec.to_cluster_file());
+        let mut diags = syntax::diag::Diags::new(&files);
+        let _ = compiler::load::load(&files, &mut diags);
+        let report = diags.finish();
+        if report.has_errors() {
+            return Err(ControllerError::Invalid(format!(
+                "the cluster does not fit the fleet:\n{}",
+                report.render_text()
+            )));
+        }
+        Ok(())
+    }
+
     /// One pass of the loop: every environment whose inputs changed is compiled with the
     /// versions deployed there, and every cluster whose bundle digest moved is staged (objects,
     /// then its index, then its record with the next generation).
@@ -800,6 +843,7 @@ impl Controller {
         if changed.is_empty() {
             return Ok(Vec::new());
         }
+        self.keep_previous_indexes(&changed).await?;
         let (store, prefix) = self.store.staging();
         let digests = bundle::stage(store, &prefix, &changed, &outcome.compilation.manifests)
             .await
@@ -845,6 +889,9 @@ impl Controller {
                 .insert(record.cluster.clone(), record);
         }
         staged.sort();
+        if !staged.is_empty() {
+            self.staged_tx.send_modify(|n| *n += 1);
+        }
         Ok(staged)
     }
 
@@ -862,6 +909,9 @@ impl Controller {
         files
             .files
             .retain(|k, _| !k.starts_with("clusters/") || keep.contains(k.as_str()));
+        for (name, text) in self.registered_cluster_files(env) {
+            files.files.insert(name, text);
+        }
         for ((_, e), d) in &state.current {
             if e != env {
                 continue;

@@ -8,15 +8,19 @@
 //!
 //! The binary only parses arguments and calls [`serve`], [`issue_token`] or the [`client`].
 
+pub mod agents;
 pub mod api;
 pub mod auth;
 pub mod client;
 pub mod controller;
 pub mod fleet;
+pub mod identity;
 pub mod metrics;
 pub mod notify;
 pub mod records;
+pub mod registry;
 pub mod store;
+pub mod vault;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -37,6 +41,23 @@ pub struct ServeConfig {
     pub interval: Duration,
     /// The compile environment (secrets, cache, plugins).
     pub env: pipeline::Environment,
+    /// How agents prove who they are, and how clusters are provisioned.
+    pub agents: AgentOptions,
+}
+
+/// Agents' identity: the issuers trusted besides the built-in one, and Vault for the
+/// provisioner.
+#[derive(Debug, Clone, Default)]
+pub struct AgentOptions {
+    /// An OIDC issuer trusted for agents' tokens. With Vault configured and none given,
+    /// Vault's own identity provider.
+    pub oidc: Option<identity::OidcConfig>,
+    /// The claim naming the cluster in OIDC tokens (`cluster`).
+    pub cluster_claim: String,
+    /// Vault, to provision each registered cluster's AppRole and identity.
+    pub vault: Option<vault::VaultConfig>,
+    /// The cluster claim of the legacy shared role's tokens (`shared`).
+    pub shared_identity: String,
 }
 
 /// Why the server stopped or could not start.
@@ -56,6 +77,8 @@ pub enum ServeError {
     },
     #[error("the server failed: {0}")]
     Io(#[source] std::io::Error),
+    #[error("cannot set up Vault for agents' identities: {0}")]
+    Vault(#[source] vault::VaultError),
 }
 
 /// Runs the controller until SIGINT or SIGTERM: opens the store, starts the controller (the
@@ -64,11 +87,32 @@ pub enum ServeError {
 /// API answers.
 pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let store = Store::open(config.store.as_deref(), &config.fleet)?;
-    let issuer = Issuer::of(&store).await?;
+    let issuer = Arc::new(Issuer::of(&store).await?);
     let metrics = Arc::new(metrics::Metrics::default());
     let controller =
         Arc::new(Controller::start(&config.fleet, store, config.env, Arc::clone(&metrics)).await?);
-    let app = Arc::new(api::App::new(Arc::clone(&controller), issuer));
+    let options = config.agents;
+    let vault = options.vault.map(vault::VaultProvisioner::new);
+    let mut oidc = options.oidc;
+    if let (None, Some(v)) = (&oidc, &vault) {
+        let (issuer, audience) = v.oidc().await.map_err(ServeError::Vault)?;
+        eprintln!("flotilla serve: agents' tokens from Vault's identity provider {issuer} (audience {audience})");
+        oidc = Some(identity::OidcConfig {
+            issuer,
+            audience,
+            cluster_claim: options.cluster_claim.clone(),
+        });
+    } else if let Some(v) = &vault {
+        v.setup().await.map_err(ServeError::Vault)?;
+    }
+    let agents = identity::AgentVerifier::new(Arc::clone(&issuer), oidc);
+    let app = Arc::new(api::App::new(
+        Arc::clone(&controller),
+        issuer,
+        agents,
+        vault,
+        options.shared_identity,
+    ));
     let listener = tokio::net::TcpListener::bind(config.listen)
         .await
         .map_err(|source| ServeError::Listen {
@@ -107,6 +151,15 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     served.map_err(ServeError::Io)
 }
 
+/// An HTTP client for the server's own calls (Vault, an OIDC issuer), TLS through rustls.
+pub(crate) fn http_client(timeout: Duration) -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .unwrap_or_else(|_| reqwest::Client::new())
+}
+
 async fn signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
@@ -141,4 +194,17 @@ pub async fn issue_token(
     let store = Store::open(store, fleet)?;
     let issuer = Issuer::of(&store).await?;
     Ok(issuer.issue(user, groups, ttl.as_secs())?)
+}
+
+/// An agent token of the store's built-in issuer for `cluster` (`flotilla token issue
+/// --cluster`).
+pub async fn issue_agent_token(
+    store: Option<&str>,
+    fleet: &std::path::Path,
+    cluster: &str,
+    ttl: Duration,
+) -> Result<String, ServeError> {
+    let store = Store::open(store, fleet)?;
+    let issuer = Issuer::of(&store).await?;
+    Ok(issuer.issue_agent(cluster, ttl.as_secs())?)
 }

@@ -17,6 +17,14 @@ pub struct Metrics {
     pub notifications_sent: AtomicU64,
     pub notifications_failed: AtomicU64,
     pub requests: AtomicU64,
+    pub agent_requests: AtomicU64,
+    pub bundles_served: AtomicU64,
+    pub bundles_not_modified: AtomicU64,
+    pub objects_served: AtomicU64,
+    pub status_reports: AtomicU64,
+    pub shared_identity_requests: AtomicU64,
+    /// Agent requests refused, by the check that failed.
+    agent_refusals: Mutex<std::collections::BTreeMap<&'static str, u64>>,
     loop_hist: Mutex<Histogram>,
 }
 
@@ -40,6 +48,12 @@ impl Metrics {
         }
         h.count += 1;
         h.sum += secs;
+    }
+
+    pub fn refused(&self, code: &'static str) {
+        if let Ok(mut m) = self.agent_refusals.lock() {
+            *m.entry(code).or_default() += 1;
+        }
     }
 
     /// The Prometheus text exposition of everything, with the store's counters.
@@ -87,6 +101,30 @@ impl Metrics {
             "API requests.",
             self.requests.load(Ordering::Relaxed),
         );
+        for (name, help, v) in [
+            ("flotilla_agent_requests_total", "Agent requests.", &self.agent_requests),
+            ("flotilla_agent_bundles_served_total", "Bundles served to agents.", &self.bundles_served),
+            ("flotilla_agent_bundles_not_modified_total", "Bundle polls answered 304.", &self.bundles_not_modified),
+            ("flotilla_agent_objects_served_total", "Manifests served to agents.", &self.objects_served),
+            ("flotilla_agent_status_reports_total", "Status reports received.", &self.status_reports),
+            (
+                "flotilla_agent_shared_identity_requests_total",
+                "Agent requests accepted on the legacy shared identity.",
+                &self.shared_identity_requests,
+            ),
+        ] {
+            counter(&mut out, name, help, v.load(Ordering::Relaxed));
+        }
+        if let Ok(m) = self.agent_refusals.lock() {
+            let name = "flotilla_agent_refusals_total";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Agent requests refused, by reason.\n# TYPE {name} counter"
+            );
+            for (code, n) in m.iter() {
+                let _ = writeln!(out, "{name}{{reason=\"{code}\"}} {n}");
+            }
+        }
         if let Ok(h) = self.loop_hist.lock() {
             let name = "flotilla_reconcile_duration_seconds";
             let _ = writeln!(

@@ -231,6 +231,28 @@ impl Store {
         self.op("write", &path, r).map(|_| ())
     }
 
+    /// Copies `from` to `to` (both relative), replacing `to`; `Ok(false)` when there is
+    /// nothing at `from`.
+    pub async fn copy(&self, from: &str, to: &str) -> Result<bool, StoreError> {
+        let (a, b) = (self.path(from), self.path(to));
+        match self.inner.copy(&a, &b).await {
+            Err(object_store::Error::NotFound { .. }) => {
+                self.stats.ops.fetch_add(1, Ordering::Relaxed);
+                Ok(false)
+            }
+            r => self.op("copy", &a, r).map(|()| true),
+        }
+    }
+
+    /// Deletes `rel` (nothing there is no error).
+    pub async fn delete(&self, rel: &str) -> Result<(), StoreError> {
+        let path = self.path(rel);
+        match self.inner.delete(&path).await {
+            Err(object_store::Error::NotFound { .. }) => Ok(()),
+            r => self.op("delete", &path, r),
+        }
+    }
+
     /// Writes `bytes` at `rel` unless something is there: `Ok(false)` when it was.
     pub async fn create(&self, rel: &str, bytes: Bytes) -> Result<bool, StoreError> {
         let path = self.path(rel);

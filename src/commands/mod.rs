@@ -5,6 +5,7 @@ use std::process::ExitCode;
 
 use clap::Subcommand;
 
+mod agent;
 mod auth;
 mod bundle;
 mod check;
@@ -61,6 +62,10 @@ pub enum Command {
     Rollback(server::RollbackArgs),
     /// What the server holds: services, their deployments, clusters and their bundles.
     Status(server::StatusArgs),
+    /// Clusters agents act for: `clusters register`, `deregister`, `identity`.
+    Clusters(server::ClustersArgs),
+    /// The in-cluster agent: pulls this cluster's bundle, applies it, reports its status.
+    Agent(agent::cli::AgentArgs),
 }
 
 /// Exit codes: 0 success, 1 diagnostics or a policy denial, 2 usage, 3 remote failure, 101 internal bug.
@@ -91,5 +96,7 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Promote(args) => server::promote(args),
         Command::Rollback(args) => server::rollback(args),
         Command::Status(args) => server::status(args),
+        Command::Clusters(args) => server::clusters(args),
+        Command::Agent(args) => agent::exec(args),
     }
 }

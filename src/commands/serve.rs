@@ -28,38 +28,84 @@ pub struct Args {
     pub no_cache: bool,
     #[command(flatten)]
     pub secrets: super::plan::SecretsArgs,
+    #[command(flatten)]
+    pub agents: AgentIdentityArgs,
 }
 
-/// `500ms`, `5s`, `2m`, `1h`, `1d`.
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let split = text
-        .find(|c: char| !c.is_ascii_digit())
-        .unwrap_or(text.len());
-    let (n, unit) = text.split_at(split);
-    let n: u64 = n
-        .parse()
-        .map_err(|_| format!("`{text}` is not a duration (e.g. 500ms, 5s, 2m, 1h, 1d)"))?;
-    let ms = match unit {
-        "ms" => 1,
-        "s" | "" => 1000,
-        "m" => 60_000,
-        "h" => 3_600_000,
-        "d" => 86_400_000,
-        _ => {
-            return Err(format!(
-                "`{text}` is not a duration (e.g. 500ms, 5s, 2m, 1h, 1d)"
-            ));
-        }
-    };
-    n.checked_mul(ms)
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("`{text}` is too long"))
+/// How agents prove who they are.
+#[derive(Debug, clap::Args)]
+pub struct AgentIdentityArgs {
+    /// Trust this OIDC issuer for agents' tokens (besides the built-in one), e.g. Vault's
+    /// `https://vault:8200/v1/identity/oidc`. With --vault-addr and none given: Vault's.
+    #[arg(long, requires = "oidc_audience")]
+    pub oidc_issuer: Option<String>,
+    /// The audience agents' OIDC tokens must name.
+    #[arg(long)]
+    pub oidc_audience: Option<String>,
+    /// The claim of an OIDC token naming its cluster.
+    #[arg(long, default_value = "cluster")]
+    pub oidc_cluster_claim: String,
+    /// The cluster claim of the legacy shared role's tokens, accepted only for clusters
+    /// registered with `identity: shared`.
+    #[arg(long, default_value = "shared")]
+    pub shared_identity: String,
+    /// Vault (or OpenBao), to provision each registered cluster's AppRole and identity. The
+    /// platform's own token comes from VAULT_TOKEN or --vault-token-file.
+    #[arg(long = "vault-addr", value_name = "URL")]
+    pub vault_addr: Option<String>,
+    #[arg(long, requires = "vault_addr")]
+    pub vault_token_file: Option<PathBuf>,
+    /// The AppRole auth mount agents log in at.
+    #[arg(long, default_value = "flotilla-agents")]
+    pub vault_agent_mount: String,
 }
+
+impl AgentIdentityArgs {
+    fn options(&self) -> Result<runtime::AgentOptions, ExitCode> {
+        let vault = match &self.vault_addr {
+            None => None,
+            Some(addr) => {
+                let token = match &self.vault_token_file {
+                    Some(f) => std::fs::read_to_string(f).map_err(|e| {
+                        eprintln!("error: cannot read {}: {e}", f.display());
+                        ExitCode::from(exit::USAGE)
+                    })?,
+                    None => std::env::var("VAULT_TOKEN").map_err(|_| {
+                        eprintln!("error: --vault-addr needs the platform's token: set VAULT_TOKEN or give --vault-token-file");
+                        ExitCode::from(exit::USAGE)
+                    })?,
+                };
+                let mut v = runtime::vault::VaultConfig::new(addr, token.trim());
+                v.mount = self.vault_agent_mount.clone();
+                Some(v)
+            }
+        };
+        let oidc = match (&self.oidc_issuer, &self.oidc_audience) {
+            (Some(issuer), Some(audience)) => Some(runtime::identity::OidcConfig {
+                issuer: issuer.clone(),
+                audience: audience.clone(),
+                cluster_claim: self.oidc_cluster_claim.clone(),
+            }),
+            _ => None,
+        };
+        Ok(runtime::AgentOptions {
+            oidc,
+            cluster_claim: self.oidc_cluster_claim.clone(),
+            vault,
+            shared_identity: self.shared_identity.clone(),
+        })
+    }
+}
+
+pub use agent::cli::parse_duration;
 
 pub fn exec(args: Args) -> ExitCode {
     let env = match args.secrets.environment(&args.fleet, args.no_cache) {
         Ok(env) => env,
+        Err(code) => return code,
+    };
+    let agents = match args.agents.options() {
+        Ok(a) => a,
         Err(code) => return code,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -78,6 +124,7 @@ pub fn exec(args: Args) -> ExitCode {
         listen: args.listen,
         interval: args.interval,
         env,
+        agents,
     };
     match runtime.block_on(runtime::serve(config)) {
         Ok(()) => ExitCode::from(exit::SUCCESS),
@@ -89,23 +136,9 @@ pub fn exec(args: Args) -> ExitCode {
                     exit::DIAGNOSTICS
                 }
                 runtime::ServeError::Store(runtime::StoreError::Url { .. }) => exit::USAGE,
+                runtime::ServeError::Vault(_) => exit::REMOTE,
                 _ => exit::REMOTE,
             })
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
-        assert_eq!(parse_duration("5s"), Ok(Duration::from_secs(5)));
-        assert_eq!(parse_duration("2m"), Ok(Duration::from_secs(120)));
-        assert_eq!(parse_duration("1h"), Ok(Duration::from_secs(3600)));
-        assert!(parse_duration("5x").is_err());
-        assert!(parse_duration("s").is_err());
     }
 }

@@ -86,8 +86,11 @@ pub enum TokenCommand {
     /// token alone.
     Issue {
         /// `alice` or `user:alice`.
+        #[arg(long, required_unless_present = "cluster", conflicts_with = "cluster")]
+        user: Option<String>,
+        /// An agent's token for this cluster instead (its identity is the cluster's name).
         #[arg(long)]
-        user: String,
+        cluster: Option<String>,
         #[arg(long, value_delimiter = ',')]
         groups: Vec<String>,
         /// How long it is valid, e.g. `1h`, `30m`, `7d` (at most 30 days).
@@ -104,18 +107,21 @@ pub enum TokenCommand {
 pub fn token(args: TokenArgs) -> ExitCode {
     let TokenCommand::Issue {
         user,
+        cluster,
         groups,
         ttl,
         fleet,
         store,
     } = args.command;
-    match run(runtime::issue_token(
-        store.as_deref(),
-        &fleet,
-        &user,
-        &groups,
-        ttl,
-    )) {
+    let issued = match (&cluster, &user) {
+        (Some(c), _) => run(runtime::issue_agent_token(store.as_deref(), &fleet, c, ttl)),
+        (None, Some(u)) => run(runtime::issue_token(store.as_deref(), &fleet, u, &groups, ttl)),
+        (None, None) => {
+            eprintln!("error: give --user or --cluster");
+            return ExitCode::from(exit::USAGE);
+        }
+    };
+    match issued {
         Ok(Ok(token)) => {
             println!("{token}");
             ExitCode::from(exit::SUCCESS)
@@ -383,4 +389,181 @@ pub fn status(args: StatusArgs) -> ExitCode {
         }
     }
     ExitCode::from(exit::SUCCESS)
+}
+
+#[derive(Debug, clap::Args)]
+pub struct ClustersArgs {
+    #[command(subcommand)]
+    pub command: ClustersCommand,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum ClustersCommand {
+    /// Register a cluster (or change a declared one's identity mode) and write its agent's
+    /// credentials: a bootstrap token of the built-in issuer, or, with Vault, its AppRole
+    /// role id and a wrapped secret id.
+    Register {
+        name: String,
+        #[arg(long)]
+        environment: Option<String>,
+        #[arg(long)]
+        provider: Option<String>,
+        #[arg(long)]
+        region: Option<String>,
+        /// `KEY=VALUE` (repeatable).
+        #[arg(long = "tag", value_name = "KEY=VALUE")]
+        tags: Vec<String>,
+        /// `KEY=VALUE`, the value read as YAML/JSON when it parses (repeatable).
+        #[arg(long = "meta", value_name = "KEY=VALUE")]
+        metadata: Vec<String>,
+        /// `own` (its own identity) or `shared` (also the legacy shared role's tokens).
+        #[arg(long, value_parser = ["own", "shared"], default_value = "own")]
+        identity: String,
+        /// Where the credentials are written (mode 0600); they are never printed.
+        #[arg(long, value_name = "FILE")]
+        credentials_out: PathBuf,
+    },
+    /// Deregister a cluster: its agent is refused from now on (with Vault, its role revoked).
+    Deregister { name: String },
+    /// Each registered cluster's identity mode (`shared` ones first: still to be moved).
+    Identity,
+}
+
+fn key_values(items: &[String], parse: bool) -> Result<serde_json::Map<String, serde_json::Value>, ExitCode> {
+    let mut out = serde_json::Map::new();
+    for item in items {
+        let Some((k, v)) = item.split_once('=') else {
+            eprintln!("error: `{item}` is not KEY=VALUE");
+            return Err(ExitCode::from(exit::USAGE));
+        };
+        let value = if parse {
+            serde_json::from_str(v).unwrap_or_else(|_| serde_json::Value::String(v.to_owned()))
+        } else {
+            serde_json::Value::String(v.to_owned())
+        };
+        out.insert(k.to_owned(), value);
+    }
+    Ok(out)
+}
+
+pub fn clusters(args: ClustersArgs) -> ExitCode {
+    let client = match args.server.client() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    let json = args.server.json();
+    let result = match args.command {
+        ClustersCommand::Register {
+            name,
+            environment,
+            provider,
+            region,
+            tags,
+            metadata,
+            identity,
+            credentials_out,
+        } => {
+            let (tags, metadata) = match (key_values(&tags, false), key_values(&metadata, true)) {
+                (Ok(t), Ok(m)) => (t, m),
+                (Err(c), _) | (_, Err(c)) => return c,
+            };
+            let mut spec = serde_json::json!({"name": name, "identity": identity});
+            for (k, v) in [("environment", environment), ("provider", provider), ("region", region)] {
+                if let Some(v) = v {
+                    spec[k] = serde_json::Value::String(v);
+                }
+            }
+            if !tags.is_empty() {
+                spec["tags"] = tags.into();
+            }
+            if !metadata.is_empty() {
+                spec["metadata"] = metadata.into();
+            }
+            match run(client.register(&spec)) {
+                Err(code) => return code,
+                Ok(Err(e)) => Err(e),
+                Ok(Ok(answer)) => {
+                    let creds = &answer["credentials"];
+                    let mut text = serde_json::to_string_pretty(creds).unwrap_or_default();
+                    text.push('\n');
+                    if let Err(e) = write_private(&credentials_out, &text) {
+                        eprintln!("error: cannot write {}: {e}", credentials_out.display());
+                        return ExitCode::from(exit::REMOTE);
+                    }
+                    if json {
+                        print_json(&answer["registration"]);
+                    } else {
+                        let r = &answer["registration"];
+                        println!(
+                            "registered {} in {} (identity {}); its agent's credentials ({}) are in {}",
+                            r["cluster"].as_str().unwrap_or_default(),
+                            r["environment"].as_str().unwrap_or_default(),
+                            r["identity"].as_str().unwrap_or_default(),
+                            creds["kind"].as_str().unwrap_or_default(),
+                            credentials_out.display()
+                        );
+                    }
+                    return ExitCode::from(exit::SUCCESS);
+                }
+            }
+        }
+        ClustersCommand::Deregister { name } => match run(client.deregister(&name)) {
+            Err(code) => return code,
+            Ok(r) => r.map(|v| {
+                if json {
+                    print_json(&v);
+                } else {
+                    println!("deregistered {name}");
+                }
+            }),
+        },
+        ClustersCommand::Identity => match run(client.get("/v1/identities")) {
+            Err(code) => return code,
+            Ok(r) => r.map(|v| {
+                if json {
+                    print_json(&v);
+                    return;
+                }
+                println!("{:<28} {:<12} {:<8} {:<10} LAST SEEN", "CLUSTER", "ENVIRONMENT", "IDENTITY", "STATE");
+                for c in v["clusters"].as_array().into_iter().flatten() {
+                    let state = if c["deregistered"].as_bool() == Some(true) {
+                        "deregistered"
+                    } else if c["declared"].as_bool() == Some(true) {
+                        "declared"
+                    } else {
+                        "registered"
+                    };
+                    let seen = c["lastSeen"].as_u64().map_or_else(|| "never".to_owned(), |s| format!("{s}"));
+                    println!(
+                        "{:<28} {:<12} {:<8} {:<10} {seen}",
+                        c["cluster"].as_str().unwrap_or_default(),
+                        c["environment"].as_str().unwrap_or_default(),
+                        c["identity"].as_str().unwrap_or_default(),
+                        state
+                    );
+                }
+            }),
+        },
+    };
+    match result {
+        Ok(()) => ExitCode::from(exit::SUCCESS),
+        Err(e) => fail(&e),
+    }
+}
+
+/// Writes a credential file readable by its owner only.
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write as _;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut f = options.open(path)?;
+    f.write_all(text.as_bytes())?;
+    f.sync_all()
 }

@@ -4,6 +4,7 @@ use std::path::Path;
 use std::process::{Command, Output};
 use std::sync::OnceLock;
 
+mod agent;
 mod auth;
 mod plan;
 mod plugin;

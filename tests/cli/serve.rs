@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use super::command;
 
 /// A copy of the shop fleet with environments and the on-call webhook.
-fn fleet(webhook: &str) -> (tempfile::TempDir, PathBuf) {
+pub(super) fn fleet(webhook: &str) -> (tempfile::TempDir, PathBuf) {
     let tmp = tempfile::tempdir().expect("a temporary folder");
     let root = tmp.path().join("fleet");
     copy_dir(
@@ -32,7 +32,7 @@ fn fleet(webhook: &str) -> (tempfile::TempDir, PathBuf) {
     (tmp, root)
 }
 
-fn copy_dir(from: &Path, to: &Path) {
+pub(super) fn copy_dir(from: &Path, to: &Path) {
     std::fs::create_dir_all(to).expect("created");
     for e in std::fs::read_dir(from).expect("readable").flatten() {
         let p = e.path();
@@ -45,20 +45,30 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// A running `flotilla serve`, killed when dropped.
-struct Server {
+pub(super) struct Server {
     child: Child,
-    url: String,
+    pub(super) url: String,
     /// The server's standard error, drained so that it never blocks on a full pipe.
-    _log: mpsc::Receiver<String>,
+    pub(super) log: mpsc::Receiver<String>,
 }
 
 impl Server {
-    fn start(fleet: &Path, store: &str) -> Server {
+    pub(super) fn start(fleet: &Path, store: &str) -> Server {
         Server::start_with(command(), fleet, store)
     }
 
     /// With `command` (its environment set by the caller).
-    fn start_with(mut command: std::process::Command, fleet: &Path, store: &str) -> Server {
+    pub(super) fn start_with(command: std::process::Command, fleet: &Path, store: &str) -> Server {
+        Server::start_with_args(command, fleet, store, &[])
+    }
+
+    /// With `command` and more arguments.
+    pub(super) fn start_with_args(
+        mut command: std::process::Command,
+        fleet: &Path,
+        store: &str,
+        extra: &[&str],
+    ) -> Server {
         let mut child = command
             .args(["serve", "--fleet"])
             .arg(fleet)
@@ -70,6 +80,7 @@ impl Server {
                 "--interval",
                 "300ms",
             ])
+            .args(extra)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -95,14 +106,14 @@ impl Server {
                 return Server {
                     child,
                     url: url.trim().to_owned(),
-                    _log: rx,
+                    log: rx,
                 };
             }
         }
     }
 
     /// A client command with this server and token.
-    fn cli(&self, token: &str, args: &[&str]) -> (i32, String, String) {
+    pub(super) fn cli(&self, token: &str, args: &[&str]) -> (i32, String, String) {
         let out = command()
             .args(args)
             .env("FLOTILLA_SERVER", &self.url)
@@ -117,7 +128,7 @@ impl Server {
     }
 
     /// `GET path` with `token`: status and body.
-    fn get(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+    pub(super) fn get(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
         let addr = self.url.trim_start_matches("http://");
         let mut s = std::net::TcpStream::connect(addr).expect("connects");
         write!(
@@ -150,12 +161,12 @@ impl Drop for Server {
     }
 }
 
-fn token(fleet: &Path, store: &str, user: &str, groups: &str) -> String {
+pub(super) fn token(fleet: &Path, store: &str, user: &str, groups: &str) -> String {
     token_with(command(), fleet, store, user, groups)
 }
 
 /// A token of the store's issuer, with `command` (its environment set by the caller).
-fn token_with(
+pub(super) fn token_with(
     mut command: std::process::Command,
     fleet: &Path,
     store: &str,
@@ -193,7 +204,7 @@ fn publish_and_promote(server: &Server, token: &str, fleet: &Path, tag: &str) {
 
 /// A local HTTP receiver answering 200 to every request; the bodies it received come out of
 /// the channel.
-fn receiver() -> (String, mpsc::Receiver<String>) {
+pub(super) fn receiver() -> (String, mpsc::Receiver<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("a free port");
     let url = format!("http://{}/hook", listener.local_addr().expect("an address"));
     let (tx, rx) = mpsc::channel();
@@ -244,7 +255,7 @@ fn staged(store: &Path, cluster: &str) -> Option<(String, bool)> {
     Some((index, complete))
 }
 
-fn edit_web_image(fleet: &Path, tag: &str) {
+pub(super) fn edit_web_image(fleet: &Path, tag: &str) {
     let path = fleet.join("services/web/service.yaml");
     let text = std::fs::read_to_string(&path).expect("read");
     let text = text

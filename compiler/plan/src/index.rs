@@ -11,7 +11,7 @@
 use std::fmt::Write as _;
 use std::sync::Arc;
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use crate::yaml::scalar;
 use crate::{API_VERSION, ClusterPlan, Digest};
@@ -28,7 +28,7 @@ pub struct ClusterIndex {
 }
 
 /// One release of a cluster index.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
 pub struct IndexEntry {
     /// The Helm release name.

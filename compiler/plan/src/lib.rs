@@ -10,6 +10,7 @@
 //! A plan may also carry [`Warning`]s: objects that violate a manifest rule with
 //! `action: warn`, kept with the plan so reviewers and later stages see them.
 
+pub mod agent;
 mod digest;
 mod index;
 mod manifests;
