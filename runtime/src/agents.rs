@@ -335,13 +335,8 @@ async fn agent(
     let m = &app.controller.metrics;
     m.agent_requests.fetch_add(1, Ordering::Relaxed);
     check_name("cluster", cluster)?;
-    let bearer = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .map(str::trim)
-        .unwrap_or_default();
-    let token = match app.agents.verify(bearer).await {
+    let bearer = headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+    let token = match app.agents.verify_header(bearer).await {
         Ok(t) => t,
         Err(refusal) => {
             m.refused(refusal.code());

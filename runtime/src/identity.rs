@@ -143,6 +143,20 @@ impl AgentVerifier {
         self.oidc.as_ref().map(|o| &o.config)
     }
 
+    /// Verifies an `Authorization` header's value (`Bearer <JWT>`): what every agent
+    /// request goes through first (and what `fuzz/` drives).
+    pub async fn verify_header(&self, header: Option<&[u8]>) -> Result<AgentToken, Refusal> {
+        let Some(value) = header else {
+            return Err(Refusal::Missing);
+        };
+        let value = std::str::from_utf8(value).map_err(|_| Refusal::Malformed)?;
+        let rest = value.trim().strip_prefix("Bearer").ok_or(Refusal::Malformed)?;
+        if !rest.is_empty() && !rest.starts_with([' ', '\t']) {
+            return Err(Refusal::Malformed);
+        }
+        self.verify(rest.trim()).await
+    }
+
     /// Verifies `token` against the issuer its `iss` names (built-in or OIDC).
     pub async fn verify(&self, token: &str) -> Result<AgentToken, Refusal> {
         if token.is_empty() {

@@ -22,6 +22,8 @@ use runtime::metrics::Metrics;
 use runtime::records::Provenance;
 use runtime::store::Store;
 
+mod identity;
+
 /// Passes everything to `inner`, but fails every write from the `fail_from`th on (1-based).
 #[derive(Debug)]
 struct Flaky {
