@@ -81,7 +81,7 @@ FLOTILLA_SERVER=$(sed -n 's/.*listening on //p' "$out/serve.log")
 export FLOTILLA_SERVER
 FLOTILLA_TOKEN=$("$flotilla" token issue --fleet "$out/serve-fleet" --user pat --groups platform --ttl 15m)
 export FLOTILLA_TOKEN
-sed -i "s/max 2 }}/max 3 }}/" "$out/serve-fleet/services/search-api/service.yaml"
+sed -i "s/nodes 4 | max 2/nodes 3 | max 2/" "$out/serve-fleet/services/search-api/service.yaml"
 
 echo "-- flotilla publish search-api --label 1.1.0 (deployed to the first environment at once)"
 "$flotilla" publish search-api --label 1.1.0 --commit "$(git rev-parse --short HEAD 2>/dev/null || echo local)" --fleet "$out/serve-fleet"
@@ -94,6 +94,34 @@ for _ in $(seq 1 60); do
 done
 echo "-- flotilla status"
 "$flotilla" status
+
+echo
+echo "== an agent: a cluster registered (its bootstrap token written to a private file, never"
+echo "   printed), then \`flotilla agent --applier dir\` pulls its bundle and writes its manifests"
+"$flotilla" clusters register edge-demo --environment dev --provider aws --region eu-west-1 \
+    --tag tier=edge --tag team=platform --credentials-out "$out/edge-demo.json"
+"$flotilla" agent --cluster edge-demo --server "$FLOTILLA_SERVER" --applier dir \
+    --state "$out/edge-demo" --token-file "$out/edge-demo.json" --poll-wait 2s 2>"$out/agent.log" &
+agent=$!
+trap 'kill "$agent" "$server" 2>/dev/null || true; rm -rf "$out"' EXIT
+for _ in $(seq 1 120); do
+    grep -q 'applied generation' "$out/agent.log" 2>/dev/null && break
+    sleep 0.5
+done
+cat "$out/agent.log"
+echo "-- the manifests it wrote ($out/edge-demo/manifests)"
+ls "$out/edge-demo/manifests"
+# Its report (each release's phase) reaches the server with the next heartbeat.
+for _ in $(seq 1 20); do
+    "$flotilla" status --cluster edge-demo 2>/dev/null | grep -q Ready && break
+    sleep 0.5
+done
+echo "-- flotilla status --cluster edge-demo (what its agent reported)"
+"$flotilla" status --cluster edge-demo
+echo "-- flotilla clusters identity (first lines)"
+"$flotilla" clusters identity | head -n 4
+kill "$agent"
+wait "$agent" 2>/dev/null || true
 echo "-- flotilla status --audit"
 "$flotilla" status --audit
 kill "$server"

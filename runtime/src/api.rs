@@ -540,13 +540,14 @@ async fn clusters(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Res
     let c = &app.controller;
     let (staged, failures) = c.staged().await;
     let list: Vec<serde_json::Value> = c
-        .clusters
-        .iter()
-        .map(|(name, env)| {
-            let s = staged.get(name);
+        .registrations()
+        .into_iter()
+        .filter(|r| !r.deregistered)
+        .map(|r| {
+            let s = staged.get(&r.cluster);
             json!({
-                "cluster": name,
-                "environment": env,
+                "cluster": r.cluster,
+                "environment": r.environment,
                 "generation": s.map_or(0, |r| r.generation),
                 "digest": s.map(|r| r.digest.to_string()),
                 "releases": s.map_or(0, |r| r.releases),
@@ -564,7 +565,7 @@ async fn cluster(
     read_access(&app, &headers)?;
     check_name("cluster", &name)?;
     let c = &app.controller;
-    let Some(env) = c.clusters.get(&name) else {
+    let Some(env) = c.registration(&name).map(|r| r.environment) else {
         return Err(ApiError::new(
             StatusCode::NOT_FOUND,
             "not-found",
@@ -576,7 +577,7 @@ async fn cluster(
         "cluster": name,
         "environment": env,
         "staged": staged.get(&name),
-        "failure": failures.get(env),
+        "failure": failures.get(&env),
     }))
     .into_response())
 }

@@ -267,8 +267,65 @@ pub struct StatusArgs {
     /// The audit log instead: every mutating request, refused ones included.
     #[arg(long, conflicts_with = "service")]
     pub audit: bool,
+    /// One cluster: its staged bundle and what its agent reported last.
+    #[arg(long, conflicts_with_all = ["service", "audit"])]
+    pub cluster: Option<String>,
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+fn cluster_status(client: &Client, cluster: &str, json: bool) -> ExitCode {
+    let got = run(async {
+        let staged = client.get(&format!("/v1/clusters/{cluster}")).await?;
+        let agent = client.get(&format!("/v1/clusters/{cluster}/status")).await?;
+        Ok::<_, ClientError>((staged, agent))
+    });
+    let (staged, agent) = match got {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return fail(&e),
+        Err(code) => return code,
+    };
+    if json {
+        print_json(&serde_json::json!({"cluster": staged, "agent": agent}));
+        return ExitCode::from(exit::SUCCESS);
+    }
+    let s = &staged["staged"];
+    println!(
+        "cluster {cluster} ({}): staged generation {} {}",
+        staged["environment"].as_str().unwrap_or_default(),
+        s["generation"].as_u64().unwrap_or(0),
+        s["digest"].as_str().unwrap_or("(nothing staged)")
+    );
+    let report = &agent["report"];
+    match agent["lastSeen"].as_u64() {
+        None => println!("agent: never seen"),
+        Some(at) => {
+            let ago = runtime::auth::now().saturating_sub(at);
+            println!(
+                "agent: seen {ago}s ago, applied generation {} ({} applier){}",
+                report["generation"].as_u64().unwrap_or(0),
+                report["applier"].as_str().unwrap_or("?"),
+                report["error"]
+                    .as_str()
+                    .map(|e| format!(", last error: {e}"))
+                    .unwrap_or_default()
+            );
+        }
+    }
+    for r in report["releases"].as_array().into_iter().flatten() {
+        println!(
+            "  {:<24} {:<12} {}{}",
+            r["release"].as_str().unwrap_or_default(),
+            r["phase"].as_str().unwrap_or_default(),
+            r["reason"].as_str().unwrap_or_default(),
+            r["message"]
+                .as_str()
+                .filter(|m| !m.is_empty())
+                .map(|m| format!(": {m}"))
+                .unwrap_or_default()
+        );
+    }
+    ExitCode::from(exit::SUCCESS)
 }
 
 pub fn status(args: StatusArgs) -> ExitCode {
@@ -276,6 +333,9 @@ pub fn status(args: StatusArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
+    if let Some(cluster) = &args.cluster {
+        return cluster_status(&client, cluster, args.server.json());
+    }
     if args.audit {
         return match run(client.get("/v1/audit")) {
             Ok(Ok(v)) if args.server.json() => {
@@ -535,7 +595,10 @@ pub fn clusters(args: ClustersArgs) -> ExitCode {
                     } else {
                         "registered"
                     };
-                    let seen = c["lastSeen"].as_u64().map_or_else(|| "never".to_owned(), |s| format!("{s}"));
+                    let seen = c["lastSeen"].as_u64().map_or_else(
+                        || "never".to_owned(),
+                        |s| format!("{}s ago", runtime::auth::now().saturating_sub(s)),
+                    );
                     println!(
                         "{:<28} {:<12} {:<8} {:<10} {seen}",
                         c["cluster"].as_str().unwrap_or_default(),
