@@ -49,7 +49,7 @@ pub(super) struct Server {
     child: Child,
     pub(super) url: String,
     /// The server's standard error, drained so that it never blocks on a full pipe.
-    pub(super) log: mpsc::Receiver<String>,
+    _log: mpsc::Receiver<String>,
 }
 
 impl Server {
@@ -106,7 +106,7 @@ impl Server {
                 return Server {
                     child,
                     url: url.trim().to_owned(),
-                    log: rx,
+                    _log: rx,
                 };
             }
         }
