@@ -285,21 +285,35 @@ mod tests {
     fn objects_and_images_are_read_from_the_manifest() {
         let o = objects(MANIFEST, false);
         assert_eq!(o.len(), 2);
-        assert_eq!((o[0].kind.as_str(), o[0].namespace.as_str(), o[0].name.as_str()), ("Deployment", "payments", "api"));
+        assert_eq!(
+            (
+                o[0].kind.as_str(),
+                o[0].namespace.as_str(),
+                o[0].name.as_str()
+            ),
+            ("Deployment", "payments", "api")
+        );
         assert_eq!((o[1].kind.as_str(), o[1].name.as_str()), ("Service", "api"));
         assert_eq!(image(MANIFEST).as_deref(), Some("registry.example/api:1.2"));
     }
 
     #[test]
     fn the_simulated_cluster_gets_ready_after_its_delay_or_fails_as_injected() {
-        let faults = [("bad".to_owned(), SimFault::ImagePull), ("no".to_owned(), SimFault::Reject)]
-            .into_iter()
-            .collect();
+        let faults = [
+            ("bad".to_owned(), SimFault::ImagePull),
+            ("no".to_owned(), SimFault::Reject),
+        ]
+        .into_iter()
+        .collect();
         let mut a = Applier::Sim(Sim::new(Duration::from_millis(50), faults));
         let (ok, bad, no) = (entry("ok"), entry("bad"), entry("no"));
         let releases: Vec<Release<'_>> = [&ok, &bad, &no]
             .into_iter()
-            .map(|entry| Release { entry, manifest: MANIFEST, unchanged: false })
+            .map(|entry| Release {
+                entry,
+                manifest: MANIFEST,
+                unchanged: false,
+            })
             .collect();
         a.apply(&releases, &[], false).expect("applied");
         let s = a.status(&releases, 1);
@@ -313,26 +327,49 @@ mod tests {
         assert_eq!(s[0].phase, Phase::Ready);
         assert!(s[0].objects.iter().all(|o| o.ready));
         assert_eq!(s[1].phase, Phase::Failed);
-        assert!(s[1].message.contains("registry.example/api:1.2"), "{}", s[1].message);
+        assert!(
+            s[1].message.contains("registry.example/api:1.2"),
+            "{}",
+            s[1].message
+        );
         assert_eq!(a.next_change(), None);
     }
 
     #[test]
     fn the_dir_applier_writes_changed_releases_and_removes_gone_ones() {
         let tmp = tempfile::tempdir().expect("a folder");
-        let mut a = Applier::Dir { out: tmp.path().to_path_buf() };
+        let mut a = Applier::Dir {
+            out: tmp.path().to_path_buf(),
+        };
         let api = entry("api");
-        let r = [Release { entry: &api, manifest: MANIFEST, unchanged: false }];
+        let r = [Release {
+            entry: &api,
+            manifest: MANIFEST,
+            unchanged: false,
+        }];
         std::fs::write(tmp.path().join("old.yaml"), "x").expect("written");
         a.apply(&r, &["old".to_owned()], false).expect("applied");
-        assert_eq!(std::fs::read_to_string(tmp.path().join("api.yaml")).expect("read"), MANIFEST);
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("api.yaml")).expect("read"),
+            MANIFEST
+        );
         assert!(!tmp.path().join("old.yaml").exists());
         // Drift is corrected by a resync, not by an apply of unchanged releases.
         std::fs::write(tmp.path().join("api.yaml"), "drifted").expect("written");
-        let r = [Release { entry: &api, manifest: MANIFEST, unchanged: true }];
+        let r = [Release {
+            entry: &api,
+            manifest: MANIFEST,
+            unchanged: true,
+        }];
         a.apply(&r, &[], false).expect("applied");
-        assert_eq!(std::fs::read_to_string(tmp.path().join("api.yaml")).expect("read"), "drifted");
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("api.yaml")).expect("read"),
+            "drifted"
+        );
         a.apply(&r, &[], true).expect("resynced");
-        assert_eq!(std::fs::read_to_string(tmp.path().join("api.yaml")).expect("read"), MANIFEST);
+        assert_eq!(
+            std::fs::read_to_string(tmp.path().join("api.yaml")).expect("read"),
+            MANIFEST
+        );
     }
 }

@@ -297,7 +297,8 @@ impl Agent {
             .map(|(entry, manifest)| Release {
                 entry,
                 manifest,
-                unchanged: self.applied.releases.get(entry.release.as_ref()) == Some(&entry.manifest),
+                unchanged: self.applied.releases.get(entry.release.as_ref())
+                    == Some(&entry.manifest),
             })
             .collect();
         let shipped: BTreeSet<&str> = bundle.releases.iter().map(|r| r.release.as_ref()).collect();

@@ -82,7 +82,10 @@ impl Jwt {
             .ok_or_else(|| AgentError::Credentials("the token has no expiry".into()))?;
         Ok(Jwt {
             token: token.to_owned(),
-            issued_at: claims.get("iat").and_then(Value::as_u64).unwrap_or_else(now),
+            issued_at: claims
+                .get("iat")
+                .and_then(Value::as_u64)
+                .unwrap_or_else(now),
             expires_at,
         })
     }
@@ -159,9 +162,8 @@ impl Identity {
                 best = Some(jwt);
             }
         }
-        let jwt = best.ok_or_else(|| {
-            AgentError::Credentials(format!("no token in {}", file.display()))
-        })?;
+        let jwt =
+            best.ok_or_else(|| AgentError::Credentials(format!("no token in {}", file.display())))?;
         let at = now();
         if jwt.expires_at <= at {
             return Err(AgentError::Credentials(format!(
@@ -181,7 +183,10 @@ impl Identity {
             .map_err(|e| AgentError::Server(format!("{url}: {e}")))?;
         if !r.status().is_success() {
             // Still valid: used until it expires; the refresh is tried again next time.
-            eprintln!("flotilla agent: cannot refresh the token: HTTP {}", r.status());
+            eprintln!(
+                "flotilla agent: cannot refresh the token: HTTP {}",
+                r.status()
+            );
             return Ok(jwt);
         }
         let v: Value = r
@@ -230,7 +235,11 @@ impl Identity {
 
     /// The secret id: the one unwrapped before, or the file's (unwrapped now when it is a
     /// wrapping token, and kept).
-    async fn secret_id(&self, http: &reqwest::Client, v: &VaultLogin) -> Result<String, AgentError> {
+    async fn secret_id(
+        &self,
+        http: &reqwest::Client,
+        v: &VaultLogin,
+    ) -> Result<String, AgentError> {
         let kept = self.state.join("vault-secret-id");
         if let Ok(s) = std::fs::read_to_string(&kept) {
             return Ok(s.trim().to_owned());
@@ -303,7 +312,9 @@ async fn vault_call(
         .map_err(|e| AgentError::Credentials(format!("Vault {url}: {e}")))?;
     let status = r.status();
     if !status.is_success() {
-        return Err(AgentError::Credentials(format!("Vault {url}: HTTP {status}")));
+        return Err(AgentError::Credentials(format!(
+            "Vault {url}: HTTP {status}"
+        )));
     }
     r.json()
         .await

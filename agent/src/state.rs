@@ -103,7 +103,9 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(),
     std::fs::create_dir_all(dir).map_err(|e| io(dir, e))?;
     let tmp = dir.join(format!(
         ".{}.tmp-{}",
-        path.file_name().map(|n| n.to_string_lossy()).unwrap_or_default(),
+        path.file_name()
+            .map(|n| n.to_string_lossy())
+            .unwrap_or_default(),
         std::process::id()
     ));
     let mut options = std::fs::OpenOptions::new();

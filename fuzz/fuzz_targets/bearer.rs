@@ -22,9 +22,7 @@ fn target() -> &'static Target {
             .expect("a runtime");
         let dir = tempfile::tempdir().expect("a folder");
         let store = runtime::Store::folder(dir.path()).expect("a store");
-        let issuer = rt
-            .block_on(runtime::Issuer::of(&store))
-            .expect("an issuer");
+        let issuer = rt.block_on(runtime::Issuer::of(&store)).expect("an issuer");
         Target {
             rt,
             verifier: AgentVerifier::new(Arc::new(issuer), None),

@@ -82,7 +82,10 @@ impl Controller {
             .filter(|r| !r.deregistered && !r.declared && r.environment == env)
             .filter_map(|r| {
                 let spec = r.spec.as_ref()?;
-                Some((format!("clusters/{}.yaml", r.cluster), spec.to_cluster_file()))
+                Some((
+                    format!("clusters/{}.yaml", r.cluster),
+                    spec.to_cluster_file(),
+                ))
             })
             .collect()
     }
@@ -108,7 +111,10 @@ impl Controller {
 
     /// What is known of each cluster's agent.
     pub fn agents_seen(&self) -> BTreeMap<String, AgentSeen> {
-        self.agents.lock().unwrap_or_else(|e| e.into_inner()).clone()
+        self.agents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Registers a cluster (or changes a declared one's identity mode). Written to the store
@@ -190,10 +196,16 @@ impl Controller {
 
     /// Deregisters `cluster`: its agent is refused from now on; a cluster registered through
     /// the API leaves its environment's plan.
-    pub async fn deregister(&self, cluster: &str, by: &str) -> Result<Registration, ControllerError> {
+    pub async fn deregister(
+        &self,
+        cluster: &str,
+        by: &str,
+    ) -> Result<Registration, ControllerError> {
         let _w = self.writes_lock().await;
         let Some(mut r) = self.registration(cluster).filter(|r| !r.deregistered) else {
-            return Err(ControllerError::Invalid(format!("no registered cluster `{cluster}`")));
+            return Err(ControllerError::Invalid(format!(
+                "no registered cluster `{cluster}`"
+            )));
         };
         r.deregistered = true;
         r.registered_by = by.to_owned();
@@ -291,7 +303,9 @@ impl Controller {
                 .await?;
         }
         let mut agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
-        let seen = agents.entry(cluster.to_owned()).or_insert_with(AgentSeen::new);
+        let seen = agents
+            .entry(cluster.to_owned())
+            .or_insert_with(AgentSeen::new);
         seen.last_seen = now();
         seen.report = Some(Arc::new(report));
         Ok(())
@@ -301,9 +315,15 @@ impl Controller {
     /// and has not been audited for it lately.
     fn seen(&self, cluster: &str, shared: bool) -> bool {
         let mut agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
-        let seen = agents.entry(cluster.to_owned()).or_insert_with(AgentSeen::new);
+        let seen = agents
+            .entry(cluster.to_owned())
+            .or_insert_with(AgentSeen::new);
         seen.last_seen = now();
-        if shared && seen.shared_audited.is_none_or(|t| t.elapsed() >= SHARED_AUDIT_EVERY) {
+        if shared
+            && seen
+                .shared_audited
+                .is_none_or(|t| t.elapsed() >= SHARED_AUDIT_EVERY)
+        {
             seen.shared_audited = Some(Instant::now());
             return true;
         }
@@ -335,36 +355,61 @@ async fn agent(
     let m = &app.controller.metrics;
     m.agent_requests.fetch_add(1, Ordering::Relaxed);
     check_name("cluster", cluster)?;
-    let bearer = headers.get(header::AUTHORIZATION).map(HeaderValue::as_bytes);
+    let bearer = headers
+        .get(header::AUTHORIZATION)
+        .map(HeaderValue::as_bytes);
     let token = match app.agents.verify_header(bearer).await {
         Ok(t) => t,
         Err(refusal) => {
             m.refused(refusal.code());
-            refuse_audit(app, source, cluster, "", refusal.code(), &refusal.to_string()).await;
+            refuse_audit(
+                app,
+                source,
+                cluster,
+                "",
+                refusal.code(),
+                &refusal.to_string(),
+            )
+            .await;
             let status = if refusal == Refusal::IssuerUnavailable {
                 StatusCode::SERVICE_UNAVAILABLE
             } else {
                 StatusCode::UNAUTHORIZED
             };
-            return Err(ApiError::new(status, "unauthenticated", refusal.to_string()));
+            return Err(ApiError::new(
+                status,
+                "unauthenticated",
+                refusal.to_string(),
+            ));
         }
     };
     let builtin = token.issuer == crate::auth::ISSUER;
     let registration = app.controller.registration(cluster);
-    let admitted = registration
-        .as_ref()
-        .and_then(|r| r.admits(&token.cluster, token.issued_at, builtin, &app.shared_identity));
+    let admitted = registration.as_ref().and_then(|r| {
+        r.admits(
+            &token.cluster,
+            token.issued_at,
+            builtin,
+            &app.shared_identity,
+        )
+    });
     let Some(shared) = admitted else {
         let (code, message) = match &registration {
             None => ("unregistered", format!("no registered cluster `{cluster}`")),
-            Some(r) if r.deregistered => ("deregistered", format!("cluster `{cluster}` is deregistered")),
+            Some(r) if r.deregistered => (
+                "deregistered",
+                format!("cluster `{cluster}` is deregistered"),
+            ),
             Some(_) if token.cluster == cluster => (
                 "revoked",
                 format!("this token for `{cluster}` was issued before its registration"),
             ),
             Some(_) => (
                 "wrong-cluster",
-                format!("a token of `{}` may not act for cluster `{cluster}`", token.cluster),
+                format!(
+                    "a token of `{}` may not act for cluster `{cluster}`",
+                    token.cluster
+                ),
             ),
         };
         m.refused(code);
@@ -438,7 +483,11 @@ async fn refuse_audit(
             ci_job: None,
             action: "agent".into(),
             target: format!("cluster/{cluster}"),
-            result: if code == "wrong-cluster" || code == "deregistered" || code == "unregistered" || code == "revoked" {
+            result: if code == "wrong-cluster"
+                || code == "deregistered"
+                || code == "unregistered"
+                || code == "revoked"
+            {
                 "denied".into()
             } else {
                 "unauthenticated".into()
@@ -495,7 +544,9 @@ pub(crate) async fn bundle(
         }
     };
     let Some(record) = record else {
-        c.metrics.bundles_not_modified.fetch_add(1, Ordering::Relaxed);
+        c.metrics
+            .bundles_not_modified
+            .fetch_add(1, Ordering::Relaxed);
         if known.is_some() {
             return Ok(StatusCode::NOT_MODIFIED.into_response());
         }
@@ -570,7 +621,10 @@ pub(crate) async fn object(
         [
             (header::CONTENT_TYPE, "application/yaml".to_owned()),
             (header::ETAG, etag(&d)),
-            (header::CACHE_CONTROL, "private, max-age=31536000, immutable".to_owned()),
+            (
+                header::CACHE_CONTROL,
+                "private, max-age=31536000, immutable".to_owned(),
+            ),
         ],
         bytes,
     )
@@ -693,9 +747,10 @@ pub(crate) async fn register(
             .await?;
         let credentials = match &app.vault {
             Some(vault) => {
-                let creds = vault.provision(&cluster).await.map_err(|e| {
-                    ApiError::new(StatusCode::BAD_GATEWAY, "vault", e.to_string())
-                })?;
+                let creds = vault
+                    .provision(&cluster)
+                    .await
+                    .map_err(|e| ApiError::new(StatusCode::BAD_GATEWAY, "vault", e.to_string()))?;
                 app.controller.set_vault_role(&cluster, &cluster).await?;
                 json!({"kind": "vault-approle", "vault": creds})
             }
@@ -792,6 +847,11 @@ pub(crate) async fn identities(
             })
         })
         .collect();
-    list.sort_by_key(|v| (v["identity"] != "shared", v["cluster"].as_str().map(str::to_owned)));
+    list.sort_by_key(|v| {
+        (
+            v["identity"] != "shared",
+            v["cluster"].as_str().map(str::to_owned),
+        )
+    });
     Ok(axum::Json(json!({"clusters": list})).into_response())
 }

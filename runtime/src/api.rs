@@ -19,11 +19,11 @@ use serde_json::json;
 
 use crate::agents;
 use crate::auth::Issuer;
-use crate::identity::AgentVerifier;
-use crate::vault::VaultProvisioner;
 use crate::controller::{Controller, ControllerError, MAX_VERSION_BYTES};
 use crate::fleet::VersionFiles;
+use crate::identity::AgentVerifier;
 use crate::records::{AuditRecord, Provenance};
+use crate::vault::VaultProvisioner;
 
 /// The header a CI job names itself with.
 pub const CI_JOB_HEADER: &str = "x-flotilla-ci-job";
@@ -76,7 +76,11 @@ pub struct ApiError {
 }
 
 impl ApiError {
-    pub(crate) fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> ApiError {
+    pub(crate) fn new(
+        status: StatusCode,
+        code: &'static str,
+        message: impl Into<String>,
+    ) -> ApiError {
         ApiError {
             status,
             code,
@@ -141,7 +145,10 @@ pub fn router(app: Arc<App>) -> Router {
             get(cluster).delete(agents::deregister),
         )
         .route("/v1/clusters/{cluster}/bundle", get(agents::bundle))
-        .route("/v1/clusters/{cluster}/objects/{digest}", get(agents::object))
+        .route(
+            "/v1/clusters/{cluster}/objects/{digest}",
+            get(agents::object),
+        )
         .route(
             "/v1/clusters/{cluster}/status",
             get(agents::read_status).post(agents::status),
@@ -383,7 +390,11 @@ impl<'a> Audit<'a> {
 /// logged and counted as a store error; the request's own outcome stands.
 pub(crate) async fn write_audit(app: &App, rec: AuditRecord) {
     let seq = app.audit_seq.fetch_add(1, Ordering::Relaxed);
-    let name = format!("audit/{:015}-{}-{seq:06}.json", rec.time, std::process::id());
+    let name = format!(
+        "audit/{:015}-{}-{seq:06}.json",
+        rec.time,
+        std::process::id()
+    );
     let mut body = serde_json::to_vec(&rec).unwrap_or_default();
     body.push(b'\n');
     if let Err(e) = app.controller.store.create(&name, body.into()).await {

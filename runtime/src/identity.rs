@@ -150,7 +150,10 @@ impl AgentVerifier {
             return Err(Refusal::Missing);
         };
         let value = std::str::from_utf8(value).map_err(|_| Refusal::Malformed)?;
-        let rest = value.trim().strip_prefix("Bearer").ok_or(Refusal::Malformed)?;
+        let rest = value
+            .trim()
+            .strip_prefix("Bearer")
+            .ok_or(Refusal::Malformed)?;
         if !rest.is_empty() && !rest.starts_with([' ', '\t']) {
             return Err(Refusal::Malformed);
         }
@@ -263,9 +266,7 @@ impl Oidc {
     }
 
     /// The discovery document, then the JWKS it names: every usable signing key by `kid`.
-    async fn fetch_keys(
-        &self,
-    ) -> Result<BTreeMap<String, (Algorithm, Arc<DecodingKey>)>, String> {
+    async fn fetch_keys(&self) -> Result<BTreeMap<String, (Algorithm, Arc<DecodingKey>)>, String> {
         let base = self.config.issuer.trim_end_matches('/');
         let discovery: Value = self
             .get_json(&format!("{base}/.well-known/openid-configuration"))

@@ -96,7 +96,9 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let mut oidc = options.oidc;
     if let (None, Some(v)) = (&oidc, &vault) {
         let (issuer, audience) = v.oidc().await.map_err(ServeError::Vault)?;
-        eprintln!("flotilla serve: agents' tokens from Vault's identity provider {issuer} (audience {audience})");
+        eprintln!(
+            "flotilla serve: agents' tokens from Vault's identity provider {issuer} (audience {audience})"
+        );
         oidc = Some(identity::OidcConfig {
             issuer,
             audience,

@@ -102,11 +102,31 @@ impl Metrics {
             self.requests.load(Ordering::Relaxed),
         );
         for (name, help, v) in [
-            ("flotilla_agent_requests_total", "Agent requests.", &self.agent_requests),
-            ("flotilla_agent_bundles_served_total", "Bundles served to agents.", &self.bundles_served),
-            ("flotilla_agent_bundles_not_modified_total", "Bundle polls answered 304.", &self.bundles_not_modified),
-            ("flotilla_agent_objects_served_total", "Manifests served to agents.", &self.objects_served),
-            ("flotilla_agent_status_reports_total", "Status reports received.", &self.status_reports),
+            (
+                "flotilla_agent_requests_total",
+                "Agent requests.",
+                &self.agent_requests,
+            ),
+            (
+                "flotilla_agent_bundles_served_total",
+                "Bundles served to agents.",
+                &self.bundles_served,
+            ),
+            (
+                "flotilla_agent_bundles_not_modified_total",
+                "Bundle polls answered 304.",
+                &self.bundles_not_modified,
+            ),
+            (
+                "flotilla_agent_objects_served_total",
+                "Manifests served to agents.",
+                &self.objects_served,
+            ),
+            (
+                "flotilla_agent_status_reports_total",
+                "Status reports received.",
+                &self.status_reports,
+            ),
             (
                 "flotilla_agent_shared_identity_requests_total",
                 "Agent requests accepted on the legacy shared identity.",

@@ -102,7 +102,13 @@ impl Registration {
 
     /// Whether a token for `claimed`, issued at `issued_at` by `issuer`, may act for this
     /// cluster; `Some(true)` when only as the legacy shared identity.
-    pub fn admits(&self, claimed: &str, issued_at: u64, builtin: bool, shared: &str) -> Option<bool> {
+    pub fn admits(
+        &self,
+        claimed: &str,
+        issued_at: u64,
+        builtin: bool,
+        shared: &str,
+    ) -> Option<bool> {
         if self.deregistered {
             return None;
         }
@@ -132,7 +138,11 @@ mod tests {
         assert_eq!(r.admits("", 5, false, ""), None);
         r.registered_at = 10;
         assert_eq!(r.admits("a", 5, true, "shared"), None, "issued before");
-        assert_eq!(r.admits("a", 5, false, "shared"), Some(false), "not ours to date");
+        assert_eq!(
+            r.admits("a", 5, false, "shared"),
+            Some(false),
+            "not ours to date"
+        );
         r.deregistered = true;
         assert_eq!(r.admits("a", 50, true, "shared"), None);
     }

@@ -267,7 +267,9 @@ impl VaultProvisioner {
             self.call(
                 "POST",
                 "identity/entity-alias",
-                Some(json!({"name": role_id, "canonical_id": entity_id, "mount_accessor": accessor})),
+                Some(
+                    json!({"name": role_id, "canonical_id": entity_id, "mount_accessor": accessor}),
+                ),
                 None,
             )
             .await?;

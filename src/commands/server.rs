@@ -115,7 +115,13 @@ pub fn token(args: TokenArgs) -> ExitCode {
     } = args.command;
     let issued = match (&cluster, &user) {
         (Some(c), _) => run(runtime::issue_agent_token(store.as_deref(), &fleet, c, ttl)),
-        (None, Some(u)) => run(runtime::issue_token(store.as_deref(), &fleet, u, &groups, ttl)),
+        (None, Some(u)) => run(runtime::issue_token(
+            store.as_deref(),
+            &fleet,
+            u,
+            &groups,
+            ttl,
+        )),
         (None, None) => {
             eprintln!("error: give --user or --cluster");
             return ExitCode::from(exit::USAGE);
@@ -277,7 +283,9 @@ pub struct StatusArgs {
 fn cluster_status(client: &Client, cluster: &str, json: bool) -> ExitCode {
     let got = run(async {
         let staged = client.get(&format!("/v1/clusters/{cluster}")).await?;
-        let agent = client.get(&format!("/v1/clusters/{cluster}/status")).await?;
+        let agent = client
+            .get(&format!("/v1/clusters/{cluster}/status"))
+            .await?;
         Ok::<_, ClientError>((staged, agent))
     });
     let (staged, agent) = match got {
@@ -491,7 +499,10 @@ pub enum ClustersCommand {
     Identity,
 }
 
-fn key_values(items: &[String], parse: bool) -> Result<serde_json::Map<String, serde_json::Value>, ExitCode> {
+fn key_values(
+    items: &[String],
+    parse: bool,
+) -> Result<serde_json::Map<String, serde_json::Value>, ExitCode> {
     let mut out = serde_json::Map::new();
     for item in items {
         let Some((k, v)) = item.split_once('=') else {
@@ -530,7 +541,11 @@ pub fn clusters(args: ClustersArgs) -> ExitCode {
                 (Err(c), _) | (_, Err(c)) => return c,
             };
             let mut spec = serde_json::json!({"name": name, "identity": identity});
-            for (k, v) in [("environment", environment), ("provider", provider), ("region", region)] {
+            for (k, v) in [
+                ("environment", environment),
+                ("provider", provider),
+                ("region", region),
+            ] {
                 if let Some(v) = v {
                     spec[k] = serde_json::Value::String(v);
                 }
@@ -586,7 +601,10 @@ pub fn clusters(args: ClustersArgs) -> ExitCode {
                     print_json(&v);
                     return;
                 }
-                println!("{:<28} {:<12} {:<8} {:<10} LAST SEEN", "CLUSTER", "ENVIRONMENT", "IDENTITY", "STATE");
+                println!(
+                    "{:<28} {:<12} {:<8} {:<10} LAST SEEN",
+                    "CLUSTER", "ENVIRONMENT", "IDENTITY", "STATE"
+                );
                 for c in v["clusters"].as_array().into_iter().flatten() {
                     let state = if c["deregistered"].as_bool() == Some(true) {
                         "deregistered"

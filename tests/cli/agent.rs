@@ -108,7 +108,11 @@ fn request(server: &Server, path: &str, token: &str, extra: &str) -> (u16, Strin
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let etag = head
         .lines()
-        .find_map(|l| l.to_ascii_lowercase().strip_prefix("etag:").map(|v| v.trim().to_owned()))
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("etag:")
+                .map(|v| v.trim().to_owned())
+        })
         .unwrap_or_default();
     (status, etag, body.to_owned())
 }
@@ -143,12 +147,24 @@ fn register(server: &Server, admin: &str, args: &[&str], out: &Path) -> Value {
 
 fn agent_token(fleet: &Path, store: &str, cluster: &str) -> String {
     let out = command()
-        .args(["token", "issue", "--cluster", cluster, "--ttl", "10m", "--fleet"])
+        .args([
+            "token",
+            "issue",
+            "--cluster",
+            cluster,
+            "--ttl",
+            "10m",
+            "--fleet",
+        ])
         .arg(fleet)
         .args(["--store", store])
         .output()
         .expect("flotilla runs");
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     String::from_utf8_lossy(&out.stdout).trim().to_owned()
 }
 
@@ -161,8 +177,7 @@ fn manifests(dir: &Path) -> Vec<PathBuf> {
 }
 
 #[test]
-fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_once_deregistered()
-{
+fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_once_deregistered() {
     let (tmp, root) = fleet("http://127.0.0.1:9/unused");
     let store_dir = tmp.path().join("store");
     let store = store_dir.to_str().expect("UTF-8");
@@ -174,13 +189,31 @@ fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_on
     let creds = tmp.path().join("edge.json");
     let (code, _, err) = server.cli(
         &reader,
-        &["clusters", "register", "edge-1", "--environment", "dev", "--credentials-out", "x.json"],
+        &[
+            "clusters",
+            "register",
+            "edge-1",
+            "--environment",
+            "dev",
+            "--credentials-out",
+            "x.json",
+        ],
     );
     assert_eq!(code, 1, "{err}");
     let creds_json = register(
         &server,
         &admin,
-        &["edge-1", "--environment", "dev", "--provider", "aws", "--region", "eu-west-1", "--tag", "tier=edge"],
+        &[
+            "edge-1",
+            "--environment",
+            "dev",
+            "--provider",
+            "aws",
+            "--region",
+            "eu-west-1",
+            "--tag",
+            "tier=edge",
+        ],
         &creds,
     );
     assert_eq!(creds_json["kind"], "token");
@@ -214,8 +247,15 @@ fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_on
     let (status, etag, body) = request(&server, "/v1/clusters/edge-1/bundle", &token, "");
     assert_eq!(status, 200, "{body}");
     let bundle: Value = serde_json::from_str(&body).expect("JSON");
-    assert_eq!(etag, format!("\"{}\"", bundle["digest"].as_str().expect("a digest")));
-    assert!(bundle["digest"].as_str().is_some_and(|d| d.starts_with("sha256:")));
+    assert_eq!(
+        etag,
+        format!("\"{}\"", bundle["digest"].as_str().expect("a digest"))
+    );
+    assert!(
+        bundle["digest"]
+            .as_str()
+            .is_some_and(|d| d.starts_with("sha256:"))
+    );
     let (status, _, _) = request(
         &server,
         "/v1/clusters/edge-1/bundle",
@@ -225,20 +265,29 @@ fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_on
     assert_eq!(status, 304);
     // Another cluster's token gets neither the bundle nor an object, even knowing its digest.
     let other = agent_token(&root, store, "dev-eu");
-    let digest = bundle["releases"][0]["manifest"].as_str().expect("a digest");
+    let digest = bundle["releases"][0]["manifest"]
+        .as_str()
+        .expect("a digest");
     let (status, _, body) = request(&server, "/v1/clusters/edge-1/bundle", &other, "");
     assert_eq!(status, 403, "{body}");
     assert!(!body.contains("sha256:"), "nothing served: {body}");
-    let (status, _, body) =
-        request(&server, &format!("/v1/clusters/edge-1/objects/{digest}"), &other, "");
+    let (status, _, body) = request(
+        &server,
+        &format!("/v1/clusters/edge-1/objects/{digest}"),
+        &other,
+        "",
+    );
     assert_eq!(status, 403, "{body}");
     // dev-eu runs web too, but with its own values: its path does not serve edge-1's object.
-    let (status, _, _) =
-        request(&server, &format!("/v1/clusters/dev-eu/objects/{digest}"), &other, "");
-    let dev_eu: Value = serde_json::from_str(
-        &request(&server, "/v1/clusters/dev-eu/bundle", &other, "").2,
-    )
-    .expect("JSON");
+    let (status, _, _) = request(
+        &server,
+        &format!("/v1/clusters/dev-eu/objects/{digest}"),
+        &other,
+        "",
+    );
+    let dev_eu: Value =
+        serde_json::from_str(&request(&server, "/v1/clusters/dev-eu/bundle", &other, "").2)
+            .expect("JSON");
     let listed = dev_eu["releases"]
         .as_array()
         .is_some_and(|r| r.iter().any(|x| x["manifest"] == digest));
@@ -252,34 +301,57 @@ fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_on
     // A restart applies nothing that did not change.
     let before: Vec<_> = files
         .iter()
-        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).expect("a time"))
+        .map(|f| {
+            std::fs::metadata(f)
+                .and_then(|m| m.modified())
+                .expect("a time")
+        })
         .collect();
     let log = agent.stop();
     assert_eq!(log.matches("applied generation 1 (").count(), 1, "{log}");
     let agent = Agent::start(&server, "edge-1", &state, &creds_arg);
     agent.wait_for("last applied generation 1");
     std::thread::sleep(Duration::from_secs(3));
-    assert!(!agent.log().contains("applied generation 1 ("), "{}", agent.log());
+    assert!(
+        !agent.log().contains("applied generation 1 ("),
+        "{}",
+        agent.log()
+    );
     let after: Vec<_> = files
         .iter()
-        .map(|f| std::fs::metadata(f).and_then(|m| m.modified()).expect("a time"))
+        .map(|f| {
+            std::fs::metadata(f)
+                .and_then(|m| m.modified())
+                .expect("a time")
+        })
         .collect();
     assert_eq!(before, after, "no file written again");
 
     // A new version deployed to dev reaches the agent by its long poll.
     edit_web_image(&root, "2.0.0");
     let fleet_arg = root.to_str().expect("UTF-8");
-    let (code, _, err) = server.cli(&admin, &["publish", "web", "--label", "2.0.0", "--fleet", fleet_arg]);
+    let (code, _, err) = server.cli(
+        &admin,
+        &["publish", "web", "--label", "2.0.0", "--fleet", fleet_arg],
+    );
     assert_eq!(code, 0, "{err}");
     agent.wait_for("applied generation 2 (");
-    assert!(agent.log().contains("1 changed, 0 removed"), "{}", agent.log());
+    assert!(
+        agent.log().contains("1 changed, 0 removed"),
+        "{}",
+        agent.log()
+    );
     let web = std::fs::read_to_string(out.join("web.yaml")).expect("written");
     assert!(web.contains("shop/web:2.0.0"), "{web}");
 
     // Listed with its identity; then deregistered: refused from now on, audited.
     let (code, text, err) = server.cli(&admin, &["clusters", "identity"]);
     assert_eq!(code, 0, "{err}");
-    assert!(text.lines().any(|l| l.starts_with("edge-1") && l.contains("registered")), "{text}");
+    assert!(
+        text.lines()
+            .any(|l| l.starts_with("edge-1") && l.contains("registered")),
+        "{text}"
+    );
     let (code, _, err) = server.cli(&admin, &["clusters", "deregister", "edge-1"]);
     assert_eq!(code, 0, "{err}");
     let (status, _, body) = request(&server, "/v1/clusters/edge-1/bundle", &token, "");
@@ -287,18 +359,30 @@ fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_on
     agent.wait_for("refused this agent (403)");
     let (_, audit) = server.get(&admin, "/v1/audit");
     let records = audit["records"].as_array().cloned().unwrap_or_default();
-    for (action, result) in [("register", "denied"), ("register", "ok"), ("deregister", "ok"), ("agent", "denied")] {
+    for (action, result) in [
+        ("register", "denied"),
+        ("register", "ok"),
+        ("deregister", "ok"),
+        ("agent", "denied"),
+    ] {
         assert!(
-            records.iter().any(|r| r["action"] == action && r["result"] == result),
+            records
+                .iter()
+                .any(|r| r["action"] == action && r["result"] == result),
             "{action} {result} audited: {audit}"
         );
     }
     assert!(
-        !audit.to_string().contains(creds_json["token"].as_str().unwrap_or("-")),
+        !audit
+            .to_string()
+            .contains(creds_json["token"].as_str().unwrap_or("-")),
         "no credential audited"
     );
     let (_, _, metrics) = request(&server, "/metrics", &admin, "");
-    assert!(metrics.contains("flotilla_agent_refusals_total{reason=\"deregistered\"}"), "{metrics}");
+    assert!(
+        metrics.contains("flotilla_agent_refusals_total{reason=\"deregistered\"}"),
+        "{metrics}"
+    );
 }
 
 #[test]
@@ -315,11 +399,41 @@ fn agents_log_in_to_openbao_and_each_cluster_reads_only_its_own_bundle() {
     let server = Server::start_with_args(serve, &root, store, &["--vault-addr", bao.address()]);
     let admin = token_with(command(), &root, store, "ops", "platform");
 
-    let a = register(&server, &admin, &["edge-a", "--environment", "dev", "--provider", "aws", "--region", "eu-west-1"], &tmp.path().join("a.json"));
-    let b = register(&server, &admin, &["edge-b", "--environment", "dev", "--provider", "gcp", "--region", "europe-west4"], &tmp.path().join("b.json"));
+    let a = register(
+        &server,
+        &admin,
+        &[
+            "edge-a",
+            "--environment",
+            "dev",
+            "--provider",
+            "aws",
+            "--region",
+            "eu-west-1",
+        ],
+        &tmp.path().join("a.json"),
+    );
+    let b = register(
+        &server,
+        &admin,
+        &[
+            "edge-b",
+            "--environment",
+            "dev",
+            "--provider",
+            "gcp",
+            "--region",
+            "europe-west4",
+        ],
+        &tmp.path().join("b.json"),
+    );
     assert_eq!(a["kind"], "vault-approle");
     let role_a = a["vault"]["roleId"].as_str().expect("a role id").to_owned();
-    assert!(a["vault"]["wrappedSecretId"].as_str().is_some_and(|w| !w.is_empty()));
+    assert!(
+        a["vault"]["wrappedSecretId"]
+            .as_str()
+            .is_some_and(|w| !w.is_empty())
+    );
 
     // The agent unwraps its secret id, logs in, gets its identity token and pulls.
     let state = tmp.path().join("agent-a");
@@ -341,7 +455,10 @@ fn agents_log_in_to_openbao_and_each_cluster_reads_only_its_own_bundle() {
     assert!(state.join("manifests/web.yaml").is_file());
     // The wrapping token was used once: unwrapping it again fails.
     let wrapped = a["vault"]["wrappedSecretId"].as_str().expect("wrapped");
-    assert!(bao.api_as(wrapped, "POST", "sys/wrapping/unwrap", None).is_err());
+    assert!(
+        bao.api_as(wrapped, "POST", "sys/wrapping/unwrap", None)
+            .is_err()
+    );
 
     // edge-a's own identity token, as its agent gets it.
     let secret_id = std::fs::read_to_string(state.join("vault-secret-id")).expect("kept");
@@ -354,17 +471,22 @@ fn agents_log_in_to_openbao_and_each_cluster_reads_only_its_own_bundle() {
         .expect("edge-a logs in");
     let vault_token = login["auth"]["client_token"].as_str().expect("a token");
     let jwt = bao
-        .api_as(vault_token, "GET", "identity/oidc/token/flotilla-agent", None)
+        .api_as(
+            vault_token,
+            "GET",
+            "identity/oidc/token/flotilla-agent",
+            None,
+        )
         .expect("an identity token");
     let jwt = jwt["data"]["token"].as_str().expect("a JWT").to_owned();
     let claims = jwt.split('.').nth(1).expect("a payload");
-    let claims: Value = serde_json::from_slice(
-        &base64_url(claims),
-    )
-    .expect("JSON claims");
+    let claims: Value = serde_json::from_slice(&base64_url(claims)).expect("JSON claims");
     assert_eq!(claims["cluster"], "edge-a");
     // Its token cannot read the platform's secrets or another role's token.
-    assert!(bao.api_as(vault_token, "GET", "secret/data/anything", None).is_err());
+    assert!(
+        bao.api_as(vault_token, "GET", "secret/data/anything", None)
+            .is_err()
+    );
 
     let (status, _, body) = request(&server, "/v1/clusters/edge-a/bundle", &jwt, "");
     assert_eq!(status, 200, "{body}");
@@ -373,7 +495,12 @@ fn agents_log_in_to_openbao_and_each_cluster_reads_only_its_own_bundle() {
     // An object of edge-b's, asked for on edge-b's path with edge-a's token.
     let b_token = {
         let unwrapped = bao
-            .api_as(b["vault"]["wrappedSecretId"].as_str().expect("wrapped"), "POST", "sys/wrapping/unwrap", None)
+            .api_as(
+                b["vault"]["wrappedSecretId"].as_str().expect("wrapped"),
+                "POST",
+                "sys/wrapping/unwrap",
+                None,
+            )
             .expect("unwrapped");
         let login = bao
             .api(
@@ -383,19 +510,34 @@ fn agents_log_in_to_openbao_and_each_cluster_reads_only_its_own_bundle() {
             )
             .expect("edge-b logs in");
         let t = bao
-            .api_as(login["auth"]["client_token"].as_str().expect("a token"), "GET", "identity/oidc/token/flotilla-agent", None)
+            .api_as(
+                login["auth"]["client_token"].as_str().expect("a token"),
+                "GET",
+                "identity/oidc/token/flotilla-agent",
+                None,
+            )
             .expect("a token");
         t["data"]["token"].as_str().expect("a JWT").to_owned()
     };
     let (status, _, body) = request(&server, "/v1/clusters/edge-b/bundle", &b_token, "");
     assert_eq!(status, 200, "{body}");
     let b_bundle: Value = serde_json::from_str(&body).expect("JSON");
-    let b_digest = b_bundle["releases"][0]["manifest"].as_str().expect("a digest");
-    let (status, _, body) =
-        request(&server, &format!("/v1/clusters/edge-b/objects/{b_digest}"), &jwt, "");
+    let b_digest = b_bundle["releases"][0]["manifest"]
+        .as_str()
+        .expect("a digest");
+    let (status, _, body) = request(
+        &server,
+        &format!("/v1/clusters/edge-b/objects/{b_digest}"),
+        &jwt,
+        "",
+    );
     assert_eq!(status, 403, "{body}");
-    let (status, _, body) =
-        request(&server, &format!("/v1/clusters/edge-b/objects/{b_digest}"), &b_token, "");
+    let (status, _, body) = request(
+        &server,
+        &format!("/v1/clusters/edge-b/objects/{b_digest}"),
+        &b_token,
+        "",
+    );
     assert_eq!(status, 200);
     assert!(body.contains("kind:"), "{body}");
 

@@ -4,7 +4,11 @@
 use clap::Parser as _;
 
 #[derive(Debug, clap::Parser)]
-#[command(name = "flotilla-agent", version, about = "Pulls this cluster's bundle, applies it, reports its status")]
+#[command(
+    name = "flotilla-agent",
+    version,
+    about = "Pulls this cluster's bundle, applies it, reports its status"
+)]
 struct Cli {
     #[command(flatten)]
     args: agent::cli::AgentArgs,
@@ -19,7 +23,10 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(2);
         }
     };
-    let runtime = match tokio::runtime::Builder::new_current_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("flotilla-agent: {e}");

@@ -96,9 +96,7 @@ impl OidcIssuer {
 }
 
 /// The server under test: the router over a controller of the small fleet, staged once.
-async fn server(
-    issuer: &OidcIssuer,
-) -> (String, Arc<App>, tempfile::TempDir) {
+async fn server(issuer: &OidcIssuer) -> (String, Arc<App>, tempfile::TempDir) {
     let tmp = tempfile::tempdir().expect("a folder");
     super::write_fleet(tmp.path());
     let store: Arc<dyn object_store::ObjectStore> = Arc::new(InMemory::new());
@@ -114,7 +112,13 @@ async fn server(
             cluster_claim: "cluster".into(),
         }),
     );
-    let app = Arc::new(App::new(controller, builtin, verifier, None, "shared".into()));
+    let app = Arc::new(App::new(
+        controller,
+        builtin,
+        verifier,
+        None,
+        "shared".into(),
+    ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("a free port");
@@ -152,7 +156,10 @@ async fn every_forged_stale_or_misdirected_token_is_refused_and_nothing_served()
     let (status, body) = get(&bundle("dev-1"), &good).await;
     assert_eq!(status, 200, "{body}");
     let dev1: Value = serde_json::from_str(&body).expect("JSON");
-    let dev1_digest = dev1["releases"][0]["manifest"].as_str().expect("a digest").to_owned();
+    let dev1_digest = dev1["releases"][0]["manifest"]
+        .as_str()
+        .expect("a digest")
+        .to_owned();
     let builtin = app.issuer.issue_agent("prod-1", 600).expect("a token");
     let (status, body) = get(&bundle("prod-1"), &builtin).await;
     assert_eq!(status, 200, "{body}");
@@ -176,14 +183,22 @@ async fn every_forged_stale_or_misdirected_token_is_refused_and_nothing_served()
     let hs256_with_public_key = {
         let mut h = Header::new(Algorithm::HS256);
         h.kid = Some("k1".into());
-        jsonwebtoken::encode(&h, &oidc.claims("dev-1"), &EncodingKey::from_secret(&oidc.public))
-            .expect("signed")
+        jsonwebtoken::encode(
+            &h,
+            &oidc.claims("dev-1"),
+            &EncodingKey::from_secret(&oidc.public),
+        )
+        .expect("signed")
     };
     let hs256_with_listed_hmac_key = {
         let mut h = Header::new(Algorithm::HS256);
         h.kid = Some("hmac".into());
-        jsonwebtoken::encode(&h, &oidc.claims("dev-1"), &EncodingKey::from_secret(b"not-a-public-key"))
-            .expect("signed")
+        jsonwebtoken::encode(
+            &h,
+            &oidc.claims("dev-1"),
+            &EncodingKey::from_secret(b"not-a-public-key"),
+        )
+        .expect("signed")
     };
     let unknown_kid = {
         let mut h = Header::new(Algorithm::ES256);
@@ -199,47 +214,129 @@ async fn every_forged_stale_or_misdirected_token_is_refused_and_nothing_served()
             .issue_agent("dev-1", 600)
             .expect("a token")
     };
-    let api_token = app.issuer.issue("ops", &["platform".into()], 600).expect("a token");
+    let api_token = app
+        .issuer
+        .issue("ops", &["platform".into()], 600)
+        .expect("a token");
 
     let cases: Vec<(&str, String, u16, &str)> = vec![
         ("no token", String::new(), 401, "missing"),
         ("garbage", "not.a.jwt".into(), 401, "malformed"),
         ("forged signature", forged, 401, "signature"),
-        ("another built-in issuer's key", builtin_forged, 401, "signature"),
-        ("expired", with(&|c| { c["exp"] = json!(now() - 3600); c["iat"] = json!(now() - 7200); c["nbf"] = json!(now() - 7200); }), 401, "expired"),
-        ("nbf in the future", with(&|c| c["nbf"] = json!(now() + 3600)), 401, "not-yet-valid"),
-        ("wrong audience", with(&|c| c["aud"] = json!("someone-else")), 401, "audience"),
-        ("wrong issuer", with(&|c| c["iss"] = json!("https://evil.example")), 401, "issuer"),
+        (
+            "another built-in issuer's key",
+            builtin_forged,
+            401,
+            "signature",
+        ),
+        (
+            "expired",
+            with(&|c| {
+                c["exp"] = json!(now() - 3600);
+                c["iat"] = json!(now() - 7200);
+                c["nbf"] = json!(now() - 7200);
+            }),
+            401,
+            "expired",
+        ),
+        (
+            "nbf in the future",
+            with(&|c| c["nbf"] = json!(now() + 3600)),
+            401,
+            "not-yet-valid",
+        ),
+        (
+            "wrong audience",
+            with(&|c| c["aud"] = json!("someone-else")),
+            401,
+            "audience",
+        ),
+        (
+            "wrong issuer",
+            with(&|c| c["iss"] = json!("https://evil.example")),
+            401,
+            "issuer",
+        ),
         ("alg none", none, 401, "malformed"),
-        ("HS256 with the public key", hs256_with_public_key, 401, "algorithm"),
-        ("HS256 with a symmetric key of the set", hs256_with_listed_hmac_key, 401, "unknown-key"),
+        (
+            "HS256 with the public key",
+            hs256_with_public_key,
+            401,
+            "algorithm",
+        ),
+        (
+            "HS256 with a symmetric key of the set",
+            hs256_with_listed_hmac_key,
+            401,
+            "unknown-key",
+        ),
         ("unknown kid", unknown_kid, 401, "unknown-key"),
-        ("no cluster claim", with(&|c| { c.as_object_mut().map(|o| o.remove("cluster")); }), 401, "no-cluster"),
+        (
+            "no cluster claim",
+            with(&|c| {
+                c.as_object_mut().map(|o| o.remove("cluster"));
+            }),
+            401,
+            "no-cluster",
+        ),
         ("an API token", api_token, 401, "audience"),
-        ("cluster A's token on B's bundle", oidc.sign(&oidc.claims("prod-1")), 403, "wrong-cluster"),
-        ("the shared identity on a cluster that is not shared", oidc.sign(&oidc.claims("shared")), 403, "wrong-cluster"),
+        (
+            "cluster A's token on B's bundle",
+            oidc.sign(&oidc.claims("prod-1")),
+            403,
+            "wrong-cluster",
+        ),
+        (
+            "the shared identity on a cluster that is not shared",
+            oidc.sign(&oidc.claims("shared")),
+            403,
+            "wrong-cluster",
+        ),
     ];
     for (what, token, want, code) in &cases {
         let (status, body) = get(&bundle("dev-1"), token).await;
         assert_eq!(status, *want, "{what}: {body}");
-        assert!(!body.contains("sha256:"), "{what}: nothing of a bundle: {body}");
+        assert!(
+            !body.contains("sha256:"),
+            "{what}: nothing of a bundle: {body}"
+        );
         let metrics = get(&format!("{url}/metrics"), "").await.1;
         assert!(
-            metrics.contains(&format!("flotilla_agent_refusals_total{{reason=\"{code}\"}}")),
+            metrics.contains(&format!(
+                "flotilla_agent_refusals_total{{reason=\"{code}\"}}"
+            )),
             "{what}: counted as {code}:\n{metrics}"
         );
     }
     // An object of dev-1's: refused to prod-1's token on dev-1's path, and not found on
     // prod-1's path unless prod-1's own bundle lists it.
     let prod1 = oidc.sign(&oidc.claims("prod-1"));
-    let (status, body) = get(&format!("{url}/v1/clusters/dev-1/objects/{dev1_digest}"), &prod1).await;
+    let (status, body) = get(
+        &format!("{url}/v1/clusters/dev-1/objects/{dev1_digest}"),
+        &prod1,
+    )
+    .await;
     assert_eq!(status, 403, "{body}");
     assert!(!body.contains("kind:"), "{body}");
-    let (status, body) = get(&format!("{url}/v1/clusters/dev-1/objects/{dev1_digest}"), &good).await;
+    let (status, body) = get(
+        &format!("{url}/v1/clusters/dev-1/objects/{dev1_digest}"),
+        &good,
+    )
+    .await;
     assert_eq!(status, 200, "{body}");
-    assert!(body.contains("kind: ConfigMap") && body.contains("dev-1"), "{body}");
-    let (status, body) = get(&format!("{url}/v1/clusters/prod-1/objects/{dev1_digest}"), &prod1).await;
-    assert_eq!(status, 404, "dev-1's manifest names dev-1: prod-1 has no such object: {body}");
+    assert!(
+        body.contains("kind: ConfigMap") && body.contains("dev-1"),
+        "{body}"
+    );
+    let (status, body) = get(
+        &format!("{url}/v1/clusters/prod-1/objects/{dev1_digest}"),
+        &prod1,
+    )
+    .await;
+    assert_eq!(
+        status, 404,
+        "dev-1's manifest names dev-1: prod-1 has no such object: {body}"
+    );
 
     // An unknown kid refetches the keys at most once per interval, whoever floods it.
     let before = oidc.fetches.load(Ordering::SeqCst);
@@ -251,28 +348,51 @@ async fn every_forged_stale_or_misdirected_token_is_refused_and_nothing_served()
         };
         assert_eq!(get(&bundle("dev-1"), &t).await.0, 401);
     }
-    assert!(oidc.fetches.load(Ordering::SeqCst) - before <= 1, "rate limited");
+    assert!(
+        oidc.fetches.load(Ordering::SeqCst) - before <= 1,
+        "rate limited"
+    );
     // (That flood also used up this second's audit budget for refusals.)
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
 
     // A shared registration admits the legacy shared identity, with a metric and an audit.
     app.controller
-        .register(ClusterSpec { name: "dev-1".into(), ..ClusterSpec::default() }, IdentityMode::Shared, "user:ops")
+        .register(
+            ClusterSpec {
+                name: "dev-1".into(),
+                ..ClusterSpec::default()
+            },
+            IdentityMode::Shared,
+            "user:ops",
+        )
         .await
         .expect("registered as shared");
     let (status, body) = get(&bundle("dev-1"), &oidc.sign(&oidc.claims("shared"))).await;
     assert_eq!(status, 200, "{body}");
     let metrics = get(&format!("{url}/metrics"), "").await.1;
-    assert!(metrics.contains("flotilla_agent_shared_identity_requests_total 1"), "{metrics}");
+    assert!(
+        metrics.contains("flotilla_agent_shared_identity_requests_total 1"),
+        "{metrics}"
+    );
     // Deregistered: even its own valid token is refused.
-    app.controller.deregister("dev-1", "user:ops").await.expect("deregistered");
+    app.controller
+        .deregister("dev-1", "user:ops")
+        .await
+        .expect("deregistered");
     let (status, _) = get(&bundle("dev-1"), &good).await;
     assert_eq!(status, 403);
     // A built-in token issued before a (re-)registration is refused.
     let stale = app.issuer.issue_agent("dev-1", 600).expect("a token");
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     app.controller
-        .register(ClusterSpec { name: "dev-1".into(), ..ClusterSpec::default() }, IdentityMode::Own, "user:ops")
+        .register(
+            ClusterSpec {
+                name: "dev-1".into(),
+                ..ClusterSpec::default()
+            },
+            IdentityMode::Own,
+            "user:ops",
+        )
         .await
         .expect("registered again");
     let (status, _) = get(&bundle("dev-1"), &stale).await;
@@ -283,13 +403,29 @@ async fn every_forged_stale_or_misdirected_token_is_refused_and_nothing_served()
         let names = app.controller.store.list("audit").await.expect("listed");
         let mut out = Vec::new();
         for n in names {
-            let bytes = app.controller.store.get(&format!("audit/{n}")).await.expect("read").expect("there");
+            let bytes = app
+                .controller
+                .store
+                .get(&format!("audit/{n}"))
+                .await
+                .expect("read")
+                .expect("there");
             out.push(String::from_utf8_lossy(&bytes).into_owned());
         }
         out
     };
-    for code in ["signature", "expired", "wrong-cluster", "shared-identity", "deregistered", "revoked"] {
-        assert!(audit.iter().any(|r| r.contains(code)), "{code} audited: {audit:#?}");
+    for code in [
+        "signature",
+        "expired",
+        "wrong-cluster",
+        "shared-identity",
+        "deregistered",
+        "revoked",
+    ] {
+        assert!(
+            audit.iter().any(|r| r.contains(code)),
+            "{code} audited: {audit:#?}"
+        );
     }
     assert!(!audit.iter().any(|r| r.contains(&good)), "no token audited");
 }
@@ -298,7 +434,10 @@ async fn every_forged_stale_or_misdirected_token_is_refused_and_nothing_served()
 fn random_bearer_values_never_panic_and_are_always_refused() {
     // The bearer/JWT parsing path on generated input (see fuzz/ for the coverage-guided
     // target): every value is refused, none panics.
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("a runtime");
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .expect("a runtime");
     rt.block_on(async {
         let tmp = tempfile::tempdir().expect("a folder");
         let store = runtime::Store::folder(tmp.path()).expect("a store");
@@ -312,9 +451,25 @@ fn random_bearer_values_never_panic_and_are_always_refused() {
             seed ^= seed << 17;
             seed
         };
-        let pieces = ["eyJ", ".", "..", "=", "{}", "\"alg\":\"none\"", "\u{0}", "é", "%", "-_", "AAAA"];
+        let pieces = [
+            "eyJ",
+            ".",
+            "..",
+            "=",
+            "{}",
+            "\"alg\":\"none\"",
+            "\u{0}",
+            "é",
+            "%",
+            "-_",
+            "AAAA",
+        ];
         for i in 0..20_000 {
-            let mut t: Vec<u8> = if i % 2 == 0 { valid.clone().into_bytes() } else { Vec::new() };
+            let mut t: Vec<u8> = if i % 2 == 0 {
+                valid.clone().into_bytes()
+            } else {
+                Vec::new()
+            };
             for _ in 0..(next() % 8) {
                 let r = next();
                 match r % 4 {
