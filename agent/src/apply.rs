@@ -47,6 +47,7 @@ impl std::str::FromStr for SimFault {
 pub enum Applier {
     Dir { out: PathBuf },
     Sim(Sim),
+    Kube(Box<crate::kube::Kube>),
 }
 
 /// The simulated cluster.
@@ -73,7 +74,7 @@ impl Sim {
 pub struct Release<'a> {
     pub entry: &'a IndexEntry,
     pub manifest: &'a str,
-    /// Unchanged since the last apply (a resync applies it again all the same).
+    /// Already applied as it is (a resync applies it again all the same).
     pub unchanged: bool,
 }
 
@@ -82,18 +83,22 @@ impl Applier {
         match self {
             Applier::Dir { .. } => "dir",
             Applier::Sim(_) => "sim",
+            Applier::Kube(_) => "kube",
         }
     }
 
     /// Applies `releases` (in installation order) and removes `gone` (releases applied
     /// before that the bundle no longer has). `all`: a resync, unchanged releases too.
-    pub fn apply(
+    /// Returns the releases applied (the `kube` applier leaves a wave for a later call
+    /// until the waves before it are Ready).
+    pub async fn apply(
         &mut self,
         releases: &[Release<'_>],
-        gone: &[String],
+        gone: &[IndexEntry],
         all: bool,
-    ) -> Result<(), AgentError> {
+    ) -> Result<Vec<String>, AgentError> {
         match self {
+            Applier::Kube(k) => return k.apply(releases, gone, all).await,
             Applier::Dir { out } => {
                 for r in releases {
                     let path = out.join(format!("{}.yaml", r.entry.release));
@@ -103,7 +108,7 @@ impl Applier {
                     }
                 }
                 for g in gone {
-                    let _ = std::fs::remove_file(out.join(format!("{g}.yaml")));
+                    let _ = std::fs::remove_file(out.join(format!("{}.yaml", g.release)));
                 }
             }
             Applier::Sim(sim) => {
@@ -119,15 +124,40 @@ impl Applier {
                     }
                 }
                 for g in gone {
-                    sim.applied.remove(g.as_str());
+                    sim.applied.remove(g.release.as_ref());
                 }
             }
         }
-        Ok(())
+        Ok(releases
+            .iter()
+            .map(|r| r.entry.release.to_string())
+            .collect())
     }
 
-    /// The status of each release, now.
-    pub fn status(&self, releases: &[Release<'_>], generation: u64) -> Vec<ReleaseStatus> {
+    /// The status of each release, now (`unchanged`: applied).
+    pub async fn status(
+        &mut self,
+        releases: &[Release<'_>],
+        generation: u64,
+    ) -> Vec<ReleaseStatus> {
+        if let Applier::Kube(k) = self {
+            let mut out = Vec::with_capacity(releases.len());
+            for r in releases {
+                let s = if r.unchanged {
+                    match k.release_status(r).await {
+                        Ok(mut s) => {
+                            s.applied_generation = generation;
+                            s
+                        }
+                        Err(e) => unknown(r, generation, "ClusterUnreachable", e.to_string()),
+                    }
+                } else {
+                    unknown(r, generation, "WaitingForEarlierWaves", String::new())
+                };
+                out.push(s);
+            }
+            return out;
+        }
         releases
             .iter()
             .map(|r| {
@@ -147,6 +177,7 @@ impl Applier {
                         s.objects = objects(r.manifest, true);
                     }
                     Applier::Sim(sim) => sim.status(r, &mut s),
+                    Applier::Kube(_) => {}
                 }
                 s
             })
@@ -165,6 +196,24 @@ impl Applier {
                 (!left.is_zero()).then_some(left)
             })
             .min()
+    }
+}
+
+/// A release whose state is not known from the cluster.
+fn unknown(r: &Release<'_>, generation: u64, reason: &str, message: String) -> ReleaseStatus {
+    ReleaseStatus {
+        release: r.entry.release.clone(),
+        service: r.entry.service.clone(),
+        phase: if reason == "WaitingForEarlierWaves" {
+            Phase::Staged
+        } else {
+            Phase::Progressing
+        },
+        reason: Some(reason.to_owned()),
+        message,
+        manifest: r.entry.manifest,
+        applied_generation: generation,
+        objects: Vec::new(),
     }
 }
 
@@ -297,8 +346,8 @@ mod tests {
         assert_eq!(image(MANIFEST).as_deref(), Some("registry.example/api:1.2"));
     }
 
-    #[test]
-    fn the_simulated_cluster_gets_ready_after_its_delay_or_fails_as_injected() {
+    #[tokio::test]
+    async fn the_simulated_cluster_gets_ready_after_its_delay_or_fails_as_injected() {
         let faults = [
             ("bad".to_owned(), SimFault::ImagePull),
             ("no".to_owned(), SimFault::Reject),
@@ -315,15 +364,15 @@ mod tests {
                 unchanged: false,
             })
             .collect();
-        a.apply(&releases, &[], false).expect("applied");
-        let s = a.status(&releases, 1);
+        a.apply(&releases, &[], false).await.expect("applied");
+        let s = a.status(&releases, 1).await;
         assert_eq!(s[0].phase, Phase::Progressing);
         assert_eq!(s[1].phase, Phase::Progressing);
         assert_eq!(s[2].phase, Phase::Failed);
         assert_eq!(s[2].reason.as_deref(), Some("ApplyRejected"));
         assert!(a.next_change().is_some());
-        std::thread::sleep(Duration::from_millis(60));
-        let s = a.status(&releases, 1);
+        tokio::time::sleep(Duration::from_millis(60)).await;
+        let s = a.status(&releases, 1).await;
         assert_eq!(s[0].phase, Phase::Ready);
         assert!(s[0].objects.iter().all(|o| o.ready));
         assert_eq!(s[1].phase, Phase::Failed);
@@ -335,8 +384,8 @@ mod tests {
         assert_eq!(a.next_change(), None);
     }
 
-    #[test]
-    fn the_dir_applier_writes_changed_releases_and_removes_gone_ones() {
+    #[tokio::test]
+    async fn the_dir_applier_writes_changed_releases_and_removes_gone_ones() {
         let tmp = tempfile::tempdir().expect("a folder");
         let mut a = Applier::Dir {
             out: tmp.path().to_path_buf(),
@@ -348,7 +397,11 @@ mod tests {
             unchanged: false,
         }];
         std::fs::write(tmp.path().join("old.yaml"), "x").expect("written");
-        a.apply(&r, &["old".to_owned()], false).expect("applied");
+        let old = IndexEntry {
+            release: "old".into(),
+            ..entry("old")
+        };
+        a.apply(&r, &[old], false).await.expect("applied");
         assert_eq!(
             std::fs::read_to_string(tmp.path().join("api.yaml")).expect("read"),
             MANIFEST
@@ -361,12 +414,12 @@ mod tests {
             manifest: MANIFEST,
             unchanged: true,
         }];
-        a.apply(&r, &[], false).expect("applied");
+        a.apply(&r, &[], false).await.expect("applied");
         assert_eq!(
             std::fs::read_to_string(tmp.path().join("api.yaml")).expect("read"),
             "drifted"
         );
-        a.apply(&r, &[], true).expect("resynced");
+        a.apply(&r, &[], true).await.expect("resynced");
         assert_eq!(
             std::fs::read_to_string(tmp.path().join("api.yaml")).expect("read"),
             MANIFEST

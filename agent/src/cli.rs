@@ -17,8 +17,8 @@ pub struct AgentArgs {
     /// The server (`flotilla serve`).
     #[arg(long, env = "FLOTILLA_SERVER")]
     pub server: String,
-    /// How manifests are applied: `dir` (write them to a folder), `sim` (a simulated
-    /// cluster) or `kube`.
+    /// How manifests are applied: `kube` (server-side apply to the cluster), `dir` (write
+    /// them to a folder) or `sim` (a simulated cluster).
     #[arg(long, value_parser = ["kube", "dir", "sim"])]
     pub applier: String,
     /// The agent's state: the manifests it has, what it applied last, refreshed credentials.
@@ -56,6 +56,12 @@ pub struct AgentArgs {
     /// `sim`: how long after its apply a release is Ready.
     #[arg(long, default_value = "2s", value_parser = parse_duration)]
     pub sim_ready_after: Duration,
+    /// `kube`: the kubeconfig (default: in-cluster, else `KUBECONFIG` or `~/.kube/config`).
+    #[arg(long)]
+    pub kubeconfig: Option<PathBuf>,
+    /// `kube`: how long a Helm hook (e.g. a migration Job) may take.
+    #[arg(long, default_value = "5m", value_parser = parse_duration)]
+    pub hook_timeout: Duration,
     /// `sim`: a fault for a service, `SERVICE=crashloop|imagepull|reject|slow` (repeatable).
     #[arg(long = "sim-fault", value_name = "SERVICE=FAULT")]
     pub sim_faults: Vec<String>,
@@ -98,11 +104,10 @@ impl AgentArgs {
                 }
                 Applier::Sim(Sim::new(self.sim_ready_after, faults))
             }
-            _ => {
-                return Err(usage(
-                    "the `kube` applier is not part of this build yet: use `dir` (a folder, e.g. for a GitOps hand-off) or `sim`".into(),
-                ));
-            }
+            _ => Applier::Kube(Box::new(crate::kube::Kube::new(
+                self.kubeconfig.clone(),
+                self.hook_timeout,
+            ))),
         };
         if self.poll_wait.is_zero() || self.poll_wait > Duration::from_secs(60) {
             return Err(usage("--poll-wait is between 1s and 60s".into()));

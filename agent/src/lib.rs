@@ -13,17 +13,18 @@
 
 pub mod apply;
 pub mod cli;
+pub mod kube;
 pub mod login;
 pub mod readiness;
 pub mod state;
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 use std::time::Duration;
 
 use futures::StreamExt as _;
 use plan::Digest;
-use plan::agent::{Bundle, StatusReport};
+use plan::agent::{Bundle, Phase, StatusReport};
 use tokio::sync::watch;
 
 use crate::apply::{Applier, Release};
@@ -61,12 +62,18 @@ pub enum AgentError {
     State(String),
     #[error("apply: {0}")]
     Apply(String),
+    #[error("{0}")]
+    Cluster(String),
+    #[error("the cluster refused {object}: {message}")]
+    Rejected { object: String, message: String },
 }
 
 /// The longest pause after failures.
 const MAX_BACKOFF: Duration = Duration::from_secs(60);
 /// Manifests fetched at once.
 const FETCHES: usize = 8;
+/// How often the status is looked at while releases are on their way to Ready.
+const SETTLE_POLL: Duration = Duration::from_secs(2);
 
 /// Exponential backoff with jitter: 1 s, 2 s, 4 s … 60 s, each between half and all of it.
 #[derive(Debug, Default)]
@@ -107,6 +114,10 @@ struct Agent {
     poll_wait: Duration,
     /// The last attempt's error, reported until an attempt succeeds.
     error: Option<String>,
+    /// The last report had releases not yet Ready or Failed.
+    settling: bool,
+    /// How many releases the last apply changed (for its log line).
+    changed_last: usize,
 }
 
 /// Runs the agent until `stop` turns true.
@@ -124,6 +135,8 @@ pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), 
         resync: config.resync,
         poll_wait: config.poll_wait,
         error: None,
+        settling: false,
+        changed_last: 0,
     };
     agent.restore();
     eprintln!(
@@ -168,18 +181,6 @@ pub async fn run(config: Config, mut stop: watch::Receiver<bool>) -> Result<(), 
 }
 
 impl Agent {
-    /// The releases of the bundle applied last, with their manifests from the state dir.
-    fn releases(&self) -> Vec<(plan::IndexEntry, String)> {
-        let Some(bundle) = &self.applied.bundle else {
-            return Vec::new();
-        };
-        bundle
-            .releases
-            .iter()
-            .filter_map(|e| Some((e.clone(), self.state.object(&e.manifest)?)))
-            .collect()
-    }
-
     /// After a restart: what the state says was applied is taken as applied.
     fn restore(&mut self) {
         if let Applier::Sim(sim) = &mut self.applier {
@@ -197,10 +198,14 @@ impl Agent {
             tokio::time::sleep(soon).await;
             return self.report().await;
         }
-        let wait = self
+        let mut wait = self
             .applier
             .next_change()
             .map_or(self.poll_wait, |d| d.min(self.poll_wait));
+        if self.settling || self.pending() > 0 {
+            // Releases on their way to Ready: looked at again soon.
+            wait = wait.min(SETTLE_POLL);
+        }
         let token = self
             .identity
             .token(&self.http, &self.server, &self.cluster)
@@ -246,7 +251,15 @@ impl Agent {
                     && crate::login::now().saturating_sub(self.applied.applied_at)
                         >= self.resync.as_secs();
                 if due {
-                    self.resync_all()?;
+                    self.resync_all().await?;
+                } else if self.pending() > 0 {
+                    // A wave waiting for the one before: tried again.
+                    let generation = self.applied.bundle.as_ref().map_or(0, |b| b.generation);
+                    let before = self.pending();
+                    self.advance(&[], false).await?;
+                    if self.pending() < before {
+                        self.log_applied(generation, 0);
+                    }
                 }
             }
             _ => return Err(refused(status, r).await),
@@ -281,55 +294,100 @@ impl Agent {
             self.state.put_object(&d, &bytes)?;
         }
         drop(fetches);
-        let manifests: Vec<String> = bundle
-            .releases
-            .iter()
-            .map(|r| {
-                self.state
-                    .object(&r.manifest)
-                    .ok_or_else(|| AgentError::State(format!("object {} is missing", r.manifest)))
-            })
-            .collect::<Result<_, _>>()?;
-        let releases: Vec<Release<'_>> = bundle
-            .releases
-            .iter()
-            .zip(&manifests)
-            .map(|(entry, manifest)| Release {
-                entry,
-                manifest,
-                unchanged: self.applied.releases.get(entry.release.as_ref())
-                    == Some(&entry.manifest),
-            })
-            .collect();
         let shipped: BTreeSet<&str> = bundle.releases.iter().map(|r| r.release.as_ref()).collect();
-        let gone: Vec<String> = self
+        let gone: Vec<plan::IndexEntry> = self
             .applied
-            .releases
-            .keys()
-            .filter(|r| !shipped.contains(r.as_str()))
+            .bundle
+            .iter()
+            .flat_map(|b| b.releases.iter())
+            .filter(|r| !shipped.contains(r.release.as_ref()))
             .cloned()
             .collect();
-        self.applier.apply(&releases, &gone, false)?;
-        let changed = releases.iter().filter(|r| !r.unchanged).count();
-        eprintln!(
-            "flotilla agent: applied generation {} ({} releases, {changed} changed, {} removed)",
-            bundle.generation,
-            releases.len(),
-            gone.len()
-        );
-        let keep: BTreeSet<Digest> = bundle.releases.iter().map(|r| r.manifest).collect();
-        self.applied = Applied {
-            releases: bundle
-                .releases
-                .iter()
-                .map(|r| (r.release.to_string(), r.manifest))
-                .collect(),
-            bundle: Some(bundle),
-            applied_at: crate::login::now(),
+        let generation = bundle.generation;
+        self.applied.bundle = Some(bundle);
+        self.advance(&gone, false).await?;
+        self.log_applied(generation, gone.len());
+        Ok(())
+    }
+
+    /// The releases of the target bundle, each with its manifest and whether it is applied
+    /// as it is.
+    fn targets(&self) -> Result<Vec<(plan::IndexEntry, String, bool)>, AgentError> {
+        let Some(bundle) = &self.applied.bundle else {
+            return Ok(Vec::new());
         };
+        bundle
+            .releases
+            .iter()
+            .map(|e| {
+                let manifest = self.state.object(&e.manifest).ok_or_else(|| {
+                    AgentError::State(format!("object {} is missing", e.manifest))
+                })?;
+                let applied = self.applied.releases.get(e.release.as_ref()) == Some(&e.manifest);
+                Ok((e.clone(), manifest, applied))
+            })
+            .collect()
+    }
+
+    /// Releases of the target bundle not applied yet (a wave waiting for the one before).
+    fn pending(&self) -> usize {
+        self.applied.bundle.as_ref().map_or(0, |b| {
+            b.releases
+                .iter()
+                .filter(|e| self.applied.releases.get(e.release.as_ref()) != Some(&e.manifest))
+                .count()
+        })
+    }
+
+    /// Applies what is due of the target bundle (everything with `all`), removes `gone`, and
+    /// records what was applied.
+    async fn advance(&mut self, gone: &[plan::IndexEntry], all: bool) -> Result<(), AgentError> {
+        let owned = self.targets()?;
+        let releases: Vec<Release<'_>> = owned
+            .iter()
+            .map(|(entry, manifest, applied)| Release {
+                entry,
+                manifest,
+                unchanged: *applied,
+            })
+            .collect();
+        let done = self.applier.apply(&releases, gone, all).await?;
+        let digests: BTreeMap<&str, Digest> = owned
+            .iter()
+            .map(|(e, _, _)| (e.release.as_ref(), e.manifest))
+            .collect();
+        self.changed_last = done
+            .iter()
+            .filter(|r| self.applied.releases.get(r.as_str()) != digests.get(r.as_str()))
+            .count();
+        for r in &done {
+            if let Some(d) = digests.get(r.as_str()) {
+                self.applied.releases.insert(r.clone(), *d);
+            }
+        }
+        for g in gone {
+            self.applied.releases.remove(g.release.as_ref());
+        }
+        self.applied.applied_at = crate::login::now();
         self.state.save(&self.applied)?;
+        let mut keep: BTreeSet<Digest> = digests.values().copied().collect();
+        keep.extend(self.applied.releases.values().copied());
         self.state.prune(&keep);
         Ok(())
+    }
+
+    fn log_applied(&self, generation: u64, removed: usize) {
+        let total = self.applied.bundle.as_ref().map_or(0, |b| b.releases.len());
+        let waiting = self.pending();
+        let waits = if waiting > 0 {
+            format!("; {waiting} waiting for earlier waves")
+        } else {
+            String::new()
+        };
+        eprintln!(
+            "flotilla agent: applied generation {generation} ({total} releases, {} changed, {removed} removed{waits})",
+            self.changed_last
+        );
     }
 
     async fn fetch(&self, d: Digest, token: &str) -> Result<(Digest, Vec<u8>), AgentError> {
@@ -356,19 +414,8 @@ impl Agent {
     }
 
     /// Applies everything again (drift is corrected).
-    fn resync_all(&mut self) -> Result<(), AgentError> {
-        let owned = self.releases();
-        let releases: Vec<Release<'_>> = owned
-            .iter()
-            .map(|(entry, manifest)| Release {
-                entry,
-                manifest,
-                unchanged: true,
-            })
-            .collect();
-        self.applier.apply(&releases, &[], true)?;
-        self.applied.applied_at = crate::login::now();
-        self.state.save(&self.applied)
+    async fn resync_all(&mut self) -> Result<(), AgentError> {
+        self.advance(&[], true).await
     }
 
     /// Posts the status of every release (the heartbeat).
@@ -380,18 +427,25 @@ impl Agent {
         let mut report = StatusReport::new(self.applier.name());
         report.error = self.error.clone();
         if let Some(b) = &self.applied.bundle {
-            report.generation = b.generation;
-            report.digest = Some(b.digest);
-            let owned = self.releases();
+            let (generation, digest) = (b.generation, b.digest);
+            report.generation = generation;
+            report.digest = Some(digest);
+            let owned = self.targets()?;
             let releases: Vec<Release<'_>> = owned
                 .iter()
-                .map(|(entry, manifest)| Release {
+                .map(|(entry, manifest, applied)| Release {
                     entry,
                     manifest,
-                    unchanged: true,
+                    unchanged: *applied,
                 })
                 .collect();
-            report.releases = self.applier.status(&releases, b.generation);
+            report.releases = self.applier.status(&releases, generation).await;
+            self.settling = report.releases.iter().any(|r| {
+                matches!(
+                    r.phase,
+                    Phase::Staged | Phase::Applying | Phase::Progressing
+                )
+            });
         }
         let url = format!("{}/v1/clusters/{}/status", self.server, self.cluster);
         let r = self
