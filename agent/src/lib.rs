@@ -17,6 +17,8 @@ pub mod kube;
 pub mod login;
 pub mod readiness;
 pub mod state;
+#[cfg(feature = "testing")]
+pub mod testing;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;

@@ -1,225 +1,26 @@
-//! The `kube` applier against an in-process fake of the Kubernetes API (a tower service
-//! behind a real `kube::Client`): discovery, server-side apply, GET and DELETE, each request
-//! recorded. What is checked is the order and shape of the requests: CRDs and Namespaces
+//! The `kube` applier, connected by a kubeconfig over real HTTP to the fake Kubernetes API
+//! (`agent::testing`): discovery, server-side apply, GET and DELETE, each request recorded. What is checked is the order and shape of the requests: CRDs and Namespaces
 //! first, waves after the waves before them are Ready, Helm hooks around their release with
 //! their delete policies, test hooks never applied, pruning only of what an inventory lists,
 //! and readiness and rejections as the cluster reports them.
 
-use std::collections::BTreeMap;
-use std::convert::Infallible;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use agent::apply::Release;
 use agent::kube::Kube;
-use http::{Request, Response, StatusCode};
-use http_body_util::{BodyExt as _, Full};
+use agent::testing::{FakeKube, Shared};
 use plan::agent::Phase;
 use plan::{Digest, IndexEntry};
 use serde_json::{Value, json};
 
-/// (group/version, plural) → (kind, namespaced).
-fn resources() -> Vec<(&'static str, &'static str, &'static str, bool)> {
-    vec![
-        ("v1", "namespaces", "Namespace", false),
-        ("v1", "configmaps", "ConfigMap", true),
-        ("v1", "pods", "Pod", true),
-        ("v1", "services", "Service", true),
-        ("apps/v1", "deployments", "Deployment", true),
-        ("batch/v1", "jobs", "Job", true),
-        (
-            "apiextensions.k8s.io/v1",
-            "customresourcedefinitions",
-            "CustomResourceDefinition",
-            false,
-        ),
-        ("example.com/v1", "widgets", "Widget", true),
-    ]
-}
-
-/// The fake API server's state.
-#[derive(Default)]
-struct Cluster {
-    /// path → object.
-    objects: BTreeMap<String, Value>,
-    /// `METHOD path?query` of every request but discovery.
-    log: Vec<String>,
-    /// Deployments (by name) that are not available yet.
-    unready: Vec<String>,
-    /// Objects (by name) whose apply the cluster refuses.
-    refuse: Vec<String>,
-    /// Deployments (by name) whose rollout exceeded its deadline.
-    stuck: Vec<String>,
-}
-
-type Shared = Arc<Mutex<Cluster>>;
-
-fn status_of(kind: &str, name: &str, c: &Cluster) -> Value {
-    match kind {
-        "Deployment" if c.stuck.iter().any(|n| n == name) => json!({
-            "observedGeneration": 1, "replicas": 1, "updatedReplicas": 0,
-            "conditions": [{"type": "Progressing", "status": "False", "reason": "ProgressDeadlineExceeded",
-                            "message": "ReplicaSet \"api-1\" has timed out progressing."}]
-        }),
-        "Deployment" if c.unready.iter().any(|n| n == name) => json!({
-            "observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 0, "availableReplicas": 0,
-            "conditions": [{"type": "Available", "status": "False"}]
-        }),
-        "Deployment" => json!({
-            "observedGeneration": 1, "replicas": 1, "updatedReplicas": 1, "readyReplicas": 1, "availableReplicas": 1,
-            "conditions": [{"type": "Available", "status": "True"}, {"type": "Progressing", "status": "True", "reason": "NewReplicaSetAvailable"}]
-        }),
-        "Job" => json!({"succeeded": 1, "conditions": [{"type": "Complete", "status": "True"}]}),
-        "CustomResourceDefinition" => json!({"conditions": [
-            {"type": "NamesAccepted", "status": "True"}, {"type": "Established", "status": "True"}]}),
-        _ => Value::Null,
-    }
-}
-
-fn respond(status: StatusCode, body: Value) -> Response<Full<bytes::Bytes>> {
-    let mut r = Response::new(Full::new(bytes::Bytes::from(body.to_string())));
-    *r.status_mut() = status;
-    r.headers_mut().insert(
-        "content-type",
-        http::HeaderValue::from_static("application/json"),
+fn fake() -> (Kube, Shared, FakeKube) {
+    let server = FakeKube::start().expect("the fake API server starts");
+    let kube = Kube::new(
+        Some(server.kubeconfig().to_path_buf()),
+        Duration::from_secs(5),
     );
-    r
-}
-
-fn status_body(code: u16, reason: &str, message: &str) -> Value {
-    json!({"kind": "Status", "apiVersion": "v1", "status": "Failure", "code": code,
-           "reason": reason, "message": message, "metadata": {}})
-}
-
-async fn handle(cluster: Shared, req: Request<kube::client::Body>) -> Response<Full<bytes::Bytes>> {
-    let method = req.method().clone();
-    let path = req.uri().path().to_owned();
-    let query = req.uri().query().unwrap_or_default().to_owned();
-    let content_type = req
-        .headers()
-        .get("content-type")
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or_default()
-        .to_owned();
-    let body = req
-        .into_body()
-        .collect()
-        .await
-        .map(|b| b.to_bytes())
-        .unwrap_or_default();
-    let mut c = cluster.lock().expect("the fake's lock");
-    // Discovery: /api/v1, /apis/GROUP/VERSION.
-    let gv = path
-        .strip_prefix("/apis/")
-        .or_else(|| path.strip_prefix("/api/"))
-        .unwrap_or_default();
-    if method == http::Method::GET && resources().iter().any(|r| r.0 == gv) {
-        let crd_known = c
-            .objects
-            .keys()
-            .any(|k| k.ends_with("/widgets.example.com"));
-        if gv == "example.com/v1" && !crd_known {
-            return respond(
-                StatusCode::NOT_FOUND,
-                status_body(404, "NotFound", "no such group"),
-            );
-        }
-        let list: Vec<Value> = resources()
-            .into_iter()
-            .filter(|r| r.0 == gv)
-            .map(|(_, plural, kind, namespaced)| json!({
-                "name": plural, "singularName": kind.to_lowercase(), "namespaced": namespaced,
-                "kind": kind, "verbs": ["create", "delete", "get", "list", "patch", "update", "watch"]
-            }))
-            .collect();
-        return respond(
-            StatusCode::OK,
-            json!({"kind": "APIResourceList", "apiVersion": "v1", "groupVersion": gv, "resources": list}),
-        );
-    }
-    c.log.push(format!("{method} {path}?{query}"));
-    match method {
-        http::Method::PATCH => {
-            assert_eq!(
-                content_type, "application/apply-patch+yaml",
-                "server-side apply"
-            );
-            assert!(
-                query.contains("fieldManager=flotilla") && query.contains("force=true"),
-                "{query}"
-            );
-            let mut obj: Value = serde_json::from_slice(&body).expect("a JSON apply body");
-            let name = obj["metadata"]["name"]
-                .as_str()
-                .unwrap_or_default()
-                .to_owned();
-            if c.refuse.contains(&name) {
-                return respond(
-                    StatusCode::UNPROCESSABLE_ENTITY,
-                    status_body(
-                        422,
-                        "Invalid",
-                        &format!(
-                            "admission webhook \"policy.example.com\" denied the request: {name} runs as root"
-                        ),
-                    ),
-                );
-            }
-            let kind = obj["kind"].as_str().unwrap_or_default().to_owned();
-            obj["metadata"]["generation"] = json!(1);
-            obj["metadata"]["uid"] = json!(format!("uid-{name}"));
-            let status = status_of(&kind, &name, &c);
-            if !status.is_null() {
-                obj["status"] = status;
-            }
-            c.objects.insert(path, obj.clone());
-            respond(StatusCode::OK, obj)
-        }
-        http::Method::GET => match c.objects.get(&path) {
-            Some(o) => {
-                let mut o = o.clone();
-                let kind = o["kind"].as_str().unwrap_or_default().to_owned();
-                let name = o["metadata"]["name"]
-                    .as_str()
-                    .unwrap_or_default()
-                    .to_owned();
-                let status = status_of(&kind, &name, &c);
-                if !status.is_null() {
-                    o["status"] = status;
-                }
-                respond(StatusCode::OK, o)
-            }
-            None => respond(
-                StatusCode::NOT_FOUND,
-                status_body(404, "NotFound", "not found"),
-            ),
-        },
-        http::Method::DELETE => match c.objects.remove(&path) {
-            Some(_) => respond(
-                StatusCode::OK,
-                json!({"kind": "Status", "apiVersion": "v1", "status": "Success", "metadata": {}}),
-            ),
-            None => respond(
-                StatusCode::NOT_FOUND,
-                status_body(404, "NotFound", "not found"),
-            ),
-        },
-        _ => respond(
-            StatusCode::METHOD_NOT_ALLOWED,
-            status_body(405, "MethodNotAllowed", ""),
-        ),
-    }
-}
-
-fn fake() -> (Kube, Shared) {
-    let cluster: Shared = Arc::default();
-    let shared = Arc::clone(&cluster);
-    let service = tower::service_fn(move |req| {
-        let c = Arc::clone(&shared);
-        async move { Ok::<_, Infallible>(handle(c, req).await) }
-    });
-    let client = kube::Client::new(service, "default");
-    (Kube::with_client(client, Duration::from_secs(5)), cluster)
+    (kube, Arc::clone(&server.cluster), server)
 }
 
 fn entry(release: &str, wave: u32, namespace: &str, manifest: &str) -> IndexEntry {
@@ -250,7 +51,7 @@ fn take_log(c: &Shared) -> Vec<String> {
 
 #[tokio::test]
 async fn crds_and_namespaces_first_then_waves_hooks_and_pruning() {
-    let (mut kube, cluster) = fake();
+    let (mut kube, cluster, _server) = fake();
     // Something of someone else's, in the same namespace: never touched.
     cluster.lock().expect("lock").objects.insert(
         "/api/v1/namespaces/shop/configmaps/foreign".into(),
@@ -437,7 +238,7 @@ async fn crds_and_namespaces_first_then_waves_hooks_and_pruning() {
 
 #[tokio::test]
 async fn a_refused_apply_names_the_object_and_a_stuck_rollout_is_a_failure() {
-    let (mut kube, cluster) = fake();
+    let (mut kube, cluster, _server) = fake();
     let manifest = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: root-config\n";
     cluster
         .lock()

@@ -26,17 +26,33 @@ impl Agent {
     }
 
     fn start_with(
-        mut command: std::process::Command,
+        command: std::process::Command,
         server: &Server,
         cluster: &str,
         state: &Path,
         credentials: &[&str],
     ) -> Agent {
+        Agent::start_applier(
+            command,
+            server,
+            cluster,
+            state,
+            &[&["--applier", "dir"], credentials].concat(),
+        )
+    }
+
+    fn start_applier(
+        mut command: std::process::Command,
+        server: &Server,
+        cluster: &str,
+        state: &Path,
+        args: &[&str],
+    ) -> Agent {
         let mut child = command
             .args(["agent", "--cluster", cluster, "--server", &server.url])
-            .args(["--applier", "dir", "--poll-wait", "2s", "--state"])
+            .args(["--poll-wait", "2s", "--state"])
             .arg(state)
-            .args(credentials)
+            .args(args)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
             .spawn()
@@ -576,4 +592,50 @@ fn base64_url(text: &str) -> Vec<u8> {
         }
     }
     out
+}
+
+#[test]
+fn the_kube_applier_server_side_applies_a_bundle_to_an_api_server_and_reports_ready() {
+    let api = agent::testing::FakeKube::start().expect("the fake API server starts");
+    let (tmp, root) = fleet("http://127.0.0.1:9/unused");
+    let store_dir = tmp.path().join("store");
+    let store = store_dir.to_str().expect("UTF-8");
+    let server = Server::start(&root, store);
+    let admin = token_with(command(), &root, store, "ops", "platform");
+    let token_file = tmp.path().join("token");
+    std::fs::write(&token_file, agent_token(&root, store, "dev-eu")).expect("written");
+    let agent = Agent::start_applier(
+        command(),
+        &server,
+        "dev-eu",
+        &tmp.path().join("agent"),
+        &[
+            "--applier",
+            "kube",
+            "--kubeconfig",
+            api.kubeconfig().to_str().expect("UTF-8"),
+            "--token-file",
+            token_file.to_str().expect("UTF-8"),
+        ],
+    );
+    agent.wait_for("applied generation 1");
+    let log = api.take_log();
+    let deployment = log
+        .iter()
+        .find(|l| l.starts_with("PATCH /apis/apps/v1/namespaces/") && l.contains("/deployments/"))
+        .unwrap_or_else(|| panic!("a Deployment applied: {log:#?}"));
+    assert!(deployment.contains("fieldManager=flotilla"), "{deployment}");
+    assert!(
+        log.iter()
+            .any(|l| l.starts_with("PATCH /api/v1/namespaces/")
+                && l.contains("/configmaps/flotilla-inventory-")),
+        "{log:#?}"
+    );
+    wait_until("Ready reported from the API server's objects", || {
+        let (_, body) = server.get(&admin, "/v1/clusters/dev-eu/status");
+        body["report"]["applier"] == "kube"
+            && body["report"]["releases"]
+                .as_array()
+                .is_some_and(|r| !r.is_empty() && r.iter().all(|x| x["phase"] == "Ready"))
+    });
 }
