@@ -202,7 +202,7 @@ async fn crds_and_namespaces_first_then_waves_hooks_and_pruning() {
     );
 
     // The release gone: everything its inventory lists, then the inventory; nothing else.
-    kube.apply(&r2[..1], &[app2.clone()], false)
+    kube.apply(&r2[..1], std::slice::from_ref(&app2), false)
         .await
         .expect("removed");
     let c = cluster.lock().expect("lock");
