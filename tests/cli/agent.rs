@@ -133,6 +133,25 @@ fn request(server: &Server, path: &str, token: &str, extra: &str) -> (u16, Strin
     (status, etag, body.to_owned())
 }
 
+/// `POST path` with an empty body: status and body.
+fn post(server: &Server, path: &str, token: &str) -> (u16, String) {
+    let addr = server.url.trim_start_matches("http://");
+    let mut s = std::net::TcpStream::connect(addr).expect("connects");
+    write!(
+        s,
+        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
+    )
+    .expect("sent");
+    let mut text = String::new();
+    s.read_to_string(&mut text).expect("read");
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(0);
+    (status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+}
+
 fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !ok() {
@@ -308,6 +327,13 @@ fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_on
         .as_array()
         .is_some_and(|r| r.iter().any(|x| x["manifest"] == digest));
     assert_eq!(status, if listed { 200 } else { 404 });
+    // A built-in token is refreshed by its holder, for its own cluster only.
+    let (status, body) = post(&server, "/v1/clusters/edge-1/token", &token);
+    assert_eq!(status, 200, "{body}");
+    let fresh: Value = serde_json::from_str(&body).expect("JSON");
+    let fresh = fresh["token"].as_str().expect("a token");
+    assert_eq!(request(&server, "/v1/clusters/edge-1/bundle", fresh, "").0, 200);
+    assert_eq!(post(&server, "/v1/clusters/edge-1/token", &other).0, 403);
     // An API token is not an agent token, nor the reverse.
     let (status, _, _) = request(&server, "/v1/clusters/edge-1/bundle", &admin, "");
     assert_eq!(status, 401);
