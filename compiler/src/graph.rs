@@ -75,17 +75,36 @@ pub fn order(
 }
 
 /// The waves of `selected` (dependencies first): a service's wave is one more than the
-/// highest wave of the services it depends on.
+/// highest wave of the services it depends on. Services marked `bootstrap: true`, and what they
+/// depend on, come first: every other service is in a later wave than all of them.
 fn waves_of(fleet: &Fleet, selected: &[&ServiceName]) -> Waves {
+    // The bootstrap services and their dependencies (`selected` is in dependency order, so
+    // walking it backwards sees a service before its dependencies).
+    let mut first: BTreeSet<&ServiceName> = BTreeSet::new();
+    for &s in selected.iter().rev() {
+        let spec = &fleet.services[s];
+        if spec.bootstrap || first.contains(s) {
+            first.insert(s);
+            first.extend(spec.dependencies().filter(|d| selected.contains(d)));
+        }
+    }
     let mut wave_of: BTreeMap<&ServiceName, usize> = BTreeMap::new();
-    for &s in selected {
-        let w = fleet.services[s]
-            .dependencies()
-            .filter_map(|d| wave_of.get(d))
-            .map(|w| w + 1)
-            .max()
-            .unwrap_or(0);
-        wave_of.insert(s, w);
+    for pass_first in [true, false] {
+        let floor = if pass_first {
+            0
+        } else {
+            wave_of.values().max().map_or(0, |w| w + 1)
+        };
+        for &s in selected.iter().filter(|s| first.contains(*s) == pass_first) {
+            let w = fleet.services[s]
+                .dependencies()
+                .filter_map(|d| wave_of.get(d))
+                .map(|w| w + 1)
+                .max()
+                .unwrap_or(0)
+                .max(floor);
+            wave_of.insert(s, w);
+        }
     }
     let mut waves: Vec<Vec<ServiceName>> = Vec::new();
     for (s, w) in wave_of {

@@ -11,7 +11,7 @@ use std::ops::Range;
 
 use crate::model::{
     ChartRef, ClusterName, ClusterSpec, Data, Dependency, Embedded, Fleet, Kubernetes, Owners,
-    ReleaseSpec, ServiceName, ServiceSpec, ValuesFrom, VaultKey,
+    ReleaseSpec, Rollout, ServiceName, ServiceSpec, ValuesFrom, VaultKey,
 };
 use crate::yaml::{self, Kind, Node};
 use syntax::FleetFiles;
@@ -71,7 +71,15 @@ pub const SERVICE_FIELDS: &[FieldDef] = &[
     },
     field("values", false),
     field("valuesFrom", false),
+    FieldDef {
+        name: "rollout",
+        required: false,
+        fields: ROLLOUT_FIELDS,
+    },
+    field("bootstrap", false),
 ];
+
+const ROLLOUT_FIELDS: &[FieldDef] = &[field("deadline", false)];
 
 /// The fields of an entry of `valuesFrom`, and of its `vault`.
 const VALUES_FROM_FIELDS: &[FieldDef] = &[field("vault", true)];
@@ -659,6 +667,39 @@ impl FileCx<'_, '_> {
             .get("valuesFrom")
             .map(|e| self.values_from(&e.value))
             .unwrap_or(Some(Vec::new()));
+        let rollout = match fields.get("rollout") {
+            None => Some(None),
+            Some(e) => self.fields(&e.value, ROLLOUT_FIELDS, "`rollout`").map(|f| {
+                let deadline = f.get("deadline")?;
+                let text = self.string(&f, "deadline", "`rollout`")?;
+                match plan::parse_duration(&text) {
+                    Ok(d) if !d.is_zero() => Some(Rollout {
+                        deadline: text,
+                        deadline_secs: d.as_secs().max(1),
+                    }),
+                    _ => {
+                        self.error(
+                            "service::invalid-deadline",
+                            format!("`{text}` is not a deadline"),
+                            deadline.value.span.clone(),
+                            "not a duration",
+                            Some("write a duration such as `90s`, `10m` or `1h`".into()),
+                        );
+                        None
+                    }
+                }
+            }),
+        };
+        let bootstrap = match fields.get("bootstrap") {
+            None => Some(false),
+            Some(e) => match &e.value.kind {
+                Kind::Bool(b) => Some(*b),
+                _ => {
+                    self.wrong_type(&e.value, "true or false", "`bootstrap`");
+                    None
+                }
+            },
+        };
 
         let mut identity = None;
         if let Some(n) = &name
@@ -704,6 +745,8 @@ impl FileCx<'_, '_> {
                 offsets: Vec::new(),
             }),
             values_from: values_from?,
+            rollout: rollout?,
+            bootstrap: bootstrap?,
             file: self.file.to_owned(),
         };
         Some((spec, name_span))

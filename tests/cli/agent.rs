@@ -149,7 +149,12 @@ fn post(server: &Server, path: &str, token: &str) -> (u16, String) {
         .nth(1)
         .and_then(|c| c.parse().ok())
         .unwrap_or(0);
-    (status, text.split_once("\r\n\r\n").map(|(_, b)| b.to_owned()).unwrap_or_default())
+    (
+        status,
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_owned())
+            .unwrap_or_default(),
+    )
 }
 
 fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
@@ -332,7 +337,10 @@ fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_on
     assert_eq!(status, 200, "{body}");
     let fresh: Value = serde_json::from_str(&body).expect("JSON");
     let fresh = fresh["token"].as_str().expect("a token");
-    assert_eq!(request(&server, "/v1/clusters/edge-1/bundle", fresh, "").0, 200);
+    assert_eq!(
+        request(&server, "/v1/clusters/edge-1/bundle", fresh, "").0,
+        200
+    );
     assert_eq!(post(&server, "/v1/clusters/edge-1/token", &other).0, 403);
     // An API token is not an agent token, nor the reverse.
     let (status, _, _) = request(&server, "/v1/clusters/edge-1/bundle", &admin, "");

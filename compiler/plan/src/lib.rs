@@ -12,6 +12,7 @@
 
 pub mod agent;
 mod digest;
+mod duration;
 mod index;
 mod manifests;
 mod yaml;
@@ -21,6 +22,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 
 pub use crate::digest::{Digest, DigestParseError};
+pub use crate::duration::parse_duration;
 pub use crate::index::{ClusterIndex, INDEX_KIND, IndexEntry, IndexError};
 pub use crate::manifests::Manifests;
 

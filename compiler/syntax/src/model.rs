@@ -111,9 +111,27 @@ pub struct ServiceSpec {
     /// unchanged.
     #[serde(rename = "valuesFrom", skip_serializing_if = "Vec::is_empty")]
     pub values_from: Vec<ValuesFrom>,
+    /// `rollout: {deadline: 10m}`: how long a release may take to be Ready before its
+    /// deployment counts as stuck (the runtime's default when absent). Left out of the
+    /// canonical spec when absent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
+    /// `bootstrap: true`: installed before every service that is not (a new cluster's
+    /// foundations), in its own waves first. Left out of the canonical spec when false.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub bootstrap: bool,
     /// The file it was read from, relative to the fleet root.
     #[serde(skip)]
     pub file: String,
+}
+
+/// A service's rollout settings.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Rollout {
+    /// As written (`10m`).
+    pub deadline: String,
+    #[serde(skip)]
+    pub deadline_secs: u64,
 }
 
 /// One entry of `valuesFrom`: `{vault: {path: secret/payments/helm, key: values.yaml}}`, a key

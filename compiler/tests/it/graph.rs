@@ -120,3 +120,53 @@ fn a_self_dependency_is_a_cycle() {
         "graph::cycle: dependency cycle: `a` → `a`\nc1: ",
     );
 }
+
+/// `service()` with lines added to its service file.
+fn service_with(name: &str, deps: &[&str], extra: &str) -> (String, String) {
+    let (path, text) = service(name, "true", deps);
+    (path, format!("{text}{extra}"))
+}
+
+#[test]
+fn bootstrap_services_and_what_they_need_come_before_every_other_service() {
+    check(
+        vec![
+            cluster("c1", "prod"),
+            service("app", "true", &[]),
+            service("dns", "true", &[]),
+            service_with("cni", &["dns"], "bootstrap: true\n"),
+            service("web", "true", &["app"]),
+        ],
+        "c1: dns | cni | app | web",
+    );
+}
+
+#[test]
+fn a_rollout_deadline_is_read_and_a_bad_one_is_placed() {
+    let c = crate::support::compile(&fleet(vec![
+        cluster("c1", "prod"),
+        service_with("a", &[], "rollout: {deadline: 90s}\n"),
+        service_with("b", &[], "rollout: {deadline: soon}\n"),
+        service_with("c", &[], "bootstrap: yes please\n"),
+    ]));
+    let a = &c.fleet.services[&compiler::model::ServiceName::new("a")];
+    assert_eq!(a.rollout.as_ref().map(|r| r.deadline_secs), Some(90));
+    let shown: Vec<String> = c
+        .diagnostics
+        .diagnostics
+        .iter()
+        .map(|d| format!("{}: {}", d.code, d.message))
+        .collect();
+    assert!(
+        shown
+            .iter()
+            .any(|d| d == "service::invalid-deadline: `soon` is not a deadline"),
+        "{shown:#?}"
+    );
+    assert!(
+        shown
+            .iter()
+            .any(|d| d.starts_with("yaml::type") && d.contains("bootstrap")),
+        "{shown:#?}"
+    );
+}
