@@ -180,6 +180,12 @@ impl Controller {
             vault_role: previous.and_then(|p| p.vault_role),
         };
         self.put_registration(&record).await?;
+        if !record.declared {
+            self.bootstrap
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(record.cluster.clone(), crate::feedback::Bootstrap::new());
+        }
         self.mark_dirty(&environment).await;
         Ok(record)
     }
@@ -301,6 +307,8 @@ impl Controller {
             self.store
                 .put(&format!("status/{cluster}.json"), body.into())
                 .await?;
+            // A state changed: the feedback looks at it now, not at the next interval.
+            self.wake.notify_one();
         }
         let mut agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
         let seen = agents
@@ -573,6 +581,16 @@ pub(crate) async fn bundle(
         ));
     }
     c.metrics.bundles_served.fetch_add(1, Ordering::Relaxed);
+    {
+        let mut boot = c.bootstrap.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(b) = boot.get_mut(&cluster)
+            && b.first_bundle.is_none()
+        {
+            let t = b.registered.elapsed();
+            b.first_bundle = Some(t);
+            c.metrics.observe_bootstrap_bundle(t);
+        }
+    }
     let body = Bundle::new(index, record.generation);
     let mut r = axum::Json(body).into_response();
     if let Ok(v) = HeaderValue::from_str(&etag(&record.digest)) {

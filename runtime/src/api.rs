@@ -155,6 +155,11 @@ pub fn router(app: Arc<App>) -> Router {
         )
         .route("/v1/clusters/{cluster}/token", post(agents::refresh))
         .route("/v1/identities", get(agents::identities))
+        .route("/v1/deployments", get(deployments))
+        .route(
+            "/v1/services/{service}/deployments/{environment}",
+            get(deployment),
+        )
         .route("/v1/audit", get(audit))
         .layer(DefaultBodyLimit::max(MAX_VERSION_BYTES * 2))
         .with_state(app)
@@ -630,4 +635,92 @@ async fn audit(
         }
     }
     Ok(axum::Json(json!({"records": records})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+struct DeploymentsQuery {
+    #[serde(default)]
+    service: Option<String>,
+    #[serde(default)]
+    environment: Option<String>,
+    /// `Progressing`, `Succeeded` or `Stuck` (any case).
+    #[serde(default)]
+    state: Option<String>,
+}
+
+/// `GET /v1/deployments`: every current deployment's state (without its releases), the
+/// silent agents and the open incidents.
+async fn deployments(
+    State(app): State<Arc<App>>,
+    Query(q): Query<DeploymentsQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    read_access(&app, &headers)?;
+    let c = &app.controller;
+    let eval = c.evaluate().await;
+    let list: Vec<serde_json::Value> = eval
+        .deployments
+        .into_iter()
+        .filter(|d| q.service.as_ref().is_none_or(|s| *s == d.service))
+        .filter(|d| q.environment.as_ref().is_none_or(|e| *e == d.environment))
+        .filter(|d| {
+            q.state
+                .as_ref()
+                .is_none_or(|s| s.eq_ignore_ascii_case(d.state.as_str()))
+        })
+        .map(|mut d| {
+            let stuck: Vec<serde_json::Value> = d
+                .releases
+                .iter()
+                .filter(|r| r.stuck.is_some())
+                .map(|r| json!({"cluster": r.cluster, "phase": r.phase, "reason": r.reason, "stuck": r.stuck}))
+                .collect();
+            d.releases.clear();
+            let mut v = serde_json::to_value(&d).unwrap_or_default();
+            v["stuckReleases"] = json!(stuck);
+            if let Some(o) = v.as_object_mut() {
+                o.remove("releases");
+            }
+            v
+        })
+        .collect();
+    Ok(axum::Json(json!({
+        "deployments": list,
+        "silentAgents": eval.silent,
+        "incidents": c.incidents().await,
+    }))
+    .into_response())
+}
+
+/// `GET /v1/services/{service}/deployments/{environment}`: one deployment, per cluster, with
+/// the evidence.
+async fn deployment(
+    State(app): State<Arc<App>>,
+    Path((service, environment)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    read_access(&app, &headers)?;
+    check_name("service", &service)?;
+    let c = &app.controller;
+    let eval = c.evaluate().await;
+    let Some(d) = eval
+        .deployments
+        .into_iter()
+        .find(|d| d.service == service && d.environment == environment)
+    else {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            format!("`{service}` is not deployed to `{environment}`"),
+        ));
+    };
+    let incidents: Vec<_> = c
+        .incidents()
+        .await
+        .into_iter()
+        .filter(|i| i.service == service && i.environment == environment)
+        .collect();
+    let mut v = serde_json::to_value(&d).unwrap_or_default();
+    v["incidents"] = json!(incidents);
+    Ok(axum::Json(v).into_response())
 }

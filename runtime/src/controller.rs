@@ -100,6 +100,8 @@ struct State {
     dirty: BTreeSet<String>,
     /// The last error of each environment's compile.
     failures: BTreeMap<String, String>,
+    /// The environments whose last error is the platform's (a store, a secret backend).
+    platform_failures: BTreeSet<String>,
 }
 
 /// The controller.
@@ -129,6 +131,23 @@ pub struct Controller {
     pub(crate) staged_tx: tokio::sync::watch::Sender<u64>,
     /// What each cluster's agent reported last, and when.
     pub(crate) agents: std::sync::Mutex<BTreeMap<String, crate::agents::AgentSeen>>,
+    /// Where stuck deployments and platform faults go.
+    pub notifications: Notifications,
+    /// (environment, service) → what the feedback needs of the version deployed there.
+    pub(crate) services_info:
+        std::sync::RwLock<BTreeMap<(String, String), crate::feedback::ServiceInfo>>,
+    /// Cluster → the services its staged bundle runs.
+    pub(crate) targets: std::sync::RwLock<BTreeMap<String, crate::feedback::Targets>>,
+    /// Open incidents, by key (also in the store).
+    pub(crate) incidents: Mutex<BTreeMap<String, crate::feedback::Incident>>,
+    /// When the last messages went out (the per-minute budget).
+    pub(crate) sent_messages: std::sync::Mutex<Vec<Instant>>,
+    /// Deployments seen Succeeded (their time to Ready observed once).
+    pub(crate) succeeded: std::sync::Mutex<BTreeSet<(String, String, u64)>>,
+    /// Clusters registered by this process, timed to their first bundle and to all Ready.
+    pub(crate) bootstrap: std::sync::Mutex<BTreeMap<String, crate::feedback::Bootstrap>>,
+    /// The agents' heartbeat (milliseconds): silent after three.
+    heartbeat_ms: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Controller {
@@ -208,9 +227,14 @@ impl Controller {
             .collect();
         let envs: Vec<String> = clusters.values().cloned().collect();
         let config = FleetConfig::of(&base, &envs)?;
-        let notifications = Notifications::of(&base)?;
-        let notifier =
-            Notifier::start(notifications.slack.map(|s| s.webhook), Arc::clone(&metrics));
+        let notifications_config = Notifications::of(&base)?;
+        let notifier = Notifier::start(
+            notifications_config
+                .slack
+                .as_ref()
+                .map(|s| s.webhook.clone()),
+            Arc::clone(&metrics),
+        );
         let controller = Controller {
             store,
             fleet_dir: fleet_dir.to_path_buf(),
@@ -229,9 +253,18 @@ impl Controller {
             registry: std::sync::RwLock::new(BTreeMap::new()),
             staged_tx: tokio::sync::watch::channel(0).0,
             agents: std::sync::Mutex::new(BTreeMap::new()),
+            notifications: notifications_config,
+            services_info: std::sync::RwLock::new(BTreeMap::new()),
+            targets: std::sync::RwLock::new(BTreeMap::new()),
+            incidents: Mutex::new(BTreeMap::new()),
+            sent_messages: std::sync::Mutex::new(Vec::new()),
+            succeeded: std::sync::Mutex::new(BTreeSet::new()),
+            bootstrap: std::sync::Mutex::new(BTreeMap::new()),
+            heartbeat_ms: std::sync::atomic::AtomicU64::new(30_000),
         };
         controller.load().await?;
         controller.load_registry().await?;
+        controller.load_incidents().await?;
         Ok(controller)
     }
 
@@ -729,6 +762,83 @@ impl Controller {
         self.wake.notify_one();
     }
 
+    /// What the feedback needs of a compile of `env`: each service's deadline and channel, and
+    /// the services each cluster runs.
+    fn learn(&self, env: &str, c: &compiler::Compilation) {
+        let mut interned: BTreeMap<&str, Arc<str>> = BTreeMap::new();
+        {
+            let mut infos = self
+                .services_info
+                .write()
+                .unwrap_or_else(|e| e.into_inner());
+            infos.retain(|(e, _), _| e != env);
+            for (name, spec) in &c.fleet.services {
+                infos.insert(
+                    (env.to_owned(), name.as_str().to_owned()),
+                    crate::feedback::ServiceInfo {
+                        deadline: spec
+                            .rollout
+                            .as_ref()
+                            .map_or(crate::feedback::DEFAULT_DEADLINE, |r| {
+                                Duration::from_secs(r.deadline_secs)
+                            }),
+                        slack: spec.owners.slack.clone(),
+                        team: spec.owners.team.clone(),
+                        release: spec.release.name.clone(),
+                    },
+                );
+                interned.insert(name.as_str(), Arc::from(name.as_str()));
+            }
+        }
+        let mut targets = self.targets.write().unwrap_or_else(|e| e.into_inner());
+        for cluster in &c.plan.clusters {
+            let services: Vec<Arc<str>> = cluster
+                .releases
+                .iter()
+                .map(|r| {
+                    interned
+                        .get(r.service.as_ref())
+                        .cloned()
+                        .unwrap_or_else(|| r.service.clone())
+                })
+                .collect();
+            targets.insert(cluster.name.to_string(), services.into());
+        }
+    }
+
+    /// The agents' heartbeat.
+    pub fn heartbeat(&self) -> Duration {
+        Duration::from_millis(self.heartbeat_ms.load(std::sync::atomic::Ordering::Relaxed))
+    }
+
+    pub fn set_heartbeat(&self, d: Duration) {
+        self.heartbeat_ms.store(
+            d.as_millis().clamp(1, u128::from(u64::MAX)) as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+    }
+
+    /// The current deployments and the staged clusters, at once.
+    pub(crate) async fn current_and_staged(
+        &self,
+    ) -> (
+        BTreeMap<(String, String), Deployment>,
+        BTreeMap<String, ClusterRecord>,
+    ) {
+        let state = self.state.lock().await;
+        (state.current.clone(), state.clusters.clone())
+    }
+
+    /// Environments whose staging fails for the platform's reasons, with the error.
+    pub(crate) async fn platform_failures(&self) -> Vec<(String, String)> {
+        let state = self.state.lock().await;
+        state
+            .platform_failures
+            .iter()
+            .filter_map(|e| state.failures.get(e).map(|m| (e.clone(), m.clone())))
+            .collect()
+    }
+
     /// Holds off other mutations of this process while held.
     pub(crate) async fn writes_lock(&self) -> tokio::sync::MutexGuard<'_, ()> {
         self.writes.lock().await
@@ -775,7 +885,9 @@ impl Controller {
             match self.reconcile_env(&env).await {
                 Ok(staged) => {
                     pass.staged.extend(staged);
-                    self.state.lock().await.failures.remove(&env);
+                    let mut state = self.state.lock().await;
+                    state.failures.remove(&env);
+                    state.platform_failures.remove(&env);
                 }
                 Err(e) => {
                     let message = e.to_string();
@@ -789,7 +901,10 @@ impl Controller {
                         e,
                         ControllerError::Diagnostics(_) | ControllerError::Invalid(_)
                     );
-                    if !broken {
+                    if broken {
+                        state.platform_failures.remove(&env);
+                    } else {
+                        state.platform_failures.insert(env.clone());
                         state.dirty.insert(env);
                     }
                 }
@@ -828,6 +943,7 @@ impl Controller {
             return Err(ControllerError::Diagnostics(text));
         }
         let plan = &outcome.compilation.plan;
+        self.learn(env, &outcome.compilation);
         let changed: Vec<&plan::ClusterPlan> = {
             let state = self.state.lock().await;
             plan.clusters
@@ -940,6 +1056,7 @@ impl Controller {
             if *stop.borrow_and_update() {
                 return;
             }
+            let started = Instant::now();
             let pass = self.reconcile().await;
             for e in &pass.errors {
                 eprintln!("flotilla serve: reconcile: {e}");
@@ -950,9 +1067,18 @@ impl Controller {
                     pass.staged.len()
                 );
             }
+            if let Err(e) = self.feedback().await {
+                eprintln!("flotilla serve: feedback: {e}");
+            }
+            if started.elapsed() > interval {
+                self.metrics
+                    .loop_overruns
+                    .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            }
+            // At least once a heartbeat: silent agents are noticed on time.
             tokio::select! {
                 () = self.wake.notified() => {}
-                () = tokio::time::sleep(interval) => {}
+                () = tokio::time::sleep(interval.min(self.heartbeat())) => {}
                 _ = stop.changed() => {}
             }
         }

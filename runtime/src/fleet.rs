@@ -38,12 +38,34 @@ pub struct FleetConfig {
     pub environments: Vec<Environment>,
 }
 
-/// `notifications.yaml`: `slack: {webhook: URL}`.
+/// `notifications.yaml`: the on-call channel (`slack: {webhook: URL}`: production deployments
+/// announced), the services' channels (`channels: {"#payments": URL}`, by `owners.slack`:
+/// their stuck deployments), and the platform's pager (`pagerduty: {routingKey, url}`, the
+/// PagerDuty Events API v2: platform faults).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Notifications {
     #[serde(default)]
     pub slack: Option<Slack>,
+    #[serde(default)]
+    pub channels: std::collections::BTreeMap<String, String>,
+    #[serde(default)]
+    pub pagerduty: Option<PagerDuty>,
+}
+
+/// Where pages go.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct PagerDuty {
+    pub routing_key: String,
+    #[serde(default = "PagerDuty::default_url")]
+    pub url: String,
+}
+
+impl PagerDuty {
+    fn default_url() -> String {
+        "https://events.pagerduty.com/v2/enqueue".to_owned()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

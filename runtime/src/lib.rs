@@ -13,6 +13,7 @@ pub mod api;
 pub mod auth;
 pub mod client;
 pub mod controller;
+pub mod feedback;
 pub mod fleet;
 pub mod identity;
 pub mod metrics;
@@ -43,6 +44,8 @@ pub struct ServeConfig {
     pub env: pipeline::Environment,
     /// How agents prove who they are, and how clusters are provisioned.
     pub agents: AgentOptions,
+    /// The agents' heartbeat: an agent silent for three is a platform fault.
+    pub heartbeat: Duration,
 }
 
 /// Agents' identity: the issuers trusted besides the built-in one, and Vault for the
@@ -91,6 +94,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let metrics = Arc::new(metrics::Metrics::default());
     let controller =
         Arc::new(Controller::start(&config.fleet, store, config.env, Arc::clone(&metrics)).await?);
+    controller.set_heartbeat(config.heartbeat);
     let options = config.agents;
     let vault = options.vault.map(vault::VaultProvisioner::new);
     let mut oidc = options.oidc;

@@ -1,5 +1,6 @@
 //! The controller's metrics, as Prometheus text (`GET /metrics`).
 
+use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -23,10 +24,27 @@ pub struct Metrics {
     pub objects_served: AtomicU64,
     pub status_reports: AtomicU64,
     pub shared_identity_requests: AtomicU64,
+    pub incidents_opened: AtomicU64,
+    pub incidents_resolved: AtomicU64,
+    pub notifications_deferred: AtomicU64,
+    pub notifications_unrouted: AtomicU64,
+    pub loop_overruns: AtomicU64,
+    /// Deployments by state, stuck deployments by kind, silent agents (gauges).
+    gauges: Mutex<(
+        BTreeMap<&'static str, u64>,
+        BTreeMap<&'static str, u64>,
+        u64,
+    )>,
+    ready_hist: Mutex<Histogram>,
+    bootstrap_bundle_hist: Mutex<Histogram>,
+    bootstrap_ready_hist: Mutex<Histogram>,
     /// Agent requests refused, by the check that failed.
-    agent_refusals: Mutex<std::collections::BTreeMap<&'static str, u64>>,
+    agent_refusals: Mutex<BTreeMap<&'static str, u64>>,
     loop_hist: Mutex<Histogram>,
 }
+
+/// Upper bounds (seconds) of the time-to-Ready histograms' buckets.
+const READY_BUCKETS: [f64; 10] = [1.0, 2.0, 5.0, 10.0, 30.0, 60.0, 120.0, 300.0, 600.0, 1800.0];
 
 #[derive(Debug, Default)]
 struct Histogram {
@@ -35,7 +53,60 @@ struct Histogram {
     sum: f64,
 }
 
+fn observe(h: &Mutex<Histogram>, buckets: &[f64], d: Duration) {
+    let secs = d.as_secs_f64();
+    let Ok(mut h) = h.lock() else {
+        return;
+    };
+    for (i, b) in buckets.iter().enumerate() {
+        if secs <= *b {
+            h.counts[i] += 1;
+        }
+    }
+    h.count += 1;
+    h.sum += secs;
+}
+
+fn render_hist(out: &mut String, name: &str, help: &str, h: &Mutex<Histogram>, buckets: &[f64]) {
+    let Ok(h) = h.lock() else {
+        return;
+    };
+    let _ = writeln!(out, "# HELP {name} {help}\n# TYPE {name} histogram");
+    for (i, b) in buckets.iter().enumerate() {
+        let _ = writeln!(out, "{name}_bucket{{le=\"{b}\"}} {}", h.counts[i]);
+    }
+    let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
+    let _ = writeln!(out, "{name}_sum {}", h.sum);
+    let _ = writeln!(out, "{name}_count {}", h.count);
+}
+
 impl Metrics {
+    /// Time from a deployment to all its releases Ready.
+    pub fn observe_ready(&self, d: Duration) {
+        observe(&self.ready_hist, &READY_BUCKETS, d);
+    }
+
+    /// Time from a cluster's registration to its agent's first bundle.
+    pub fn observe_bootstrap_bundle(&self, d: Duration) {
+        observe(&self.bootstrap_bundle_hist, &READY_BUCKETS, d);
+    }
+
+    /// Time from a cluster's registration to all its releases Ready.
+    pub fn observe_bootstrap_ready(&self, d: Duration) {
+        observe(&self.bootstrap_ready_hist, &READY_BUCKETS, d);
+    }
+
+    pub fn set_deployments(
+        &self,
+        by_state: BTreeMap<&'static str, u64>,
+        stuck: BTreeMap<&'static str, u64>,
+        silent: u64,
+    ) {
+        if let Ok(mut g) = self.gauges.lock() {
+            *g = (by_state, stuck, silent);
+        }
+    }
+
     pub fn observe_loop(&self, d: Duration) {
         let secs = d.as_secs_f64();
         let Ok(mut h) = self.loop_hist.lock() else {
@@ -135,6 +206,88 @@ impl Metrics {
         ] {
             counter(&mut out, name, help, v.load(Ordering::Relaxed));
         }
+        for (name, help, v) in [
+            (
+                "flotilla_incidents_opened_total",
+                "Stuck deployments and platform faults opened.",
+                &self.incidents_opened,
+            ),
+            (
+                "flotilla_incidents_resolved_total",
+                "Incidents resolved.",
+                &self.incidents_resolved,
+            ),
+            (
+                "flotilla_notifications_deferred_total",
+                "Messages held back by the per-minute limit.",
+                &self.notifications_deferred,
+            ),
+            (
+                "flotilla_notifications_unrouted_total",
+                "Incidents with no receiver configured.",
+                &self.notifications_unrouted,
+            ),
+            (
+                "flotilla_reconcile_overruns_total",
+                "Loop passes longer than the interval.",
+                &self.loop_overruns,
+            ),
+        ] {
+            counter(&mut out, name, help, v.load(Ordering::Relaxed));
+        }
+        if let Ok(g) = self.gauges.lock() {
+            let name = "flotilla_deployments";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Current deployments by state.\n# TYPE {name} gauge"
+            );
+            for state in ["Progressing", "Succeeded", "Stuck"] {
+                let _ = writeln!(
+                    out,
+                    "{name}{{state=\"{state}\"}} {}",
+                    g.0.get(state).copied().unwrap_or(0)
+                );
+            }
+            let name = "flotilla_deployments_stuck";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Stuck deployments by kind.\n# TYPE {name} gauge"
+            );
+            for kind in ["service", "platform"] {
+                let _ = writeln!(
+                    out,
+                    "{name}{{kind=\"{kind}\"}} {}",
+                    g.1.get(kind).copied().unwrap_or(0)
+                );
+            }
+            let name = "flotilla_agents_silent";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Agents silent for three heartbeats.\n# TYPE {name} gauge\n{name} {}",
+                g.2
+            );
+        }
+        render_hist(
+            &mut out,
+            "flotilla_deployment_ready_seconds",
+            "Time from a deployment to every release of it Ready.",
+            &self.ready_hist,
+            &READY_BUCKETS,
+        );
+        render_hist(
+            &mut out,
+            "flotilla_bootstrap_first_bundle_seconds",
+            "Time from a cluster's registration to its agent's first bundle.",
+            &self.bootstrap_bundle_hist,
+            &READY_BUCKETS,
+        );
+        render_hist(
+            &mut out,
+            "flotilla_bootstrap_ready_seconds",
+            "Time from a cluster's registration to all its releases Ready.",
+            &self.bootstrap_ready_hist,
+            &READY_BUCKETS,
+        );
         if let Ok(m) = self.agent_refusals.lock() {
             let name = "flotilla_agent_refusals_total";
             let _ = writeln!(

@@ -1,6 +1,7 @@
-//! Announcements of deployments to production environments, posted to a Slack-compatible
-//! incoming webhook. Queued (bounded) and delivered by a task of their own with retries and
-//! backoff: delivery never blocks the loop or a request; failures are counted.
+//! Messages out: announcements of deployments to production environments (the on-call
+//! channel's Slack-compatible webhook), stuck deployments (the service's channel) and pages
+//! (PagerDuty's Events API v2). Queued (bounded) and delivered by a task of their own with
+//! retries and backoff: delivery never blocks the loop or a request; failures are counted.
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -76,21 +77,29 @@ impl Announcement {
     }
 }
 
-/// The queue to the delivering task (nothing is sent without a webhook).
+/// One message to post.
+#[derive(Debug, Clone)]
+pub struct Outgoing {
+    pub url: String,
+    pub body: serde_json::Value,
+    /// What it is, for the log (`announcement of web to prod`).
+    pub what: String,
+}
+
+/// The queue to the delivering task.
 #[derive(Debug, Clone)]
 pub struct Notifier {
-    tx: Option<mpsc::Sender<Announcement>>,
+    tx: mpsc::Sender<Outgoing>,
+    /// The on-call channel's webhook (announcements), if any.
+    slack: Option<String>,
     metrics: Arc<Metrics>,
 }
 
 impl Notifier {
-    /// Starts the delivering task (on the current runtime) when there is a webhook.
+    /// Starts the delivering task (on the current runtime).
     pub fn start(webhook: Option<String>, metrics: Arc<Metrics>) -> Notifier {
-        let Some(url) = webhook else {
-            return Notifier { tx: None, metrics };
-        };
-        let (tx, mut rx) = mpsc::channel::<Announcement>(QUEUE);
-        let m = Arc::clone(&metrics);
+        let (tx, mut rx) = mpsc::channel::<Outgoing>(QUEUE);
+        let counters = Arc::clone(&metrics);
         tokio::spawn(async move {
             let _ = rustls::crypto::ring::default_provider().install_default();
             let client = match reqwest::Client::builder()
@@ -103,26 +112,21 @@ impl Notifier {
                     return;
                 }
             };
-            while let Some(a) = rx.recv().await {
-                let body = a.payload();
+            while let Some(m) = rx.recv().await {
                 let mut backoff = FIRST_BACKOFF;
                 let mut sent = false;
                 for attempt in 1..=ATTEMPTS {
-                    match client.post(&url).json(&body).send().await {
+                    match client.post(&m.url).json(&m.body).send().await {
                         Ok(r) if r.status().is_success() => {
                             sent = true;
                             break;
                         }
                         Ok(r) => eprintln!(
-                            "flotilla serve: announcement of {} to {}: webhook answered {} (attempt {attempt})",
-                            a.service,
-                            a.environment,
+                            "flotilla serve: {}: the receiver answered {} (attempt {attempt})",
+                            m.what,
                             r.status()
                         ),
-                        Err(e) => eprintln!(
-                            "flotilla serve: announcement of {} to {}: {e} (attempt {attempt})",
-                            a.service, a.environment
-                        ),
+                        Err(e) => eprintln!("flotilla serve: {}: {e} (attempt {attempt})", m.what),
                     }
                     if attempt < ATTEMPTS {
                         tokio::time::sleep(backoff).await;
@@ -130,27 +134,45 @@ impl Notifier {
                     }
                 }
                 let counter = if sent {
-                    &m.notifications_sent
+                    &counters.notifications_sent
                 } else {
-                    &m.notifications_failed
+                    &counters.notifications_failed
                 };
                 counter.fetch_add(1, Ordering::Relaxed);
             }
         });
         Notifier {
-            tx: Some(tx),
+            tx,
+            slack: webhook,
             metrics,
         }
     }
 
-    /// Queues an announcement; never waits.
+    /// Queues an announcement to the on-call channel (nothing without one); never waits.
     pub fn announce(&self, a: Announcement) {
-        if let Some(tx) = &self.tx
-            && tx.try_send(a).is_err()
-        {
+        let Some(url) = &self.slack else {
+            return;
+        };
+        self.send(Outgoing {
+            url: url.clone(),
+            body: a.payload(),
+            what: format!("announcement of {} to {}", a.service, a.environment),
+        });
+    }
+
+    /// Queues a message; never waits. False when the queue is full (counted as failed).
+    pub fn send(&self, m: Outgoing) -> bool {
+        if self.tx.try_send(m).is_err() {
             self.metrics
                 .notifications_failed
                 .fetch_add(1, Ordering::Relaxed);
+            return false;
         }
+        true
+    }
+
+    /// The on-call channel's webhook.
+    pub fn on_call(&self) -> Option<&str> {
+        self.slack.as_deref()
     }
 }

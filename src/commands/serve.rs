@@ -26,6 +26,10 @@ pub struct Args {
     /// Do not read or write the persistent compile cache.
     #[arg(long)]
     pub no_cache: bool,
+    /// How often agents report (their `--poll-wait`): an agent silent for three heartbeats
+    /// pages the platform on-call.
+    #[arg(long, default_value = "30s", value_parser = parse_duration)]
+    pub heartbeat: Duration,
     #[command(flatten)]
     pub secrets: super::plan::SecretsArgs,
     #[command(flatten)]
@@ -125,6 +129,7 @@ pub fn exec(args: Args) -> ExitCode {
         interval: args.interval,
         env,
         agents,
+        heartbeat: args.heartbeat,
     };
     match runtime.block_on(runtime::serve(config)) {
         Ok(()) => ExitCode::from(exit::SUCCESS),

@@ -276,8 +276,91 @@ pub struct StatusArgs {
     /// One cluster: its staged bundle and what its agent reported last.
     #[arg(long, conflicts_with_all = ["service", "audit"])]
     pub cluster: Option<String>,
+    /// Stuck deployments (with their kind, clusters and evidence), silent agents and open
+    /// incidents, and where each notification went.
+    #[arg(long, conflicts_with_all = ["service", "audit", "cluster"])]
+    pub stuck: bool,
     #[command(flatten)]
     pub server: ServerArgs,
+}
+
+fn stuck_status(client: &Client, json: bool) -> ExitCode {
+    let got = run(async {
+        let list = client.get("/v1/deployments?state=Stuck").await?;
+        let mut detailed = Vec::new();
+        for d in list["deployments"].as_array().into_iter().flatten() {
+            let path = format!(
+                "/v1/services/{}/deployments/{}",
+                d["service"].as_str().unwrap_or_default(),
+                d["environment"].as_str().unwrap_or_default()
+            );
+            detailed.push(client.get(&path).await?);
+        }
+        Ok::<_, ClientError>((list, detailed))
+    });
+    let (list, detailed) = match got {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return fail(&e),
+        Err(code) => return code,
+    };
+    if json {
+        print_json(&serde_json::json!({
+            "deployments": detailed,
+            "silentAgents": list["silentAgents"],
+            "incidents": list["incidents"],
+        }));
+        return ExitCode::from(exit::SUCCESS);
+    }
+    if detailed.is_empty() {
+        println!("no stuck deployment");
+    }
+    for d in &detailed {
+        println!(
+            "{} {} in {}: stuck ({} fault) on {} of {} clusters",
+            d["service"].as_str().unwrap_or_default(),
+            d["version"].as_str().unwrap_or_default(),
+            d["environment"].as_str().unwrap_or_default(),
+            d["stuck"].as_str().unwrap_or("?"),
+            d["stuckClusters"],
+            d["clusters"]
+        );
+        for r in d["releases"].as_array().into_iter().flatten() {
+            if r["stuck"].is_null() {
+                continue;
+            }
+            println!(
+                "  {:<24} {:<12} {}{}",
+                r["cluster"].as_str().unwrap_or_default(),
+                r["phase"].as_str().unwrap_or_default(),
+                r["reason"].as_str().unwrap_or_default(),
+                r["message"]
+                    .as_str()
+                    .filter(|m| !m.is_empty())
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            );
+            for e in r["evidence"].as_array().into_iter().flatten() {
+                println!("    - {}", e.as_str().unwrap_or_default());
+            }
+        }
+        for i in d["incidents"].as_array().into_iter().flatten() {
+            println!("  notified: {}", i["routedTo"].as_str().unwrap_or_default());
+        }
+    }
+    for c in list["silentAgents"].as_array().into_iter().flatten() {
+        println!("agent of {} is silent", c.as_str().unwrap_or_default());
+    }
+    for i in list["incidents"].as_array().into_iter().flatten() {
+        if i["service"].as_str().is_some_and(|s| !s.is_empty()) {
+            continue;
+        }
+        println!(
+            "open: {} (to {})",
+            i["summary"].as_str().unwrap_or_default(),
+            i["routedTo"].as_str().unwrap_or_default()
+        );
+    }
+    ExitCode::from(exit::SUCCESS)
 }
 
 fn cluster_status(client: &Client, cluster: &str, json: bool) -> ExitCode {
@@ -343,6 +426,9 @@ pub fn status(args: StatusArgs) -> ExitCode {
     };
     if let Some(cluster) = &args.cluster {
         return cluster_status(&client, cluster, args.server.json());
+    }
+    if args.stuck {
+        return stuck_status(&client, args.server.json());
     }
     if args.audit {
         return match run(client.get("/v1/audit")) {

@@ -15,7 +15,7 @@ use super::command;
 use super::serve::{Server, edit_web_image, fleet, token_with};
 
 /// A running `flotilla agent`, killed when dropped; its standard error is collected.
-struct Agent {
+pub(super) struct Agent {
     child: Child,
     log: std::sync::Arc<std::sync::Mutex<String>>,
 }
@@ -41,16 +41,22 @@ impl Agent {
         )
     }
 
-    fn start_applier(
+    pub(super) fn start_applier(
         mut command: std::process::Command,
         server: &Server,
         cluster: &str,
         state: &Path,
         args: &[&str],
     ) -> Agent {
+        let poll: &[&str] = if args.contains(&"--poll-wait") {
+            &[]
+        } else {
+            &["--poll-wait", "2s"]
+        };
         let mut child = command
             .args(["agent", "--cluster", cluster, "--server", &server.url])
-            .args(["--poll-wait", "2s", "--state"])
+            .args(poll)
+            .arg("--state")
             .arg(state)
             .args(args)
             .stderr(Stdio::piped())
@@ -74,12 +80,12 @@ impl Agent {
         Agent { child, log }
     }
 
-    fn log(&self) -> String {
+    pub(super) fn log(&self) -> String {
         self.log.lock().map(|l| l.clone()).unwrap_or_default()
     }
 
     /// Waits (at most a minute) until the log holds `text`.
-    fn wait_for(&self, text: &str) {
+    pub(super) fn wait_for(&self, text: &str) {
         let deadline = Instant::now() + Duration::from_secs(60);
         while !self.log().contains(text) {
             assert!(
@@ -91,7 +97,7 @@ impl Agent {
         }
     }
 
-    fn stop(mut self) -> String {
+    pub(super) fn stop(mut self) -> String {
         let _ = self.child.kill();
         let _ = self.child.wait();
         self.log()
@@ -106,7 +112,12 @@ impl Drop for Agent {
 }
 
 /// One HTTP request: status, `ETag`, body.
-fn request(server: &Server, path: &str, token: &str, extra: &str) -> (u16, String, String) {
+pub(super) fn request(
+    server: &Server,
+    path: &str,
+    token: &str,
+    extra: &str,
+) -> (u16, String, String) {
     let addr = server.url.trim_start_matches("http://");
     let mut s = std::net::TcpStream::connect(addr).expect("connects");
     write!(
@@ -157,7 +168,7 @@ fn post(server: &Server, path: &str, token: &str) -> (u16, String) {
     )
 }
 
-fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
+pub(super) fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while !ok() {
         assert!(Instant::now() < deadline, "{what} within a minute");
@@ -165,7 +176,7 @@ fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {
     }
 }
 
-fn register(server: &Server, admin: &str, args: &[&str], out: &Path) -> Value {
+pub(super) fn register(server: &Server, admin: &str, args: &[&str], out: &Path) -> Value {
     let out_arg = out.to_str().expect("UTF-8");
     let mut all = vec!["clusters", "register"];
     all.extend_from_slice(args);
@@ -185,7 +196,7 @@ fn register(server: &Server, admin: &str, args: &[&str], out: &Path) -> Value {
     creds
 }
 
-fn agent_token(fleet: &Path, store: &str, cluster: &str) -> String {
+pub(super) fn agent_token(fleet: &Path, store: &str, cluster: &str) -> String {
     let out = command()
         .args([
             "token",

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 mod agent;
 mod auth;
+mod feedback;
 mod plan;
 mod plugin;
 mod policy;

@@ -69,17 +69,16 @@ impl Server {
         store: &str,
         extra: &[&str],
     ) -> Server {
+        let interval: &[&str] = if extra.contains(&"--interval") {
+            &[]
+        } else {
+            &["--interval", "300ms"]
+        };
         let mut child = command
             .args(["serve", "--fleet"])
             .arg(fleet)
-            .args([
-                "--store",
-                store,
-                "--listen",
-                "127.0.0.1:0",
-                "--interval",
-                "300ms",
-            ])
+            .args(["--store", store, "--listen", "127.0.0.1:0"])
+            .args(interval)
             .args(extra)
             .stderr(Stdio::piped())
             .stdout(Stdio::null())
