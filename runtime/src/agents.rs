@@ -48,6 +48,9 @@ pub struct AgentSeen {
     pub report: Option<Arc<StatusReport>>,
     /// When it was last audited as using the shared identity.
     shared_audited: Option<Instant>,
+    /// The last refusal of a request for this cluster (Unix seconds, why): an agent that
+    /// cannot authenticate is silent, and this is the evidence.
+    pub refused: Option<(u64, String)>,
 }
 
 impl Controller {
@@ -319,6 +322,19 @@ impl Controller {
         Ok(())
     }
 
+    /// Notes a refused request for `cluster` (only a registered one: a flood of made-up names
+    /// grows nothing).
+    fn note_refusal(&self, cluster: &str, why: &str) {
+        if self.registration(cluster).is_none() {
+            return;
+        }
+        let mut agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
+        let seen = agents
+            .entry(cluster.to_owned())
+            .or_insert_with(AgentSeen::new);
+        seen.refused = Some((now(), why.to_owned()));
+    }
+
     /// Notes a verified request of `cluster`'s agent; true when it used the shared identity
     /// and has not been audited for it lately.
     fn seen(&self, cluster: &str, shared: bool) -> bool {
@@ -345,6 +361,7 @@ impl AgentSeen {
             last_seen: 0,
             report: None,
             shared_audited: None,
+            refused: None,
         }
     }
 }
@@ -370,6 +387,7 @@ async fn agent(
         Ok(t) => t,
         Err(refusal) => {
             m.refused(refusal.code());
+            app.controller.note_refusal(cluster, &refusal.to_string());
             refuse_audit(
                 app,
                 source,
@@ -421,6 +439,7 @@ async fn agent(
             ),
         };
         m.refused(code);
+        app.controller.note_refusal(cluster, &message);
         refuse_audit(app, source, cluster, &token.cluster, code, &message).await;
         return Err(ApiError::new(StatusCode::FORBIDDEN, "denied", message));
     };

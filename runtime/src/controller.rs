@@ -148,6 +148,9 @@ pub struct Controller {
     pub(crate) bootstrap: std::sync::Mutex<BTreeMap<String, crate::feedback::Bootstrap>>,
     /// The agents' heartbeat (milliseconds): silent after three.
     heartbeat_ms: std::sync::atomic::AtomicU64,
+    /// The last loop pass and the loop's interval (milliseconds).
+    pass_ms: std::sync::atomic::AtomicU64,
+    interval_ms: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for Controller {
@@ -261,6 +264,8 @@ impl Controller {
             succeeded: std::sync::Mutex::new(BTreeSet::new()),
             bootstrap: std::sync::Mutex::new(BTreeMap::new()),
             heartbeat_ms: std::sync::atomic::AtomicU64::new(30_000),
+            pass_ms: std::sync::atomic::AtomicU64::new(0),
+            interval_ms: std::sync::atomic::AtomicU64::new(5_000),
         };
         controller.load().await?;
         controller.load_registry().await?;
@@ -818,6 +823,15 @@ impl Controller {
         );
     }
 
+    /// How long the last loop pass took, and the loop's interval.
+    pub(crate) fn pass_timing(&self) -> (Duration, Duration) {
+        use std::sync::atomic::Ordering::Relaxed;
+        (
+            Duration::from_millis(self.pass_ms.load(Relaxed)),
+            Duration::from_millis(self.interval_ms.load(Relaxed)),
+        )
+    }
+
     /// The current deployments and the staged clusters, at once.
     pub(crate) async fn current_and_staged(
         &self,
@@ -1066,6 +1080,12 @@ impl Controller {
                     "flotilla serve: staged {} cluster bundles",
                     pass.staged.len()
                 );
+            }
+            {
+                use std::sync::atomic::Ordering::Relaxed;
+                self.pass_ms
+                    .store(started.elapsed().as_millis() as u64, Relaxed);
+                self.interval_ms.store(interval.as_millis() as u64, Relaxed);
             }
             if let Err(e) = self.feedback().await {
                 eprintln!("flotilla serve: feedback: {e}");

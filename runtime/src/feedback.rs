@@ -45,6 +45,9 @@ const SERVICE_REASONS: &[&str] = &[
     "Rejected",
 ];
 
+/// Reasons that are the platform's (the agent cannot see its cluster).
+const PLATFORM_REASONS: &[&str] = &["ClusterUnreachable", "StatusUnavailable"];
+
 /// What the feedback needs of a deployed service (from its version's `service.yaml`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ServiceInfo {
@@ -271,11 +274,24 @@ impl Controller {
                     r.evidence.push(format!("the agent: {e}"));
                 }
                 let waited = at.saturating_sub(since);
+                let agent_error = report.as_ref().is_some_and(|x| x.error.is_some());
                 r.stuck = if silent.contains(cluster) {
                     r.evidence.push(format!(
                         "the agent has been silent for {}s",
                         at.saturating_sub(r.last_seen.unwrap_or(0))
                     ));
+                    Some(StuckKind::Platform)
+                } else if r.phase != Phase::Ready
+                    && r.reason
+                        .as_deref()
+                        .is_some_and(|x| PLATFORM_REASONS.contains(&x))
+                {
+                    Some(StuckKind::Platform)
+                } else if r.phase != Phase::Ready && agent_error && waited > silent_after {
+                    // The agent reports that it cannot fetch or apply: the platform's.
+                    if r.reason.is_none() {
+                        r.reason = Some("AgentError".into());
+                    }
                     Some(StuckKind::Platform)
                 } else if r.phase == Phase::Failed {
                     let service_fault = r
@@ -432,16 +448,34 @@ impl Controller {
                 );
             }
         }
+        let agents = self.agents_seen();
         for cluster in &eval.silent {
+            // A refusal since its last good request.
+            let refused = agents
+                .get(cluster)
+                .and_then(|a| a.refused.clone().filter(|(at, _)| *at >= a.last_seen));
+            let why = refused
+                .as_ref()
+                .map(|(_, why)| format!("; its requests are refused: {why}"))
+                .unwrap_or_default();
+            let reason = if refused.is_some() {
+                "AgentCannotAuthenticate"
+            } else {
+                "AgentSilent"
+            };
             wanted.insert(
                 format!("silent-{}", key_part(cluster)),
                 Wanted {
                     kind: StuckKind::Platform,
                     summary: format!(
-                        "the agent of cluster {cluster} is silent (no request for {} heartbeats)",
+                        "the agent of cluster {cluster} is silent (no request for {} heartbeats){why}",
                         SILENT_AFTER_HEARTBEATS
                     ),
-                    details: json!({"cluster": cluster, "reason": "AgentSilent"}),
+                    details: json!({
+                        "cluster": cluster,
+                        "reason": reason,
+                        "refused": refused.map(|(at, why)| json!({"at": at, "why": why})),
+                    }),
                     service: String::new(),
                     environment: String::new(),
                     clusters: vec![cluster.clone()],
@@ -458,6 +492,25 @@ impl Controller {
                     details: json!({"environment": env, "reason": "StagingFailed", "message": message}),
                     service: String::new(),
                     environment: env.clone(),
+                    clusters: Vec::new(),
+                    channel: None,
+                },
+            );
+        }
+        let (last_pass, interval) = self.pass_timing();
+        if last_pass > interval.max(Duration::from_secs(1)) * 3 {
+            wanted.insert(
+                "loop-overrun".into(),
+                Wanted {
+                    kind: StuckKind::Platform,
+                    summary: format!(
+                        "the reconcile loop overran: its last pass took {:.1}s (interval {:.1}s)",
+                        last_pass.as_secs_f64(),
+                        interval.as_secs_f64()
+                    ),
+                    details: json!({"reason": "LoopOverrun", "passSeconds": last_pass.as_secs_f64()}),
+                    service: String::new(),
+                    environment: String::new(),
                     clusters: Vec::new(),
                     channel: None,
                 },

@@ -201,7 +201,39 @@ fn a_stopped_agent_pages_once_naming_its_cluster_then_resolves() {
     let page = next(&pages, Duration::from_secs(60)).expect("a resolve");
     assert_eq!(page["event_action"], "resolve");
     assert_eq!(page["dedup_key"], "flotilla/silent-dev-eu");
-    drop(agent);
+    agent.stop();
+
+    // An agent that cannot authenticate (another cluster's token) is silent too, and the
+    // page says why.
+    let wrong = tmp.path().join("wrong.token");
+    std::fs::write(&wrong, agent_token(&root, store, "prod-eu")).expect("written");
+    let refused = Agent::start_applier(
+        command(),
+        &server,
+        "dev-eu",
+        &tmp.path().join("dev-eu-2"),
+        &[
+            "--applier",
+            "sim",
+            "--poll-wait",
+            "1s",
+            "--token-file",
+            wrong.to_str().expect("UTF-8"),
+        ],
+    );
+    let page = next(&pages, Duration::from_secs(60)).expect("a page");
+    assert_eq!(page["event_action"], "trigger");
+    let summary = page["payload"]["summary"].as_str().expect("a summary");
+    assert!(
+        summary.contains("dev-eu") && summary.contains("refused"),
+        "{summary}\n{}",
+        refused.log()
+    );
+    assert_eq!(
+        page["payload"]["custom_details"]["reason"], "AgentCannotAuthenticate",
+        "{page}"
+    );
+    drop(refused);
 }
 
 #[test]
