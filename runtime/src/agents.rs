@@ -123,7 +123,7 @@ impl Controller {
     /// Registers a cluster (or changes a declared one's identity mode). Written to the store
     /// before it is made current; its environment is compiled again.
     pub async fn register(
-        &self,
+        self: &Arc<Self>,
         spec: ClusterSpec,
         identity: IdentityMode,
         by: &str,
@@ -164,6 +164,22 @@ impl Controller {
                     });
                 }
                 self.check_cluster_spec(&spec)?;
+                // Its environment must still compile with it: a cluster whose metadata the
+                // services' templates cannot use is refused here, not left to break the
+                // environment's next pass.
+                let file = (
+                    format!("clusters/{}.yaml", spec.name),
+                    spec.to_cluster_file(),
+                );
+                self.compile_env(&spec.environment, Some(file))
+                    .await
+                    .map_err(|e| match e {
+                        ControllerError::Diagnostics(text) => ControllerError::Invalid(format!(
+                            "environment `{}` does not compile with this cluster:\n{text}",
+                            spec.environment
+                        )),
+                        other => other,
+                    })?;
                 spec.environment.clone()
             }
         };

@@ -928,11 +928,20 @@ impl Controller {
         pass
     }
 
-    async fn reconcile_env(self: &Arc<Self>, env: &str) -> Result<Vec<String>, ControllerError> {
-        let files = {
+    /// Compiles `env` with the versions deployed there (and `extra`, a cluster file not yet
+    /// registered), refusing a result the policies or the diagnostics do not let through.
+    pub(crate) async fn compile_env(
+        self: &Arc<Self>,
+        env: &str,
+        extra: Option<(String, String)>,
+    ) -> Result<pipeline::Outcome, ControllerError> {
+        let mut files = {
             let state = self.state.lock().await;
             self.compose(env, &state)?
         };
+        if let Some((path, text)) = extra {
+            files.files.insert(path, text);
+        }
         let this = Arc::clone(self);
         let outcome = tokio::task::spawn_blocking(move || {
             let mut files = files;
@@ -956,6 +965,11 @@ impl Controller {
             text.push_str(&outcome.findings);
             return Err(ControllerError::Diagnostics(text));
         }
+        Ok(outcome)
+    }
+
+    async fn reconcile_env(self: &Arc<Self>, env: &str) -> Result<Vec<String>, ControllerError> {
+        let outcome = self.compile_env(env, None).await?;
         let plan = &outcome.compilation.plan;
         self.learn(env, &outcome.compilation);
         let changed: Vec<&plan::ClusterPlan> = {

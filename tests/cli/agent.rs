@@ -230,6 +230,19 @@ fn manifests(dir: &Path) -> Vec<PathBuf> {
 #[test]
 fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_once_deregistered() {
     let (tmp, root) = fleet("http://127.0.0.1:9/unused");
+    // worker runs in dev on clusters with enough nodes: a selector that fails on a cluster
+    // without that metadata.
+    std::fs::write(
+        root.join("clusters/dev-eu.yaml"),
+        "name: dev-eu\nprovider: aws\nregion: eu-west-1\nenvironment: dev\nmetadata: {nodes: 3}\n",
+    )
+    .expect("written");
+    let worker = root.join("services/worker/service.yaml");
+    let text = std::fs::read_to_string(&worker).expect("read").replace(
+        "selector: 'cluster.environment == \"prod\"'",
+        "selector: 'cluster.environment == \"prod\" || cluster.metadata.nodes > 2'",
+    );
+    std::fs::write(&worker, text).expect("written");
     let store_dir = tmp.path().join("store");
     let store = store_dir.to_str().expect("UTF-8");
     let server = Server::start(&root, store);
@@ -251,6 +264,28 @@ fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_on
         ],
     );
     assert_eq!(code, 1, "{err}");
+    // A cluster its environment cannot compile with is refused, with the diagnostics.
+    let (code, _, err) = server.cli(
+        &admin,
+        &[
+            "clusters",
+            "register",
+            "edge-1",
+            "--environment",
+            "dev",
+            "--provider",
+            "aws",
+            "--region",
+            "eu-west-1",
+            "--credentials-out",
+            "x.json",
+        ],
+    );
+    assert_eq!(code, 2, "{err}");
+    assert!(
+        err.contains("does not compile with this cluster") && err.contains("nodes"),
+        "{err}"
+    );
     let creds_json = register(
         &server,
         &admin,
@@ -264,6 +299,8 @@ fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_on
             "eu-west-1",
             "--tag",
             "tier=edge",
+            "--meta",
+            "nodes=3",
         ],
         &creds,
     );
