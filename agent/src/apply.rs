@@ -69,6 +69,18 @@ impl Sim {
     }
 }
 
+/// The releases of `targets` (entry, manifest, applied as it is) to apply or look at.
+pub fn releases(targets: &[(IndexEntry, String, bool)]) -> Vec<Release<'_>> {
+    targets
+        .iter()
+        .map(|(entry, manifest, applied)| Release {
+            entry,
+            manifest,
+            unchanged: *applied,
+        })
+        .collect()
+}
+
 /// One release to apply: its index entry and manifest.
 #[derive(Debug, Clone)]
 pub struct Release<'a> {
@@ -161,16 +173,7 @@ impl Applier {
         releases
             .iter()
             .map(|r| {
-                let mut s = ReleaseStatus {
-                    release: r.entry.release.clone(),
-                    service: r.entry.service.clone(),
-                    phase: Phase::Ready,
-                    reason: None,
-                    message: String::new(),
-                    manifest: r.entry.manifest,
-                    applied_generation: generation,
-                    objects: Vec::new(),
-                };
+                let mut s = ReleaseStatus::new(r.entry, Phase::Ready, generation);
                 match self {
                     Applier::Dir { .. } => {
                         s.reason = Some("Written".into());

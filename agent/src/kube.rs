@@ -571,16 +571,7 @@ impl Kube {
 
     /// A release's status: every object of its manifest (hooks aside) looked at now.
     pub async fn release_status(&mut self, r: &Release<'_>) -> Result<ReleaseStatus, AgentError> {
-        let mut s = ReleaseStatus {
-            release: r.entry.release.clone(),
-            service: r.entry.service.clone(),
-            phase: Phase::Ready,
-            reason: None,
-            message: String::new(),
-            manifest: r.entry.manifest,
-            applied_generation: 0,
-            objects: Vec::new(),
-        };
+        let mut s = ReleaseStatus::new(r.entry, Phase::Ready, 0);
         for doc in docs(&r.entry.release, r.manifest)?
             .into_iter()
             .filter(|d| d.hook.is_none())

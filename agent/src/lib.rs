@@ -29,7 +29,7 @@ use plan::Digest;
 use plan::agent::{Bundle, Phase, StatusReport};
 use tokio::sync::watch;
 
-use crate::apply::{Applier, Release};
+use crate::apply::Applier;
 use crate::login::{Credentials, Identity};
 use crate::state::{Applied, State};
 
@@ -345,14 +345,7 @@ impl Agent {
     /// records what was applied.
     async fn advance(&mut self, gone: &[plan::IndexEntry], all: bool) -> Result<(), AgentError> {
         let owned = self.targets()?;
-        let releases: Vec<Release<'_>> = owned
-            .iter()
-            .map(|(entry, manifest, applied)| Release {
-                entry,
-                manifest,
-                unchanged: *applied,
-            })
-            .collect();
+        let releases = crate::apply::releases(&owned);
         let done = self.applier.apply(&releases, gone, all).await?;
         let digests: BTreeMap<&str, Digest> = owned
             .iter()
@@ -433,14 +426,7 @@ impl Agent {
             report.generation = generation;
             report.digest = Some(digest);
             let owned = self.targets()?;
-            let releases: Vec<Release<'_>> = owned
-                .iter()
-                .map(|(entry, manifest, applied)| Release {
-                    entry,
-                    manifest,
-                    unchanged: *applied,
-                })
-                .collect();
+            let releases = crate::apply::releases(&owned);
             report.releases = self.applier.status(&releases, generation).await;
             self.settling = report.releases.iter().any(|r| {
                 matches!(

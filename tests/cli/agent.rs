@@ -4,7 +4,7 @@
 //! deregistered. Then the same with identities from a live OpenBao: AppRole, the identity
 //! token with the `cluster` claim, and one cluster's token refused on another's bundle.
 
-use std::io::{Read as _, Write as _};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
@@ -111,28 +111,14 @@ impl Drop for Agent {
     }
 }
 
-/// One HTTP request: status, `ETag`, body.
+/// `GET path`: status, `ETag`, body.
 pub(super) fn request(
     server: &Server,
     path: &str,
     token: &str,
     extra: &str,
 ) -> (u16, String, String) {
-    let addr = server.url.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).expect("connects");
-    write!(
-        s,
-        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n{extra}Connection: close\r\n\r\n"
-    )
-    .expect("sent");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("read");
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let (status, head, body) = server.http("GET", path, token, extra);
     let etag = head
         .lines()
         .find_map(|l| {
@@ -141,31 +127,13 @@ pub(super) fn request(
                 .map(|v| v.trim().to_owned())
         })
         .unwrap_or_default();
-    (status, etag, body.to_owned())
+    (status, etag, body)
 }
 
 /// `POST path` with an empty body: status and body.
 fn post(server: &Server, path: &str, token: &str) -> (u16, String) {
-    let addr = server.url.trim_start_matches("http://");
-    let mut s = std::net::TcpStream::connect(addr).expect("connects");
-    write!(
-        s,
-        "POST {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-    )
-    .expect("sent");
-    let mut text = String::new();
-    s.read_to_string(&mut text).expect("read");
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    (
-        status,
-        text.split_once("\r\n\r\n")
-            .map(|(_, b)| b.to_owned())
-            .unwrap_or_default(),
-    )
+    let (status, _, body) = server.http("POST", path, token, "");
+    (status, body)
 }
 
 pub(super) fn wait_until(what: &str, mut ok: impl FnMut() -> bool) {

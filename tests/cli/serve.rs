@@ -128,11 +128,24 @@ impl Server {
 
     /// `GET path` with `token`: status and body.
     pub(super) fn get(&self, token: &str, path: &str) -> (u16, serde_json::Value) {
+        let (status, _, body) = self.http("GET", path, token, "");
+        (status, serde_json::from_str(&body).unwrap_or_default())
+    }
+
+    /// One HTTP/1.1 request (`extra`: more header lines, each ending in CRLF): its status,
+    /// head and body.
+    pub(super) fn http(
+        &self,
+        method: &str,
+        path: &str,
+        token: &str,
+        extra: &str,
+    ) -> (u16, String, String) {
         let addr = self.url.trim_start_matches("http://");
         let mut s = std::net::TcpStream::connect(addr).expect("connects");
         write!(
             s,
-            "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\nConnection: close\r\n\r\n"
+            "{method} {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n{extra}Content-Length: 0\r\nConnection: close\r\n\r\n"
         )
         .expect("sent");
         let mut text = String::new();
@@ -142,8 +155,8 @@ impl Server {
             .nth(1)
             .and_then(|c| c.parse().ok())
             .unwrap_or(0);
-        let body = text.split("\r\n\r\n").nth(1).unwrap_or_default();
-        (status, serde_json::from_str(body).unwrap_or_default())
+        let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+        (status, head.to_owned(), body.to_owned())
     }
 
     /// SIGKILL.

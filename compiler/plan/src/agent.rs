@@ -142,6 +142,23 @@ pub struct ReleaseStatus {
     pub objects: Vec<ObjectStatus>,
 }
 
+impl ReleaseStatus {
+    /// The status of `entry`'s release in `phase`, applied from `applied_generation`, with no
+    /// reason, message or objects yet.
+    pub fn new(entry: &IndexEntry, phase: Phase, applied_generation: u64) -> ReleaseStatus {
+        ReleaseStatus {
+            release: entry.release.clone(),
+            service: entry.service.clone(),
+            phase,
+            reason: None,
+            message: String::new(),
+            manifest: entry.manifest,
+            applied_generation,
+            objects: Vec::new(),
+        }
+    }
+}
+
 /// One object of a release.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
