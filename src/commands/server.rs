@@ -284,6 +284,21 @@ pub struct StatusArgs {
     pub server: ServerArgs,
 }
 
+/// `  NAME  PHASE  REASON: message` of a release's status.
+fn release_line(name: &serde_json::Value, r: &serde_json::Value) -> String {
+    format!(
+        "  {:<24} {:<12} {}{}",
+        name.as_str().unwrap_or_default(),
+        r["phase"].as_str().unwrap_or_default(),
+        r["reason"].as_str().unwrap_or_default(),
+        r["message"]
+            .as_str()
+            .filter(|m| !m.is_empty())
+            .map(|m| format!(": {m}"))
+            .unwrap_or_default()
+    )
+}
+
 fn stuck_status(client: &Client, json: bool) -> ExitCode {
     let got = run(async {
         let list = client.get("/v1/deployments?state=Stuck").await?;
@@ -328,17 +343,7 @@ fn stuck_status(client: &Client, json: bool) -> ExitCode {
             if r["stuck"].is_null() {
                 continue;
             }
-            println!(
-                "  {:<24} {:<12} {}{}",
-                r["cluster"].as_str().unwrap_or_default(),
-                r["phase"].as_str().unwrap_or_default(),
-                r["reason"].as_str().unwrap_or_default(),
-                r["message"]
-                    .as_str()
-                    .filter(|m| !m.is_empty())
-                    .map(|m| format!(": {m}"))
-                    .unwrap_or_default()
-            );
+            println!("{}", release_line(&r["cluster"], r));
             for e in r["evidence"].as_array().into_iter().flatten() {
                 println!("    - {}", e.as_str().unwrap_or_default());
             }
@@ -404,17 +409,7 @@ fn cluster_status(client: &Client, cluster: &str, json: bool) -> ExitCode {
         }
     }
     for r in report["releases"].as_array().into_iter().flatten() {
-        println!(
-            "  {:<24} {:<12} {}{}",
-            r["release"].as_str().unwrap_or_default(),
-            r["phase"].as_str().unwrap_or_default(),
-            r["reason"].as_str().unwrap_or_default(),
-            r["message"]
-                .as_str()
-                .filter(|m| !m.is_empty())
-                .map(|m| format!(": {m}"))
-                .unwrap_or_default()
-        );
+        println!("{}", release_line(&r["release"], r));
     }
     ExitCode::from(exit::SUCCESS)
 }
