@@ -375,7 +375,9 @@ fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_on
         .collect();
     let log = agent.stop();
     assert_eq!(log.matches("applied generation 1 (").count(), 1, "{log}");
-    let agent = Agent::start(&server, "edge-1", &state, &creds_arg);
+    // Restarted with a short resync: drift is corrected.
+    let resync_args = [creds_arg[0], creds_arg[1], "--resync", "2s"];
+    let agent = Agent::start(&server, "edge-1", &state, &resync_args);
     agent.wait_for("last applied generation 1");
     std::thread::sleep(Duration::from_secs(3));
     assert!(
@@ -394,6 +396,15 @@ fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_on
     assert_eq!(before, after, "no file written again");
 
     // A new version deployed to dev reaches the agent by its long poll.
+    let web_digest = |b: &Value| {
+        b["releases"]
+            .as_array()
+            .and_then(|r| r.iter().find(|x| x["service"] == "web"))
+            .and_then(|x| x["manifest"].as_str())
+            .map(str::to_owned)
+            .expect("web in the bundle")
+    };
+    let first_web = web_digest(&bundle);
     edit_web_image(&root, "2.0.0");
     let fleet_arg = root.to_str().expect("UTF-8");
     let (code, _, err) = server.cli(
@@ -409,6 +420,23 @@ fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_on
     );
     let web = std::fs::read_to_string(out.join("web.yaml")).expect("written");
     assert!(web.contains("shop/web:2.0.0"), "{web}");
+    // Drift (someone edits what the agent wrote) is undone by the resync.
+    std::fs::write(out.join("web.yaml"), "drifted\n").expect("written");
+    wait_until("the resync restores web.yaml", || {
+        std::fs::read_to_string(out.join("web.yaml")).is_ok_and(|t| t.contains("shop/web:2.0.0"))
+    });
+    // The previous bundle's objects stay readable (an agent may still be applying it); the
+    // one before that is gone.
+    let object = |d: &str| request(&server, &format!("/v1/clusters/edge-1/objects/{d}"), &token, "").0;
+    assert_eq!(object(&first_web), 200, "an object of the previous bundle");
+    edit_web_image(&root, "3.0.0");
+    let (code, _, err) = server.cli(
+        &admin,
+        &["publish", "web", "--label", "3.0.0", "--fleet", fleet_arg],
+    );
+    assert_eq!(code, 0, "{err}");
+    agent.wait_for("applied generation 3 (");
+    assert_eq!(object(&first_web), 404, "two bundles ago");
 
     // Listed with its identity; then deregistered: refused from now on, audited.
     let (code, text, err) = server.cli(&admin, &["clusters", "identity"]);
