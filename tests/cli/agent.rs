@@ -427,7 +427,15 @@ fn a_registered_cluster_s_agent_pulls_applies_reports_restarts_and_is_refused_on
     });
     // The previous bundle's objects stay readable (an agent may still be applying it); the
     // one before that is gone.
-    let object = |d: &str| request(&server, &format!("/v1/clusters/edge-1/objects/{d}"), &token, "").0;
+    let object = |d: &str| {
+        request(
+            &server,
+            &format!("/v1/clusters/edge-1/objects/{d}"),
+            &token,
+            "",
+        )
+        .0
+    };
     assert_eq!(object(&first_web), 200, "an object of the previous bundle");
     edit_web_image(&root, "3.0.0");
     let (code, _, err) = server.cli(
