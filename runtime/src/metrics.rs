@@ -30,17 +30,21 @@ pub struct Metrics {
     pub notifications_unrouted: AtomicU64,
     pub loop_overruns: AtomicU64,
     /// Deployments by state, stuck deployments by kind, silent agents (gauges).
-    gauges: Mutex<(
-        BTreeMap<&'static str, u64>,
-        BTreeMap<&'static str, u64>,
-        u64,
-    )>,
+    gauges: Mutex<Gauges>,
     ready_hist: Mutex<Histogram>,
     bootstrap_bundle_hist: Mutex<Histogram>,
     bootstrap_ready_hist: Mutex<Histogram>,
     /// Agent requests refused, by the check that failed.
     agent_refusals: Mutex<BTreeMap<&'static str, u64>>,
     loop_hist: Mutex<Histogram>,
+}
+
+/// Deployments by state, stuck deployments by kind, silent agents.
+#[derive(Debug, Default)]
+struct Gauges {
+    by_state: BTreeMap<&'static str, u64>,
+    stuck: BTreeMap<&'static str, u64>,
+    silent: u64,
 }
 
 /// Upper bounds (seconds) of the time-to-Ready histograms' buckets.
@@ -103,7 +107,11 @@ impl Metrics {
         silent: u64,
     ) {
         if let Ok(mut g) = self.gauges.lock() {
-            *g = (by_state, stuck, silent);
+            *g = Gauges {
+                by_state,
+                stuck,
+                silent,
+            };
         }
     }
 
@@ -245,7 +253,7 @@ impl Metrics {
                 let _ = writeln!(
                     out,
                     "{name}{{state=\"{state}\"}} {}",
-                    g.0.get(state).copied().unwrap_or(0)
+                    g.by_state.get(state).copied().unwrap_or(0)
                 );
             }
             let name = "flotilla_deployments_stuck";
@@ -257,14 +265,14 @@ impl Metrics {
                 let _ = writeln!(
                     out,
                     "{name}{{kind=\"{kind}\"}} {}",
-                    g.1.get(kind).copied().unwrap_or(0)
+                    g.stuck.get(kind).copied().unwrap_or(0)
                 );
             }
             let name = "flotilla_agents_silent";
             let _ = writeln!(
                 out,
                 "# HELP {name} Agents silent for three heartbeats.\n# TYPE {name} gauge\n{name} {}",
-                g.2
+                g.silent
             );
         }
         render_hist(
