@@ -214,24 +214,42 @@ impl Controller {
                 silent.push(cluster.clone());
             }
         }
-        let mut deployments = Vec::new();
-        for ((service, env), d) in &current {
-            let info = infos.get(&(env.clone(), service.clone()));
-            let deadline = info.map_or(DEFAULT_DEADLINE, |i| i.deadline).as_secs();
-            let release_name = info.map_or_else(|| service.clone(), |i| i.release.clone());
-            let mut releases = Vec::new();
-            for (cluster, cluster_env) in &registry {
-                if cluster_env != env {
+        // One walk over each cluster's releases (not one over every cluster per deployment).
+        let deployed: BTreeMap<(&str, &str), &crate::records::Deployment> = current
+            .iter()
+            .map(|((s, e), d)| ((s.as_str(), e.as_str()), d))
+            .collect();
+        let silent_set: BTreeSet<&str> = silent.iter().map(String::as_str).collect();
+        let mut by_deployment: BTreeMap<(&str, &str), Vec<ReleaseState>> = BTreeMap::new();
+        for (cluster, env) in &registry {
+            let Some(services) = targets.get(cluster) else {
+                continue;
+            };
+            let record = records.get(cluster);
+            let seen = agents.get(cluster);
+            let report = seen.and_then(|s| s.report.clone());
+            let current_bundle = match (&report, record) {
+                (Some(rep), Some(rec)) => rep.digest == Some(rec.digest),
+                _ => false,
+            };
+            // The agent's word on each service, when it speaks of the current bundle.
+            let statuses: BTreeMap<&str, &plan::agent::ReleaseStatus> =
+                match (&report, current_bundle) {
+                    (Some(rep), true) => rep
+                        .releases
+                        .iter()
+                        .map(|x| (x.service.as_ref(), x))
+                        .collect(),
+                    _ => BTreeMap::new(),
+                };
+            for service in services.iter() {
+                let service: &str = service;
+                let Some(d) = deployed.get(&(service, env.as_str())) else {
                     continue;
-                }
-                let runs = targets
-                    .get(cluster)
-                    .is_some_and(|s| s.iter().any(|x| x.as_ref() == service));
-                if !runs {
-                    continue;
-                }
-                let record = records.get(cluster);
-                let seen = agents.get(cluster);
+                };
+                let info = infos.get(&(env.clone(), service.to_owned()));
+                let deadline = info.map_or(DEFAULT_DEADLINE, |i| i.deadline).as_secs();
+                let release_name = info.map_or_else(|| service.to_owned(), |i| i.release.clone());
                 let since = record.map_or(d.at, |r| r.staged_at.max(d.at));
                 let mut r = ReleaseState {
                     cluster: cluster.clone(),
@@ -244,22 +262,18 @@ impl Controller {
                     since,
                     last_seen: seen.map(|s| s.last_seen).filter(|s| *s > 0),
                 };
-                let report = seen.and_then(|s| s.report.clone());
-                let current_bundle = match (&report, record) {
-                    (Some(rep), Some(rec)) => rep.digest == Some(rec.digest),
-                    _ => false,
-                };
-                if let (true, Some(rep)) = (current_bundle, &report) {
-                    if let Some(st) = rep.releases.iter().find(|x| x.service.as_ref() == service) {
-                        r.phase = st.phase;
-                        r.release = st.release.to_string();
-                        r.reason = st.reason.clone();
-                        r.message = st.message.clone();
-                        for o in st.objects.iter().filter(|o| !o.ready) {
-                            let why = o.reason.clone().unwrap_or_else(|| "not ready".into());
-                            r.evidence.push(format!("{} {}: {why}", o.kind, o.name));
-                        }
+                if let Some(st) = statuses.get(service) {
+                    r.phase = st.phase;
+                    r.release = st.release.to_string();
+                    r.reason = st.reason.clone();
+                    r.message = st.message.clone();
+                    for o in st.objects.iter().filter(|o| !o.ready) {
+                        let why = o.reason.clone().unwrap_or_else(|| "not ready".into());
+                        r.evidence.push(format!("{} {}: {why}", o.kind, o.name));
                     }
+                } else if current_bundle {
+                    r.evidence
+                        .push("the agent's report does not name this release".into());
                 } else if let Some(rec) = record {
                     r.evidence.push(format!(
                         "generation {} staged; the agent has applied {}",
@@ -275,7 +289,7 @@ impl Controller {
                 }
                 let waited = at.saturating_sub(since);
                 let agent_error = report.as_ref().is_some_and(|x| x.error.is_some());
-                r.stuck = if silent.contains(cluster) {
+                r.stuck = if silent_set.contains(cluster.as_str()) {
                     r.evidence.push(format!(
                         "the agent has been silent for {}s",
                         at.saturating_sub(r.last_seen.unwrap_or(0))
@@ -329,8 +343,17 @@ impl Controller {
                 } else {
                     None
                 };
-                releases.push(r);
+                by_deployment
+                    .entry((d.service.as_str(), d.environment.as_str()))
+                    .or_default()
+                    .push(r);
             }
+        }
+        let mut deployments = Vec::new();
+        for ((service, env), d) in &current {
+            let releases = by_deployment
+                .remove(&(service.as_str(), env.as_str()))
+                .unwrap_or_default();
             let ready = releases.iter().filter(|r| r.phase == Phase::Ready).count();
             let failed = releases.iter().filter(|r| r.phase == Phase::Failed).count();
             let stuck_clusters = releases.iter().filter(|r| r.stuck.is_some()).count();
