@@ -163,8 +163,7 @@ impl Controller {
                         known: known.join(", "),
                     });
                 }
-                self.check_cluster_spec(&spec)?;
-                // Its environment must still compile with it: a cluster whose metadata the
+                // Its environment must still compile with it (its file read as the fleet's): a cluster whose metadata the
                 // services' templates cannot use is refused here, not left to break the
                 // environment's next pass.
                 let file = (

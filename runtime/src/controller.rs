@@ -864,27 +864,6 @@ impl Controller {
         self.wake.notify_one();
     }
 
-    /// Checks a cluster given through the API as the fleet would read its file: a cluster
-    /// that would break its environment's compile is refused, with the diagnostics.
-    pub(crate) fn check_cluster_spec(
-        &self,
-        spec: &crate::registry::ClusterSpec,
-    ) -> Result<(), ControllerError> {
-        let mut files = self.base.clone();
-        let path = format!("clusters/{}.yaml", spec.name);
-        files.files.insert(path, spec.to_cluster_file());
-        let mut diags = syntax::diag::Diags::new(&files);
-        let _ = compiler::load::load(&files, &mut diags);
-        let report = diags.finish();
-        if report.has_errors() {
-            return Err(ControllerError::Invalid(format!(
-                "the cluster does not fit the fleet:\n{}",
-                report.render_text()
-            )));
-        }
-        Ok(())
-    }
-
     /// One pass of the loop: every environment whose inputs changed is compiled with the
     /// versions deployed there, and every cluster whose bundle digest moved is staged (objects,
     /// then its index, then its record with the next generation).
