@@ -178,16 +178,6 @@ impl Kube {
         }
     }
 
-    /// Over a given client (tests).
-    pub fn with_client(client: ::kube::Client, hook_timeout: Duration) -> Kube {
-        Kube {
-            kubeconfig: None,
-            client: Some(client),
-            hook_timeout,
-            kinds: BTreeMap::new(),
-        }
-    }
-
     async fn client(&mut self) -> Result<::kube::Client, AgentError> {
         if let Some(c) = &self.client {
             return Ok(c.clone());

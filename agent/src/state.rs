@@ -124,8 +124,8 @@ pub(crate) fn write_file(path: &Path, bytes: &[u8], private: bool) -> Result<(),
     std::fs::rename(&tmp, path).map_err(|e| io(path, e))
 }
 
-/// Writes a credential (mode 0600).
-pub(crate) fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AgentError> {
+/// Writes a credential (mode 0600), whole.
+pub fn write_private(path: &Path, bytes: &[u8]) -> Result<(), AgentError> {
     write_file(path, bytes, true)
 }
 

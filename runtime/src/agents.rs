@@ -26,9 +26,11 @@ use crate::api::{ApiError, App, caller, check_name, decide, write_audit};
 use crate::auth::now;
 use crate::controller::{Controller, ControllerError};
 use crate::identity::{AgentToken, Refusal};
-use crate::records::{AuditRecord, ClusterRecord};
+use crate::records::AuditRecord;
 use crate::registry::{ClusterSpec, IdentityMode, Registration};
 
+/// Parsed indexes kept at most (the cache is emptied when full).
+const INDEX_CACHE: usize = 1024;
 /// The longest a bundle poll waits for a new generation.
 pub const MAX_WAIT: Duration = Duration::from_secs(60);
 /// The largest status report accepted.
@@ -251,11 +253,6 @@ impl Controller {
         Ok(())
     }
 
-    /// A cluster's staged record.
-    pub async fn staged_record(&self, cluster: &str) -> Option<ClusterRecord> {
-        self.staged().await.0.remove(cluster)
-    }
-
     /// A cluster's staged index: its current one, or the one before.
     pub async fn staged_index(
         &self,
@@ -277,6 +274,36 @@ impl Controller {
             .map_err(|e| ControllerError::Invalid(format!("{rel}: {e}")))
     }
 
+    /// A cluster's current index, parsed once per staged digest (an agent fetching a
+    /// bundle's objects asks for it once per object).
+    pub(crate) async fn current_index(
+        &self,
+        cluster: &str,
+        digest: &Digest,
+    ) -> Result<Option<Arc<ClusterIndex>>, ControllerError> {
+        {
+            let cache = self.index_cache.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((d, index)) = cache.get(cluster)
+                && d == digest
+            {
+                return Ok(Some(Arc::clone(index)));
+            }
+        }
+        let Some(index) = self.staged_index(cluster, false).await? else {
+            return Ok(None);
+        };
+        let index = Arc::new(index);
+        // Only an index whose digest is the record's is kept (one being staged is not).
+        if index.digest() == *digest {
+            let mut cache = self.index_cache.lock().unwrap_or_else(|e| e.into_inner());
+            if cache.len() >= INDEX_CACHE {
+                cache.clear();
+            }
+            cache.insert(cluster.to_owned(), (*digest, Arc::clone(&index)));
+        }
+        Ok(Some(index))
+    }
+
     /// Before changed clusters' indexes are replaced, each current one is kept as the
     /// previous (an agent still applying it may fetch its objects).
     pub(crate) async fn keep_previous_indexes(
@@ -284,14 +311,9 @@ impl Controller {
         changed: &[&plan::ClusterPlan],
     ) -> Result<(), ControllerError> {
         use futures::StreamExt as _;
-        let staged: Vec<String> = {
-            let (records, _) = self.staged().await;
-            changed
-                .iter()
-                .map(|c| c.name.to_string())
-                .filter(|c| records.contains_key(c))
-                .collect()
-        };
+        let staged = self
+            .staged_among(changed.iter().map(|c| c.name.to_string()).collect())
+            .await;
         let mut copies = futures::stream::iter(staged)
             .map(|c| async move {
                 let from = format!("staging/{}", bundle::layout::cluster_index(&c));
@@ -469,7 +491,7 @@ async fn agent(
         write_audit(
             app,
             AuditRecord {
-                time: millis(),
+                time: crate::auth::now_millis(),
                 principal: format!("cluster:{}", token.cluster),
                 groups: Vec::new(),
                 source: source.ip().to_string(),
@@ -483,12 +505,6 @@ async fn agent(
         .await;
     }
     Ok(token)
-}
-
-fn millis() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
 }
 
 /// Audits a refused agent request, within the per-second budget.
@@ -514,7 +530,7 @@ async fn refuse_audit(
     write_audit(
         app,
         AuditRecord {
-            time: millis(),
+            time: crate::auth::now_millis(),
             principal: if claimed.is_empty() {
                 String::new()
             } else {
@@ -598,13 +614,16 @@ pub(crate) async fn bundle(
             format!("nothing is staged for cluster `{cluster}` yet"),
         ));
     };
-    let index = c.staged_index(&cluster, false).await?.ok_or_else(|| {
-        ApiError::new(
-            StatusCode::SERVICE_UNAVAILABLE,
-            "store-unavailable",
-            "the staged index is missing",
-        )
-    })?;
+    let index = c
+        .current_index(&cluster, &record.digest)
+        .await?
+        .ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "store-unavailable",
+                "the staged index is missing",
+            )
+        })?;
     // The record is written after the index: a newer index than the record says is served
     // with the record's generation only when they agree.
     if index.digest() != record.digest {
@@ -625,7 +644,7 @@ pub(crate) async fn bundle(
             c.metrics.observe_bootstrap_bundle(t);
         }
     }
-    let body = Bundle::new(index, record.generation);
+    let body = Bundle::new(ClusterIndex::clone(&index), record.generation);
     let mut r = axum::Json(body).into_response();
     if let Ok(v) = HeaderValue::from_str(&etag(&record.digest)) {
         r.headers_mut().insert(header::ETAG, v);
@@ -650,14 +669,15 @@ pub(crate) async fn object(
     };
     let d: Digest = digest.parse().map_err(|_| not_found())?;
     let c = &app.controller;
+    let lists = |index: &ClusterIndex| index.releases.iter().any(|r| r.manifest == d);
     let mut listed = false;
-    for previous in [false, true] {
-        if let Some(index) = c.staged_index(&cluster, previous).await?
-            && index.releases.iter().any(|r| r.manifest == d)
-        {
-            listed = true;
-            break;
-        }
+    if let Some(record) = c.staged_record(&cluster).await
+        && let Some(index) = c.current_index(&cluster, &record.digest).await?
+    {
+        listed = lists(&index);
+    }
+    if !listed && let Some(index) = c.staged_index(&cluster, true).await? {
+        listed = lists(&index);
     }
     if !listed {
         return Err(not_found());

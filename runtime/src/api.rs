@@ -355,11 +355,8 @@ impl<'a> Audit<'a> {
     /// Appends the record (create-only, a name no other record has). A failure to audit is
     /// logged and counted as a store error; the request's own outcome stands.
     async fn record(&self, result: &str, detail: String) {
-        let time = std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_millis() as u64);
         let rec = AuditRecord {
-            time,
+            time: crate::auth::now_millis(),
             principal: self.principal.map(ToString::to_string).unwrap_or_default(),
             groups: self.principal.map(|p| p.groups.clone()).unwrap_or_default(),
             source: self.source.ip().to_string(),

@@ -82,6 +82,13 @@ pub fn now() -> u64 {
         .map_or(0, |d| d.as_secs())
 }
 
+/// Unix milliseconds (audit records' time).
+pub fn now_millis() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as u64)
+}
+
 impl Issuer {
     /// The issuer of `store`: its key, made and stored (create-only, so two processes
     /// starting at once agree on one) when there is none.

@@ -148,6 +148,8 @@ pub struct Controller {
     pub(crate) bootstrap: std::sync::Mutex<BTreeMap<String, crate::feedback::Bootstrap>>,
     /// The agents' heartbeat (milliseconds): silent after three.
     heartbeat_ms: std::sync::atomic::AtomicU64,
+    /// Cluster → its current index as parsed, with the digest it was staged as.
+    pub(crate) index_cache: std::sync::Mutex<BTreeMap<String, (Digest, Arc<plan::ClusterIndex>)>>,
     /// The last loop pass and the loop's interval (milliseconds).
     pass_ms: std::sync::atomic::AtomicU64,
     interval_ms: std::sync::atomic::AtomicU64,
@@ -264,6 +266,7 @@ impl Controller {
             succeeded: std::sync::Mutex::new(BTreeSet::new()),
             bootstrap: std::sync::Mutex::new(BTreeMap::new()),
             heartbeat_ms: std::sync::atomic::AtomicU64::new(30_000),
+            index_cache: std::sync::Mutex::new(BTreeMap::new()),
             pass_ms: std::sync::atomic::AtomicU64::new(0),
             interval_ms: std::sync::atomic::AtomicU64::new(5_000),
         };
@@ -718,6 +721,18 @@ impl Controller {
         (state.clusters.clone(), state.failures.clone())
     }
 
+    /// One cluster's staged record (an agent's poll: one record, not a copy of them all).
+    pub async fn staged_record(&self, cluster: &str) -> Option<ClusterRecord> {
+        self.state.lock().await.clusters.get(cluster).cloned()
+    }
+
+    /// Those of `clusters` that have been staged before.
+    pub(crate) async fn staged_among(&self, mut clusters: Vec<String>) -> Vec<String> {
+        let state = self.state.lock().await;
+        clusters.retain(|c| state.clusters.contains_key(c));
+        clusters
+    }
+
     pub fn environment(&self, name: &str) -> Result<&crate::fleet::Environment, ControllerError> {
         self.config
             .get(name)
@@ -788,7 +803,6 @@ impl Controller {
                                 Duration::from_secs(r.deadline_secs)
                             }),
                         slack: spec.owners.slack.clone(),
-                        team: spec.owners.team.clone(),
                         release: spec.release.name.clone(),
                     },
                 );

@@ -54,7 +54,6 @@ pub struct ServiceInfo {
     pub deadline: Duration,
     /// `owners.slack`, the channel stuck deployments go to.
     pub slack: Option<String>,
-    pub team: String,
     pub release: String,
 }
 

@@ -101,17 +101,7 @@ impl Notifier {
         let (tx, mut rx) = mpsc::channel::<Outgoing>(QUEUE);
         let counters = Arc::clone(&metrics);
         tokio::spawn(async move {
-            let _ = rustls::crypto::ring::default_provider().install_default();
-            let client = match reqwest::Client::builder()
-                .timeout(Duration::from_secs(10))
-                .build()
-            {
-                Ok(c) => c,
-                Err(e) => {
-                    eprintln!("flotilla serve: notifications disabled: {e}");
-                    return;
-                }
-            };
+            let client = crate::http_client(Duration::from_secs(10));
             while let Some(m) = rx.recv().await {
                 let mut backoff = FIRST_BACKOFF;
                 let mut sent = false;

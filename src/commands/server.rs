@@ -644,7 +644,7 @@ pub fn clusters(args: ClustersArgs) -> ExitCode {
                     let creds = &answer["credentials"];
                     let mut text = serde_json::to_string_pretty(creds).unwrap_or_default();
                     text.push('\n');
-                    if let Err(e) = write_private(&credentials_out, &text) {
+                    if let Err(e) = agent::state::write_private(&credentials_out, text.as_bytes()) {
                         eprintln!("error: cannot write {}: {e}", credentials_out.display());
                         return ExitCode::from(exit::REMOTE);
                     }
@@ -713,19 +713,4 @@ pub fn clusters(args: ClustersArgs) -> ExitCode {
         Ok(()) => ExitCode::from(exit::SUCCESS),
         Err(e) => fail(&e),
     }
-}
-
-/// Writes a credential file readable by its owner only.
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write as _;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt as _;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path)?;
-    f.write_all(text.as_bytes())?;
-    f.sync_all()
 }
