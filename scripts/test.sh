@@ -15,6 +15,11 @@ scripts/build-example-plugins.sh
 
 export PATH="$PWD/.tools/bin:$PATH"
 
+# A clean build on CI is built once: incremental caches would only double the target folder.
+if [[ "${CI:-}" == "true" ]]; then
+    export CARGO_INCREMENTAL=0
+fi
+
 # Third-party test data (real Helm charts and helm's own output) stays outside the project, in
 # ../shared: CI always has it and the conformance suite requires it there; elsewhere that one
 # suite is skipped, and said so here.
