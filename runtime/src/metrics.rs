@@ -9,7 +9,9 @@ use std::time::Duration;
 use crate::store::StoreStats;
 
 /// Upper bounds (seconds) of the loop duration histogram's buckets.
-const BUCKETS: [f64; 10] = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 5.0, 30.0];
+const BUCKETS: [f64; 13] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 30.0,
+];
 
 /// Counters and the loop duration histogram.
 #[derive(Debug, Default)]
@@ -319,7 +321,59 @@ impl Metrics {
             let _ = writeln!(out, "{name}_sum {}", h.sum);
             let _ = writeln!(out, "{name}_count {}", h.count);
         }
+        process_metrics(&mut out);
         out
+    }
+}
+
+/// The process's own resident memory (now and its peak) and CPU time, as Prometheus' process
+/// collector names them (Linux: from /proc/self; elsewhere left out).
+fn process_metrics(out: &mut String) {
+    let kib = |status: &str, key: &str| -> Option<u64> {
+        let line = status.lines().find(|l| l.starts_with(key))?;
+        line[key.len()..]
+            .trim()
+            .trim_end_matches("kB")
+            .trim()
+            .parse()
+            .ok()
+    };
+    if let Ok(status) = std::fs::read_to_string("/proc/self/status") {
+        for (name, key, help) in [
+            (
+                "process_resident_memory_bytes",
+                "VmRSS:",
+                "Resident memory size in bytes.",
+            ),
+            (
+                "process_resident_memory_max_bytes",
+                "VmHWM:",
+                "Peak resident memory size in bytes.",
+            ),
+        ] {
+            if let Some(k) = kib(&status, key) {
+                let _ = writeln!(
+                    out,
+                    "# HELP {name} {help}\n# TYPE {name} gauge\n{name} {}",
+                    k * 1024
+                );
+            }
+        }
+    }
+    // utime and stime, the 14th and 15th fields, in clock ticks (USER_HZ, 100 on Linux).
+    if let Ok(stat) = std::fs::read_to_string("/proc/self/stat")
+        && let Some((_, rest)) = stat.rsplit_once(')')
+    {
+        let fields: Vec<&str> = rest.split_whitespace().collect();
+        let ticks = |i: usize| fields.get(i).and_then(|f| f.parse::<u64>().ok());
+        if let (Some(user), Some(system)) = (ticks(11), ticks(12)) {
+            let name = "process_cpu_seconds_total";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Total user and system CPU time spent in seconds.\n# TYPE {name} counter\n{name} {}",
+                (user + system) as f64 / 100.0
+            );
+        }
     }
 }
 
@@ -338,12 +392,20 @@ mod tests {
             "{text}"
         );
         assert!(
-            text.contains("flotilla_reconcile_duration_seconds_bucket{le=\"0.25\"} 2"),
+            text.contains("flotilla_reconcile_duration_seconds_bucket{le=\"0.2\"} 1"),
+            "{text}"
+        );
+        assert!(
+            text.contains("flotilla_reconcile_duration_seconds_bucket{le=\"0.5\"} 2"),
             "{text}"
         );
         assert!(
             text.contains("flotilla_reconcile_duration_seconds_count 2"),
             "{text}"
         );
+        if cfg!(target_os = "linux") {
+            assert!(text.contains("\nprocess_resident_memory_bytes "), "{text}");
+            assert!(text.contains("\nprocess_cpu_seconds_total "), "{text}");
+        }
     }
 }

@@ -19,6 +19,7 @@ mod review;
 mod select;
 mod serve;
 mod server;
+mod simulate;
 mod template;
 mod watch;
 
@@ -66,6 +67,9 @@ pub enum Command {
     Clusters(server::ClustersArgs),
     /// The in-cluster agent: pulls this cluster's bundle, applies it, reports its status.
     Agent(agent::cli::AgentArgs),
+    /// Load simulation: a real server, thousands of simulated clusters, traffic; a report of
+    /// loop time, end-to-end latency, memory and the SLO per load point.
+    Simulate(simulate::Args),
 }
 
 /// Exit codes: 0 success, 1 diagnostics or a policy denial, 2 usage, 3 remote failure, 101 internal bug.
@@ -98,5 +102,6 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Status(args) => server::status(args),
         Command::Clusters(args) => server::clusters(args),
         Command::Agent(args) => agent::exec(args),
+        Command::Simulate(args) => simulate::exec(args),
     }
 }

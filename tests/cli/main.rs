@@ -14,6 +14,7 @@ mod review;
 mod secrets;
 mod select;
 mod serve;
+mod simulate;
 mod watch;
 
 /// `flotilla` in the repository's root, with compiled plugins cached under the target folder.
