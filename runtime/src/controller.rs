@@ -962,9 +962,12 @@ impl Controller {
     }
 
     async fn reconcile_env(self: &Arc<Self>, env: &str) -> Result<Vec<String>, ControllerError> {
+        let mut timer = PhaseTimer::new();
         let outcome = self.compile_env(env, None).await?;
+        timer.lap("compile");
         let plan = &outcome.compilation.plan;
         self.learn(env, &outcome.compilation);
+        timer.lap("learn");
         let changed: Vec<&plan::ClusterPlan> = {
             let state = self.state.lock().await;
             plan.clusters
@@ -977,14 +980,17 @@ impl Controller {
                 })
                 .collect()
         };
+        timer.lap("diff");
         if changed.is_empty() {
             return Ok(Vec::new());
         }
         self.keep_previous_indexes(&changed).await?;
+        timer.lap("previous indexes");
         let (store, prefix) = self.store.staging();
         let digests = bundle::stage(store, &prefix, &changed, &outcome.compilation.manifests)
             .await
             .map_err(|e| ControllerError::Invalid(e.to_string()))?;
+        timer.lap("objects and indexes");
         // The records (each cluster's next generation), written in parallel, each made
         // current in memory once it is stored.
         let records: Vec<ClusterRecord> = {
@@ -1029,6 +1035,12 @@ impl Controller {
         if !staged.is_empty() {
             self.staged_tx.send_modify(|n| *n += 1);
         }
+        timer.lap("records");
+        eprintln!(
+            "flotilla serve: {env}: {} cluster bundles staged in {}",
+            staged.len(),
+            timer
+        );
         Ok(staged)
     }
 
@@ -1151,5 +1163,40 @@ fn check_label(label: &str) -> Result<(), ControllerError> {
         Err(ControllerError::Invalid(format!(
             "`{label}` is not a label: use 1 to 128 letters, digits, `.`, `_`, `-` or `+`"
         )))
+    }
+}
+
+/// Wall-clock time of each phase of an environment's pass, for its log line.
+struct PhaseTimer {
+    start: Instant,
+    last: Instant,
+    laps: Vec<(&'static str, Duration)>,
+}
+
+impl PhaseTimer {
+    fn new() -> PhaseTimer {
+        let now = Instant::now();
+        PhaseTimer {
+            start: now,
+            last: now,
+            laps: Vec::new(),
+        }
+    }
+
+    fn lap(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        self.laps.push((phase, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for PhaseTimer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:.3}s (", self.start.elapsed().as_secs_f64())?;
+        for (i, (phase, d)) in self.laps.iter().enumerate() {
+            let sep = if i == 0 { "" } else { ", " };
+            write!(f, "{sep}{phase} {:.3}s", d.as_secs_f64())?;
+        }
+        f.write_str(")")
     }
 }

@@ -9,8 +9,8 @@ use std::time::Duration;
 use crate::store::StoreStats;
 
 /// Upper bounds (seconds) of the loop duration histogram's buckets.
-const BUCKETS: [f64; 13] = [
-    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 30.0,
+const BUCKETS: [f64; 15] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.5, 1.0, 2.5, 5.0, 30.0, 60.0, 300.0,
 ];
 
 /// Counters and the loop duration histogram.
@@ -57,6 +57,8 @@ struct Histogram {
     counts: [u64; BUCKETS.len()],
     count: u64,
     sum: f64,
+    /// The last observation.
+    last: f64,
 }
 
 fn observe(h: &Mutex<Histogram>, buckets: &[f64], d: Duration) {
@@ -129,6 +131,7 @@ impl Metrics {
         }
         h.count += 1;
         h.sum += secs;
+        h.last = secs;
     }
 
     pub fn refused(&self, code: &'static str) {
@@ -320,6 +323,12 @@ impl Metrics {
             let _ = writeln!(out, "{name}_bucket{{le=\"+Inf\"}} {}", h.count);
             let _ = writeln!(out, "{name}_sum {}", h.sum);
             let _ = writeln!(out, "{name}_count {}", h.count);
+            let name = "flotilla_reconcile_last_duration_seconds";
+            let _ = writeln!(
+                out,
+                "# HELP {name} Duration of the last reconcile pass.\n# TYPE {name} gauge\n{name} {}",
+                h.last
+            );
         }
         process_metrics(&mut out);
         out
@@ -385,7 +394,7 @@ mod tests {
     fn histogram_buckets_are_cumulative() {
         let m = Metrics::default();
         m.observe_loop(Duration::from_millis(3));
-        m.observe_loop(Duration::from_millis(200));
+        m.observe_loop(Duration::from_millis(300));
         let text = m.render(&StoreStats::default());
         assert!(
             text.contains("flotilla_reconcile_duration_seconds_bucket{le=\"0.005\"} 1"),
@@ -401,6 +410,10 @@ mod tests {
         );
         assert!(
             text.contains("flotilla_reconcile_duration_seconds_count 2"),
+            "{text}"
+        );
+        assert!(
+            text.contains("\nflotilla_reconcile_last_duration_seconds 0.3\n"),
             "{text}"
         );
         if cfg!(target_os = "linux") {

@@ -32,7 +32,7 @@ use syntax::FleetFiles;
 use tokio::sync::watch;
 
 use crate::agents::{Counters, Shared, View, Views, lock};
-use crate::server::loop_quantile;
+use crate::server::LoopSampler;
 
 /// A load point: so many clusters, so many services.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -199,6 +199,7 @@ pub struct PointReport {
     pub idle_loop_p99_ms: Option<f64>,
     pub loop_p50_ms: Option<f64>,
     pub loop_p99_ms: Option<f64>,
+    pub loop_max_ms: Option<f64>,
     pub end_to_end_p50_s: Option<f64>,
     pub end_to_end_p99_s: Option<f64>,
     pub end_to_end_max_s: Option<f64>,
@@ -293,6 +294,9 @@ fn prepare_out(out: &Path) -> Result<(), SimulateError> {
     }
     Ok(())
 }
+
+/// How often the server's metrics are read while it is watched.
+const SAMPLE: Duration = Duration::from_millis(500);
 
 /// The environments every generated fleet has, in promotion order.
 const FLEET_YAML: &str =
@@ -727,12 +731,21 @@ async fn measure_point(
 
     // The controller with nothing changing.
     tell("watching the idle controller", 0, 1);
-    let idle0 = server::scrape(http, server_url).await?;
-    tokio::time::sleep(config.idle).await;
-    let idle1 = server::scrape(http, server_url).await?;
+    let mut idle_loop = LoopSampler::default();
+    let idle_start = Instant::now();
+    loop {
+        idle_loop.observe(&server::scrape(http, server_url).await?);
+        if idle_start.elapsed() >= config.idle {
+            break;
+        }
+        tokio::time::sleep(SAMPLE).await;
+    }
+    let idle_loop = idle_loop.sorted();
 
     // Traffic.
     let t0 = server::scrape(http, server_url).await?;
+    let mut traffic_loop = LoopSampler::default();
+    traffic_loop.observe(&t0);
     let requests0 = counters.requests.load(Ordering::Relaxed);
     let errors0 = counters.errors.load(Ordering::Relaxed);
     let traffic_start = Instant::now();
@@ -793,31 +806,38 @@ async fn measure_point(
                 }
             }
         }
-        if let Ok(s) = server::scrape(http, server_url).await
-            && let Some(rss) = s.rss
-        {
-            rss_samples.push(rss);
+        if let Ok(s) = server::scrape(http, server_url).await {
+            traffic_loop.observe(&s);
+            rss_samples.extend(s.rss);
         }
-        tokio::time::sleep(Duration::from_millis(500)).await;
+        tokio::time::sleep(SAMPLE).await;
     }
     // Drain: every deployment under way measured to its end (each bounded by `settle`).
     let started_events = events.len() as u64;
     let mut measured = Vec::new();
-    while let Some(r) = events.join_next().await {
+    while !events.is_empty() {
         tell(
             "waiting for deployments to be Ready",
             started_events - events.len() as u64,
             started_events,
         );
-        if let Ok(r) = r {
-            measured.extend(r);
+        // The server is watched while the deployments finish (each bounded by `settle`).
+        match tokio::time::timeout(SAMPLE, events.join_next()).await {
+            Ok(Some(Ok(r))) => measured.extend(r),
+            Ok(_) => {}
+            Err(_) => {
+                if let Ok(s) = server::scrape(http, server_url).await {
+                    traffic_loop.observe(&s);
+                    rss_samples.extend(s.rss);
+                }
+            }
         }
     }
     let window = traffic_start.elapsed().as_secs_f64();
     let t1 = server::scrape(http, server_url).await?;
-    if let Some(rss) = t1.rss {
-        rss_samples.push(rss);
-    }
+    traffic_loop.observe(&t1);
+    rss_samples.extend(t1.rss);
+    let traffic_loop = traffic_loop.sorted();
 
     let mut deployments = 0;
     let mut timed_out = 0;
@@ -847,10 +867,11 @@ async fn measure_point(
         deployments,
         deployments_timed_out: timed_out,
         releases_measured: latencies.len(),
-        idle_loop_p50_ms: ms(loop_quantile(&idle0, &idle1, 0.5)),
-        idle_loop_p99_ms: ms(loop_quantile(&idle0, &idle1, 0.99)),
-        loop_p50_ms: ms(loop_quantile(&t0, &t1, 0.5)),
-        loop_p99_ms: ms(loop_quantile(&t0, &t1, 0.99)),
+        idle_loop_p50_ms: ms(quantile(&idle_loop, 0.5)),
+        idle_loop_p99_ms: ms(quantile(&idle_loop, 0.99)),
+        loop_p50_ms: ms(quantile(&traffic_loop, 0.5)),
+        loop_p99_ms: ms(quantile(&traffic_loop, 0.99)),
+        loop_max_ms: ms(traffic_loop.last().copied()),
         end_to_end_p50_s: quantile(&latencies, 0.5),
         end_to_end_p99_s: quantile(&latencies, 0.99),
         end_to_end_max_s: latencies.last().copied(),
@@ -970,6 +991,7 @@ mod tests {
             idle_loop_p99_ms: Some(2.0),
             loop_p50_ms: Some(10.0),
             loop_p99_ms: Some(1500.0),
+            loop_max_ms: Some(1600.0),
             end_to_end_p50_s: Some(1.0),
             end_to_end_p99_s: Some(3.0),
             end_to_end_max_s: Some(3.0),

@@ -39,6 +39,7 @@ pub fn write(report: &Report, out: &Path) -> Result<(), SimulateError> {
         &[
             ("p50 under traffic", series(&points, |p| p.loop_p50_ms)),
             ("p99 under traffic", series(&points, |p| p.loop_p99_ms)),
+            ("max under traffic", series(&points, |p| p.loop_max_ms)),
             ("p99 idle", series(&points, |p| p.idle_loop_p99_ms)),
         ],
         Some(("SLO p99", slo_loop)),
@@ -87,11 +88,11 @@ pub fn markdown(report: &Report) -> String {
     );
     let _ = writeln!(
         s,
-        "| point | load | agents Ready | deployments | e2e p50 s | e2e p99 s | e2e max s | loop p50 ms | loop p99 ms | idle loop p99 ms | req/s | errors | RSS MiB | peak RSS MiB | CPU % | store ops | SLO |"
+        "| point | load | agents Ready | deployments | e2e p50 s | e2e p99 s | e2e max s | loop p50 ms | loop p99 ms | loop max ms | idle loop p99 ms | req/s | errors | RSS MiB | peak RSS MiB | CPU % | store ops | SLO |"
     );
     let _ = writeln!(
         s,
-        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|"
     );
     for p in &report.points {
         let slo = if p.slo_broken.is_empty() {
@@ -101,7 +102,7 @@ pub fn markdown(report: &Report) -> String {
         };
         let _ = writeln!(
             s,
-            "| {} | {} | {}/{} | {} ({} timed out) | {} | {} | {} | {} | {} | {} | {:.0} | {:.2}% | {} | {} | {} | {:.0} | {slo} |",
+            "| {} | {} | {}/{} | {} ({} timed out) | {} | {} | {} | {} | {} | {} | {} | {:.0} | {:.2}% | {} | {} | {} | {:.0} | {slo} |",
             p.point,
             p.load,
             p.agents_ready,
@@ -113,6 +114,7 @@ pub fn markdown(report: &Report) -> String {
             opt(p.end_to_end_max_s, 2),
             opt(p.loop_p50_ms, 1),
             opt(p.loop_p99_ms, 1),
+            opt(p.loop_max_ms, 1),
             opt(p.idle_loop_p99_ms, 1),
             p.requests_per_s,
             p.error_rate * 100.0,
@@ -137,8 +139,8 @@ pub fn markdown(report: &Report) -> String {
     }
     let _ = writeln!(
         s,
-        "\nPlots: [latency](latency.svg), [loop](loop.svg), [RSS](rss.svg). Loop quantiles are \
-         interpolated within the server's histogram buckets; warm-up (start to every agent \
+        "\nPlots: [latency](latency.svg), [loop](loop.svg), [RSS](rss.svg). Loop figures are of \
+         every pass the server ran while watched (its metrics read every half second); warm-up (start to every agent \
          Ready), per point: {}.",
         report
             .points
@@ -150,10 +152,11 @@ pub fn markdown(report: &Report) -> String {
     s
 }
 
-const COLOURS: [RGBColor; 3] = [
+const COLOURS: [RGBColor; 4] = [
     RGBColor(31, 119, 180),
     RGBColor(214, 39, 40),
     RGBColor(44, 160, 44),
+    RGBColor(148, 103, 189),
 ];
 
 /// A line plot of `lines` against the load, with an optional horizontal limit.

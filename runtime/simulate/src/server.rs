@@ -1,7 +1,6 @@
 //! The server under load: a `flotilla serve` process this run starts (and stops), or one it
 //! is pointed at; and what its `/metrics` say.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::time::{Duration, Instant};
@@ -94,8 +93,10 @@ fn tail(text: &str) -> String {
 /// The figures read off `/metrics` at one moment.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Scrape {
-    /// The loop histogram: (upper bound, cumulative count), `+Inf` last.
-    pub(crate) loop_buckets: Vec<(f64, f64)>,
+    /// Reconcile passes so far, their total and the last one's duration (seconds).
+    pub(crate) loop_count: f64,
+    pub(crate) loop_sum: f64,
+    pub(crate) loop_last: f64,
     pub(crate) rss: Option<f64>,
     pub(crate) rss_max: Option<f64>,
     pub(crate) cpu: Option<f64>,
@@ -125,7 +126,6 @@ pub(crate) async fn scrape(http: &reqwest::Client, server: &str) -> Result<Scrap
 /// Parses the Prometheus text the server writes (the series this simulation reads).
 pub(crate) fn parse(text: &str) -> Scrape {
     let mut s = Scrape::default();
-    let mut buckets: BTreeMap<u64, (f64, f64)> = BTreeMap::new();
     for line in text.lines().filter(|l| !l.starts_with('#')) {
         let Some((series, value)) = line.rsplit_once(' ') else {
             continue;
@@ -135,22 +135,9 @@ pub(crate) fn parse(text: &str) -> Scrape {
         };
         let name = series.split('{').next().unwrap_or(series);
         match name {
-            "flotilla_reconcile_duration_seconds_bucket" => {
-                let le = series
-                    .split_once("le=\"")
-                    .and_then(|(_, r)| r.split_once('"'))
-                    .map(|(le, _)| le);
-                let bound = match le {
-                    Some("+Inf") => f64::INFINITY,
-                    Some(b) => match b.parse::<f64>() {
-                        Ok(b) => b,
-                        Err(_) => continue,
-                    },
-                    None => continue,
-                };
-                // Ordered by bound (bounds are positive, so their bits order as they do).
-                buckets.insert(bound.to_bits(), (bound, value));
-            }
+            "flotilla_reconcile_duration_seconds_count" => s.loop_count = value,
+            "flotilla_reconcile_duration_seconds_sum" => s.loop_sum = value,
+            "flotilla_reconcile_last_duration_seconds" => s.loop_last = value,
             "process_resident_memory_bytes" => s.rss = Some(value),
             "process_resident_memory_max_bytes" => s.rss_max = Some(value),
             "process_cpu_seconds_total" => s.cpu = Some(value),
@@ -159,48 +146,39 @@ pub(crate) fn parse(text: &str) -> Scrape {
             _ => {}
         }
     }
-    s.loop_buckets = buckets.into_values().collect();
     s
 }
 
-/// The `q` quantile of the loop durations observed between two scrapes, interpolated within
-/// its bucket as Prometheus' `histogram_quantile` does. `None` when no pass ran between them.
-pub(crate) fn loop_quantile(before: &Scrape, after: &Scrape, q: f64) -> Option<f64> {
-    let delta: Vec<(f64, f64)> = after
-        .loop_buckets
-        .iter()
-        .map(|&(bound, count)| {
-            let was = before
-                .loop_buckets
-                .iter()
-                .find(|(b, _)| *b == bound)
-                .map_or(0.0, |(_, c)| *c);
-            (bound, count - was)
-        })
-        .collect();
-    let total = delta.last()?.1;
-    if total <= 0.0 {
-        return None;
-    }
-    let rank = q * total;
-    let mut lower = (0.0, 0.0);
-    for &(bound, count) in &delta {
-        if count >= rank {
-            if bound.is_infinite() {
-                // Beyond the last finite bound: that bound is all that is known.
-                return Some(lower.0);
+/// The durations of the reconcile passes that ran while the server was scraped, told apart
+/// by the pass counter: a pass alone between two scrapes is known exactly (the last-pass
+/// gauge); when several ran, the last is known and the others share the rest of the sum.
+/// Scraped every half second, every long pass is seen on its own.
+#[derive(Debug, Default)]
+pub(crate) struct LoopSampler {
+    previous: Option<(f64, f64)>,
+    durations: Vec<f64>,
+}
+
+impl LoopSampler {
+    pub(crate) fn observe(&mut self, s: &Scrape) {
+        if let Some((count, sum)) = self.previous {
+            let n = (s.loop_count - count).round();
+            if n >= 1.0 {
+                let rest = ((s.loop_sum - sum) - s.loop_last).max(0.0) / (n - 1.0).max(1.0);
+                for _ in 1..(n as usize) {
+                    self.durations.push(rest);
+                }
+                self.durations.push(s.loop_last);
             }
-            let within = count - lower.1;
-            let frac = if within > 0.0 {
-                (rank - lower.1) / within
-            } else {
-                1.0
-            };
-            return Some(lower.0 + (bound - lower.0) * frac);
         }
-        lower = (bound, count);
+        self.previous = Some((s.loop_count, s.loop_sum));
     }
-    Some(lower.0)
+
+    /// The durations (seconds), sorted.
+    pub(crate) fn sorted(mut self) -> Vec<f64> {
+        self.durations.sort_by(f64::total_cmp);
+        self.durations
+    }
 }
 
 /// The folder holding a point's files.
@@ -215,11 +193,10 @@ mod tests {
     const TEXT: &str = "\
 # HELP flotilla_reconcile_duration_seconds Duration of a reconcile pass.
 flotilla_reconcile_duration_seconds_bucket{le=\"0.01\"} 8
-flotilla_reconcile_duration_seconds_bucket{le=\"0.1\"} 9
-flotilla_reconcile_duration_seconds_bucket{le=\"1\"} 10
-flotilla_reconcile_duration_seconds_bucket{le=\"+Inf\"} 10
-flotilla_store_operations_total{op=\"put\"} 5
-flotilla_store_operations_total{op=\"get\"} 7
+flotilla_reconcile_duration_seconds_sum 2.5
+flotilla_reconcile_duration_seconds_count 10
+flotilla_reconcile_last_duration_seconds 0.5
+flotilla_store_operations_total 12
 process_resident_memory_bytes 1048576
 process_cpu_seconds_total 1.5
 ";
@@ -227,23 +204,28 @@ process_cpu_seconds_total 1.5
     #[test]
     fn reads_the_series_it_needs() {
         let s = parse(TEXT);
-        assert_eq!(s.loop_buckets.len(), 4);
+        assert_eq!((s.loop_count, s.loop_sum, s.loop_last), (10.0, 2.5, 0.5));
         assert_eq!(s.store_ops, 12.0);
         assert_eq!(s.rss, Some(1_048_576.0));
         assert_eq!(s.cpu, Some(1.5));
     }
 
     #[test]
-    fn quantiles_interpolate_within_the_bucket_of_the_deltas() {
-        let after = parse(TEXT);
-        let before = Scrape::default();
-        // 8 of 10 passes under 10 ms: the median is within the first bucket.
-        let p50 = loop_quantile(&before, &after, 0.5).unwrap_or_default();
-        assert!((p50 - 0.00625).abs() < 1e-9, "{p50}");
-        // The 99th percentile lies in the (0.1, 1] bucket.
-        let p99 = loop_quantile(&before, &after, 0.99).unwrap_or_default();
-        assert!(p99 > 0.1 && p99 <= 1.0, "{p99}");
-        // Nothing ran between two equal scrapes.
-        assert_eq!(loop_quantile(&after, &after, 0.5), None);
+    fn passes_are_told_apart_by_the_counter() {
+        let at = |count: f64, sum: f64, last: f64| Scrape {
+            loop_count: count,
+            loop_sum: sum,
+            loop_last: last,
+            ..Scrape::default()
+        };
+        let mut sampler = LoopSampler::default();
+        sampler.observe(&at(10.0, 1.0, 0.1));
+        // No pass in between: nothing.
+        sampler.observe(&at(10.0, 1.0, 0.1));
+        // One long pass.
+        sampler.observe(&at(11.0, 9.0, 8.0));
+        // Three passes: the last 0.5 s, the two others sharing 1 s.
+        sampler.observe(&at(14.0, 10.5, 0.5));
+        assert_eq!(sampler.sorted(), [0.5, 0.5, 0.5, 8.0]);
     }
 }
