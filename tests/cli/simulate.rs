@@ -114,3 +114,81 @@ fn a_report_folder_in_use_is_refused() {
         .expect("flotilla runs");
     assert_eq!(o.status.code(), Some(2));
 }
+
+#[test]
+fn a_running_server_is_loaded_with_its_own_fleet_and_store() {
+    let tmp = tempfile::tempdir().expect("a temporary folder");
+    let fleet = tmp.path().join("fleet");
+    let o = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .args([
+            "dev",
+            "gen-fleet",
+            "--clusters",
+            "9",
+            "--services",
+            "3",
+            "--out",
+        ])
+        .arg(&fleet)
+        .output()
+        .expect("flotilla runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let store = tmp.path().join("store");
+    let store = store.to_str().expect("a UTF-8 path");
+    let server = crate::serve::Server::start(&fleet, store);
+    let out = tmp.path().join("report");
+    let o = Command::new(env!("CARGO_BIN_EXE_flotilla"))
+        .args([
+            "simulate",
+            "--server",
+            &server.url,
+            "--store",
+            store,
+            "--fleet",
+        ])
+        .arg(&fleet)
+        .args([
+            "--duration",
+            "3s",
+            "--idle",
+            "1s",
+            "--every",
+            "1s",
+            "--poll",
+            "1s",
+        ])
+        .args(["--ready-after", "100ms", "--settle", "2m", "--out"])
+        .arg(&out)
+        .output()
+        .expect("flotilla runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.join("report.json")).expect("report.json is written"),
+    )
+    .expect("report.json is JSON");
+    let points = json["points"].as_array().expect("points");
+    // The one point is the served fleet's size.
+    assert_eq!(points.len(), 1, "{json:#}");
+    let p = &points[0];
+    assert_eq!(p["point"]["clusters"], 9, "{p:#}");
+    assert_eq!(p["point"]["services"], 3, "{p:#}");
+    assert_eq!(p["agentsReady"], 9, "{p:#}");
+    assert_eq!(p["deploymentsTimedOut"], 0, "{p:#}");
+    assert!(p["releasesMeasured"].as_u64().unwrap_or(0) > 0, "{p:#}");
+    // The traffic went through the API of the server it did not start, which still runs:
+    // versions published and promoted by `user:simulate`, each audited.
+    let token = crate::serve::token(&fleet, store, "alice", "platform");
+    let (status, audit) = server.get(&token, "/v1/audit");
+    assert_eq!(status, 200, "{audit}");
+    let by_simulate = |action: &str| {
+        audit["records"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter(|r| r["principal"] == "user:simulate" && r["action"] == action)
+            .filter(|r| r["result"] == "ok")
+            .count()
+    };
+    assert!(by_simulate("publish") >= 1, "{audit:#}");
+    assert!(by_simulate("deploy") >= 1, "{audit:#}");
+}
