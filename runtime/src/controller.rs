@@ -129,6 +129,9 @@ pub struct Controller {
     pub(crate) registry: std::sync::RwLock<BTreeMap<String, Registration>>,
     /// Counts staging passes that staged something: long polls wait on it.
     pub(crate) staged_tx: tokio::sync::watch::Sender<u64>,
+    /// Objects this process staged (content-addressed and never removed, so not written
+    /// again); empty after a restart, when the first staging writes every object it names.
+    staged_objects: std::sync::Mutex<std::collections::HashSet<plan::Digest>>,
     /// What each cluster's agent reported last, and when.
     pub(crate) agents: std::sync::Mutex<BTreeMap<String, crate::agents::AgentSeen>>,
     /// Where stuck deployments and platform faults go.
@@ -257,6 +260,7 @@ impl Controller {
             notifier,
             registry: std::sync::RwLock::new(BTreeMap::new()),
             staged_tx: tokio::sync::watch::channel(0).0,
+            staged_objects: std::sync::Mutex::default(),
             agents: std::sync::Mutex::new(BTreeMap::new()),
             notifications: notifications_config,
             services_info: std::sync::RwLock::new(BTreeMap::new()),
@@ -987,9 +991,28 @@ impl Controller {
         self.keep_previous_indexes(&changed).await?;
         timer.lap("previous indexes");
         let (store, prefix) = self.store.staging();
-        let digests = bundle::stage(store, &prefix, &changed, &outcome.compilation.manifests)
+        let staged_objects = {
+            let known = self
+                .staged_objects
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner)
+                .clone();
+            bundle::stage(
+                store,
+                &prefix,
+                &changed,
+                &outcome.compilation.manifests,
+                |d| known.contains(d),
+            )
             .await
-            .map_err(|e| ControllerError::Invalid(e.to_string()))?;
+            .map_err(|e| ControllerError::Invalid(e.to_string()))?
+        };
+        self.staged_objects
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .extend(staged_objects.objects.iter().copied());
+        let written = staged_objects.written;
+        let digests = staged_objects.digests;
         timer.lap("objects and indexes");
         // The records (each cluster's next generation), written in parallel, each made
         // current in memory once it is stored.
@@ -1037,9 +1060,8 @@ impl Controller {
         }
         timer.lap("records");
         eprintln!(
-            "flotilla serve: {env}: {} cluster bundles staged in {}",
+            "flotilla serve: {env}: {} cluster bundles ({written} new objects) staged in {timer}",
             staged.len(),
-            timer
         );
         Ok(staged)
     }

@@ -28,7 +28,7 @@ mod write;
 pub use crate::error::BundleError;
 pub use crate::export::{Exported, export};
 pub use crate::read::read_dir;
-pub use crate::write::{Written, stage, write, write_dir};
+pub use crate::write::{Staged, Written, stage, write, write_dir};
 
 /// How many objects are written at once.
 pub const CONCURRENCY: usize = 48;

@@ -169,18 +169,27 @@ async fn write_with_text(
 }
 
 /// Stages some clusters of a plan under `prefix` in `store`, as the runtime does when their
-/// bundles changed: the distinct objects their releases name first (objects already there are
-/// written again, same bytes), then each cluster's index, so that no index is ever visible
-/// before its objects. `plan.yaml` and `redactions.json` are not written (the runtime keeps the
-/// plan elsewhere; staged manifests are read by agents, never printed). Returns each cluster's
-/// bundle digest, in the order given.
+/// bundles changed: the distinct objects their releases name first (but those `present` says
+/// are already in the store: objects are content-addressed and never removed), then each
+/// cluster's index, so that no index is ever visible before its objects. `plan.yaml` and
+/// `redactions.json` are not written (the runtime keeps the plan elsewhere; staged manifests are
+/// read by agents, never printed). Returns each cluster's bundle digest, in the order given,
+/// and the objects they name (all of which are in the store once it returns).
 pub async fn stage(
     store: &Arc<dyn ObjectStore>,
     prefix: &ObjectPath,
     clusters: &[&plan::ClusterPlan],
     manifests: &Manifests,
-) -> Result<Vec<plan::Digest>, BundleError> {
-    let objects = objects(&named(clusters.iter().copied()), manifests)?;
+    present: impl Fn(&plan::Digest) -> bool,
+) -> Result<Staged, BundleError> {
+    let named = named(clusters.iter().copied());
+    let missing: Vec<plan::Digest> = named.iter().copied().filter(|d| !present(d)).collect();
+    // Every named manifest must exist, written now or not.
+    if let Some(digest) = named.iter().find(|d| !manifests.0.contains_key(*d)) {
+        return Err(BundleError::MissingManifest { digest: *digest });
+    }
+    let objects = objects(&missing, manifests)?;
+    let written = objects.len();
     put_all(store, prefix, objects).await?;
     let mut digests = Vec::with_capacity(clusters.len());
     let mut indexes = Vec::with_capacity(clusters.len());
@@ -190,7 +199,22 @@ pub async fn stage(
         indexes.push((layout::cluster_index(&c.name), Bytes::from(index.to_text())));
     }
     put_all(store, prefix, indexes).await?;
-    Ok(digests)
+    Ok(Staged {
+        digests,
+        objects: named,
+        written,
+    })
+}
+
+/// What [`stage`] did.
+#[derive(Debug)]
+pub struct Staged {
+    /// Each cluster's bundle digest, in the order given.
+    pub digests: Vec<plan::Digest>,
+    /// The objects the staged clusters name, sorted.
+    pub objects: Vec<plan::Digest>,
+    /// How many of them were written (the others were present).
+    pub written: usize,
 }
 
 /// Writes the bundle of `plan` at `out`, replacing the bundle there: it is written (through

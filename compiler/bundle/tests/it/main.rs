@@ -358,3 +358,65 @@ fn export_writes_one_clusters_manifests() {
         ))
     );
 }
+
+#[test]
+fn staging_writes_only_the_objects_not_present() {
+    let (plan, manifests) = compiled();
+    let store: Arc<dyn ObjectStore> = Arc::new(object_store::memory::InMemory::new());
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
+    let prefix = object_store::path::Path::from("staging");
+    let clusters: Vec<&plan::ClusterPlan> = plan.clusters.iter().collect();
+    let objects = |store: &Arc<dyn ObjectStore>| -> Vec<String> {
+        runtime.block_on(async {
+            use futures::TryStreamExt as _;
+            let mut all: Vec<String> = store
+                .list(Some(&object_store::path::Path::from("staging/objects")))
+                .map_ok(|m| m.location.to_string())
+                .try_collect()
+                .await
+                .expect("listed");
+            all.sort();
+            all
+        })
+    };
+    // Nothing present: every named object is written.
+    let first = runtime
+        .block_on(bundle::stage(&store, &prefix, &clusters, manifests, |_| {
+            false
+        }))
+        .expect("staged");
+    assert_eq!(first.written, first.objects.len());
+    assert_eq!(objects(&store).len(), first.objects.len());
+    assert_eq!(first.digests.len(), clusters.len());
+    for (c, d) in clusters.iter().zip(&first.digests) {
+        assert_eq!(ClusterIndex::of(c).digest(), *d);
+    }
+    // All but one present (one removed from the store behind the stage's back, to see which
+    // are written): only that one is written again.
+    let (kept, gone) = first.objects.split_at(first.objects.len() - 1);
+    let path = format!("staging/{}", bundle::layout::object(&gone[0]));
+    runtime
+        .block_on(object_store::ObjectStoreExt::delete(
+            &*store,
+            &object_store::path::Path::from(path),
+        ))
+        .expect("deleted");
+    let again = runtime
+        .block_on(bundle::stage(&store, &prefix, &clusters, manifests, |d| {
+            kept.contains(d)
+        }))
+        .expect("staged");
+    assert_eq!(again.written, 1);
+    assert_eq!(again.digests, first.digests);
+    assert_eq!(objects(&store).len(), first.objects.len());
+    // A manifest missing from the compile is refused before anything is written, present or
+    // not.
+    let empty = Manifests::default();
+    let err = runtime.block_on(bundle::stage(&store, &prefix, &clusters, &empty, |_| true));
+    assert!(matches!(
+        err,
+        Err(bundle::BundleError::MissingManifest { .. })
+    ));
+}
