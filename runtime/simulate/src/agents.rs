@@ -259,25 +259,25 @@ impl Agent {
         Ok(())
     }
 
-    async fn fetch(&self, digest: Digest) -> Result<(), ()> {
-        let url = format!(
-            "{}/v1/clusters/{}/objects/{digest}",
-            self.shared.server, self.cluster
-        );
-        let r = self
-            .shared
-            .http
-            .get(&url)
+    /// Sends a request with this agent's token, counted; `Err` unless the answer is a 2xx.
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<reqwest::Response, ()> {
+        let r = req
             .bearer_auth(&self.token)
             .timeout(Duration::from_secs(60))
             .send()
             .await;
         let ok = r.as_ref().is_ok_and(|r| r.status().is_success());
         self.shared.counters.count(ok);
-        if !ok {
-            return Err(());
-        }
-        let bytes = r.map_err(|_| ())?.bytes().await.map_err(|_| ())?;
+        r.ok().filter(|_| ok).ok_or(())
+    }
+
+    async fn fetch(&self, digest: Digest) -> Result<(), ()> {
+        let url = format!(
+            "{}/v1/clusters/{}/objects/{digest}",
+            self.shared.server, self.cluster
+        );
+        let r = self.send(self.shared.http.get(&url)).await?;
+        let bytes = r.bytes().await.map_err(|_| ())?;
         if Digest::of(&bytes) != digest {
             self.shared.counters.errors.fetch_add(1, Ordering::Relaxed);
             return Err(());
@@ -315,18 +315,11 @@ impl Agent {
             })
             .collect();
         let url = format!("{}/v1/clusters/{}/status", self.shared.server, self.cluster);
-        let r = self
-            .shared
-            .http
-            .post(&url)
-            .bearer_auth(&self.token)
-            .json(&report)
-            .timeout(Duration::from_secs(60))
-            .send()
-            .await;
-        let ok = r.as_ref().is_ok_and(|r| r.status().is_success());
-        self.shared.counters.count(ok);
-        if !ok {
+        if self
+            .send(self.shared.http.post(&url).json(&report))
+            .await
+            .is_err()
+        {
             // Reported again by the next step.
             for i in turned {
                 self.releases[i].ready = false;
