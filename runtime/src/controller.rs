@@ -991,22 +991,21 @@ impl Controller {
         self.keep_previous_indexes(&changed).await?;
         timer.lap("previous indexes");
         let (store, prefix) = self.store.staging();
-        let staged_objects = {
-            let known = self
-                .staged_objects
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner)
-                .clone();
-            bundle::stage(
-                store,
-                &prefix,
-                &changed,
-                &outcome.compilation.manifests,
-                |d| known.contains(d),
-            )
-            .await
-            .map_err(|e| ControllerError::Invalid(e.to_string()))?
-        };
+        // Asked of each named object before the first write (the lock never held across one).
+        let staged_objects = bundle::stage(
+            store,
+            &prefix,
+            &changed,
+            &outcome.compilation.manifests,
+            |d| {
+                self.staged_objects
+                    .lock()
+                    .unwrap_or_else(std::sync::PoisonError::into_inner)
+                    .contains(d)
+            },
+        )
+        .await
+        .map_err(|e| ControllerError::Invalid(e.to_string()))?;
         self.staged_objects
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)

@@ -566,7 +566,8 @@ async fn run_point(
 ) -> Result<PointReport, SimulateError> {
     tell("writing the fleet", 0, 1);
     let (point, fleet, files, dir) = fleet_of(config, point)?;
-    let clusters = clusters_of(&files)?;
+    // Shared with every deployment task, not copied for each.
+    let clusters: Arc<[Cluster]> = clusters_of(&files)?.into();
     let cluster_envs: Vec<String> = clusters.iter().map(|c| c.environment.clone()).collect();
     let environments: Vec<String> = runtime::fleet::FleetConfig::of(&files, &cluster_envs)
         .map_err(|e| SimulateError::Fleet(e.to_string()))?
@@ -619,7 +620,7 @@ async fn drive(
     tell: &(dyn Fn(&'static str, u64, u64) + Sync),
     fleet: &Path,
     files: &FleetFiles,
-    clusters: &[Cluster],
+    clusters: &Arc<[Cluster]>,
     environments: &[String],
     server_url: &str,
     store: Option<&str>,
@@ -696,7 +697,7 @@ async fn measure_point(
     point: LoadPoint,
     tell: &(dyn Fn(&'static str, u64, u64) + Sync),
     files: &FleetFiles,
-    clusters: &[Cluster],
+    clusters: &Arc<[Cluster]>,
     environments: &[String],
     client: &runtime::client::Client,
     http: &reqwest::Client,
@@ -779,13 +780,7 @@ async fn measure_point(
                     lock(&in_flight).insert(service.clone());
                     let (client, views, in_flight) =
                         (client.clone(), views.clone(), in_flight.clone());
-                    let clusters: Vec<Cluster> = clusters
-                        .iter()
-                        .map(|c| Cluster {
-                            name: c.name.clone(),
-                            environment: c.environment.clone(),
-                        })
-                        .collect();
+                    let clusters = Arc::clone(clusters);
                     let environments = environments.to_vec();
                     let settle = config.settle;
                     events.spawn(async move {
