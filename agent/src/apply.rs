@@ -236,7 +236,18 @@ impl Sim {
             s.phase = Phase::Staged;
             return;
         };
-        let fault = self.faults.get(r.entry.service.as_ref()).copied();
+        // `SERVICE`, or `SERVICE@TAG`: only the versions whose image has that tag.
+        let fault = self
+            .faults
+            .get(r.entry.service.as_ref())
+            .copied()
+            .or_else(|| {
+                let image = image(r.manifest)?;
+                let tag = image.rsplit_once(':')?.1;
+                self.faults
+                    .get(&format!("{}@{tag}", r.entry.service))
+                    .copied()
+            });
         let delay = match fault {
             Some(SimFault::Slow) => self.ready_after * 10,
             _ => self.ready_after,

@@ -62,7 +62,8 @@ pub struct AgentArgs {
     /// `kube`: how long a Helm hook (e.g. a migration Job) may take.
     #[arg(long, default_value = "5m", value_parser = parse_duration)]
     pub hook_timeout: Duration,
-    /// `sim`: a fault for a service, `SERVICE=crashloop|imagepull|reject|slow` (repeatable).
+    /// `sim`: a fault for a service, `SERVICE=crashloop|imagepull|reject|slow`, or for its
+    /// versions whose image has a tag, `SERVICE@TAG=FAULT` (repeatable).
     #[arg(long = "sim-fault", value_name = "SERVICE=FAULT")]
     pub sim_faults: Vec<String>,
 }

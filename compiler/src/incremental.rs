@@ -458,6 +458,8 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
         if let Some(waves) = new_waves {
             compilation.waves = waves;
         }
+        compilation.plan.rollouts =
+            crate::rollout::plan(&compilation.fleet, &compilation.selection, &mut diags);
         compilation.stats = Stats {
             releases: last.uses.values().map(|&n| u64::from(n)).sum(),
             ..rendered.stats
@@ -504,6 +506,7 @@ fn reselect_clusters(
             .map(|(k, v)| (k.clone(), v.clone()))
             .collect(),
         services: BTreeMap::new(),
+        rollout: None,
     };
     let Some(outcomes) = cache.evaluate(&fleet.services, bounds, &changed) else {
         return false;

@@ -21,6 +21,7 @@ pub mod remote;
 pub mod render;
 pub mod resolvers;
 pub mod review;
+pub mod rollout;
 pub mod source;
 pub mod synthetic;
 pub mod values;
@@ -247,6 +248,8 @@ pub fn compile_with<R: ChartRenderer>(
         &secrets,
         &mut diags,
     );
+    let mut plan = rendered.plan;
+    plan.rollouts = rollout::plan(&fleet, &selection, &mut diags);
     lap(&mut timings.render);
     let redactor = finish_secrets(&secrets, &mut diags);
     Compilation {
@@ -254,7 +257,7 @@ pub fn compile_with<R: ChartRenderer>(
         selection,
         waves,
         digests: rendered.digests,
-        plan: rendered.plan,
+        plan,
         manifests: rendered.manifests,
         stats: rendered.stats,
         timings,
@@ -294,7 +297,7 @@ fn finish_secrets(secrets: &resolvers::vault::Secrets, diags: &mut Diags<'_>) ->
     secrets.taint().redactor()
 }
 
-fn report_selector(diags: &mut Diags<'_>, selector: &Embedded, problems: &[Problem]) {
+pub(crate) fn report_selector(diags: &mut Diags<'_>, selector: &Embedded, problems: &[Problem]) {
     // A block scalar's text ends with a line break: a range over the whole text stops at
     // its last character, not at the next key.
     let end = selector.text.trim_end().len();

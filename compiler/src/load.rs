@@ -10,8 +10,8 @@ use std::ops::Bound;
 use std::ops::Range;
 
 use crate::model::{
-    ChartRef, ClusterName, ClusterSpec, Data, Dependency, Embedded, Fleet, Kubernetes, Owners,
-    ReleaseSpec, Rollout, ServiceName, ServiceSpec, ValuesFrom, VaultKey,
+    Amount, ChartRef, ClusterName, ClusterSpec, Data, Dependency, Embedded, Fleet, Kubernetes,
+    Owners, ReleaseSpec, Rollout, ServiceName, ServiceSpec, ValuesFrom, VaultKey,
 };
 use crate::yaml::{self, Kind, Node};
 use syntax::FleetFiles;
@@ -79,7 +79,29 @@ pub const SERVICE_FIELDS: &[FieldDef] = &[
     field("bootstrap", false),
 ];
 
-const ROLLOUT_FIELDS: &[FieldDef] = &[field("deadline", false)];
+/// The fields of `rollout:`, in a service file and in `fleet.yaml`.
+pub const ROLLOUT_FIELDS: &[FieldDef] = &[
+    field("deadline", false),
+    field("canary", false),
+    field("waves", false),
+    field("maxUnavailable", false),
+    field("soak", false),
+    field("autoRollback", false),
+];
+
+/// The fleet file (`fleet.yaml`): its environments in promotion order (the runtime's) and
+/// the fleet's rollout defaults.
+pub const FLEET_FILE: &str = "fleet.yaml";
+
+/// The fields of `fleet.yaml`.
+pub const FLEET_FIELDS: &[FieldDef] = &[
+    field("environments", false),
+    FieldDef {
+        name: "rollout",
+        required: false,
+        fields: ROLLOUT_FIELDS,
+    },
+];
 
 /// The fields of an entry of `valuesFrom`, and of its `vault`.
 const VALUES_FROM_FIELDS: &[FieldDef] = &[field("vault", true)];
@@ -91,7 +113,21 @@ pub fn load(files: &FleetFiles, diags: &mut Diags<'_>) -> Fleet {
     report_unreadable(files, diags);
     load_clusters(files, diags, &mut fleet);
     load_services(files, diags, &mut fleet);
+    fleet.rollout = load_fleet_defaults(files, diags);
     fleet
+}
+
+/// The rollout defaults of `fleet.yaml`, when it has some.
+pub(crate) fn load_fleet_defaults(files: &FleetFiles, diags: &mut Diags<'_>) -> Option<Rollout> {
+    let text = files.files.get(FLEET_FILE)?;
+    let mut cx = FileCx::new(FLEET_FILE, text, diags);
+    let root = cx.0.root()?;
+    if matches!(root.kind, Kind::Null) {
+        return None;
+    }
+    let fields = cx.fields(&root, FLEET_FIELDS, FLEET_FILE)?;
+    let e = fields.get("rollout")?;
+    cx.rollout(&e.value).filter(|r| *r != Rollout::default())
 }
 
 fn report_unreadable(files: &FleetFiles, diags: &mut Diags<'_>) {
@@ -669,26 +705,9 @@ impl FileCx<'_, '_> {
             .unwrap_or(Some(Vec::new()));
         let rollout = match fields.get("rollout") {
             None => Some(None),
-            Some(e) => self.fields(&e.value, ROLLOUT_FIELDS, "`rollout`").map(|f| {
-                let deadline = f.get("deadline")?;
-                let text = self.string(&f, "deadline", "`rollout`")?;
-                match plan::parse_duration(&text) {
-                    Ok(d) if !d.is_zero() => Some(Rollout {
-                        deadline: text,
-                        deadline_secs: d.as_secs().max(1),
-                    }),
-                    _ => {
-                        self.error(
-                            "service::invalid-deadline",
-                            format!("`{text}` is not a deadline"),
-                            deadline.value.span.clone(),
-                            "not a duration",
-                            Some("write a duration such as `90s`, `10m` or `1h`".into()),
-                        );
-                        None
-                    }
-                }
-            }),
+            Some(e) => self
+                .rollout(&e.value)
+                .map(|r| (r != Rollout::default()).then_some(r)),
         };
         let bootstrap = match fields.get("bootstrap") {
             None => Some(false),
@@ -750,6 +769,129 @@ impl FileCx<'_, '_> {
             file: self.file.to_owned(),
         };
         Some((spec, name_span))
+    }
+
+    /// `rollout:` settings; a field that is wrong is reported and left out. `None` when it is
+    /// not a mapping.
+    fn rollout(&mut self, node: &Node) -> Option<Rollout> {
+        let f = self.fields(node, ROLLOUT_FIELDS, "`rollout`")?;
+        let mut out = Rollout::default();
+        if let Some(e) = f.get("deadline")
+            && let Some(text) = self.string(&f, "deadline", "`rollout`")
+        {
+            match plan::parse_duration(&text) {
+                Ok(d) if !d.is_zero() => {
+                    out.deadline = text;
+                    out.deadline_secs = d.as_secs().max(1);
+                }
+                _ => self.error(
+                    "service::invalid-deadline",
+                    format!("`{text}` is not a deadline"),
+                    e.value.span.clone(),
+                    "not a duration",
+                    Some("write a duration such as `90s`, `10m` or `1h`".into()),
+                ),
+            }
+        }
+        if let Some(e) = f.get("canary")
+            && let Some(text) = self.0.non_empty(&e.value, "`canary` of `rollout`")
+        {
+            out.canary = Some(self.embedded(&e.value, text));
+        }
+        if let Some(e) = f.get("soak")
+            && let Some(text) = self.string(&f, "soak", "`rollout`")
+        {
+            match plan::parse_duration(&text) {
+                Ok(_) => out.soak = Some(text),
+                Err(_) => self.error(
+                    "rollout::invalid-soak",
+                    format!("`{text}` is not a soak time"),
+                    e.value.span.clone(),
+                    "not a duration",
+                    Some("write a duration such as `0s`, `10m` or `1h`".into()),
+                ),
+            }
+        }
+        if let Some(e) = f.get("autoRollback") {
+            match e.value.kind {
+                Kind::Bool(b) => out.auto_rollback = Some(b),
+                _ => self.wrong_type(&e.value, "true or false", "`autoRollback` of `rollout`"),
+            }
+        }
+        if let Some(e) = f.get("maxUnavailable") {
+            out.max_unavailable = self.amount(&e.value, true, "`maxUnavailable` of `rollout`");
+        }
+        if let Some(e) = f.get("waves")
+            && let Some(items) = self.0.list(&e.value, "`waves` of `rollout`")
+        {
+            let mut last: [Option<u32>; 2] = [None, None];
+            for item in items {
+                let Some(a) = self.amount(item, false, "a wave") else {
+                    continue;
+                };
+                let (slot, n) = match a {
+                    Amount::Count(n) => (0, n),
+                    Amount::Percent(n) => (1, n),
+                };
+                if last[slot].is_some_and(|l| n <= l) {
+                    self.error(
+                        "rollout::invalid-waves",
+                        format!("wave `{a}` does not reach further than the wave before it"),
+                        item.span.clone(),
+                        "not more than the wave before",
+                        Some(
+                            "waves are cumulative: each gives the share of the clusters the \
+                             version has reached after it, e.g. `[10%, 50%]`"
+                                .into(),
+                        ),
+                    );
+                    continue;
+                }
+                last[slot] = Some(n);
+                out.waves.push(a);
+            }
+        }
+        Some(out)
+    }
+
+    /// A number of clusters (`3`) or a share of them (`25%`); zero allowed when `zero`.
+    fn amount(&mut self, node: &Node, zero: bool, what: &str) -> Option<Amount> {
+        let parsed = match &node.kind {
+            Kind::Int(n) => u32::try_from(*n).ok().map(Amount::Count),
+            Kind::Str(s) => match s.trim().strip_suffix('%') {
+                Some(p) => p
+                    .trim()
+                    .parse::<u32>()
+                    .ok()
+                    .filter(|p| *p <= 100)
+                    .map(Amount::Percent),
+                None => s.trim().parse::<u32>().ok().map(Amount::Count),
+            },
+            _ => None,
+        };
+        match parsed {
+            Some(Amount::Count(0) | Amount::Percent(0)) if !zero => {
+                self.error(
+                    "rollout::invalid-amount",
+                    format!("{what} must reach at least one cluster"),
+                    node.span.clone(),
+                    "zero",
+                    None,
+                );
+                None
+            }
+            Some(a) => Some(a),
+            None => {
+                self.error(
+                    "rollout::invalid-amount",
+                    format!("{what} must be a number of clusters or a percentage"),
+                    node.span.clone(),
+                    "expected a count or a percentage",
+                    Some("write a count such as `2` or a percentage such as `25%`".into()),
+                );
+                None
+            }
+        }
     }
 
     /// `valuesFrom`: a list of `{vault: {path, key}}`; `None` when an entry is wrong (reported).

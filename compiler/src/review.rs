@@ -109,6 +109,8 @@ impl ChangeKind {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Review {
     pub clusters: Vec<ClusterChanges>,
+    /// The rollout order of the changed services that roll out in waves (the new plan's).
+    pub rollouts: Vec<plan::RolloutPlan>,
     /// Whether the plan documents differ at all (also when no release did, e.g. a cluster
     /// without releases was added or a policy warning changed).
     pub plan_changed: bool,
@@ -235,7 +237,7 @@ impl Review {
         if filter.is_empty() {
             return self.clone();
         }
-        let clusters = self
+        let clusters: Vec<ClusterChanges> = self
             .clusters
             .iter()
             .filter_map(|c| {
@@ -252,8 +254,22 @@ impl Review {
                 })
             })
             .collect();
+        let rollouts = self
+            .rollouts
+            .iter()
+            .filter(|r| {
+                filter.services.is_empty() || filter.services.iter().any(|s| *s == *r.service)
+            })
+            .filter(|r| {
+                clusters
+                    .iter()
+                    .any(|c: &ClusterChanges| c.releases.iter().any(|x| x.concerns(&r.service)))
+            })
+            .cloned()
+            .collect();
         Review {
             clusters,
+            rollouts,
             plan_changed: false,
         }
     }
@@ -321,7 +337,53 @@ impl Review {
         if self.clusters.is_empty() {
             out.push_str("no release changed; the plan's warnings or empty clusters did\n");
         }
+        out.push_str(&self.render_rollouts());
         out.push_str(&self.summary());
+        out
+    }
+
+    /// The order the changed services roll out in: per environment, their waves (a few
+    /// clusters of each named), the soak time and whether a halt rolls back.
+    pub fn render_rollouts(&self) -> String {
+        const SHOWN: usize = 5;
+        let mut out = String::new();
+        if self.rollouts.is_empty() {
+            return out;
+        }
+        out.push_str("rollout order:\n");
+        for r in &self.rollouts {
+            let waves: Vec<String> = r
+                .waves
+                .iter()
+                .map(|w| {
+                    let mut names: Vec<&str> =
+                        w.clusters.iter().take(SHOWN).map(|c| &**c).collect();
+                    let more = w.clusters.len().saturating_sub(SHOWN);
+                    let more = if more > 0 {
+                        format!(" and {more} more")
+                    } else {
+                        String::new()
+                    };
+                    if names.is_empty() {
+                        names.push("none");
+                    }
+                    format!("{} [{}{more}]", w.name, names.join(", "))
+                })
+                .collect();
+            let _ = writeln!(
+                out,
+                "  {} in {}: {}; soak {}{}",
+                r.service,
+                r.environment,
+                waves.join(" → "),
+                r.soak,
+                if r.auto_rollback {
+                    ", rolled back if halted"
+                } else {
+                    ""
+                }
+            );
+        }
         out
     }
 
@@ -501,6 +563,7 @@ pub fn review(old: Option<Bundle<'_>>, new: Bundle<'_>) -> Review {
     }
     let mut out = Review {
         clusters: Vec::new(),
+        rollouts: Vec::new(),
         plan_changed: old_plan != new_plan,
     };
     for (name, (before, after)) in clusters {
@@ -551,6 +614,16 @@ pub fn review(old: Option<Bundle<'_>>, new: Bundle<'_>) -> Review {
             });
         }
     }
+    out.rollouts = new_plan
+        .rollouts
+        .iter()
+        .filter(|r| {
+            out.clusters
+                .iter()
+                .any(|c| c.releases.iter().any(|x| x.concerns(&r.service)))
+        })
+        .cloned()
+        .collect();
     out
 }
 
@@ -589,6 +662,8 @@ pub fn merge(
     let mut clusters = Vec::new();
     let mut manifests = Manifests::default();
     let mut warnings = Vec::new();
+    // Services with a change left out: their rollouts stay the accepted ones.
+    let mut declined: BTreeSet<String> = BTreeSet::new();
     for name in names {
         let (before, after) = (old_plan.cluster(name), new_plan.cluster(name));
         let (a, b) = (
@@ -605,6 +680,7 @@ pub fn merge(
             let (chosen, from_fresh) = if !changed || take(name, n) {
                 (new, true)
             } else {
+                declined.extend(old.iter().chain(new.iter()).map(|r| r.service.to_string()));
                 (old, false)
             };
             let Some(r) = chosen else { continue };
@@ -639,6 +715,20 @@ pub fn merge(
     warnings.sort();
     let mut plan = Plan::new(clusters);
     plan.warnings = warnings;
+    plan.rollouts = old_plan
+        .rollouts
+        .iter()
+        .filter(|r| declined.contains(&*r.service))
+        .chain(
+            new_plan
+                .rollouts
+                .iter()
+                .filter(|r| !declined.contains(&*r.service)),
+        )
+        .cloned()
+        .collect();
+    plan.rollouts
+        .sort_by(|a, b| (&a.service, &a.environment).cmp(&(&b.service, &b.environment)));
     plan.check().map_err(MergeError::Invalid)?;
     Ok((plan, manifests))
 }
@@ -791,5 +881,46 @@ mod tests {
             ]
         );
         assert!(objects("# Source: x\n").is_empty());
+    }
+
+    #[test]
+    fn the_rollout_order_of_changed_services_is_shown_and_kept_when_declined() {
+        let (mut old, om) = bundle(&[("a", &[("web", WEB), ("db", "x: 1\n")])]);
+        let (mut new, nm) = bundle(&[("a", &[("web", "x: 2\n"), ("db", "x: 2\n")])]);
+        let wave = |name: &str, clusters: &[&str]| plan::RolloutWave {
+            name: name.into(),
+            max_unavailable: 0,
+            clusters: clusters.iter().map(|c| (*c).into()).collect(),
+        };
+        let rollout = |service: &str, soak: &str| plan::RolloutPlan {
+            service: service.into(),
+            environment: "prod".into(),
+            soak: soak.into(),
+            auto_rollback: true,
+            waves: vec![wave("canary", &["a"]), wave("100%", &[])],
+        };
+        old.rollouts = vec![rollout("db", "1m"), rollout("web", "1m")];
+        new.rollouts = vec![rollout("db", "5m"), rollout("web", "5m")];
+        let r = review(Some((&old, &om)), (&new, &nm));
+        let text = r.render_text();
+        assert!(
+            text.contains("rollout order:\n  db in prod: canary [a] → 100% [none]; soak 5m, rolled back if halted\n  web in prod:"),
+            "{text}"
+        );
+        let only_web = r.filter(&Filter {
+            services: vec!["web".into()],
+            clusters: Vec::new(),
+        });
+        assert_eq!(only_web.rollouts.len(), 1);
+        assert_eq!(&*only_web.rollouts[0].service, "web");
+        // Accepting web alone: db keeps the accepted rollout, web takes the fresh one.
+        let (merged, _) =
+            merge(Some((&old, &om)), (&new, &nm), |_, r| r == "web").expect("a valid plan");
+        let soaks: Vec<(&str, &str)> = merged
+            .rollouts
+            .iter()
+            .map(|r| (&*r.service, &*r.soak))
+            .collect();
+        assert_eq!(soaks, vec![("db", "1m"), ("web", "5m")]);
     }
 }

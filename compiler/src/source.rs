@@ -34,7 +34,7 @@ pub enum SourceError {
     NotAFleet { path: PathBuf },
 }
 
-/// Reads `clusters/*.yaml`, `services/*/service.yaml`, every file of the local charts
+/// Reads `clusters/*.yaml`, `services/*/service.yaml`, `fleet.yaml`, every file of the local charts
 /// the services point at (`chart: {path: ...}`) and the plugins (`plugins/*.wasm`,
 /// `plugins/*.yaml`) under `root`.
 pub fn read_dir(root: &Path) -> Result<FleetFiles, SourceError> {
@@ -98,6 +98,18 @@ pub fn read_dir(root: &Path) -> Result<FleetFiles, SourceError> {
             }
             Err(reason) => {
                 out.unreadable.insert(key, reason);
+            }
+        }
+    }
+    let fleet_file = root.join(crate::load::FLEET_FILE);
+    if fleet_file.is_file() {
+        match read_text(&fleet_file) {
+            Ok(text) => {
+                out.files.insert(crate::load::FLEET_FILE.to_owned(), text);
+            }
+            Err(reason) => {
+                out.unreadable
+                    .insert(crate::load::FLEET_FILE.to_owned(), reason);
             }
         }
     }

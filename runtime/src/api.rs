@@ -118,9 +118,12 @@ impl From<ControllerError> for ApiError {
             E::UnknownEnvironment { .. } | E::UnknownService { .. } | E::UnknownVersion { .. } => {
                 (StatusCode::NOT_FOUND, "not-found")
             }
-            E::LabelTaken { .. } | E::Race(_) | E::NothingToRollBack { .. } => {
-                (StatusCode::CONFLICT, "conflict")
-            }
+            E::LabelTaken { .. }
+            | E::Race(_)
+            | E::NothingToRollBack { .. }
+            | E::RolloutConflict { .. }
+            | E::NothingToApprove { .. } => (StatusCode::CONFLICT, "conflict"),
+            E::NoRollout { .. } => (StatusCode::NOT_FOUND, "not-found"),
             E::Invalid(_) | E::Fleet(_) => (StatusCode::UNPROCESSABLE_ENTITY, "invalid"),
             E::Store(_) => (StatusCode::SERVICE_UNAVAILABLE, "store-unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "error"),
@@ -161,6 +164,11 @@ pub fn router(app: Arc<App>) -> Router {
             get(deployment),
         )
         .route("/v1/audit", get(audit))
+        .route(
+            "/v1/services/{service}/rollout",
+            get(rollout_status).post(rollout_action),
+        )
+        .route("/v1/clock", post(clock))
         .layer(DefaultBodyLimit::max(MAX_VERSION_BYTES * 2))
         .with_state(app)
 }
@@ -475,6 +483,9 @@ struct DeployBody {
     version: Option<String>,
     #[serde(default)]
     rollback: bool,
+    /// Promote the version a completed rollout offers this (production) environment.
+    #[serde(default)]
+    approve: bool,
 }
 
 async fn deploy(
@@ -512,6 +523,36 @@ async fn deploy(
             ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("the body: {e}"))
         })?;
         let (meta, reason) = match (&body.version, body.rollback) {
+            _ if body.approve && body.rollback => {
+                return Err(ApiError::new(
+                    StatusCode::BAD_REQUEST,
+                    "invalid",
+                    "`approve` promotes; it does not go with `rollback`",
+                ));
+            }
+            (version, false) if body.approve => {
+                let Some(waiting) = c.awaiting_approval(&service, &body.environment).await else {
+                    return Err(ControllerError::NothingToApprove {
+                        service: service.clone(),
+                        environment: body.environment.clone(),
+                    }
+                    .into());
+                };
+                let meta = c.find_version(&service, &waiting.to_string()).await?;
+                if let Some(v) = version
+                    && c.find_version(&service, v).await?.digest != waiting
+                {
+                    return Err(ApiError::new(
+                        StatusCode::CONFLICT,
+                        "conflict",
+                        format!(
+                            "{} awaits approval for `{}`, not {v}",
+                            meta.label, body.environment
+                        ),
+                    ));
+                }
+                (meta, "promote")
+            }
             (Some(v), false) => (c.find_version(&service, v).await?, "promote"),
             (None, true) => (c.previous(&service, &body.environment).await?, "rollback"),
             _ => {
@@ -546,6 +587,134 @@ async fn deploy(
             )
         })
         .await
+}
+
+#[derive(Debug, Deserialize)]
+struct RolloutQuery {
+    #[serde(default)]
+    environment: Option<String>,
+}
+
+async fn rollout_status(
+    State(app): State<Arc<App>>,
+    Path(service): Path<String>,
+    Query(q): Query<RolloutQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    read_access(&app, &headers)?;
+    check_name("service", &service)?;
+    if let Some(env) = &q.environment {
+        app.controller.environment(env)?;
+    }
+    let list: Vec<_> = app
+        .controller
+        .rollouts(&service)
+        .await
+        .into_iter()
+        .filter(|r| {
+            q.environment
+                .as_ref()
+                .is_none_or(|e| *e == r.rollout.environment)
+        })
+        .collect();
+    Ok(axum::Json(json!({"service": service, "rollouts": list})).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RolloutBody {
+    environment: String,
+    action: crate::rollout::RolloutAction,
+}
+
+async fn rollout_action(
+    State(app): State<Arc<App>>,
+    Path(service): Path<String>,
+    ConnectInfo(source): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let principal = caller(&app, &headers);
+    let environment = serde_json::from_slice::<serde_json::Value>(&body)
+        .ok()
+        .and_then(|v| v.get("environment")?.as_str().map(str::to_owned))
+        .unwrap_or_default();
+    let target = format!("service/{service}@{environment}");
+    let audit = Audit::new(&app, &principal, source, &headers, "rollout", target);
+    let result = async {
+        let principal = principal.clone()?;
+        let c = &app.controller;
+        let clusters: Vec<&str> = c
+            .clusters
+            .iter()
+            .filter(|(_, e)| **e == environment)
+            .map(|(n, _)| n.as_str())
+            .collect();
+        // Who may deploy a service to an environment may steer its rollouts there.
+        if clusters.is_empty() {
+            decide(&app, &principal, Action::Deploy, &service, &[])?;
+        } else {
+            decide(&app, &principal, Action::Deploy, &service, &clusters)?;
+        }
+        check_name("service", &service)?;
+        let body: RolloutBody = serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("the body: {e}"))
+        })?;
+        let r = c
+            .rollout_action(
+                &service,
+                &body.environment,
+                body.action,
+                &principal.to_string(),
+            )
+            .await?;
+        Ok((StatusCode::OK, axum::Json(r)))
+    }
+    .await;
+    audit
+        .finish(result, |(_, r)| {
+            (
+                "ok".to_owned(),
+                format!("{} {}: {}", r.0.label, r.0.state.as_str(), r.0.reason),
+            )
+        })
+        .await
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ClockBody {
+    advance: String,
+}
+
+/// Moves a manual clock (`flotilla serve --clock manual`) forward; 404 with the system's.
+async fn clock(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let principal = caller(&app, &headers)?;
+    decide(&app, &principal, Action::Read, "", &[])?;
+    let c = &app.controller;
+    if matches!(c.clock, crate::rollout::Clock::System) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "not-found",
+            "the server runs on the system's clock (start it with --clock manual)",
+        ));
+    }
+    let body: ClockBody = serde_json::from_slice(&body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("the body: {e}")))?;
+    let by = plan::parse_duration(&body.advance).map_err(|_| {
+        ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "invalid",
+            format!("`{}` is not a duration", body.advance),
+        )
+    })?;
+    c.clock.advance(by);
+    c.wake.notify_one();
+    Ok(axum::Json(json!({"now": c.clock.now_ms()})).into_response())
 }
 
 async fn clusters(State(app): State<Arc<App>>, headers: HeaderMap) -> Result<Response, ApiError> {

@@ -134,6 +134,43 @@ impl Client {
             .await
     }
 
+    /// Promotes to `environment` the version a completed rollout offers it (`version`, when
+    /// given, must be that one).
+    pub async fn approve(
+        &self,
+        service: &str,
+        version: Option<&str>,
+        environment: &str,
+    ) -> Result<Value, ClientError> {
+        let body =
+            serde_json::json!({"environment": environment, "version": version, "approve": true});
+        self.post(&format!("/v1/services/{service}/deployments"), &body)
+            .await
+    }
+
+    /// The rollouts of `service` (one environment's, when given).
+    pub async fn rollouts(
+        &self,
+        service: &str,
+        environment: Option<&str>,
+    ) -> Result<Value, ClientError> {
+        let query = environment.map_or_else(String::new, |e| format!("?environment={e}"));
+        self.get(&format!("/v1/services/{service}/rollout{query}"))
+            .await
+    }
+
+    /// Pauses, resumes or aborts the rollout of `service` in `environment`.
+    pub async fn rollout_action(
+        &self,
+        service: &str,
+        environment: &str,
+        action: &str,
+    ) -> Result<Value, ClientError> {
+        let body = serde_json::json!({"environment": environment, "action": action});
+        self.post(&format!("/v1/services/{service}/rollout"), &body)
+            .await
+    }
+
     /// Deploys the version `service` ran on `environment` before the current one.
     pub async fn rollback(&self, service: &str, environment: &str) -> Result<Value, ClientError> {
         let body = serde_json::json!({"environment": environment, "rollback": true});

@@ -65,6 +65,24 @@ pub enum ControllerError {
     },
     #[error("another controller changed `{0}` at the same time; try again")]
     Race(String),
+    #[error("service `{service}` has no rollout in `{environment}`")]
+    NoRollout {
+        service: String,
+        environment: String,
+    },
+    #[error("the rollout of `{service}` in `{environment}` cannot do that: {why}")]
+    RolloutConflict {
+        service: String,
+        environment: String,
+        why: String,
+    },
+    #[error(
+        "nothing awaits approval for `{service}` in `{environment}`: no rollout completed in the environment before it"
+    )]
+    NothingToApprove {
+        service: String,
+        environment: String,
+    },
 }
 
 /// What a publish did.
@@ -89,10 +107,12 @@ pub struct Pass {
 
 /// The desired state in memory.
 #[derive(Debug, Default)]
-struct State {
+pub(crate) struct State {
     /// (service, environment) → the current deployment.
-    current: BTreeMap<(String, String), Deployment>,
-    /// The versions deployed somewhere, by digest.
+    pub(crate) current: BTreeMap<(String, String), Deployment>,
+    /// (service, environment) → its last rollout.
+    pub(crate) rollouts: BTreeMap<(String, String), crate::rollout::Rollout>,
+    /// The versions deployed somewhere (or held back by a rollout), by digest.
     versions: BTreeMap<Digest, Arc<Version>>,
     /// Staged clusters.
     clusters: BTreeMap<String, ClusterRecord>,
@@ -119,9 +139,15 @@ pub struct Controller {
     pub model: syntax::model::Fleet,
     pub policies: policies::Policies,
     env: pipeline::Environment,
-    state: Mutex<State>,
+    pub(crate) state: Mutex<State>,
     /// Serializes mutations (publish, deploy) within this process.
-    writes: Mutex<()>,
+    pub(crate) writes: Mutex<()>,
+    /// The rollouts' time.
+    pub clock: crate::rollout::Clock,
+    pub(crate) rollout_audit_seq: std::sync::atomic::AtomicU64,
+    /// (service, cluster) → the version of the service the cluster's staged bundle runs, for
+    /// the services under a rollout.
+    pub(crate) running: std::sync::RwLock<BTreeMap<(String, String), Digest>>,
     pub wake: Notify,
     pub metrics: Arc<Metrics>,
     pub notifier: Notifier,
@@ -255,6 +281,9 @@ impl Controller {
             env,
             state: Mutex::new(State::default()),
             writes: Mutex::new(()),
+            clock: crate::rollout::Clock::System,
+            rollout_audit_seq: std::sync::atomic::AtomicU64::new(0),
+            running: std::sync::RwLock::new(BTreeMap::new()),
             wake: Notify::new(),
             metrics,
             notifier,
@@ -311,6 +340,60 @@ impl Controller {
                 slot.insert(Arc::new(self.read_version(&service, &d.version).await?));
             }
             state.current.insert((service, env), d);
+        }
+        for name in self.store.list(crate::rollout::ROLLOUTS).await? {
+            let Some(r) = self
+                .store
+                .get_json::<crate::rollout::Rollout>(&format!(
+                    "{}/{name}",
+                    crate::rollout::ROLLOUTS
+                ))
+                .await?
+            else {
+                continue;
+            };
+            state
+                .rollouts
+                .insert((r.service.clone(), r.environment.clone()), r);
+        }
+        // A publish or promotion whose rollout was not written (a crash between the two):
+        // its rollout starts now, so that no version skips its waves.
+        let missing: Vec<Deployment> = state
+            .current
+            .values()
+            .filter(|d| matches!(d.reason.as_str(), "publish" | "promote"))
+            .filter(|d| {
+                state
+                    .rollouts
+                    .get(&(d.service.clone(), d.environment.clone()))
+                    .is_none_or(|r| r.seq < d.seq)
+            })
+            .cloned()
+            .collect();
+        for d in missing {
+            let previous = self
+                .history(&d.service, &d.environment)
+                .await?
+                .iter()
+                .rev()
+                .find(|x| x.seq < d.seq && x.version != d.version)
+                .map(|x| x.version);
+            let r = self.start_rollout(&d, previous).await?;
+            state
+                .rollouts
+                .insert((d.service.clone(), d.environment.clone()), r);
+        }
+        // The versions rollouts hold back.
+        let held: Vec<(String, Digest)> = state
+            .rollouts
+            .values()
+            .filter(|r| r.holds_back())
+            .filter_map(|r| Some((r.service.clone(), r.previous?)))
+            .collect();
+        for (service, digest) in held {
+            if let std::collections::btree_map::Entry::Vacant(slot) = state.versions.entry(digest) {
+                slot.insert(Arc::new(self.read_version(&service, &digest).await?));
+            }
         }
         for name in self.store.list("clusters").await? {
             if let Some(c) = self
@@ -455,7 +538,7 @@ impl Controller {
     }
 
     /// What is known of a version of `service` (`None` until it is published whole).
-    async fn meta(
+    pub(crate) async fn meta(
         &self,
         service: &str,
         digest: &Digest,
@@ -547,9 +630,11 @@ impl Controller {
             .await?;
         let mut deployed = None;
         if created && let Some(first) = self.config.environments.first() {
+            let previous = self.stable_version(service, &first.name).await;
             let d = self
                 .append_deployment(service, &first.name, &meta, &principal, "publish", ci_job)
                 .await?;
+            self.start_rollout(&d, previous).await?;
             self.apply(
                 d.clone(),
                 Arc::new(Version {
@@ -624,11 +709,26 @@ impl Controller {
             Some(v) => v,
             None => Arc::new(self.read_version(service, &meta.digest).await?),
         };
+        let previous = self.stable_version(service, environment).await;
         let d = self
             .append_deployment(service, environment, meta, principal, reason, ci_job)
             .await?;
+        if reason == "promote" {
+            self.start_rollout(&d, previous).await?;
+        }
         self.apply(d.clone(), version, env.production).await;
         Ok(d)
+    }
+
+    /// The version `service` runs in `environment` outside any rollout under way there.
+    async fn stable_version(&self, service: &str, environment: &str) -> Option<Digest> {
+        let state = self.state.lock().await;
+        let key = (service.to_owned(), environment.to_owned());
+        let current = state.current.get(&key)?;
+        match state.rollouts.get(&key) {
+            Some(r) if r.seq == current.seq && r.holds_back() => r.previous,
+            _ => Some(current.version),
+        }
     }
 
     /// The deployment before the current one of `service` on `environment` (what a rollback
@@ -767,7 +867,14 @@ impl Controller {
             state
                 .current
                 .insert((d.service.clone(), d.environment.clone()), d.clone());
-            let live: BTreeSet<Digest> = state.current.values().map(|d| d.version).collect();
+            let mut live: BTreeSet<Digest> = state.current.values().map(|d| d.version).collect();
+            live.extend(
+                state
+                    .rollouts
+                    .values()
+                    .filter(|r| r.holds_back())
+                    .filter_map(|r| r.previous),
+            );
             state.versions.retain(|k, _| live.contains(k));
         }
         if production {
@@ -797,15 +904,19 @@ impl Controller {
                 .unwrap_or_else(|e| e.into_inner());
             infos.retain(|(e, _), _| e != env);
             for (name, spec) in &c.fleet.services {
+                let policy = spec
+                    .rollout
+                    .clone()
+                    .unwrap_or_default()
+                    .or(c.fleet.rollout.as_ref());
                 infos.insert(
                     (env.to_owned(), name.as_str().to_owned()),
                     crate::feedback::ServiceInfo {
-                        deadline: spec
-                            .rollout
-                            .as_ref()
-                            .map_or(crate::feedback::DEFAULT_DEADLINE, |r| {
-                                Duration::from_secs(r.deadline_secs)
-                            }),
+                        deadline: if policy.deadline_secs == 0 {
+                            crate::feedback::DEFAULT_DEADLINE
+                        } else {
+                            Duration::from_secs(policy.deadline_secs)
+                        },
                         slack: spec.owners.slack.clone(),
                         release: spec.release.name.clone(),
                     },
@@ -932,9 +1043,22 @@ impl Controller {
         env: &str,
         extra: Option<(String, String)>,
     ) -> Result<pipeline::Outcome, ControllerError> {
+        self.compile_group(env, extra, None, &BTreeMap::new()).await
+    }
+
+    /// Compiles `env` as [`Controller::compile_env`] does, only for `members` (every cluster
+    /// when `None`), with the services of `back` at the version a rollout holds them at
+    /// (`None`: not there).
+    async fn compile_group(
+        self: &Arc<Self>,
+        env: &str,
+        extra: Option<(String, String)>,
+        members: Option<&BTreeSet<String>>,
+        back: &BTreeMap<String, Option<Digest>>,
+    ) -> Result<pipeline::Outcome, ControllerError> {
         let mut files = {
             let state = self.state.lock().await;
-            self.compose(env, &state)?
+            self.compose(env, &state, members, back)?
         };
         if let Some((path, text)) = extra {
             files.files.insert(path, text);
@@ -965,27 +1089,134 @@ impl Controller {
         Ok(outcome)
     }
 
+    /// Compiles `env` with the versions deployed there; where rollouts hold clusters back,
+    /// each group of clusters held back alike is compiled with its versions, and the results
+    /// are put together.
+    async fn compile_rolled_out(
+        self: &Arc<Self>,
+        env: &str,
+    ) -> Result<(pipeline::Outcome, Running), ControllerError> {
+        let planning = {
+            let state = self.state.lock().await;
+            state.rollouts.values().any(|r| {
+                r.environment == env
+                    && r.state == crate::rollout::RolloutState::Planning
+                    && state
+                        .current
+                        .get(&(r.service.clone(), r.environment.clone()))
+                        .is_some_and(|d| d.seq == r.seq)
+            })
+        };
+        let mut whole = None;
+        if planning {
+            let outcome = self.compile_env(env, None).await?;
+            self.plan_rollouts(env, &outcome.compilation.plan).await?;
+            whole = Some(outcome);
+        }
+        let mut clusters: Vec<String> = self
+            .clusters
+            .iter()
+            .filter(|(_, e)| e.as_str() == env)
+            .map(|(c, _)| c.clone())
+            .collect();
+        clusters.extend(
+            self.registered_cluster_files(env)
+                .into_iter()
+                .filter_map(|(path, _)| {
+                    Some(
+                        path.strip_prefix("clusters/")?
+                            .strip_suffix(".yaml")?
+                            .to_owned(),
+                    )
+                }),
+        );
+        let groups = self.held_back(env, &clusters).await;
+        // Which version of each service under a rollout each cluster is compiled with.
+        let running: Running = {
+            let state = self.state.lock().await;
+            let current: BTreeMap<&str, Digest> = state
+                .rollouts
+                .values()
+                .filter(|r| r.environment == env)
+                .filter_map(|r| {
+                    let d = state
+                        .current
+                        .get(&(r.service.clone(), r.environment.clone()))?;
+                    Some((r.service.as_str(), d.version))
+                })
+                .collect();
+            groups
+                .iter()
+                .flat_map(|(back, members)| {
+                    let versions: BTreeMap<String, Option<Digest>> = current
+                        .iter()
+                        .map(|(s, v)| ((*s).to_owned(), back.get(*s).copied().unwrap_or(Some(*v))))
+                        .collect();
+                    members.iter().map(move |m| (m.clone(), versions.clone()))
+                })
+                .collect()
+        };
+        if groups.keys().all(BTreeMap::is_empty) {
+            let outcome = match whole {
+                Some(o) => o,
+                None => self.compile_env(env, None).await?,
+            };
+            return Ok((outcome, running));
+        }
+        let mut merged: Option<pipeline::Outcome> = None;
+        for (back, members) in &groups {
+            let o = self.compile_group(env, None, Some(members), back).await?;
+            match &mut merged {
+                None => merged = Some(o),
+                Some(m) => {
+                    let c = &mut m.compilation;
+                    c.plan.clusters.extend(o.compilation.plan.clusters);
+                    c.plan.warnings.extend(o.compilation.plan.warnings);
+                    for (digest, text) in o.compilation.manifests.0 {
+                        c.manifests.0.entry(digest).or_insert(text);
+                    }
+                }
+            }
+        }
+        let mut merged = merged.ok_or_else(|| ControllerError::Invalid("no clusters".into()))?;
+        merged
+            .compilation
+            .plan
+            .clusters
+            .sort_by(|a, b| a.name.cmp(&b.name));
+        merged.compilation.plan.warnings.sort();
+        Ok((merged, running))
+    }
+
     async fn reconcile_env(self: &Arc<Self>, env: &str) -> Result<Vec<String>, ControllerError> {
         let mut timer = PhaseTimer::new();
-        let outcome = self.compile_env(env, None).await?;
+        let (outcome, versions) = self.compile_rolled_out(env).await?;
         timer.lap("compile");
         let plan = &outcome.compilation.plan;
         self.learn(env, &outcome.compilation);
         timer.lap("learn");
+        let all_digests: Vec<Digest> = plan
+            .clusters
+            .iter()
+            .map(|c| ClusterIndex::of(c).digest())
+            .collect();
         let changed: Vec<&plan::ClusterPlan> = {
             let state = self.state.lock().await;
             plan.clusters
                 .iter()
-                .filter(|c| {
+                .zip(&all_digests)
+                .filter(|(c, d)| {
                     state
                         .clusters
                         .get(c.name.as_ref())
-                        .is_none_or(|r| r.digest != ClusterIndex::of(c).digest())
+                        .is_none_or(|r| r.digest != **d)
                 })
+                .map(|(c, _)| c)
                 .collect()
         };
         timer.lap("diff");
         if changed.is_empty() {
+            self.learn_running(plan, &all_digests, &versions).await;
             return Ok(Vec::new());
         }
         self.keep_previous_indexes(&changed).await?;
@@ -1054,6 +1285,7 @@ impl Controller {
                 .insert(record.cluster.clone(), record);
         }
         staged.sort();
+        self.learn_running(plan, &all_digests, &versions).await;
         if !staged.is_empty() {
             self.staged_tx.send_modify(|n| *n += 1);
         }
@@ -1065,8 +1297,48 @@ impl Controller {
         Ok(staged)
     }
 
-    /// The fleet of one environment: its clusters, and the versions deployed there.
-    fn compose(&self, env: &str, state: &State) -> Result<FleetFiles, ControllerError> {
+    /// Which version of each service under a rollout the staged bundles run: for each
+    /// cluster of `plan` whose staged bundle is the one compiled (`digests`, in order), the
+    /// versions it was compiled with.
+    async fn learn_running(&self, plan: &plan::Plan, digests: &[Digest], versions: &Running) {
+        let staged: BTreeMap<String, Digest> = {
+            let state = self.state.lock().await;
+            plan.clusters
+                .iter()
+                .filter_map(|c| {
+                    let r = state.clusters.get(c.name.as_ref())?;
+                    Some((c.name.to_string(), r.digest))
+                })
+                .collect()
+        };
+        let mut running = self.running.write().unwrap_or_else(|e| e.into_inner());
+        for (c, digest) in plan.clusters.iter().zip(digests) {
+            if staged.get(c.name.as_ref()) != Some(digest) {
+                continue;
+            }
+            for (service, version) in versions.get(c.name.as_ref()).into_iter().flatten() {
+                let key = (service.clone(), c.name.to_string());
+                match version {
+                    Some(v) => {
+                        running.insert(key, *v);
+                    }
+                    None => {
+                        running.remove(&key);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The fleet of one environment: its clusters (only `members`, when given), and the
+    /// versions deployed there (those of `back` at the version a rollout holds them at).
+    fn compose(
+        &self,
+        env: &str,
+        state: &State,
+        members: Option<&BTreeSet<String>>,
+        back: &BTreeMap<String, Option<Digest>>,
+    ) -> Result<FleetFiles, ControllerError> {
         let mut files = self.base.clone();
         files.files.retain(|k, _| !k.starts_with("services/"));
         files.blobs.retain(|k, _| !k.starts_with("services/"));
@@ -1074,19 +1346,31 @@ impl Controller {
             .clusters
             .iter()
             .filter(|(_, e)| e.as_str() == env)
+            .filter(|(c, _)| members.is_none_or(|m| m.contains(*c)))
             .filter_map(|(c, _)| self.cluster_files.get(c).map(String::as_str))
             .collect();
         files
             .files
             .retain(|k, _| !k.starts_with("clusters/") || keep.contains(k.as_str()));
         for (name, text) in self.registered_cluster_files(env) {
-            files.files.insert(name, text);
+            let cluster = name
+                .strip_prefix("clusters/")
+                .and_then(|n| n.strip_suffix(".yaml"))
+                .unwrap_or_default();
+            if members.is_none_or(|m| m.contains(cluster)) {
+                files.files.insert(name, text);
+            }
         }
-        for ((_, e), d) in &state.current {
+        for ((service, e), d) in &state.current {
             if e != env {
                 continue;
             }
-            let Some(v) = state.versions.get(&d.version) else {
+            let version = match back.get(service) {
+                Some(Some(previous)) => previous,
+                Some(None) => continue,
+                None => &d.version,
+            };
+            let Some(v) = state.versions.get(version) else {
                 continue;
             };
             v.files.add_to(&mut files).map_err(|path| {
@@ -1127,8 +1411,9 @@ impl Controller {
                     .store(started.elapsed().as_millis() as u64, Relaxed);
                 self.interval_ms.store(interval.as_millis() as u64, Relaxed);
             }
-            if let Err(e) = self.feedback().await {
-                eprintln!("flotilla serve: feedback: {e}");
+            match self.feedback().await {
+                Ok(eval) => self.advance_rollouts(&eval).await,
+                Err(e) => eprintln!("flotilla serve: feedback: {e}"),
             }
             if started.elapsed() > interval {
                 self.metrics
@@ -1144,6 +1429,9 @@ impl Controller {
         }
     }
 }
+
+/// Cluster → service under a rollout → the version it is compiled with (`None`: not there).
+type Running = BTreeMap<String, BTreeMap<String, Option<Digest>>>;
 
 /// The chart a version's service file names (`name version`, or its folder), for
 /// announcements.

@@ -36,6 +36,9 @@ pub struct Environment {
 #[serde(deny_unknown_fields)]
 pub struct FleetConfig {
     pub environments: Vec<Environment>,
+    /// The fleet's rollout defaults: the compiler reads and checks them.
+    #[serde(default, rename = "rollout")]
+    _rollout: Option<CheckedByTheCompiler>,
 }
 
 /// `notifications.yaml`: the on-call channel (`slack: {webhook: URL}`: production deployments
@@ -74,6 +77,16 @@ pub struct Slack {
     pub webhook: String,
 }
 
+/// A part of a fleet file the compiler reads and checks (here, only accepted).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+struct CheckedByTheCompiler;
+
+impl<'de> Deserialize<'de> for CheckedByTheCompiler {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        serde::de::IgnoredAny::deserialize(d).map(|_| CheckedByTheCompiler)
+    }
+}
+
 impl FleetConfig {
     /// Reads `fleet.yaml`; without one, the environments the clusters name, in the order
     /// `dev`, `staging`, `prod` first and then by name, `prod` being production.
@@ -99,6 +112,7 @@ impl FleetConfig {
                         production: n == "prod" || n == "production",
                     })
                     .collect(),
+                _rollout: None,
             });
         };
         let config: FleetConfig =

@@ -20,6 +20,7 @@ pub mod metrics;
 pub mod notify;
 pub mod records;
 pub mod registry;
+pub mod rollout;
 pub mod store;
 pub mod vault;
 
@@ -46,6 +47,8 @@ pub struct ServeConfig {
     pub agents: AgentOptions,
     /// The agents' heartbeat: an agent silent for three is a platform fault.
     pub heartbeat: Duration,
+    /// Rollouts' time moves only when `POST /v1/clock` says (tests, simulations).
+    pub manual_clock: bool,
 }
 
 /// Agents' identity: the issuers trusted besides the built-in one, and Vault for the
@@ -92,8 +95,13 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     let store = Store::open(config.store.as_deref(), &config.fleet)?;
     let issuer = Arc::new(Issuer::of(&store).await?);
     let metrics = Arc::new(metrics::Metrics::default());
-    let controller =
-        Arc::new(Controller::start(&config.fleet, store, config.env, Arc::clone(&metrics)).await?);
+    let mut controller =
+        Controller::start(&config.fleet, store, config.env, Arc::clone(&metrics)).await?;
+    if config.manual_clock {
+        controller.clock = rollout::Clock::manual();
+        eprintln!("flotilla serve: rollouts on a manual clock (POST /v1/clock moves it)");
+    }
+    let controller = Arc::new(controller);
     controller.set_heartbeat(config.heartbeat);
     let options = config.agents;
     let vault = options.vault.map(vault::VaultProvisioner::new);

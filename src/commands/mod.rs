@@ -61,6 +61,8 @@ pub enum Command {
     Promote(server::PromoteArgs),
     /// Deploy the version a service ran on an environment before the current one.
     Rollback(server::RollbackArgs),
+    /// Progressive rollouts: `rollout status|pause|resume|abort SERVICE [--env ENV]`.
+    Rollout(server::RolloutArgs),
     /// What the server holds: services, their deployments, clusters and their bundles.
     Status(server::StatusArgs),
     /// Clusters agents act for: `clusters register`, `deregister`, `identity`.
@@ -99,6 +101,7 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Publish(args) => server::publish(args),
         Command::Promote(args) => server::promote(args),
         Command::Rollback(args) => server::rollback(args),
+        Command::Rollout(args) => server::rollout(args),
         Command::Status(args) => server::status(args),
         Command::Clusters(args) => server::clusters(args),
         Command::Agent(args) => agent::exec(args),

@@ -30,6 +30,10 @@ pub struct Args {
     /// pages the platform on-call.
     #[arg(long, default_value = "30s", value_parser = parse_duration)]
     pub heartbeat: Duration,
+    /// The rollouts' clock: `system`, or `manual` (time moves only by `POST /v1/clock`,
+    /// for tests and simulations of soak times).
+    #[arg(long, default_value = "system", value_parser = ["system", "manual"])]
+    pub clock: String,
     #[command(flatten)]
     pub secrets: super::plan::SecretsArgs,
     #[command(flatten)]
@@ -130,6 +134,7 @@ pub fn exec(args: Args) -> ExitCode {
         env,
         agents,
         heartbeat: args.heartbeat,
+        manual_clock: args.clock == "manual",
     };
     match runtime.block_on(runtime::serve(config)) {
         Ok(()) => ExitCode::from(exit::SUCCESS),

@@ -206,11 +206,16 @@ pub fn publish(args: PublishArgs) -> ExitCode {
 #[derive(Debug, clap::Args)]
 pub struct PromoteArgs {
     pub service: String,
-    /// A label or a digest (or its first 7+ hex digits).
-    pub version: String,
+    /// A label or a digest (or its first 7+ hex digits); with `--approve`, optional (the
+    /// version awaiting approval).
+    #[arg(required_unless_present = "approve")]
+    pub version: Option<String>,
     /// The environment to deploy to.
-    #[arg(long)]
+    #[arg(long, alias = "env")]
     pub to: String,
+    /// Approve the version a completed rollout offers this production environment.
+    #[arg(long)]
+    pub approve: bool,
     #[command(flatten)]
     pub server: ServerArgs,
 }
@@ -237,11 +242,133 @@ pub fn promote(args: PromoteArgs) -> ExitCode {
         Ok(c) => c,
         Err(code) => return code,
     };
-    match run(client.promote(&args.service, &args.version, &args.to)) {
+    let call = async {
+        match &args.version {
+            v if args.approve => client.approve(&args.service, v.as_deref(), &args.to).await,
+            Some(v) => client.promote(&args.service, v, &args.to).await,
+            // clap asks for a version without --approve; an empty one names nothing.
+            None => client.promote(&args.service, "", &args.to).await,
+        }
+    };
+    match run(call) {
         Ok(Ok(v)) => print_deployment(args.server.json(), &v),
         Ok(Err(e)) => fail(&e),
         Err(code) => code,
     }
+}
+
+#[derive(Debug, clap::Args)]
+pub struct RolloutArgs {
+    /// `status`, `pause`, `resume` or `abort` (abort puts the replaced version back).
+    #[arg(value_parser = ["status", "pause", "resume", "abort"])]
+    pub action: String,
+    pub service: String,
+    /// The environment (for `status`: default every environment).
+    #[arg(long)]
+    pub env: Option<String>,
+    #[command(flatten)]
+    pub server: ServerArgs,
+}
+
+pub fn rollout(args: RolloutArgs) -> ExitCode {
+    let client = match args.server.client() {
+        Ok(c) => c,
+        Err(code) => return code,
+    };
+    if args.action != "status" {
+        let Some(env) = &args.env else {
+            eprintln!("error: `flotilla rollout {}` needs --env ENV", args.action);
+            return ExitCode::from(exit::USAGE);
+        };
+        return match run(client.rollout_action(&args.service, env, &args.action)) {
+            Ok(Ok(v)) if args.server.json() => {
+                print_json(&v);
+                ExitCode::from(exit::SUCCESS)
+            }
+            Ok(Ok(v)) => {
+                println!(
+                    "rollout of {} {} in {}: {}{}",
+                    args.service,
+                    v["label"].as_str().unwrap_or_default(),
+                    env,
+                    v["state"].as_str().unwrap_or_default(),
+                    v["reason"]
+                        .as_str()
+                        .map(|r| format!(" ({r})"))
+                        .unwrap_or_default()
+                );
+                ExitCode::from(exit::SUCCESS)
+            }
+            Ok(Err(e)) => fail(&e),
+            Err(code) => code,
+        };
+    }
+    let v = match run(client.rollouts(&args.service, args.env.as_deref())) {
+        Ok(Ok(v)) => v,
+        Ok(Err(e)) => return fail(&e),
+        Err(code) => return code,
+    };
+    if args.server.json() {
+        print_json(&v);
+        return ExitCode::from(exit::SUCCESS);
+    }
+    let list = v["rollouts"].as_array().cloned().unwrap_or_default();
+    if list.is_empty() {
+        println!("no rollout of {}", args.service);
+    }
+    for r in &list {
+        let waves = r["waves"].as_array().cloned().unwrap_or_default();
+        println!(
+            "{} {} in {}: {}{}{}{}",
+            args.service,
+            r["label"].as_str().unwrap_or_default(),
+            r["environment"].as_str().unwrap_or_default(),
+            r["state"].as_str().unwrap_or_default(),
+            if waves.is_empty() {
+                String::new()
+            } else {
+                format!(
+                    ", wave {}/{}",
+                    r["wave"].as_u64().unwrap_or(0) + 1,
+                    waves.len()
+                )
+            },
+            r["reason"]
+                .as_str()
+                .map(|x| format!(" ({x})"))
+                .unwrap_or_default(),
+            if r["current"].as_bool() == Some(false) {
+                " [superseded]"
+            } else {
+                ""
+            }
+        );
+        if let Some(env) = r["awaiting"].as_str() {
+            println!(
+                "  awaits an approver for {env}: flotilla promote {} --to {env} --approve",
+                args.service
+            );
+        }
+        for (i, w) in waves.iter().enumerate() {
+            let clusters: Vec<&str> = w["clusters"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .filter_map(|c| c.as_str())
+                .collect();
+            println!(
+                "  wave {} {:<8} {}/{} Ready, {} failed (tolerates {}): {}",
+                i + 1,
+                w["name"].as_str().unwrap_or_default(),
+                r["ready"][i].as_u64().unwrap_or(0),
+                clusters.len(),
+                r["failed"][i].as_u64().unwrap_or(0),
+                w["maxUnavailable"].as_u64().unwrap_or(0),
+                clusters.join(", ")
+            );
+        }
+    }
+    ExitCode::from(exit::SUCCESS)
 }
 
 #[derive(Debug, clap::Args)]

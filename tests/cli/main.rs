@@ -11,6 +11,7 @@ mod plan;
 mod plugin;
 mod policy;
 mod review;
+mod rollout;
 mod secrets;
 mod select;
 mod serve;

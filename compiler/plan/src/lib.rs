@@ -47,6 +47,53 @@ pub struct Plan {
     /// bytes it had before warnings existed.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub warnings: Vec<Warning>,
+    /// The progressive rollouts of services with a rollout policy: for each (service,
+    /// environment), the waves its clusters take a new version in, sorted by service then
+    /// environment. Absent when no service has a policy (the plan keeps its earlier bytes).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub rollouts: Vec<RolloutPlan>,
+}
+
+/// How a new version of a service reaches the clusters of one environment: wave by wave (a
+/// canary wave first when the policy names one), each wave soaking (every release Ready for
+/// `soak`) before the next starts; a wave with more than `maxUnavailable` failed or stuck
+/// clusters halts the rollout.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RolloutPlan {
+    pub service: Arc<str>,
+    pub environment: Arc<str>,
+    /// How long every release of a wave stays Ready before the next wave (`10m`; `0s`).
+    pub soak: Arc<str>,
+    /// A halted rollout puts the environment back on the version it replaced.
+    pub auto_rollback: bool,
+    pub waves: Vec<RolloutWave>,
+}
+
+/// One wave of a rollout: its clusters, sorted by name.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct RolloutWave {
+    /// `canary`, or the share of the other clusters the version has reached with this wave
+    /// (`25%`, `10`, `100%`).
+    pub name: Arc<str>,
+    /// Failed or stuck clusters of this wave the rollout tolerates.
+    pub max_unavailable: u32,
+    pub clusters: Vec<Arc<str>>,
+}
+
+impl RolloutPlan {
+    /// The soak time, parsed.
+    pub fn soak_duration(&self) -> std::time::Duration {
+        parse_duration(&self.soak).unwrap_or_default()
+    }
+
+    /// The index of the wave `cluster` is in.
+    pub fn wave_of(&self, cluster: &str) -> Option<usize> {
+        self.waves
+            .iter()
+            .position(|w| w.clusters.iter().any(|c| &**c == cluster))
+    }
 }
 
 /// An object of a release that violates a manifest rule whose action is `warn`: the plan
@@ -134,6 +181,7 @@ impl Plan {
             kind: KIND.to_owned(),
             clusters,
             warnings: Vec::new(),
+            rollouts: Vec::new(),
         }
     }
 
@@ -203,6 +251,32 @@ impl Plan {
                     "cluster `{}` has two releases named `{}`",
                     c.name, w[0]
                 )));
+            }
+        }
+        for pair in self.rollouts.windows(2) {
+            let (a, b) = (&pair[0], &pair[1]);
+            if (&a.service, &a.environment) >= (&b.service, &b.environment) {
+                return Err(PlanError::Invalid(format!(
+                    "rollouts are not sorted by service and environment: `{}` in `{}` comes before `{}` in `{}`",
+                    a.service, a.environment, b.service, b.environment
+                )));
+            }
+        }
+        for r in &self.rollouts {
+            if parse_duration(&r.soak).is_err() {
+                return Err(PlanError::Invalid(format!(
+                    "the rollout of `{}` in `{}` has soak `{}`, which is not a duration",
+                    r.service, r.environment, r.soak
+                )));
+            }
+            let mut seen = std::collections::BTreeSet::new();
+            for c in r.waves.iter().flat_map(|w| &w.clusters) {
+                if !seen.insert(c) {
+                    return Err(PlanError::Invalid(format!(
+                        "the rollout of `{}` in `{}` names cluster `{c}` in two waves",
+                        r.service, r.environment
+                    )));
+                }
             }
         }
         if let Some(w) = self.warnings.windows(2).find(|w| w[0] > w[1]) {
@@ -370,6 +444,50 @@ mod tests {
         let mut p = plan();
         p.clusters[0].releases.reverse();
         assert!(Plan::from_yaml(&p.to_yaml()).is_err());
+    }
+
+    fn rollout(service: &str, waves: &[(&str, &[&str])]) -> RolloutPlan {
+        RolloutPlan {
+            service: service.into(),
+            environment: "prod".into(),
+            soak: "10m".into(),
+            auto_rollback: true,
+            waves: waves
+                .iter()
+                .map(|(name, clusters)| RolloutWave {
+                    name: (*name).into(),
+                    max_unavailable: 1,
+                    clusters: clusters.iter().map(|c| (*c).into()).collect(),
+                })
+                .collect(),
+        }
+    }
+
+    #[test]
+    fn rollouts_are_written_read_back_and_checked() {
+        let mut p = plan();
+        p.rollouts = vec![
+            rollout("api", &[("canary", &["a"]), ("100%", &["b"])]),
+            rollout("web", &[("50%", &["a"])]),
+        ];
+        let text = p.to_yaml();
+        assert!(
+            text.ends_with(
+                "rollouts:\n  - service: api\n    environment: prod\n    soak: \"10m\"\n    autoRollback: true\n    waves:\n      - name: canary\n        maxUnavailable: 1\n        clusters:\n          - a\n      - name: \"100%\"\n        maxUnavailable: 1\n        clusters:\n          - b\n  - service: web\n    environment: prod\n    soak: \"10m\"\n    autoRollback: true\n    waves:\n      - name: \"50%\"\n        maxUnavailable: 1\n        clusters:\n          - a\n"
+            ),
+            "{text}"
+        );
+        assert_eq!(Plan::from_yaml(&text).expect("read back"), p);
+        assert_eq!(p.rollouts[0].wave_of("b"), Some(1));
+        assert_eq!(p.rollouts[0].soak_duration().as_secs(), 600);
+
+        let mut unsorted = p.clone();
+        unsorted.rollouts.reverse();
+        assert!(unsorted.check().is_err());
+        let mut twice = p.clone();
+        twice.rollouts[0].waves[1].clusters.push("a".into());
+        let e = twice.check().expect_err("a cluster in two waves");
+        assert!(e.to_string().contains("cluster `a` in two waves"), "{e}");
     }
 
     #[test]

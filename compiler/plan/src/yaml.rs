@@ -3,7 +3,7 @@
 
 use std::fmt::Write as _;
 
-use crate::{Plan, Warning};
+use crate::{Plan, RolloutPlan, Warning};
 
 pub fn write(plan: &Plan) -> String {
     let releases = plan.release_count();
@@ -45,7 +45,45 @@ pub fn write(plan: &Plan) -> String {
         }
     }
     warnings(&mut out, &plan.warnings);
+    rollouts(&mut out, &plan.rollouts);
     out
+}
+
+/// The `rollouts:` list, written only when there are some.
+fn rollouts(out: &mut String, rollouts: &[RolloutPlan]) {
+    if rollouts.is_empty() {
+        return;
+    }
+    out.push_str("rollouts:\n");
+    for r in rollouts {
+        out.push_str("  - service: ");
+        scalar(out, &r.service);
+        out.push_str("\n    environment: ");
+        scalar(out, &r.environment);
+        out.push_str("\n    soak: ");
+        scalar(out, &r.soak);
+        let _ = write!(out, "\n    autoRollback: {}", r.auto_rollback);
+        if r.waves.is_empty() {
+            out.push_str("\n    waves: []\n");
+            continue;
+        }
+        out.push_str("\n    waves:\n");
+        for w in &r.waves {
+            out.push_str("      - name: ");
+            scalar(out, &w.name);
+            let _ = write!(out, "\n        maxUnavailable: {}", w.max_unavailable);
+            if w.clusters.is_empty() {
+                out.push_str("\n        clusters: []\n");
+                continue;
+            }
+            out.push_str("\n        clusters:\n");
+            for c in &w.clusters {
+                out.push_str("          - ");
+                scalar(out, c);
+                out.push('\n');
+            }
+        }
+    }
 }
 
 /// The `warnings:` list, written only when there are some.

@@ -60,6 +60,9 @@ name_type!(
 pub struct Fleet {
     pub clusters: BTreeMap<ClusterName, ClusterSpec>,
     pub services: BTreeMap<ServiceName, ServiceSpec>,
+    /// The fleet's rollout defaults (`rollout:` of `fleet.yaml`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rollout: Option<Rollout>,
 }
 
 /// `clusters/<name>.yaml`.
@@ -125,13 +128,111 @@ pub struct ServiceSpec {
     pub file: String,
 }
 
-/// A service's rollout settings.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+/// A service's rollout settings (`rollout:` of its `service.yaml`), or the fleet's defaults
+/// (`rollout:` of `fleet.yaml`). A field left out takes the fleet's default. Fields absent
+/// are left out of the canonical spec, so digests of services without them are unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Rollout {
-    /// As written (`10m`).
+    /// As written (`10m`); empty when absent.
+    #[serde(skip_serializing_if = "String::is_empty")]
     pub deadline: String,
+    /// 0 when absent (the runtime's default).
     #[serde(skip)]
     pub deadline_secs: u64,
+    /// A CEL selector: the clusters that take a new version first, as their own wave.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub canary: Option<Embedded>,
+    /// The share of the other clusters the version has reached after each wave, in order
+    /// (cumulative: `[10%, 50%]` makes waves of 10%, 40% and the rest).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub waves: Vec<Amount>,
+    /// Failed or stuck clusters a wave tolerates (a count, or a share of the wave).
+    #[serde(rename = "maxUnavailable", skip_serializing_if = "Option::is_none")]
+    pub max_unavailable: Option<Amount>,
+    /// How long a wave stays Ready before the next one starts, as written.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub soak: Option<String>,
+    /// A halted rollout puts the environment back on the version it replaced.
+    #[serde(rename = "autoRollback", skip_serializing_if = "Option::is_none")]
+    pub auto_rollback: Option<bool>,
+}
+
+/// A number of clusters, or a share of them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Amount {
+    Count(u32),
+    Percent(u32),
+}
+
+impl Amount {
+    /// How many of `n` clusters: a share rounds up for waves (`up`) and down for the
+    /// failures tolerated.
+    pub fn of(self, n: usize, up: bool) -> usize {
+        match self {
+            Amount::Count(c) => (c as usize).min(n),
+            Amount::Percent(p) => {
+                let p = p.min(100) as usize;
+                if up {
+                    (n * p).div_ceil(100)
+                } else {
+                    n * p / 100
+                }
+            }
+        }
+    }
+}
+
+impl std::fmt::Display for Amount {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Amount::Count(c) => write!(f, "{c}"),
+            Amount::Percent(p) => write!(f, "{p}%"),
+        }
+    }
+}
+
+impl Serialize for Amount {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Amount::Count(c) => s.serialize_u32(*c),
+            Amount::Percent(_) => s.collect_str(self),
+        }
+    }
+}
+
+impl Rollout {
+    /// These settings, each absent one taken from `defaults`.
+    pub fn or(&self, defaults: Option<&Rollout>) -> Rollout {
+        let Some(d) = defaults else {
+            return self.clone();
+        };
+        Rollout {
+            deadline: if self.deadline.is_empty() {
+                d.deadline.clone()
+            } else {
+                self.deadline.clone()
+            },
+            deadline_secs: if self.deadline.is_empty() {
+                d.deadline_secs
+            } else {
+                self.deadline_secs
+            },
+            canary: self.canary.clone().or_else(|| d.canary.clone()),
+            waves: if self.waves.is_empty() {
+                d.waves.clone()
+            } else {
+                self.waves.clone()
+            },
+            max_unavailable: self.max_unavailable.or(d.max_unavailable),
+            soak: self.soak.clone().or_else(|| d.soak.clone()),
+            auto_rollback: self.auto_rollback.or(d.auto_rollback),
+        }
+    }
+
+    /// Whether a new version goes out in waves (a canary, waves or a soak time is set).
+    pub fn progressive(&self) -> bool {
+        self.canary.is_some() || !self.waves.is_empty() || self.soak.is_some()
+    }
 }
 
 /// One entry of `valuesFrom`: `{vault: {path: secret/payments/helm, key: values.yaml}}`, a key

@@ -10,6 +10,7 @@ mod incremental;
 mod plan;
 mod plugins;
 mod remote;
+mod rollout;
 mod schemas;
 mod secrets;
 mod support;
