@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::path::Path;
 
-use compiler::load::{CLUSTER_FIELDS, SERVICE_FIELDS, field_paths};
+use compiler::load::{CLUSTER_FIELDS, FLEET_FIELDS, SERVICE_FIELDS, field_paths};
 use serde_json::{Map, Value};
 use syntax::yaml::{self, Kind, Node};
 
@@ -56,6 +56,7 @@ fn schemas_name_every_field_the_loader_knows() {
     for (file, fields) in [
         ("cluster.schema.json", CLUSTER_FIELDS),
         ("service.schema.json", SERVICE_FIELDS),
+        ("fleet.schema.json", FLEET_FIELDS),
     ] {
         let mut in_schema = BTreeSet::new();
         schema_paths(&schema(file), "", &mut in_schema);
@@ -66,7 +67,11 @@ fn schemas_name_every_field_the_loader_knows() {
 
 #[test]
 fn schemas_are_valid_draft_2020_12() {
-    for file in ["cluster.schema.json", "service.schema.json"] {
+    for file in [
+        "cluster.schema.json",
+        "service.schema.json",
+        "fleet.schema.json",
+    ] {
         let s = schema(file);
         assert_eq!(s["$schema"], "https://json-schema.org/draft/2020-12/schema");
         jsonschema::draft202012::meta::validate(&s).expect("a valid schema");
@@ -77,6 +82,7 @@ fn schemas_are_valid_draft_2020_12() {
 fn the_example_fleet_validates() {
     let clusters = jsonschema::validator_for(&schema("cluster.schema.json")).expect("compiles");
     let services = jsonschema::validator_for(&schema("service.schema.json")).expect("compiles");
+    let fleet = jsonschema::validator_for(&schema("fleet.schema.json")).expect("compiles");
     let files = example_fleet();
     let mut seen = 0;
     for (path, text) in &files.files {
@@ -86,6 +92,8 @@ fn the_example_fleet_validates() {
         }
         let validator = if path.starts_with("clusters/") {
             &clusters
+        } else if path == "fleet.yaml" {
+            &fleet
         } else {
             &services
         };
@@ -96,7 +104,7 @@ fn the_example_fleet_validates() {
         assert!(errors.is_empty(), "{path}: {errors:?}");
         seen += 1;
     }
-    assert_eq!(seen, 18);
+    assert_eq!(seen, 19);
 }
 
 /// What the loader rejects, the schema rejects too (for what a schema can say).
@@ -126,6 +134,22 @@ fn the_schemas_reject_what_the_loader_rejects() {
     );
     check("chart: {path: ../../charts/x}\ndependson: [y]", false);
     check("chart: {path: ../../charts/x}\nvalues: {a: 1}", false);
+    check(
+        "chart: {path: ../../charts/x}\nrollout: {canary: 'true', waves: [25%, 3], maxUnavailable: 1, soak: 10m, autoRollback: true}",
+        true,
+    );
+    check(
+        "chart: {path: ../../charts/x}\nrollout: {waves: [most]}",
+        false,
+    );
+    check(
+        "chart: {path: ../../charts/x}\nrollout: {soak: a while}",
+        false,
+    );
+    check(
+        "chart: {path: ../../charts/x}\nrollout: {autoRollback: sure}",
+        false,
+    );
     let cluster = |text: &str| clusters.is_valid(&yaml_json(text));
     assert!(cluster(
         "name: a\nprovider: aws\nregion: r\nenvironment: prod\ntags: {pci: \"true\"}"
