@@ -341,7 +341,30 @@ impl Controller {
             }
             state.current.insert((service, env), d);
         }
+        // Each (service, environment)'s last rollout: the highest number not past its
+        // current deployment (a higher one is a rollout whose deployment was never written),
+        // and at the current number only if it names the deployed version.
+        let mut last: BTreeMap<(String, String), (u64, String)> = BTreeMap::new();
         for name in self.store.list(crate::rollout::ROLLOUTS).await? {
+            let parts: Vec<&str> = name.split('/').collect();
+            let [service, env, file] = parts[..] else {
+                continue;
+            };
+            let Some(seq) = file
+                .strip_suffix(".json")
+                .and_then(|n| n.parse::<u64>().ok())
+            else {
+                continue;
+            };
+            let key = (service.to_owned(), env.to_owned());
+            let Some(current) = state.current.get(&key) else {
+                continue;
+            };
+            if seq <= current.seq && last.get(&key).is_none_or(|(s, _)| *s < seq) {
+                last.insert(key, (seq, name.clone()));
+            }
+        }
+        for (key, (_, name)) in last {
             let Some(r) = self
                 .store
                 .get_json::<crate::rollout::Rollout>(&format!(
@@ -352,36 +375,11 @@ impl Controller {
             else {
                 continue;
             };
-            state
-                .rollouts
-                .insert((r.service.clone(), r.environment.clone()), r);
-        }
-        // A publish or promotion whose rollout was not written (a crash between the two):
-        // its rollout starts now, so that no version skips its waves.
-        let missing: Vec<Deployment> = state
-            .current
-            .values()
-            .filter(|d| matches!(d.reason.as_str(), "publish" | "promote"))
-            .filter(|d| {
-                state
-                    .rollouts
-                    .get(&(d.service.clone(), d.environment.clone()))
-                    .is_none_or(|r| r.seq < d.seq)
-            })
-            .cloned()
-            .collect();
-        for d in missing {
-            let previous = self
-                .history(&d.service, &d.environment)
-                .await?
-                .iter()
-                .rev()
-                .find(|x| x.seq < d.seq && x.version != d.version)
-                .map(|x| x.version);
-            let r = self.start_rollout(&d, previous).await?;
-            state
-                .rollouts
-                .insert((d.service.clone(), d.environment.clone()), r);
+            let current = &state.current[&key];
+            if r.seq == current.seq && r.version != current.version {
+                continue;
+            }
+            state.rollouts.insert(key, r);
         }
         // The versions rollouts hold back.
         let held: Vec<(String, Digest)> = state
@@ -465,6 +463,7 @@ impl Controller {
                         &meta,
                         "system:flotilla",
                         "initial",
+                        None,
                         None,
                     )
                     .await?;
@@ -557,6 +556,10 @@ impl Controller {
     }
 
     /// Appends a deployment record (create-only; the next number after the current one).
+    /// With `rollout` (the version the environment runs outside a rollout under way), the
+    /// deployment's rollout is written first: a deployment never exists without it, and a
+    /// rollout whose deployment was never written names a number no deployment has (the next
+    /// deployment overwrites it).
     async fn append_deployment(
         &self,
         service: &str,
@@ -565,7 +568,8 @@ impl Controller {
         principal: &str,
         reason: &str,
         ci_job: Option<String>,
-    ) -> Result<Deployment, ControllerError> {
+        rollout: Option<Option<Digest>>,
+    ) -> Result<(Deployment, Option<crate::rollout::Rollout>), ControllerError> {
         let dir = format!("deployments/{service}/{environment}");
         for _ in 0..MAX_RACE_RETRIES {
             let seq = self
@@ -588,12 +592,16 @@ impl Controller {
                 at: now(),
                 ci_job: ci_job.clone(),
             };
+            let started = match rollout {
+                Some(previous) => Some(self.start_rollout(&d, previous).await?),
+                None => None,
+            };
             if self
                 .store
                 .create(&format!("{dir}/{seq:012}.json"), json(&d))
                 .await?
             {
-                return Ok(d);
+                return Ok((d, started));
             }
         }
         Err(ControllerError::Race(format!("{service}@{environment}")))
@@ -631,10 +639,18 @@ impl Controller {
         let mut deployed = None;
         if created && let Some(first) = self.config.environments.first() {
             let previous = self.stable_version(service, &first.name).await;
-            let d = self
-                .append_deployment(service, &first.name, &meta, &principal, "publish", ci_job)
+            let (d, rollout) = self
+                .append_deployment(
+                    service,
+                    &first.name,
+                    &meta,
+                    &principal,
+                    "publish",
+                    ci_job,
+                    Some(previous),
+                )
                 .await?;
-            self.start_rollout(&d, previous).await?;
+            self.rollout_started(rollout).await;
             self.apply(
                 d.clone(),
                 Arc::new(Version {
@@ -710,12 +726,19 @@ impl Controller {
             None => Arc::new(self.read_version(service, &meta.digest).await?),
         };
         let previous = self.stable_version(service, environment).await;
-        let d = self
-            .append_deployment(service, environment, meta, principal, reason, ci_job)
+        let rollout = (reason == "promote").then_some(previous);
+        let (d, rollout) = self
+            .append_deployment(
+                service,
+                environment,
+                meta,
+                principal,
+                reason,
+                ci_job,
+                rollout,
+            )
             .await?;
-        if reason == "promote" {
-            self.start_rollout(&d, previous).await?;
-        }
+        self.rollout_started(rollout).await;
         self.apply(d.clone(), version, env.production).await;
         Ok(d)
     }

@@ -2,8 +2,8 @@
 //! canary, waves or a soak time, in its `service.yaml` or the fleet's `fleet.yaml`) reaches an
 //! environment's clusters wave by wave, as the compiled plan's `rollouts` say.
 //!
-//! A publish or a promotion starts a rollout (`rollouts/<service>/<env>.json`, written before
-//! the loop acts on it): **Planning** until the environment compiles with the new version and
+//! A publish or a promotion starts a rollout (`rollouts/<service>/<env>/<seq>.json`, written
+//! before the deployment it rolls out): **Planning** until the environment compiles with the new version and
 //! its waves are known; then **Progressing** (the clusters of the waves started so far run the
 //! new version, the others the version it replaces) and **Soaking** once every release of
 //! those waves is Ready; after the soak the next wave starts. When the last wave has soaked
@@ -91,7 +91,7 @@ impl RolloutState {
     }
 }
 
-/// One rollout of a version to an environment (`rollouts/<service>/<env>.json`).
+/// One rollout of a version to an environment (`rollouts/<service>/<env>/<seq>.json`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Rollout {
@@ -127,8 +127,12 @@ pub struct Rollout {
 }
 
 impl Rollout {
-    pub fn path(service: &str, environment: &str) -> String {
-        format!("{ROLLOUTS}/{service}/{environment}.json")
+    /// `rollouts/<service>/<env>/<seq>.json`: one per deployment it rolls out.
+    pub fn path(&self) -> String {
+        format!(
+            "{ROLLOUTS}/{}/{}/{:012}.json",
+            self.service, self.environment, self.seq
+        )
     }
 
     /// Whether `cluster` runs the new version (its wave has started).
@@ -200,9 +204,8 @@ struct Health {
 }
 
 impl Controller {
-    /// Starts a rollout of deployment `d` (a publish or a promotion): written before the
-    /// deployment is acted on. `previous` is the version the environment runs outside the
-    /// rollout.
+    /// Writes the rollout of deployment `d` (a publish or a promotion), before the deployment
+    /// itself. `previous` is the version the environment runs outside the rollout.
     pub(crate) async fn start_rollout(
         &self,
         d: &crate::records::Deployment,
@@ -226,20 +229,24 @@ impl Controller {
             paused_from: None,
         };
         self.save_rollout(&r).await?;
-        self.state
-            .lock()
-            .await
-            .rollouts
-            .insert((r.service.clone(), r.environment.clone()), r.clone());
         Ok(r)
+    }
+
+    /// Makes a rollout whose deployment is stored the environment's rollout in memory.
+    pub(crate) async fn rollout_started(&self, r: Option<Rollout>) {
+        if let Some(r) = r {
+            self.state
+                .lock()
+                .await
+                .rollouts
+                .insert((r.service.clone(), r.environment.clone()), r);
+        }
     }
 
     pub(crate) async fn save_rollout(&self, r: &Rollout) -> Result<(), ControllerError> {
         let mut body = serde_json::to_vec_pretty(r).unwrap_or_default();
         body.push(b'\n');
-        self.store
-            .put(&Rollout::path(&r.service, &r.environment), body.into())
-            .await?;
+        self.store.put(&r.path(), body.into()).await?;
         Ok(())
     }
 
@@ -787,9 +794,7 @@ impl Controller {
                     // Not progressive here: the version goes everywhere at once, and no
                     // rollout is kept.
                     let _guard = self.writes.lock().await;
-                    self.store
-                        .delete(&Rollout::path(&r.service, &r.environment))
-                        .await?;
+                    self.store.delete(&r.path()).await?;
                     let key = (r.service.clone(), r.environment.clone());
                     let mut state = self.state.lock().await;
                     if state.rollouts.get(&key) == Some(&before) {
