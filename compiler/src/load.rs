@@ -87,6 +87,7 @@ pub const ROLLOUT_FIELDS: &[FieldDef] = &[
     field("maxUnavailable", false),
     field("soak", false),
     field("autoRollback", false),
+    field("environments", false),
 ];
 
 /// The fleet file (`fleet.yaml`): its environments in promotion order (the runtime's) and
@@ -816,6 +817,25 @@ impl FileCx<'_, '_> {
             match e.value.kind {
                 Kind::Bool(b) => out.auto_rollback = Some(b),
                 _ => self.wrong_type(&e.value, "true or false", "`autoRollback` of `rollout`"),
+            }
+        }
+        if let Some(e) = f.get("environments")
+            && let Some(items) = self.0.list(&e.value, "`environments` of `rollout`")
+        {
+            let mut seen = BTreeMap::new();
+            for item in items {
+                let Some(name) = self.0.non_empty(item, "an environment") else {
+                    continue;
+                };
+                if self.first_definition(
+                    &mut seen,
+                    &name,
+                    item.span.clone(),
+                    "rollout::duplicate-environment",
+                    "environment",
+                ) {
+                    out.environments.push(name);
+                }
             }
         }
         if let Some(e) = f.get("maxUnavailable") {

@@ -897,6 +897,7 @@ mod tests {
             environment: "prod".into(),
             soak: soak.into(),
             auto_rollback: true,
+            environments: Vec::new(),
             waves: vec![wave("canary", &["a"]), wave("100%", &[])],
         };
         old.rollouts = vec![rollout("db", "1m"), rollout("web", "1m")];

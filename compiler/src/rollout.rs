@@ -64,6 +64,11 @@ pub fn plan(fleet: &Fleet, selection: &Selection, diags: &mut Diags<'_>) -> Vec<
                 environment: Arc::from(env),
                 soak: Arc::from(policy.soak.as_deref().unwrap_or("0s")),
                 auto_rollback: policy.auto_rollback.unwrap_or(false),
+                environments: policy
+                    .environments
+                    .iter()
+                    .map(|e| Arc::from(e.as_str()))
+                    .collect(),
                 waves: waves(policy, &clusters, picked),
             });
         }

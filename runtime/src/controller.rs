@@ -461,9 +461,11 @@ impl Controller {
                         &service,
                         &e.name,
                         &meta,
-                        "system:flotilla",
-                        "initial",
-                        None,
+                        Why {
+                            principal: "system:flotilla",
+                            reason: "initial",
+                            ci_job: None,
+                        },
                         None,
                     )
                     .await?;
@@ -565,11 +567,14 @@ impl Controller {
         service: &str,
         environment: &str,
         meta: &VersionMeta,
-        principal: &str,
-        reason: &str,
-        ci_job: Option<String>,
+        why: Why<'_>,
         rollout: Option<Option<Digest>>,
     ) -> Result<(Deployment, Option<crate::rollout::Rollout>), ControllerError> {
+        let Why {
+            principal,
+            reason,
+            ci_job,
+        } = why;
         let dir = format!("deployments/{service}/{environment}");
         for _ in 0..MAX_RACE_RETRIES {
             let seq = self
@@ -644,9 +649,11 @@ impl Controller {
                     service,
                     &first.name,
                     &meta,
-                    &principal,
-                    "publish",
-                    ci_job,
+                    Why {
+                        principal: &principal,
+                        reason: "publish",
+                        ci_job,
+                    },
                     Some(previous),
                 )
                 .await?;
@@ -732,9 +739,11 @@ impl Controller {
                 service,
                 environment,
                 meta,
-                principal,
-                reason,
-                ci_job,
+                Why {
+                    principal,
+                    reason,
+                    ci_job,
+                },
                 rollout,
             )
             .await?;
@@ -1451,6 +1460,13 @@ impl Controller {
             }
         }
     }
+}
+
+/// Who made a deployment, why, from which CI job.
+struct Why<'a> {
+    principal: &'a str,
+    reason: &'a str,
+    ci_job: Option<String>,
 }
 
 /// Cluster → service under a rollout → the version it is compiled with (`None`: not there).

@@ -110,6 +110,9 @@ pub struct Rollout {
     pub soak: String,
     #[serde(default)]
     pub auto_rollback: bool,
+    /// The environments the policy promotes through (empty: the fleet's order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<String>,
     /// The wave in progress: its clusters and those of the waves before run `version`.
     pub wave: usize,
     pub state: RolloutState,
@@ -221,6 +224,7 @@ impl Controller {
             waves: Vec::new(),
             soak: String::new(),
             auto_rollback: false,
+            environments: Vec::new(),
             wave: 0,
             state: RolloutState::Planning,
             since: self.clock.now_ms(),
@@ -584,13 +588,7 @@ impl Controller {
                 }
                 r.state = RolloutState::Complete;
                 r.since = now;
-                let next = self
-                    .config
-                    .environments
-                    .iter()
-                    .skip_while(|e| e.name != r.environment)
-                    .nth(1)
-                    .cloned();
+                let next = self.next_environment(&r);
                 if let Some(next) = &next
                     && next.production
                 {
@@ -635,6 +633,27 @@ impl Controller {
             self.commit_step(&before, &r).await?;
         }
         Ok(())
+    }
+
+    /// The environment a completed rollout promotes to: the one after its own in its policy's
+    /// `environments`, or in the fleet's order without them.
+    fn next_environment(&self, r: &Rollout) -> Option<crate::fleet::Environment> {
+        let name = if r.environments.is_empty() {
+            self.config
+                .environments
+                .iter()
+                .skip_while(|e| e.name != r.environment)
+                .nth(1)?
+                .name
+                .clone()
+        } else {
+            r.environments
+                .iter()
+                .skip_while(|e| **e != r.environment)
+                .nth(1)?
+                .clone()
+        };
+        self.config.get(&name).cloned()
     }
 
     /// Stores a rollout's new state, unless it changed meanwhile (a pause, a new
@@ -773,6 +792,7 @@ impl Controller {
                     r.waves = p.waves.clone();
                     r.soak = p.soak.to_string();
                     r.auto_rollback = p.auto_rollback;
+                    r.environments = p.environments.iter().map(ToString::to_string).collect();
                     r.state = RolloutState::Progressing;
                     r.wave = 0;
                     self.commit_step(&before, &r).await?;
@@ -865,6 +885,7 @@ mod tests {
             ],
             soak: "10m".into(),
             auto_rollback: true,
+            environments: Vec::new(),
             wave,
             state,
             since: 0,

@@ -532,6 +532,42 @@ fn pause_resume_and_abort_steer_a_rollout_for_those_allowed() {
 }
 
 #[test]
+fn a_service_promotes_through_its_own_environments() {
+    let (on_call, _announcements) = receiver();
+    let (channel, _messages) = receiver();
+    let (_tmp, fleet) = rollout_fleet(&on_call, &channel);
+    // web skips staging: dev, then the gate of prod.
+    let path = fleet.join("services/web/service.yaml");
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(
+        &path,
+        format!("{text}rollout: {{environments: [dev, prod]}}\n"),
+    )
+    .expect("written");
+    let rig = Rig::start(fleet, &["dev-eu", "dev-us"], &[]);
+    rig.wait_ready(&["dev-eu", "dev-us"]);
+    rig.publish("2.0");
+    rig.wait_state("dev", "Soaking");
+    rig.advance("10m");
+    wait_until("dev-us on 2.0", || rig.image("dev-us") == V2);
+    rig.wait_state("dev", "Soaking");
+    rig.advance("10m");
+    rig.wait_state("dev", "Complete");
+    let dev = rig.rollout("dev").expect("a rollout");
+    assert_eq!(dev["awaiting"], "prod", "{dev}");
+    assert_eq!(
+        dev["environments"],
+        serde_json::json!(["dev", "prod"]),
+        "{dev}"
+    );
+    rig.two_passes();
+    assert!(
+        rig.rollout("staging").is_none(),
+        "staging is not on web's way"
+    );
+}
+
+#[test]
 fn a_restart_mid_rollout_keeps_the_clusters_held_back() {
     let (on_call, _announcements) = receiver();
     let (channel, _messages) = receiver();

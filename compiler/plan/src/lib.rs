@@ -67,6 +67,10 @@ pub struct RolloutPlan {
     pub soak: Arc<str>,
     /// A halted rollout puts the environment back on the version it replaced.
     pub auto_rollback: bool,
+    /// The environments the service's versions are promoted through, in order, when its
+    /// policy names them (absent: the fleet's order).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<Arc<str>>,
     pub waves: Vec<RolloutWave>,
 }
 
@@ -452,6 +456,7 @@ mod tests {
             environment: "prod".into(),
             soak: "10m".into(),
             auto_rollback: true,
+            environments: Vec::new(),
             waves: waves
                 .iter()
                 .map(|(name, clusters)| RolloutWave {

@@ -63,6 +63,13 @@ fn rollouts(out: &mut String, rollouts: &[RolloutPlan]) {
         out.push_str("\n    soak: ");
         scalar(out, &r.soak);
         let _ = write!(out, "\n    autoRollback: {}", r.auto_rollback);
+        if !r.environments.is_empty() {
+            out.push_str("\n    environments:");
+            for e in &r.environments {
+                out.push_str("\n      - ");
+                scalar(out, e);
+            }
+        }
         if r.waves.is_empty() {
             out.push_str("\n    waves: []\n");
             continue;

@@ -155,6 +155,9 @@ pub struct Rollout {
     /// A halted rollout puts the environment back on the version it replaced.
     #[serde(rename = "autoRollback", skip_serializing_if = "Option::is_none")]
     pub auto_rollback: Option<bool>,
+    /// The environments a version is promoted through, in order (default: `fleet.yaml`'s).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub environments: Vec<String>,
 }
 
 /// A number of clusters, or a share of them.
@@ -226,6 +229,11 @@ impl Rollout {
             max_unavailable: self.max_unavailable.or(d.max_unavailable),
             soak: self.soak.clone().or_else(|| d.soak.clone()),
             auto_rollback: self.auto_rollback.or(d.auto_rollback),
+            environments: if self.environments.is_empty() {
+                d.environments.clone()
+            } else {
+                self.environments.clone()
+            },
         }
     }
 

@@ -38,7 +38,7 @@ fn the_fleet_defaults_make_waves_and_a_service_overrides_them() {
         service("api", ""),
         service(
             "web",
-            "rollout: {waves: [1], soak: 1h, autoRollback: true}\n",
+            "rollout: {waves: [1], soak: 1h, autoRollback: true, environments: [dev, prod]}\n",
         ),
     ];
     for i in 0..8 {
@@ -83,10 +83,26 @@ fn the_fleet_defaults_make_waves_and_a_service_overrides_them() {
             "web prod soak=1h rollback=true canary/0:p5 1/0:p0 100%/3:p1,p2,p3,p4,p6,p7",
         ]
     );
+    let web: Vec<Vec<&str>> = c
+        .plan
+        .rollouts
+        .iter()
+        .map(|r| r.environments.iter().map(|e| &**e).collect())
+        .collect();
+    assert_eq!(
+        web,
+        vec![vec![], vec![], vec!["dev", "prod"], vec!["dev", "prod"]]
+    );
     // The waves are part of the plan's text, and read back.
     let text = c.plan.to_yaml();
     assert!(
         text.contains("rollouts:\n  - service: api\n    environment: dev\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "    autoRollback: true\n    environments:\n      - dev\n      - prod\n    waves:\n"
+        ),
         "{text}"
     );
     assert_eq!(compiler::Plan::from_yaml(&text).expect("a plan"), c.plan);
@@ -119,7 +135,7 @@ fn a_wrong_policy_is_placed_in_its_file() {
         ),
         cluster("p0", "prod", true),
         cluster("p1", "prod", false),
-        service("api", "rollout:\n  waves: [50%, 20%, 0]\n  maxUnavailable: most\n  autoRollback: sure\n  wave: [1]\n"),
+        service("api", "rollout:\n  waves: [50%, 20%, 0]\n  maxUnavailable: most\n  autoRollback: sure\n  wave: [1]\n  environments: [dev, dev]\n"),
     ]));
     insta::assert_snapshot!(c.diagnostics.render_text());
 }
