@@ -370,3 +370,107 @@ async fn a_broken_version_fails_its_environment_once_and_keeps_the_last_bundles(
     assert!(fixed.errors.is_empty(), "{:?}", fixed.errors);
     assert!(!c.staged().await.1.contains_key("dev"));
 }
+
+/// The small fleet with two dev clusters and a rollout policy: dev-1 first, dev-2 after a
+/// soak no test waits for.
+fn write_rollout_fleet(root: &Path) {
+    write_fleet(root);
+    std::fs::write(
+        root.join("fleet.yaml"),
+        "environments:\n  - name: dev\n  - name: prod\n    production: true\nrollout:\n  waves: [\"50%\"]\n  soak: 1h\n",
+    )
+    .expect("written");
+    std::fs::write(
+        root.join("clusters/dev-2.yaml"),
+        "name: dev-2\nprovider: aws\nregion: us-east-1\nenvironment: dev\n",
+    )
+    .expect("written");
+}
+
+/// Publishes web 2 (deployed to dev, in waves); whether it was acknowledged.
+async fn publish_web_2(c: &Arc<Controller>, fleet: &Path) -> bool {
+    let mut files = compiler::read_dir(fleet).expect("the fleet");
+    let spec = files
+        .files
+        .get_mut("services/web/service.yaml")
+        .expect("web");
+    *spec = spec.replace("web:1", "web:2");
+    let version = VersionFiles::of(&files, "web").expect("web's files");
+    let provenance = Provenance {
+        publisher: "user:pat".into(),
+        ..Provenance::default()
+    };
+    let ok = c.publish("web", "2", version, provenance).await.is_ok();
+    let _ = c.reconcile().await;
+    ok
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_failure_point_lets_a_deployment_skip_its_waves() {
+    let tmp = tempfile::tempdir().expect("a folder");
+    let fleet = tmp.path().join("fleet");
+    write_rollout_fleet(&fleet);
+
+    let counting = Arc::new(Flaky {
+        inner: Arc::new(InMemory::new()),
+        writes: AtomicUsize::new(0),
+        fail_from: usize::MAX,
+    });
+    let before = {
+        let c = controller(&fleet, Arc::clone(&counting) as Arc<dyn ObjectStore>)
+            .await
+            .expect("starts");
+        assert!(c.reconcile().await.errors.is_empty());
+        let before = staged(&counting.inner).await;
+        assert!(publish_web_2(&c, &fleet).await);
+        let after = staged(&counting.inner).await;
+        // The first wave only: dev-1 moved, dev-2 did not.
+        assert_ne!(after.get("dev-1.yaml"), before.get("dev-1.yaml"));
+        assert_eq!(after.get("dev-2.yaml"), before.get("dev-2.yaml"));
+        before
+    };
+    let total = counting.writes.load(Ordering::SeqCst);
+
+    for fail_from in 1..=total {
+        let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+        let flaky = Arc::new(Flaky {
+            inner: Arc::clone(&inner),
+            writes: AtomicUsize::new(0),
+            fail_from,
+        });
+        let acknowledged = match controller(&fleet, flaky as Arc<dyn ObjectStore>).await {
+            Ok(c) => {
+                let _ = c.reconcile().await;
+                publish_web_2(&c, &fleet).await
+            }
+            Err(_) => false,
+        };
+        staged(&inner).await;
+        let c = controller(&fleet, Arc::clone(&inner))
+            .await
+            .expect("restarts");
+        let pass = c.reconcile().await;
+        assert!(pass.errors.is_empty(), "{fail_from}: {:?}", pass.errors);
+        let dev = c.current("web").await.remove("dev").expect("web in dev");
+        if acknowledged {
+            assert_eq!(dev.label, "2", "{fail_from}: the publish was lost");
+        }
+        let rollouts = c.rollouts("web").await;
+        if dev.label == "2" {
+            // A deployment in force has its rollout: dev-2 waits for its wave.
+            let r = rollouts
+                .iter()
+                .find(|r| r.rollout.environment == "dev")
+                .unwrap_or_else(|| panic!("{fail_from}: web 2 in dev without its rollout"));
+            assert!(r.current, "{fail_from}");
+            assert_eq!(r.rollout.wave, 0, "{fail_from}");
+        }
+        let got = staged(&inner).await;
+        assert_eq!(
+            got.get("dev-2.yaml"),
+            before.get("dev-2.yaml"),
+            "{fail_from}: dev-2 was released before its wave"
+        );
+        assert!(c.reconcile().await.staged.is_empty(), "{fail_from}");
+    }
+}
