@@ -298,6 +298,7 @@ fn ask(
     let groups = review.groups(config);
     let mut stdout = std::io::stdout().lock();
     let _ = write!(stdout, "{}", print(&review.render_clusters()));
+    let _ = write!(stdout, "{}", print(&review.render_rollouts()));
     let echo = !std::io::stdin().is_terminal();
     let mut lines = std::io::stdin().lock().lines();
     let mut taken = BTreeSet::new();

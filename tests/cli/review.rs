@@ -274,6 +274,30 @@ fn changes_are_grouped_filtered_and_accepted_per_service() {
 }
 
 #[test]
+fn a_review_shows_the_rollout_order_of_what_changed() {
+    let t = Temp::new();
+    let fleet = fleet(&t);
+    std::fs::write(
+        Path::new(&fleet).join("fleet.yaml"),
+        "environments: [{name: dev}, {name: prod, production: true}]\n\
+         rollout: {canary: 'cluster.region == \"eu-west-1\"', soak: 30m, autoRollback: true}\n",
+    )
+    .expect("written");
+    assert_eq!(review(&fleet, &["--accept"]).0, 0);
+    edit(&fleet, "services/web/service.yaml", "}}3{{", "}}4{{");
+    let (code, out, _) = review(&fleet, &["--check"]);
+    assert_eq!(code, 1);
+    assert!(
+        out.contains(
+            "rollout order:\n  web in dev: canary [dev-eu]; soak 30m, rolled back if halted\n  web in prod: canary [prod-eu] → 100% [prod-us]; soak 30m, rolled back if halted\n"
+        ),
+        "{out}"
+    );
+    // worker did not change: its order is not shown.
+    assert!(!out.contains("worker in"), "{out}");
+}
+
+#[test]
 fn a_rejected_plan_is_reported_by_check() {
     let t = Temp::new();
     let fleet = fleet(&t);
