@@ -251,6 +251,24 @@ pub(crate) fn read_access(app: &App, headers: &HeaderMap) -> Result<Principal, A
     Ok(p)
 }
 
+/// Whether `principal` may deploy `service` to every cluster of `environment` (an unknown
+/// environment, or one without clusters, is decided as a deploy anywhere).
+fn decide_deploy(
+    app: &App,
+    principal: &Principal,
+    service: &str,
+    environment: &str,
+) -> Result<(), ApiError> {
+    let clusters: Vec<&str> = app
+        .controller
+        .clusters
+        .iter()
+        .filter(|(_, e)| **e == environment)
+        .map(|(n, _)| n.as_str())
+        .collect();
+    decide(app, principal, Action::Deploy, service, &clusters)
+}
+
 /// A service or cluster name from a path: what the fleet allows in a file name.
 pub(crate) fn check_name(kind: &str, name: &str) -> Result<(), ApiError> {
     let ok = !name.is_empty()
@@ -506,18 +524,7 @@ async fn deploy(
     let result = async {
         let principal = principal.clone()?;
         let c = &app.controller;
-        let clusters: Vec<&str> = c
-            .clusters
-            .iter()
-            .filter(|(_, e)| **e == environment)
-            .map(|(n, _)| n.as_str())
-            .collect();
-        if clusters.is_empty() {
-            // An unknown environment (or one without clusters): decided as a deploy anywhere.
-            decide(&app, &principal, Action::Deploy, &service, &[])?;
-        } else {
-            decide(&app, &principal, Action::Deploy, &service, &clusters)?;
-        }
+        decide_deploy(&app, &principal, &service, &environment)?;
         check_name("service", &service)?;
         let body: DeployBody = serde_json::from_slice(&body).map_err(|e| {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("the body: {e}"))
@@ -644,18 +651,8 @@ async fn rollout_action(
     let result = async {
         let principal = principal.clone()?;
         let c = &app.controller;
-        let clusters: Vec<&str> = c
-            .clusters
-            .iter()
-            .filter(|(_, e)| **e == environment)
-            .map(|(n, _)| n.as_str())
-            .collect();
         // Who may deploy a service to an environment may steer its rollouts there.
-        if clusters.is_empty() {
-            decide(&app, &principal, Action::Deploy, &service, &[])?;
-        } else {
-            decide(&app, &principal, Action::Deploy, &service, &clusters)?;
-        }
+        decide_deploy(&app, &principal, &service, &environment)?;
         check_name("service", &service)?;
         let body: RolloutBody = serde_json::from_slice(&body).map_err(|e| {
             ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("the body: {e}"))
