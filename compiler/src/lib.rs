@@ -16,6 +16,7 @@ pub mod graph;
 pub mod helm_renderer;
 pub mod incremental;
 pub mod load;
+pub mod migrate;
 pub mod redact;
 pub mod remote;
 pub mod render;

@@ -532,6 +532,14 @@ pub fn objects(manifest: &str) -> Vec<(String, String)> {
     out
 }
 
+/// The documents of a multi-document YAML text, each as its own text.
+pub(crate) fn documents(text: &str) -> Vec<String> {
+    split_documents(text)
+        .into_iter()
+        .map(|lines| lines.join("\n"))
+        .collect()
+}
+
 fn split_documents(text: &str) -> Vec<Vec<&str>> {
     let mut docs = vec![Vec::new()];
     for line in text.lines() {

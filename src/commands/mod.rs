@@ -10,6 +10,7 @@ mod auth;
 mod bundle;
 mod check;
 mod dev;
+mod diff;
 mod helm;
 mod outcome;
 mod plan;
@@ -39,6 +40,10 @@ pub enum Command {
     Check(check::Args),
     /// Compare a fresh plan with the accepted one, and accept or reject it.
     Review(review::Args),
+    /// Compare the compiled manifests with another tool's dry run (`helm template` outputs,
+    /// `<cluster>/<release>.yaml`): what would change, and whether it blocks an in-place
+    /// migration, rolls pods, or is safe.
+    Diff(diff::Args),
     /// Plan bundles: `bundle export` writes one cluster's manifests as files.
     Bundle(bundle::Args),
     /// Compile a fleet, then again whenever its files change (only what changed is redone);
@@ -91,6 +96,7 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Plan(args) => plan::exec(args),
         Command::Check(args) => check::exec(args),
         Command::Review(args) => review::exec(args),
+        Command::Diff(args) => diff::exec(args),
         Command::Bundle(args) => bundle::exec(args),
         Command::Watch(args) => watch::exec(args),
         Command::Dev(args) => dev::exec(args),

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 mod agent;
 mod auth;
+mod diff;
 mod feedback;
 mod plan;
 mod plugin;
