@@ -429,6 +429,7 @@ impl<'o, R: ChartRenderer> Incremental<'o, R> {
             cache,
             self.options.progress,
             &secrets,
+            None,
             &mut diags,
         );
         let redactor = crate::finish_secrets(&secrets, &mut diags);

@@ -111,6 +111,105 @@ pub struct Options<'a> {
     /// otherwise no source (reading a secret is then an error).
     pub secrets: Option<&'a Arc<dyn secrets::SecretSource>>,
     pub plugin_host: Option<&'a plugins::PluginHost>,
+    /// Keeps the values one service is rendered with (`flotilla render`; see
+    /// [`render_release`]).
+    pub capture: Option<&'a Capture>,
+}
+
+/// The values a service's release is rendered with, kept by a compile (of one cluster: on
+/// more, the last rendered).
+#[derive(Debug, Default)]
+pub struct Capture {
+    service: String,
+    values: std::sync::Mutex<Option<gotemplate::Map>>,
+}
+
+impl Capture {
+    pub fn new(service: impl Into<String>) -> Capture {
+        Capture {
+            service: service.into(),
+            values: std::sync::Mutex::default(),
+        }
+    }
+
+    pub(crate) fn keep(&self, service: &str, values: &gotemplate::Map) {
+        if service == self.service {
+            *self.values.lock().unwrap_or_else(|e| e.into_inner()) = Some(values.clone());
+        }
+    }
+
+    /// The values kept, as YAML.
+    pub fn values_yaml(&self) -> Option<String> {
+        let values = self
+            .values
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()?;
+        gotemplate::funcs::encoding::to_yaml(&gotemplate::Value::Map(values)).ok()
+    }
+}
+
+/// One release's dry run: the values its chart is rendered with and its manifest.
+#[derive(Debug)]
+pub struct ReleaseRender {
+    /// `None` when the service does not run on the cluster (or failed to render).
+    pub values: Option<String>,
+    pub manifest: Option<String>,
+    /// The compile of the cluster alone (its diagnostics, its redactor).
+    pub compilation: Compilation,
+}
+
+/// Renders `service` on `cluster` alone: the fleet compiled for that one cluster (no
+/// persistent cache), keeping the values the chart was rendered with.
+pub fn render_release<R: ChartRenderer>(
+    files: &FleetFiles,
+    renderer: &R,
+    options: Options<'_>,
+    service: &str,
+    cluster: &str,
+) -> ReleaseRender {
+    let mut one = files.clone();
+    one.files.retain(|path, _| {
+        !path.starts_with("clusters/")
+            || files
+                .files
+                .get(path)
+                .is_some_and(|text| cluster_file_names(path, text, cluster))
+    });
+    let capture = Capture::new(service);
+    let compilation = compile_with(
+        &one,
+        renderer,
+        Options {
+            cache: None,
+            capture: Some(&capture),
+            ..options
+        },
+    );
+    let manifest = compilation
+        .plan
+        .cluster(cluster)
+        .and_then(|c| c.releases.iter().find(|r| *r.service == *service))
+        .and_then(|r| compilation.manifests.get(&r.manifest))
+        .map(str::to_owned);
+    ReleaseRender {
+        values: manifest.as_ref().and(capture.values_yaml()),
+        manifest,
+        compilation,
+    }
+}
+
+/// Whether the cluster file at `path` declares `cluster` (its `name:`, or its file name).
+fn cluster_file_names(path: &str, text: &str, cluster: &str) -> bool {
+    let stem = path
+        .rsplit('/')
+        .next()
+        .and_then(|f| f.strip_suffix(".yaml").or_else(|| f.strip_suffix(".yml")));
+    let declared = text.lines().find_map(|l| {
+        l.strip_prefix("name:")
+            .map(|n| n.trim().trim_matches(['"', '\'']).to_owned())
+    });
+    declared.as_deref() == Some(cluster) || (declared.is_none() && stem == Some(cluster))
 }
 
 impl std::fmt::Debug for Options<'_> {
@@ -120,6 +219,7 @@ impl std::fmt::Debug for Options<'_> {
             .field("progress", &self.progress.is_some())
             .field("secrets", &self.secrets.is_some())
             .field("plugin_host", &self.plugin_host)
+            .field("capture", &self.capture.is_some())
             .finish()
     }
 }
@@ -247,6 +347,7 @@ pub fn compile_with<R: ChartRenderer>(
         options.cache,
         options.progress,
         &secrets,
+        options.capture,
         &mut diags,
     );
     let mut plan = rendered.plan;

@@ -347,6 +347,7 @@ pub fn render<R: ChartRenderer>(
     disk: Option<&DiskCache>,
     progress: Option<Progress<'_>>,
     secrets: &Arc<Secrets>,
+    capture: Option<&crate::Capture>,
     diags: &mut Diags<'_>,
 ) -> Rendered {
     // Charts, each distinct folder once (a repository chart's files, fetched before the
@@ -587,6 +588,7 @@ pub fn render<R: ChartRenderer>(
                 renderer,
                 &cache,
                 secrets,
+                capture,
                 &mut stats,
             );
             let n = done.fetch_add(1, std::sync::atomic::Ordering::Relaxed) + 1;
@@ -689,6 +691,7 @@ fn render_cluster<R: ChartRenderer>(
     renderer: &R,
     cache: &RenderCache,
     secrets: &Arc<Secrets>,
+    capture: Option<&crate::Capture>,
     stats: &mut Stats,
 ) -> ClusterOut {
     let mut out = ClusterOut {
@@ -752,6 +755,9 @@ fn render_cluster<R: ChartRenderer>(
                             .values_from(p.values_from)
                             .map_err(|(i, e)| Failure::ValuesFrom(i, e))?;
                         let values = merge_under(&rendered, &fragments);
+                        if let Some(c) = capture {
+                            c.keep(&p.service, &values);
+                        }
                         let read_secret = scope.secrets.read_any();
                         let values_digest = values_digest(&values);
                         let release = ReleaseRef {

@@ -16,6 +16,7 @@ mod outcome;
 mod plan;
 mod plugin;
 mod policy;
+mod render;
 mod review;
 mod select;
 mod serve;
@@ -44,6 +45,9 @@ pub enum Command {
     /// `<cluster>/<release>.yaml`): what would change, and whether it blocks an in-place
     /// migration, rolls pods, or is safe.
     Diff(diff::Args),
+    /// The dry run of one release: the values its chart is rendered with (after the values
+    /// template, Vault and plugins) and its manifest, secrets masked.
+    Render(render::Args),
     /// Plan bundles: `bundle export` writes one cluster's manifests as files.
     Bundle(bundle::Args),
     /// Compile a fleet, then again whenever its files change (only what changed is redone);
@@ -97,6 +101,7 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Check(args) => check::exec(args),
         Command::Review(args) => review::exec(args),
         Command::Diff(args) => diff::exec(args),
+        Command::Render(args) => render::exec(args),
         Command::Bundle(args) => bundle::exec(args),
         Command::Watch(args) => watch::exec(args),
         Command::Dev(args) => dev::exec(args),

@@ -144,3 +144,47 @@ fn a_missing_dry_run_is_a_usage_error() {
     assert_eq!(code, 2, "{err}");
     assert!(err.contains("error: --against: cannot read"), "{err}");
 }
+
+#[test]
+fn render_shows_one_release_with_its_secrets_masked() {
+    let t = Temp::new();
+    let (fleet, _) = copies(&t);
+    std::fs::create_dir_all(format!("{fleet}/secrets/secret")).expect("created");
+    std::fs::write(
+        format!("{fleet}/secrets/secret/shop.yaml"),
+        "db-password: render-db-password-Qz19\n",
+    )
+    .expect("written");
+    let path = format!("{fleet}/services/web/service.yaml");
+    let text = std::fs::read_to_string(&path).expect("read");
+    std::fs::write(
+        &path,
+        format!("{text}  password: {{{{ vault \"secret/shop\" \"db-password\" | quote }}}}\n"),
+    )
+    .expect("written");
+
+    let (code, out, err) = run(&["render", "web", "--cluster", "prod-eu", "--fleet", &fleet]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("render-db-password-Qz19"), "{out}");
+    let out = out.replace(&fleet, "[FLEET]");
+    insta::assert_snapshot!("render_masked", out);
+
+    let (code, values, _) = run(&[
+        "render",
+        "web",
+        "--cluster",
+        "dev-eu",
+        "--fleet",
+        &fleet,
+        "--values-only",
+        "--reveal-secrets",
+    ]);
+    assert_eq!(code, 0);
+    assert_eq!(
+        values,
+        "image: registry.example.com/shop/web:1.4.0\npassword: render-db-password-Qz19\nreplicas: 1\n"
+    );
+    let (code, _, err) = run(&["render", "worker", "--cluster", "dev-eu", "--fleet", &fleet]);
+    assert_eq!(code, 2);
+    assert!(err.contains("`worker` does not run on `dev-eu`"), "{err}");
+}
