@@ -145,9 +145,9 @@ pub struct Controller {
     /// The rollouts' time.
     pub clock: crate::rollout::Clock,
     pub(crate) rollout_audit_seq: std::sync::atomic::AtomicU64,
-    /// (service, cluster) → the version of the service the cluster's staged bundle runs, for
-    /// the services under a rollout.
-    pub(crate) running: std::sync::RwLock<BTreeMap<(String, String), Digest>>,
+    /// Cluster → service under a rollout in its environment → the version its staged bundle
+    /// runs (replaced whole each time the cluster's bundle is staged or found current).
+    pub(crate) running: std::sync::RwLock<BTreeMap<String, BTreeMap<String, Digest>>>,
     pub wake: Notify,
     pub metrics: Arc<Metrics>,
     pub notifier: Notifier,
@@ -1348,16 +1348,16 @@ impl Controller {
             if staged.get(c.name.as_ref()) != Some(digest) {
                 continue;
             }
-            for (service, version) in versions.get(c.name.as_ref()).into_iter().flatten() {
-                let key = (service.clone(), c.name.to_string());
-                match version {
-                    Some(v) => {
-                        running.insert(key, *v);
-                    }
-                    None => {
-                        running.remove(&key);
-                    }
-                }
+            let now: BTreeMap<String, Digest> = versions
+                .get(c.name.as_ref())
+                .into_iter()
+                .flatten()
+                .filter_map(|(s, v)| Some((s.clone(), (*v)?)))
+                .collect();
+            if now.is_empty() {
+                running.remove(c.name.as_ref());
+            } else {
+                running.insert(c.name.to_string(), now);
             }
         }
     }

@@ -219,6 +219,9 @@ impl Controller {
             .map(|((s, e), d)| ((s.as_str(), e.as_str()), d))
             .collect();
         let silent_set: BTreeSet<&str> = silent.iter().map(String::as_str).collect();
+        // What the staged bundles run of the services under a rollout: a cluster a rollout
+        // holds back runs another version than the deployment's.
+        let running = self.running.read().unwrap_or_else(|e| e.into_inner());
         let mut by_deployment: BTreeMap<(&str, &str), Vec<ReleaseState>> = BTreeMap::new();
         for (cluster, env) in &registry {
             let Some(services) = targets.get(cluster) else {
@@ -250,6 +253,29 @@ impl Controller {
                 let deadline = info.map_or(DEFAULT_DEADLINE, |i| i.deadline).as_secs();
                 let release_name = info.map_or_else(|| service.to_owned(), |i| i.release.clone());
                 let since = record.map_or(d.at, |r| r.staged_at.max(d.at));
+                if let Some(v) = running.get(cluster).and_then(|m| m.get(service))
+                    && *v != d.version
+                {
+                    // Not this deployment's yet: its wave has not started (never stuck).
+                    by_deployment
+                        .entry((d.service.as_str(), d.environment.as_str()))
+                        .or_default()
+                        .push(ReleaseState {
+                            cluster: cluster.clone(),
+                            release: release_name,
+                            phase: Phase::Staged,
+                            reason: Some("WaitingForWave".into()),
+                            message: String::new(),
+                            stuck: None,
+                            evidence: vec![format!(
+                                "its rollout holds it on {} until its wave starts",
+                                v.short()
+                            )],
+                            since,
+                            last_seen: seen.map(|s| s.last_seen).filter(|s| *s > 0),
+                        });
+                    continue;
+                }
                 let mut r = ReleaseState {
                     cluster: cluster.clone(),
                     release: release_name.clone(),

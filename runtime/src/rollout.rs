@@ -482,7 +482,8 @@ impl Controller {
                     .get(&**c)
                     .is_some_and(|t| t.iter().any(|s| **s == *r.service));
                 let on_version = running
-                    .get(&(r.service.clone(), c.to_string()))
+                    .get(&**c)
+                    .and_then(|m| m.get(&r.service))
                     .is_some_and(|v| *v == r.version);
                 let state = releases.get(&**c).filter(|_| on_version);
                 let is_ready = state.is_some_and(|x| x.phase == Phase::Ready);

@@ -383,6 +383,20 @@ fn a_healthy_version_walks_dev_staging_prod_in_waves_honouring_soak_times() {
     assert_eq!(rig.image("prod-eu"), V2);
     assert_eq!(rig.image("prod-ap"), V1);
     assert_eq!(rig.image("prod-us"), V1);
+    // The deployment is not done while clusters wait for their wave (nor are they stuck).
+    let (_, d) = rig
+        .server
+        .get(&rig.admin, "/v1/services/web/deployments/prod");
+    assert_eq!(d["state"], "Progressing", "{d}");
+    let waiting: Vec<&str> = d["releases"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|r| r["reason"] == "WaitingForWave")
+        .filter_map(|r| r["cluster"].as_str())
+        .collect();
+    assert_eq!(waiting, ["prod-ap", "prod-us"], "{d}");
+    assert_eq!(d["stuckClusters"], 0, "{d}");
     rig.advance("10m");
     wait_until("prod-ap on 2.0", || rig.image("prod-ap") == V2);
     assert_eq!(rig.image("prod-us"), V1);
@@ -392,6 +406,12 @@ fn a_healthy_version_walks_dev_staging_prod_in_waves_honouring_soak_times() {
     rig.wait_state("prod", "Soaking");
     rig.advance("10m");
     rig.wait_state("prod", "Complete");
+    wait_until("web 2.0 Succeeded in prod", || {
+        let (_, d) = rig
+            .server
+            .get(&rig.admin, "/v1/services/web/deployments/prod");
+        d["state"] == "Succeeded"
+    });
 
     // The on-call channel heard of each production wave, in order.
     let mut got = Vec::new();
