@@ -151,6 +151,12 @@ impl Rollout {
         }
     }
 
+    /// A halted rollout that rolls back (while it is the current deployment's, the rollback
+    /// has not been deployed).
+    fn rollback_pending(&self) -> bool {
+        self.state == RolloutState::Halted && self.auto_rollback && self.previous.is_some()
+    }
+
     /// Whether it still holds some clusters on the replaced version.
     pub fn holds_back(&self) -> bool {
         !matches!(self.state, RolloutState::Complete)
@@ -508,7 +514,10 @@ impl Controller {
             state
                 .rollouts
                 .values()
-                .filter(|r| matches!(r.state, RolloutState::Progressing | RolloutState::Soaking))
+                .filter(|r| {
+                    matches!(r.state, RolloutState::Progressing | RolloutState::Soaking)
+                        || r.rollback_pending()
+                })
                 .filter(|r| {
                     state
                         .current
@@ -526,6 +535,14 @@ impl Controller {
     }
 
     async fn advance(&self, mut r: Rollout, eval: &Evaluation) -> Result<(), ControllerError> {
+        // A halt whose rollback failed (a store that erred): tried again on every pass
+        // until the replaced version is deployed (the rollout is then no longer current).
+        if r.rollback_pending() {
+            if let Some(previous) = r.previous {
+                self.roll_back(&r, previous, "system:rollout").await?;
+            }
+            return Ok(());
+        }
         let now = self.clock.now_ms();
         let h = self.health(&r, eval);
         let Some(wave) = r.waves.get(r.wave).cloned() else {
@@ -908,6 +925,18 @@ mod tests {
         let r = rollout(RolloutState::Complete, 0);
         assert!(r.reached("a") && !r.holds_back());
         assert_eq!(r.soak_ms(), 600_000);
+    }
+
+    #[test]
+    fn a_halt_that_rolls_back_is_pending_until_superseded() {
+        assert!(rollout(RolloutState::Halted, 0).rollback_pending());
+        let mut keep = rollout(RolloutState::Halted, 0);
+        keep.auto_rollback = false;
+        assert!(!keep.rollback_pending());
+        let mut new_service = rollout(RolloutState::Halted, 0);
+        new_service.previous = None;
+        assert!(!new_service.rollback_pending());
+        assert!(!rollout(RolloutState::Paused, 0).rollback_pending());
     }
 
     #[test]
