@@ -214,27 +214,38 @@ struct Health {
 
 impl Controller {
     /// Writes the rollout of deployment `d` (a publish or a promotion), before the deployment
-    /// itself. `previous` is the version the environment runs outside the rollout.
+    /// itself. `previous` is the version the environment runs outside the rollout (`None`:
+    /// the service is new there, and waits for its wave). The version the environment
+    /// already runs has nothing to roll out: its rollout is complete at once.
     pub(crate) async fn start_rollout(
         &self,
         d: &crate::records::Deployment,
         previous: Option<Digest>,
     ) -> Result<Rollout, ControllerError> {
+        let same = previous == Some(d.version);
         let r = Rollout {
             service: d.service.clone(),
             environment: d.environment.clone(),
             seq: d.seq,
             version: d.version,
             label: d.label.clone(),
-            previous: previous.filter(|p| *p != d.version),
+            previous: previous.filter(|_| !same),
             waves: Vec::new(),
             soak: String::new(),
             auto_rollback: false,
             environments: Vec::new(),
             wave: 0,
-            state: RolloutState::Planning,
+            state: if same {
+                RolloutState::Complete
+            } else {
+                RolloutState::Planning
+            },
             since: self.clock.now_ms(),
-            reason: String::new(),
+            reason: if same {
+                "the environment runs this version already".to_owned()
+            } else {
+                String::new()
+            },
             awaiting: None,
             paused_from: None,
         };
@@ -300,11 +311,11 @@ impl Controller {
                 .filter(|((s, _), _)| s == service)
                 .map(|(_, r)| r.clone())
                 .collect();
-            let current: BTreeMap<String, u64> = state
+            let current: BTreeMap<String, (u64, Digest)> = state
                 .current
                 .iter()
                 .filter(|((s, _), _)| s == service)
-                .map(|((_, e), d)| (e.clone(), d.seq))
+                .map(|((_, e), d)| (e.clone(), (d.seq, d.version)))
                 .collect();
             (rollouts, current)
         };
@@ -318,10 +329,18 @@ impl Controller {
         };
         let mut out: Vec<RolloutView> = rollouts
             .into_iter()
-            .map(|r| {
+            .map(|mut r| {
                 let h = self.health(&r, &eval);
+                // Approved since: the environment it waited for runs its version.
+                if r.awaiting
+                    .as_ref()
+                    .and_then(|e| current.get(e))
+                    .is_some_and(|(_, v)| *v == r.version)
+                {
+                    r.awaiting = None;
+                }
                 RolloutView {
-                    current: current.get(&r.environment) == Some(&r.seq),
+                    current: current.get(&r.environment).map(|(s, _)| *s) == Some(r.seq),
                     ready: h.ready,
                     failed: h.failed,
                     rollout: r,
@@ -336,6 +355,10 @@ impl Controller {
     /// environment waiting for an approver).
     pub async fn awaiting_approval(&self, service: &str, environment: &str) -> Option<Digest> {
         let state = self.state.lock().await;
+        let running = state
+            .current
+            .get(&(service.to_owned(), environment.to_owned()))
+            .map(|d| d.version);
         state
             .rollouts
             .iter()
@@ -343,6 +366,7 @@ impl Controller {
                 s == service
                     && r.state == RolloutState::Complete
                     && r.awaiting.as_deref() == Some(environment)
+                    && running != Some(r.version)
             })
             .map(|(_, r)| r.version)
     }

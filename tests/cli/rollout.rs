@@ -438,6 +438,35 @@ fn a_healthy_version_walks_dev_staging_prod_in_waves_honouring_soak_times() {
         "{status}"
     );
     assert!(status.contains("canary"), "{status}");
+    assert!(!status.contains("awaits an approver"), "approved: {status}");
+    let shop = token(&rig.fleet, rig.store_arg(), "sam", "shop");
+    let (code, _, err) = rig
+        .server
+        .cli(&shop, &["promote", "web", "--to", "prod", "--approve"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("403") || err.contains("denied"), "{err}");
+    let (code, _, err) = rig
+        .server
+        .cli(&rig.admin, &["promote", "web", "--to", "prod", "--approve"]);
+    assert_ne!(code, 0);
+    assert!(err.contains("nothing awaits approval"), "{err}");
+
+    // Promoting the version prod runs already changes nothing (no cluster loses it).
+    let (code, _, err) = rig
+        .server
+        .cli(&rig.admin, &["promote", "web", "2.0", "--to", "prod"]);
+    assert_eq!(code, 0, "{err}");
+    rig.two_passes();
+    assert_eq!(rig.state("prod"), "Complete");
+    for c in ["prod-eu", "prod-ap", "prod-us"] {
+        assert_eq!(rig.image(c), V2, "{c}");
+    }
+
+    let (_, status, _) = rig.server.cli(&rig.admin, &["rollout", "status", "web"]);
+    assert!(
+        status.contains("web 2.0 in prod: Complete (the environment runs this version already)"),
+        "{status}"
+    );
 }
 
 #[test]
