@@ -251,6 +251,15 @@ pub(crate) fn read_access(app: &App, headers: &HeaderMap) -> Result<Principal, A
     Ok(p)
 }
 
+/// The `environment` of a request's JSON body, read before the rest (what RBAC decides on);
+/// empty when there is none.
+fn environment_of(body: &Bytes) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("environment")?.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
 /// Whether `principal` may deploy `service` to every cluster of `environment` (an unknown
 /// environment, or one without clusters, is decided as a deploy anywhere).
 fn decide_deploy(
@@ -515,10 +524,7 @@ async fn deploy(
 ) -> Response {
     let principal = caller(&app, &headers);
     // Only the environment is looked at before deciding: the clusters it holds.
-    let environment = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("environment")?.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let environment = environment_of(&body);
     let target = format!("service/{service}@{environment}");
     let audit = Audit::new(&app, &principal, source, &headers, "deploy", target);
     let result = async {
@@ -642,10 +648,7 @@ async fn rollout_action(
     body: Bytes,
 ) -> Response {
     let principal = caller(&app, &headers);
-    let environment = serde_json::from_slice::<serde_json::Value>(&body)
-        .ok()
-        .and_then(|v| v.get("environment")?.as_str().map(str::to_owned))
-        .unwrap_or_default();
+    let environment = environment_of(&body);
     let target = format!("service/{service}@{environment}");
     let audit = Audit::new(&app, &principal, source, &headers, "rollout", target);
     let result = async {

@@ -124,6 +124,17 @@ pub(crate) struct State {
     platform_failures: BTreeSet<String>,
 }
 
+impl State {
+    /// The rollouts in force: each the rollout of its environment's current deployment.
+    pub(crate) fn rollouts_in_force(&self) -> impl Iterator<Item = &crate::rollout::Rollout> {
+        self.rollouts.values().filter(|r| {
+            self.current
+                .get(&(r.service.clone(), r.environment.clone()))
+                .is_some_and(|d| d.seq == r.seq)
+        })
+    }
+}
+
 /// The controller.
 pub struct Controller {
     pub store: Store,
@@ -1130,14 +1141,9 @@ impl Controller {
     ) -> Result<(pipeline::Outcome, Running), ControllerError> {
         let planning = {
             let state = self.state.lock().await;
-            state.rollouts.values().any(|r| {
-                r.environment == env
-                    && r.state == crate::rollout::RolloutState::Planning
-                    && state
-                        .current
-                        .get(&(r.service.clone(), r.environment.clone()))
-                        .is_some_and(|d| d.seq == r.seq)
-            })
+            state
+                .rollouts_in_force()
+                .any(|r| r.environment == env && r.state == crate::rollout::RolloutState::Planning)
         };
         let mut whole = None;
         if planning {

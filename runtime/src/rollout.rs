@@ -536,17 +536,10 @@ impl Controller {
         let active: Vec<Rollout> = {
             let state = self.state.lock().await;
             state
-                .rollouts
-                .values()
+                .rollouts_in_force()
                 .filter(|r| {
                     matches!(r.state, RolloutState::Progressing | RolloutState::Soaking)
                         || r.rollback_pending()
-                })
-                .filter(|r| {
-                    state
-                        .current
-                        .get(&(r.service.clone(), r.environment.clone()))
-                        .is_some_and(|d| d.seq == r.seq)
                 })
                 .cloned()
                 .collect()
@@ -810,15 +803,8 @@ impl Controller {
         let planning: Vec<Rollout> = {
             let state = self.state.lock().await;
             state
-                .rollouts
-                .values()
+                .rollouts_in_force()
                 .filter(|r| r.environment == env && r.state == RolloutState::Planning)
-                .filter(|r| {
-                    state
-                        .current
-                        .get(&(r.service.clone(), r.environment.clone()))
-                        .is_some_and(|d| d.seq == r.seq)
-                })
                 .cloned()
                 .collect()
         };
@@ -877,15 +863,8 @@ impl Controller {
     ) -> BTreeMap<BTreeMap<String, Option<Digest>>, BTreeSet<String>> {
         let state = self.state.lock().await;
         let holding: Vec<&Rollout> = state
-            .rollouts
-            .values()
+            .rollouts_in_force()
             .filter(|r| r.environment == env && r.holds_back())
-            .filter(|r| {
-                state
-                    .current
-                    .get(&(r.service.clone(), r.environment.clone()))
-                    .is_some_and(|d| d.seq == r.seq)
-            })
             .collect();
         let mut groups: BTreeMap<BTreeMap<String, Option<Digest>>, BTreeSet<String>> =
             BTreeMap::new();
