@@ -20,7 +20,7 @@ use std::path::Path;
 use serde::Serialize;
 use serde_json::Value;
 
-use crate::yaml::{self, Kind, Node};
+use crate::yaml;
 
 /// What a change means for an in-place migration (ordered: the worst is the greatest).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
@@ -192,7 +192,7 @@ pub fn objects(path: &str, text: &str) -> Result<BTreeMap<ObjectKey, Value>, Dif
             });
         }
         let Some(root) = parsed.root else { continue };
-        let mut value = json(&root);
+        let mut value = yaml::to_json(&root);
         let Value::Object(map) = &value else { continue };
         let text_of = |k: &str| map.get(k).and_then(Value::as_str).unwrap_or_default();
         let kind = text_of("kind").to_owned();
@@ -235,24 +235,6 @@ fn mask_secret(secret: &mut Value) {
                 *v = Value::String(format!("<secret {}>", digest.short()));
             }
         }
-    }
-}
-
-/// A YAML node as JSON (what Kubernetes reads of it).
-fn json(node: &Node) -> Value {
-    match &node.kind {
-        Kind::Null => Value::Null,
-        Kind::Bool(b) => Value::Bool(*b),
-        Kind::Int(i) => Value::from(*i),
-        Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        Kind::Str(s) => Value::String(s.clone()),
-        Kind::Seq(items) => Value::Array(items.iter().map(json).collect()),
-        Kind::Map(entries) => Value::Object(
-            entries
-                .iter()
-                .map(|e| (yaml::key_text(&e.key), json(&e.value)))
-                .collect(),
-        ),
     }
 }
 

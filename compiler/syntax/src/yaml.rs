@@ -500,6 +500,26 @@ fn is_float(s: &str) -> bool {
     i == b.len()
 }
 
+/// A node as JSON (what Kubernetes or a JSON Schema reads of it): mappings keyed by their
+/// keys' text.
+pub fn to_json(node: &Node) -> serde_json::Value {
+    use serde_json::Value;
+    match &node.kind {
+        Kind::Null => Value::Null,
+        Kind::Bool(b) => Value::Bool(*b),
+        Kind::Int(i) => Value::from(*i),
+        Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
+        Kind::Str(s) => Value::String(s.clone()),
+        Kind::Seq(items) => Value::Array(items.iter().map(to_json).collect()),
+        Kind::Map(entries) => Value::Object(
+            entries
+                .iter()
+                .map(|e| (key_text(&e.key), to_json(&e.value)))
+                .collect(),
+        ),
+    }
+}
+
 /// For a string scalar, the byte offset in `file` of every byte of its value (and of its end),
 /// so that a position inside the value (a CEL error, a template error) can be shown where it
 /// was written. `None` when the value cannot be aligned with its source (then point at the

@@ -5,8 +5,8 @@ use std::collections::BTreeSet;
 use std::path::Path;
 
 use compiler::load::{CLUSTER_FIELDS, FLEET_FIELDS, SERVICE_FIELDS, field_paths};
-use serde_json::{Map, Value};
-use syntax::yaml::{self, Kind, Node};
+use serde_json::Value;
+use syntax::yaml;
 
 use crate::example::example_fleet;
 
@@ -18,25 +18,8 @@ fn schema(name: &str) -> Value {
     serde_json::from_str(&text).expect("the schema is JSON")
 }
 
-fn json(node: &Node) -> Value {
-    match &node.kind {
-        Kind::Null => Value::Null,
-        Kind::Bool(b) => Value::Bool(*b),
-        Kind::Int(i) => Value::from(*i),
-        Kind::Float(f) => serde_json::Number::from_f64(*f).map_or(Value::Null, Value::Number),
-        Kind::Str(s) => Value::String(s.clone()),
-        Kind::Seq(items) => Value::Array(items.iter().map(json).collect()),
-        Kind::Map(entries) => Value::Object(
-            entries
-                .iter()
-                .map(|e| (yaml::key_text(&e.key), json(&e.value)))
-                .collect::<Map<String, Value>>(),
-        ),
-    }
-}
-
 fn yaml_json(text: &str) -> Value {
-    json(&yaml::parse(text).root.expect("a YAML document"))
+    yaml::to_json(&yaml::parse(text).root.expect("a YAML document"))
 }
 
 /// Property paths of a schema (`chart.path`, ...), through nested object properties.
