@@ -260,6 +260,23 @@ fn environment_of(body: &Bytes) -> String {
         .unwrap_or_default()
 }
 
+/// A request that acts on `service` in `environment` (a deployment, a rollout step): the
+/// caller, allowed to deploy there (decided before the body is read), and the body.
+fn deploy_request<B: serde::de::DeserializeOwned>(
+    app: &App,
+    principal: &Result<Principal, ApiError>,
+    service: &str,
+    environment: &str,
+    body: &Bytes,
+) -> Result<(Principal, B), ApiError> {
+    let principal = principal.clone()?;
+    decide_deploy(app, &principal, service, environment)?;
+    check_name("service", service)?;
+    let body = serde_json::from_slice(body)
+        .map_err(|e| ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("the body: {e}")))?;
+    Ok((principal, body))
+}
+
 /// Whether `principal` may deploy `service` to every cluster of `environment` (an unknown
 /// environment, or one without clusters, is decided as a deploy anywhere).
 fn decide_deploy(
@@ -528,13 +545,9 @@ async fn deploy(
     let target = format!("service/{service}@{environment}");
     let audit = Audit::new(&app, &principal, source, &headers, "deploy", target);
     let result = async {
-        let principal = principal.clone()?;
+        let (principal, body) =
+            deploy_request::<DeployBody>(&app, &principal, &service, &environment, &body)?;
         let c = &app.controller;
-        decide_deploy(&app, &principal, &service, &environment)?;
-        check_name("service", &service)?;
-        let body: DeployBody = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("the body: {e}"))
-        })?;
         let (meta, reason) = match (&body.version, body.rollback) {
             _ if body.approve && body.rollback => {
                 return Err(ApiError::new(
@@ -652,15 +665,11 @@ async fn rollout_action(
     let target = format!("service/{service}@{environment}");
     let audit = Audit::new(&app, &principal, source, &headers, "rollout", target);
     let result = async {
-        let principal = principal.clone()?;
-        let c = &app.controller;
         // Who may deploy a service to an environment may steer its rollouts there.
-        decide_deploy(&app, &principal, &service, &environment)?;
-        check_name("service", &service)?;
-        let body: RolloutBody = serde_json::from_slice(&body).map_err(|e| {
-            ApiError::new(StatusCode::BAD_REQUEST, "invalid", format!("the body: {e}"))
-        })?;
-        let r = c
+        let (principal, body) =
+            deploy_request::<RolloutBody>(&app, &principal, &service, &environment, &body)?;
+        let r = app
+            .controller
             .rollout_action(
                 &service,
                 &body.environment,
