@@ -43,7 +43,7 @@ fn start(root: &Path, store: &str, interval: &str) -> Server {
     )
 }
 
-fn sim_agent(
+pub(super) fn sim_agent(
     server: &Server,
     root: &Path,
     store: &str,

@@ -9,20 +9,16 @@ use std::time::Duration;
 
 use serde_json::Value;
 
-use super::agent::{Agent, agent_token, wait_until};
+use super::agent::{Agent, wait_until};
 use super::command;
-use super::serve::{Server, copy_dir, edit_web_image, receiver, token};
+use super::feedback::sim_agent;
+use super::serve::{Server, edit_web_image, fleet, receiver, token};
 
 /// The shop fleet in three environments, a canary cluster in each, waves of 50% then the
 /// rest, a 10-minute soak and rollback on failure (the fleet's defaults in `fleet.yaml`); web
 /// tells `#shop`, a receiver.
 fn rollout_fleet(on_call: &str, channel: &str) -> (tempfile::TempDir, PathBuf) {
-    let tmp = tempfile::tempdir().expect("a temporary folder");
-    let root = tmp.path().join("fleet");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/cli/fleets/shop"),
-        &root,
-    );
+    let (tmp, root) = fleet(on_call);
     std::fs::write(
         root.join("fleet.yaml"),
         "environments:\n  - name: dev\n  - name: staging\n  - name: prod\n    production: true\n\
@@ -98,27 +94,9 @@ impl Rig {
         let mut agents = Vec::new();
         for cluster in clusters {
             let state = fleet.join(format!("agent-{cluster}"));
-            let token_file = fleet.join(format!("agent-{cluster}.token"));
-            std::fs::write(&token_file, agent_token(&fleet, &store_arg, cluster)).expect("written");
-            let mut args = vec![
-                "--applier",
-                "sim",
-                "--sim-ready-after",
-                "200ms",
-                "--token-file",
-                token_file.to_str().expect("UTF-8"),
-                "--poll-wait",
-                "1s",
-            ];
-            for f in faults {
-                args.extend_from_slice(&["--sim-fault", f]);
-            }
-            agents.push(Agent::start_applier(
-                command(),
-                &server,
-                cluster,
-                &state,
-                &args,
+            let faults: Vec<&str> = faults.iter().flat_map(|f| ["--sim-fault", *f]).collect();
+            agents.push(sim_agent(
+                &server, &fleet, &store_arg, cluster, &state, &faults,
             ));
         }
         Rig {

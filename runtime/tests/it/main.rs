@@ -207,9 +207,8 @@ async fn staged(store: &Arc<dyn ObjectStore>) -> BTreeMap<String, String> {
     out
 }
 
-/// Publishes web 2 (deployed to dev) and promotes it to prod; returns which steps were
-/// acknowledged.
-async fn change(c: &Arc<Controller>, fleet: &Path) -> (bool, bool) {
+/// Publishes web 2 (deployed to the first environment); whether it was acknowledged.
+async fn publish_web_2(c: &Arc<Controller>, fleet: &Path) -> bool {
     let mut files = compiler::read_dir(fleet).expect("the fleet");
     let spec = files
         .files
@@ -221,7 +220,13 @@ async fn change(c: &Arc<Controller>, fleet: &Path) -> (bool, bool) {
         publisher: "user:pat".into(),
         ..Provenance::default()
     };
-    let published = c.publish("web", "2", version, provenance).await.is_ok();
+    c.publish("web", "2", version, provenance).await.is_ok()
+}
+
+/// Publishes web 2 (deployed to dev) and promotes it to prod; returns which steps were
+/// acknowledged.
+async fn change(c: &Arc<Controller>, fleet: &Path) -> (bool, bool) {
+    let published = publish_web_2(c, fleet).await;
     let mut promoted = false;
     if published && let Ok(meta) = c.find_version("web", "2").await {
         promoted = c
@@ -231,6 +236,17 @@ async fn change(c: &Arc<Controller>, fleet: &Path) -> (bool, bool) {
     }
     let _ = c.reconcile().await;
     (published, promoted)
+}
+
+/// A store of its own whose writes fail from the `fail_from`th on, and the store beneath it.
+fn failing_from(fail_from: usize) -> (Arc<dyn ObjectStore>, Arc<dyn ObjectStore>) {
+    let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let flaky = Arc::new(Flaky {
+        inner: Arc::clone(&inner),
+        writes: AtomicUsize::new(0),
+        fail_from,
+    });
+    (flaky, inner)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -271,14 +287,9 @@ async fn every_failure_point_recovers_to_the_same_bundles() {
     let total = counting.writes.load(Ordering::SeqCst);
 
     for fail_from in 1..=total {
-        let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-        let flaky = Arc::new(Flaky {
-            inner: Arc::clone(&inner),
-            writes: AtomicUsize::new(0),
-            fail_from,
-        });
+        let (flaky, inner) = failing_from(fail_from);
         // Up to the failure point: the first start, its stage, the change.
-        let acknowledged = match controller(&fleet, flaky as Arc<dyn ObjectStore>).await {
+        let acknowledged = match controller(&fleet, flaky).await {
             Ok(c) => {
                 let _ = c.reconcile().await;
                 change(&c, &fleet).await
@@ -387,24 +398,6 @@ fn write_rollout_fleet(root: &Path) {
     .expect("written");
 }
 
-/// Publishes web 2 (deployed to dev, in waves); whether it was acknowledged.
-async fn publish_web_2(c: &Arc<Controller>, fleet: &Path) -> bool {
-    let mut files = compiler::read_dir(fleet).expect("the fleet");
-    let spec = files
-        .files
-        .get_mut("services/web/service.yaml")
-        .expect("web");
-    *spec = spec.replace("web:1", "web:2");
-    let version = VersionFiles::of(&files, "web").expect("web's files");
-    let provenance = Provenance {
-        publisher: "user:pat".into(),
-        ..Provenance::default()
-    };
-    let ok = c.publish("web", "2", version, provenance).await.is_ok();
-    let _ = c.reconcile().await;
-    ok
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_failure_point_lets_a_deployment_skip_its_waves() {
     let tmp = tempfile::tempdir().expect("a folder");
@@ -423,6 +416,7 @@ async fn no_failure_point_lets_a_deployment_skip_its_waves() {
         assert!(c.reconcile().await.errors.is_empty());
         let before = staged(&counting.inner).await;
         assert!(publish_web_2(&c, &fleet).await);
+        c.reconcile().await;
         let after = staged(&counting.inner).await;
         // The first wave only: dev-1 moved, dev-2 did not.
         assert_ne!(after.get("dev-1.yaml"), before.get("dev-1.yaml"));
@@ -432,16 +426,13 @@ async fn no_failure_point_lets_a_deployment_skip_its_waves() {
     let total = counting.writes.load(Ordering::SeqCst);
 
     for fail_from in 1..=total {
-        let inner: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
-        let flaky = Arc::new(Flaky {
-            inner: Arc::clone(&inner),
-            writes: AtomicUsize::new(0),
-            fail_from,
-        });
-        let acknowledged = match controller(&fleet, flaky as Arc<dyn ObjectStore>).await {
+        let (flaky, inner) = failing_from(fail_from);
+        let acknowledged = match controller(&fleet, flaky).await {
             Ok(c) => {
                 let _ = c.reconcile().await;
-                publish_web_2(&c, &fleet).await
+                let published = publish_web_2(&c, &fleet).await;
+                let _ = c.reconcile().await;
+                published
             }
             Err(_) => false,
         };
