@@ -253,28 +253,43 @@ impl Controller {
         Ok(())
     }
 
-    /// A cluster's staged index: its current one, or the one before.
+    /// A cluster's staged index with `digest` (`staging/indexes/<cluster>/<hex>.yaml`; a store
+    /// staged by an earlier version kept the current one at `staging/clusters/<cluster>.yaml`
+    /// and the one before at `staging/previous/<cluster>.yaml`, read when they are that
+    /// digest).
     pub async fn staged_index(
         &self,
         cluster: &str,
-        previous: bool,
+        digest: &Digest,
     ) -> Result<Option<ClusterIndex>, ControllerError> {
-        let rel = if previous {
-            previous_index(cluster)
-        } else {
-            format!("staging/{}", bundle::layout::cluster_index(cluster))
+        let rel = format!("staging/{}", bundle::layout::staged_index(cluster, digest));
+        let read = |rel: String| async move {
+            let Some(bytes) = self.store.get(&rel).await? else {
+                return Ok(None);
+            };
+            let text = std::str::from_utf8(&bytes)
+                .map_err(|e| ControllerError::Invalid(format!("{rel}: {e}")))?;
+            ClusterIndex::from_text(text)
+                .map(Some)
+                .map_err(|e| ControllerError::Invalid(format!("{rel}: {e}")))
         };
-        let Some(bytes) = self.store.get(&rel).await? else {
-            return Ok(None);
-        };
-        let text = std::str::from_utf8(&bytes)
-            .map_err(|e| ControllerError::Invalid(format!("{rel}: {e}")))?;
-        ClusterIndex::from_text(text)
-            .map(Some)
-            .map_err(|e| ControllerError::Invalid(format!("{rel}: {e}")))
+        if let Some(index) = read(rel).await? {
+            return Ok(Some(index));
+        }
+        for old in [
+            format!("staging/{}", bundle::layout::cluster_index(cluster)),
+            format!("staging/previous/{cluster}.yaml"),
+        ] {
+            if let Some(index) = read(old).await?
+                && index.digest() == *digest
+            {
+                return Ok(Some(index));
+            }
+        }
+        Ok(None)
     }
 
-    /// A cluster's current index, parsed once per staged digest (an agent fetching a
+    /// A cluster's index with `digest`, parsed once per staged digest (an agent fetching a
     /// bundle's objects asks for it once per object).
     pub(crate) async fn current_index(
         &self,
@@ -289,41 +304,16 @@ impl Controller {
                 return Ok(Some(Arc::clone(index)));
             }
         }
-        let Some(index) = self.staged_index(cluster, false).await? else {
+        let Some(index) = self.staged_index(cluster, digest).await? else {
             return Ok(None);
         };
         let index = Arc::new(index);
-        // Only an index whose digest is the record's is kept (one being staged is not).
-        if index.digest() == *digest {
-            let mut cache = self.index_cache.lock().unwrap_or_else(|e| e.into_inner());
-            if cache.len() >= INDEX_CACHE {
-                cache.clear();
-            }
-            cache.insert(cluster.to_owned(), (*digest, Arc::clone(&index)));
+        let mut cache = self.index_cache.lock().unwrap_or_else(|e| e.into_inner());
+        if cache.len() >= INDEX_CACHE {
+            cache.clear();
         }
+        cache.insert(cluster.to_owned(), (*digest, Arc::clone(&index)));
         Ok(Some(index))
-    }
-
-    /// Before changed clusters' indexes are replaced, each current one is kept as the
-    /// previous (an agent still applying it may fetch its objects).
-    pub(crate) async fn keep_previous_indexes(
-        &self,
-        changed: &[&plan::ClusterPlan],
-    ) -> Result<(), ControllerError> {
-        use futures::StreamExt as _;
-        let staged = self
-            .staged_among(changed.iter().map(|c| c.name.to_string()).collect())
-            .await;
-        let mut copies = futures::stream::iter(staged)
-            .map(|c| async move {
-                let from = format!("staging/{}", bundle::layout::cluster_index(&c));
-                self.store.copy(&from, &previous_index(&c)).await
-            })
-            .buffer_unordered(bundle::CONCURRENCY);
-        while let Some(r) = copies.next().await {
-            r?;
-        }
-        Ok(())
     }
 
     /// Stores `report` as `cluster`'s status when it says something new (the heartbeat
@@ -357,6 +347,30 @@ impl Controller {
         seen.last_seen = now();
         seen.report = Some(Arc::new(report));
         Ok(())
+    }
+
+    /// What other replicas heard of agents: when each was last heard from (unix seconds),
+    /// and the reports they stored.
+    pub(crate) fn merge_seen(
+        &self,
+        heard: BTreeMap<String, u64>,
+        reports: Vec<(String, StatusReport)>,
+    ) {
+        let mut agents = self.agents.lock().unwrap_or_else(|e| e.into_inner());
+        for (cluster, at) in heard {
+            if self.registration(&cluster).is_none() {
+                continue;
+            }
+            let seen = agents.entry(cluster).or_insert_with(AgentSeen::new);
+            seen.last_seen = seen.last_seen.max(at);
+        }
+        for (cluster, report) in reports {
+            if self.registration(&cluster).is_none() {
+                continue;
+            }
+            let seen = agents.entry(cluster).or_insert_with(AgentSeen::new);
+            seen.report = Some(Arc::new(report));
+        }
     }
 
     /// Notes a refused request for `cluster` (only a registered one: a flood of made-up names
@@ -401,10 +415,6 @@ impl AgentSeen {
             refused: None,
         }
     }
-}
-
-fn previous_index(cluster: &str) -> String {
-    format!("staging/previous/{cluster}.yaml")
 }
 
 /// The token of an agent request, verified and matched to the path's cluster.
@@ -624,8 +634,7 @@ pub(crate) async fn bundle(
                 "the staged index is missing",
             )
         })?;
-    // The record is written after the index: a newer index than the record says is served
-    // with the record's generation only when they agree.
+    // An index is named by its digest: one that is not what its name says is not served.
     if index.digest() != record.digest {
         return Err(ApiError::new(
             StatusCode::SERVICE_UNAVAILABLE,
@@ -671,13 +680,16 @@ pub(crate) async fn object(
     let c = &app.controller;
     let lists = |index: &ClusterIndex| index.releases.iter().any(|r| r.manifest == d);
     let mut listed = false;
-    if let Some(record) = c.staged_record(&cluster).await
-        && let Some(index) = c.current_index(&cluster, &record.digest).await?
-    {
-        listed = lists(&index);
-    }
-    if !listed && let Some(index) = c.staged_index(&cluster, true).await? {
-        listed = lists(&index);
+    if let Some(record) = c.staged_record(&cluster).await {
+        if let Some(index) = c.current_index(&cluster, &record.digest).await? {
+            listed = lists(&index);
+        }
+        if !listed
+            && let Some(previous) = record.previous
+            && let Some(index) = c.staged_index(&cluster, &previous).await?
+        {
+            listed = lists(&index);
+        }
     }
     if !listed {
         return Err(not_found());

@@ -113,11 +113,14 @@ pub(crate) struct State {
     /// (service, environment) → its last rollout.
     pub(crate) rollouts: BTreeMap<(String, String), crate::rollout::Rollout>,
     /// The versions deployed somewhere (or held back by a rollout), by digest.
-    versions: BTreeMap<Digest, Arc<Version>>,
+    pub(crate) versions: BTreeMap<Digest, Arc<Version>>,
     /// Staged clusters.
-    clusters: BTreeMap<String, ClusterRecord>,
+    pub(crate) clusters: BTreeMap<String, ClusterRecord>,
+    /// The version of each cluster's record in the store, as last read or written: the next
+    /// write replaces that version or nothing.
+    pub(crate) record_versions: BTreeMap<String, String>,
     /// The environments whose inputs changed since their last compile.
-    dirty: BTreeSet<String>,
+    pub(crate) dirty: BTreeSet<String>,
     /// The last error of each environment's compile.
     failures: BTreeMap<String, String>,
     /// The environments whose last error is the platform's (a store, a secret backend).
@@ -193,6 +196,12 @@ pub struct Controller {
     /// The last loop pass and the loop's interval (milliseconds).
     pass_ms: std::sync::atomic::AtomicU64,
     interval_ms: std::sync::atomic::AtomicU64,
+    /// The shards this replica stages, and its leases.
+    pub shards: crate::shards::Shards,
+    /// What this replica last read of what other replicas write (path → version).
+    pub(crate) synced: std::sync::Mutex<BTreeMap<String, String>>,
+    /// Whether other live replicas share the store (seen by the last lease round).
+    pub(crate) others: std::sync::atomic::AtomicBool,
 }
 
 impl std::fmt::Debug for Controller {
@@ -313,6 +322,9 @@ impl Controller {
             index_cache: std::sync::Mutex::new(BTreeMap::new()),
             pass_ms: std::sync::atomic::AtomicU64::new(0),
             interval_ms: std::sync::atomic::AtomicU64::new(5_000),
+            shards: crate::shards::Shards::new(crate::shards::ShardOptions::default()),
+            synced: std::sync::Mutex::new(BTreeMap::new()),
+            others: std::sync::atomic::AtomicBool::new(false),
         };
         controller.load().await?;
         controller.load_registry().await?;
@@ -405,11 +417,8 @@ impl Controller {
             }
         }
         for name in self.store.list("clusters").await? {
-            if let Some(c) = self
-                .store
-                .get_json::<ClusterRecord>(&format!("clusters/{name}"))
-                .await?
-            {
+            if let Some((c, version)) = self.read_record(&name).await? {
+                state.record_versions.insert(c.cluster.clone(), version);
                 state.clusters.insert(c.cluster.clone(), c);
             }
         }
@@ -423,7 +432,7 @@ impl Controller {
         Ok(())
     }
 
-    async fn read_version(
+    pub(crate) async fn read_version(
         &self,
         service: &str,
         digest: &Digest,
@@ -873,13 +882,6 @@ impl Controller {
         self.state.lock().await.clusters.get(cluster).cloned()
     }
 
-    /// Those of `clusters` that have been staged before.
-    pub(crate) async fn staged_among(&self, mut clusters: Vec<String>) -> Vec<String> {
-        let state = self.state.lock().await;
-        clusters.retain(|c| state.clusters.contains_key(c));
-        clusters
-    }
-
     pub fn environment(&self, name: &str) -> Result<&crate::fleet::Environment, ControllerError> {
         self.config
             .get(name)
@@ -893,6 +895,39 @@ impl Controller {
                     .collect::<Vec<_>>()
                     .join(", "),
             })
+    }
+
+    /// Makes a deployment another replica stored current here (its announcement was that
+    /// replica's to make).
+    pub(crate) async fn adopt(&self, d: Deployment) -> Result<(), ControllerError> {
+        self.hold_version(&d.service, &d.version).await?;
+        let version = {
+            let state = self.state.lock().await;
+            state.versions.get(&d.version).cloned()
+        };
+        if let Some(version) = version {
+            self.apply(d, version, false).await;
+        }
+        Ok(())
+    }
+
+    /// Reads `digest` of `service` into memory unless it is there.
+    pub(crate) async fn hold_version(
+        &self,
+        service: &str,
+        digest: &Digest,
+    ) -> Result<(), ControllerError> {
+        if self.state.lock().await.versions.contains_key(digest) {
+            return Ok(());
+        }
+        let version = Arc::new(self.read_version(service, digest).await?);
+        self.state
+            .lock()
+            .await
+            .versions
+            .entry(*digest)
+            .or_insert(version);
+        Ok(())
     }
 
     /// Makes a stored deployment current in memory, announces it when the environment is a
@@ -1168,6 +1203,18 @@ impl Controller {
                     )
                 }),
         );
+        // A replica compiles only the clusters it stages; the coordinator compiles them all
+        // (the feedback needs what every cluster runs).
+        let only: Option<BTreeSet<String>> = (!self.shards.coordinates()).then(|| {
+            clusters
+                .iter()
+                .filter(|c| self.shards.epoch_of(c).is_some())
+                .cloned()
+                .collect()
+        });
+        if let Some(only) = &only {
+            clusters.retain(|c| only.contains(c));
+        }
         let groups = self.held_back(env, &clusters).await;
         // Which version of each service under a rollout each cluster is compiled with.
         let running: Running = {
@@ -1197,7 +1244,10 @@ impl Controller {
         if groups.keys().all(BTreeMap::is_empty) {
             let outcome = match whole {
                 Some(o) => o,
-                None => self.compile_env(env, None).await?,
+                None => {
+                    self.compile_group(env, None, only.as_ref(), &BTreeMap::new())
+                        .await?
+                }
             };
             return Ok((outcome, running));
         }
@@ -1238,6 +1288,7 @@ impl Controller {
             .iter()
             .map(|c| ClusterIndex::of(c).digest())
             .collect();
+        // The clusters whose bundle moved, of the shards this replica holds.
         let changed: Vec<&plan::ClusterPlan> = {
             let state = self.state.lock().await;
             plan.clusters
@@ -1249,6 +1300,7 @@ impl Controller {
                         .get(c.name.as_ref())
                         .is_none_or(|r| r.digest != **d)
                 })
+                .filter(|(c, _)| self.shards.epoch_of(c.name.as_ref()).is_some())
                 .map(|(c, _)| c)
                 .collect()
         };
@@ -1257,8 +1309,6 @@ impl Controller {
             self.learn_running(plan, &all_digests, &versions).await;
             return Ok(Vec::new());
         }
-        self.keep_previous_indexes(&changed).await?;
-        timer.lap("previous indexes");
         let (store, prefix) = self.store.staging();
         // Asked of each named object before the first write (the lock never held across one).
         let staged_objects = bundle::stage(
@@ -1282,45 +1332,59 @@ impl Controller {
         let written = staged_objects.written;
         let digests = staged_objects.digests;
         timer.lap("objects and indexes");
-        // The records (each cluster's next generation), written in parallel, each made
-        // current in memory once it is stored.
-        let records: Vec<ClusterRecord> = {
+        // The records (each cluster's next generation), written in parallel, each
+        // conditional on the version it replaces (a replica that lost the shard is refused)
+        // and made current in memory once it is stored.
+        let records: Vec<(ClusterRecord, crate::store::Expect)> = {
             let state = self.state.lock().await;
             changed
                 .iter()
                 .zip(digests)
-                .map(|(c, digest)| ClusterRecord {
-                    cluster: c.name.to_string(),
-                    environment: env.to_owned(),
-                    generation: state
-                        .clusters
-                        .get(c.name.as_ref())
-                        .map_or(0, |r| r.generation)
-                        + 1,
-                    digest,
-                    releases: c.releases.len(),
-                    staged_at: now(),
+                .filter_map(|(c, digest)| {
+                    let before = state.clusters.get(c.name.as_ref());
+                    let record = ClusterRecord {
+                        cluster: c.name.to_string(),
+                        environment: env.to_owned(),
+                        generation: before.map_or(0, |r| r.generation) + 1,
+                        digest,
+                        releases: c.releases.len(),
+                        staged_at: now(),
+                        epoch: self.shards.epoch_of(c.name.as_ref())?,
+                        previous: before.map(|r| r.digest),
+                    };
+                    let expect = match state.record_versions.get(c.name.as_ref()) {
+                        Some(v) => crate::store::Expect::Version(v.clone()),
+                        None => crate::store::Expect::Absent,
+                    };
+                    Some((record, expect))
                 })
                 .collect()
         };
         let mut staged = Vec::with_capacity(records.len());
         let mut writes = futures::stream::iter(records)
-            .map(|record| async move {
+            .map(|(record, expect)| async move {
                 let rel = format!("clusters/{}.json", record.cluster);
-                self.store.put(&rel, json(&record)).await.map(|()| record)
+                self.store
+                    .put_if(&rel, json(&record), &expect)
+                    .await
+                    .map(|v| (record, v))
             })
             .buffer_unordered(bundle::CONCURRENCY);
         while let Some(written) = writes.next().await {
-            let record = written?;
+            let (record, version) = written?;
+            let Some(version) = version else {
+                self.fenced(&record.cluster, record.epoch);
+                continue;
+            };
             staged.push(record.cluster.clone());
             self.metrics
                 .bundles_staged
                 .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            self.state
-                .lock()
-                .await
-                .clusters
-                .insert(record.cluster.clone(), record);
+            let mut state = self.state.lock().await;
+            state
+                .record_versions
+                .insert(record.cluster.clone(), version);
+            state.clusters.insert(record.cluster.clone(), record);
         }
         staged.sort();
         self.learn_running(plan, &all_digests, &versions).await;
@@ -1449,9 +1513,13 @@ impl Controller {
                     .store(started.elapsed().as_millis() as u64, Relaxed);
                 self.interval_ms.store(interval.as_millis() as u64, Relaxed);
             }
-            match self.feedback().await {
-                Ok(eval) => self.advance_rollouts(&eval).await,
-                Err(e) => eprintln!("flotilla serve: feedback: {e}"),
+            // The fleet-wide work is the coordinator's (the holder of shard 0): one replica
+            // opens incidents and steps rollouts.
+            if self.shards.coordinates() {
+                match self.feedback().await {
+                    Ok(eval) => self.advance_rollouts(&eval).await,
+                    Err(e) => eprintln!("flotilla serve: feedback: {e}"),
+                }
             }
             if started.elapsed() > interval {
                 self.metrics

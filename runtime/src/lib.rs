@@ -20,7 +20,9 @@ pub mod metrics;
 pub mod notify;
 pub mod records;
 pub mod registry;
+pub mod replicas;
 pub mod rollout;
+pub mod shards;
 pub mod store;
 pub mod vault;
 
@@ -49,6 +51,8 @@ pub struct ServeConfig {
     pub heartbeat: Duration,
     /// Rollouts' time moves only when `POST /v1/clock` says (tests, simulations).
     pub manual_clock: bool,
+    /// This replica among those sharing the store.
+    pub shards: shards::ShardOptions,
 }
 
 /// Agents' identity: the issuers trusted besides the built-in one, and Vault for the
@@ -101,6 +105,14 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         controller.clock = rollout::Clock::manual();
         eprintln!("flotilla serve: rollouts on a manual clock (POST /v1/clock moves it)");
     }
+    let lease_every = (config.shards.ttl / 3)
+        .min(config.interval)
+        .max(Duration::from_millis(100));
+    eprintln!(
+        "flotilla serve: replica {}, {} shards, leases of {:?}",
+        config.shards.replica, config.shards.shards, config.shards.ttl
+    );
+    controller.shards = shards::Shards::new(config.shards);
     let controller = Arc::new(controller);
     controller.set_heartbeat(config.heartbeat);
     let options = config.agents;
@@ -135,7 +147,10 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         })?;
     let addr = listener.local_addr().map_err(ServeError::Io)?;
     let (stop, stopped) = tokio::sync::watch::channel(false);
-    // The first pass before answering `/readyz`.
+    // The shards this replica may take, then the first pass, before answering `/readyz`.
+    if let Err(e) = controller.lease_round().await {
+        eprintln!("flotilla serve: leases: {e}");
+    }
     let pass = controller.reconcile().await;
     for e in &pass.errors {
         eprintln!("flotilla serve: reconcile: {e}");
@@ -146,6 +161,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
         pass.staged.len()
     );
     app.ready.store(true, std::sync::atomic::Ordering::Relaxed);
+    let replica = tokio::spawn(Arc::clone(&controller).run_replica(lease_every, stopped.clone()));
     let looping = tokio::spawn(Arc::clone(&controller).run_loop(config.interval, stopped));
     eprintln!("flotilla serve: listening on http://{addr}");
     let stop = Arc::new(stop);
@@ -162,6 +178,7 @@ pub async fn serve(config: ServeConfig) -> Result<(), ServeError> {
     // The loop ends after the pass it is in (if any): what it stages is never cut half-way.
     stop.send_replace(true);
     let _ = looping.await;
+    let _ = replica.await;
     served.map_err(ServeError::Io)
 }
 

@@ -31,6 +31,14 @@ pub struct Metrics {
     pub notifications_deferred: AtomicU64,
     pub notifications_unrouted: AtomicU64,
     pub loop_overruns: AtomicU64,
+    /// Shards this replica holds (a gauge).
+    pub shards_held: AtomicU64,
+    pub lease_renewals: AtomicU64,
+    pub lease_takeovers: AtomicU64,
+    /// Record writes refused because another replica holds the shard now.
+    pub fenced_writes: AtomicU64,
+    /// Shards given up because another replica took them.
+    pub shards_dropped: AtomicU64,
     /// Deployments by state, stuck deployments by kind, silent agents (gauges).
     gauges: Mutex<Gauges>,
     ready_hist: Mutex<Histogram>,
@@ -219,6 +227,35 @@ impl Metrics {
         ] {
             counter(&mut out, name, help, v.load(Ordering::Relaxed));
         }
+        for (name, help, v) in [
+            (
+                "flotilla_lease_renewals_total",
+                "Shard leases renewed.",
+                &self.lease_renewals,
+            ),
+            (
+                "flotilla_lease_takeovers_total",
+                "Shard leases taken over from a replica that let them expire.",
+                &self.lease_takeovers,
+            ),
+            (
+                "flotilla_fenced_writes_total",
+                "Record writes refused because another replica holds the shard now.",
+                &self.fenced_writes,
+            ),
+            (
+                "flotilla_shards_dropped_total",
+                "Shards given up because another replica took them.",
+                &self.shards_dropped,
+            ),
+        ] {
+            counter(&mut out, name, help, v.load(Ordering::Relaxed));
+        }
+        let _ = writeln!(
+            out,
+            "# HELP flotilla_shards_held Shards this replica stages.\n# TYPE flotilla_shards_held gauge\nflotilla_shards_held {}",
+            self.shards_held.load(Ordering::Relaxed)
+        );
         for (name, help, v) in [
             (
                 "flotilla_incidents_opened_total",

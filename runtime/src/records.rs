@@ -93,4 +93,11 @@ pub struct ClusterRecord {
     pub digest: Digest,
     pub releases: usize,
     pub staged_at: u64,
+    /// The epoch of the shard's lease its writer held (see `shards`).
+    #[serde(default)]
+    pub epoch: u64,
+    /// The digest of the index staged before this one (an agent still applying it may fetch
+    /// its objects).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<Digest>,
 }

@@ -11,18 +11,24 @@
 //! deployments/<service>/<env>/<seq>.json   each deployment, numbered; the highest is current
 //! audit/<time>-<seq>.json                  one record per mutating request, never rewritten
 //! clusters/<cluster>.json                  a cluster's staged generation and bundle digest
+//! leases/shard-<k>.json                    which replica stages shard k's clusters (epoch)
+//! replicas/<id>.json                       each replica's heartbeat
 //! private/issuer.pk8                       the built-in issuer's Ed25519 key (PKCS#8)
 //! initialized                              the first state (the fleet as it stood) is complete
 //! staging/objects/sha256/<hex>             staged manifests (bundle layout)
-//! staging/clusters/<cluster>.yaml          each cluster's index (plan::ClusterIndex)
+//! staging/indexes/<cluster>/<hex>.yaml     each cluster's indexes (plan::ClusterIndex), by digest
 //! ```
 //!
 //! Writes that must not clobber (a label, a deployment number, an audit record, the key) are
 //! create-only ([`Store::create`]): two controllers racing on one store cannot both win.
+//! Writes that replace a known version (a lease, a cluster's record) are conditional
+//! ([`Store::put_if`]): S3's `If-Match`, GCS's generation, and on a local folder a compare and
+//! rename under a lock file, so a writer that lost its lease cannot overwrite its successor.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
 
 use bytes::Bytes;
 use futures::TryStreamExt as _;
@@ -47,6 +53,8 @@ pub enum StoreError {
         #[source]
         source: object_store::Error,
     },
+    #[error("store: a conditional write to {path} waited too long for the folder's lock")]
+    Locked { path: String },
     #[error("store: {path} is not valid: {source}")]
     Corrupt {
         path: String,
@@ -62,11 +70,27 @@ pub struct StoreStats {
     pub errors: AtomicU64,
 }
 
+/// What a conditional write ([`Store::put_if`]) expects to replace.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Expect {
+    /// Nothing: the write creates the object.
+    Absent,
+    /// The object at this version (its ETag, as [`Store::get_versioned`] or a write gave it).
+    Version(String),
+}
+
+/// How long a conditional write on a local folder waits for the folder's lock (held only for
+/// a compare and a rename) before it gives up.
+const LOCK_WAIT: Duration = Duration::from_secs(5);
+
 /// An object store under a prefix.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
+    /// For a local folder, the lock file its conditional writes take (a folder has no
+    /// conditional replace of its own).
+    lock: Option<PathBuf>,
     /// How it was opened, for messages (never holds credentials).
     pub description: String,
     pub stats: Arc<StoreStats>,
@@ -148,11 +172,9 @@ impl Store {
                 reason: e.to_string(),
             }
         })?;
-        Ok(Store::new(
-            Arc::new(fs),
-            String::new(),
-            folder.display().to_string(),
-        ))
+        let mut store = Store::new(Arc::new(fs), String::new(), folder.display().to_string());
+        store.lock = Some(folder.join(".conditional-writes.lock"));
+        Ok(store)
     }
 
     /// Any object store (tests wrap one to inject failures).
@@ -160,6 +182,7 @@ impl Store {
         Store {
             inner,
             prefix: ObjectPath::from(prefix),
+            lock: None,
             description,
             stats: Arc::default(),
         }
@@ -278,19 +301,146 @@ impl Store {
 
     /// The names (relative to `rel`, which is a folder) of everything under `rel`, sorted.
     pub async fn list(&self, rel: &str) -> Result<Vec<String>, StoreError> {
+        Ok(self
+            .list_versions(rel)
+            .await?
+            .into_iter()
+            .map(|(name, _)| name)
+            .collect())
+    }
+
+    /// [`Store::list`], with each object's version (its ETag; empty when the store gives none).
+    pub async fn list_versions(&self, rel: &str) -> Result<Vec<(String, String)>, StoreError> {
         let path = self.path(rel);
         let r: Result<Vec<_>, _> = self.inner.list(Some(&path)).try_collect().await;
         let metas = self.op("list", &path, r)?;
         let base = format!("{path}/");
-        let mut names: Vec<String> = metas
+        let mut names: Vec<(String, String)> = metas
             .into_iter()
             .filter_map(|m| {
                 let full = m.location.to_string();
-                full.strip_prefix(&base).map(str::to_owned)
+                let name = full.strip_prefix(&base)?.to_owned();
+                Some((name, m.e_tag.unwrap_or_default()))
             })
             .collect();
         names.sort();
         Ok(names)
+    }
+
+    /// The bytes at `rel` with their version (for a conditional write to replace), `None`
+    /// when there is nothing there.
+    pub async fn get_versioned(&self, rel: &str) -> Result<Option<(Bytes, String)>, StoreError> {
+        let path = self.path(rel);
+        let got = async {
+            let r = self.inner.get(&path).await?;
+            let version = r.meta.e_tag.clone().unwrap_or_default();
+            Ok((r.bytes().await?, version))
+        }
+        .await;
+        match got {
+            Err(object_store::Error::NotFound { .. }) => {
+                self.stats.ops.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+            r => self.op("read", &path, r).map(Some),
+        }
+    }
+
+    /// Writes `bytes` at `rel` only if what is there is what `expect` says: `Ok(Some(version))`
+    /// with the new version, `Ok(None)` when something else is there (another writer came
+    /// first).
+    pub async fn put_if(
+        &self,
+        rel: &str,
+        bytes: Bytes,
+        expect: &Expect,
+    ) -> Result<Option<String>, StoreError> {
+        let path = self.path(rel);
+        if let (Some(lock), Expect::Version(v)) = (&self.lock, expect) {
+            // A local folder: compare and rename under the folder's lock (held by no more than
+            // one compare and one rename, by any process on the folder).
+            let _held = lock_file(lock, &path).await?;
+            let r = self.inner.head(&path).await;
+            let current = match r {
+                Err(object_store::Error::NotFound { .. }) => None,
+                r => Some(self.op("read", &path, r)?.e_tag.unwrap_or_default()),
+            };
+            if current.as_deref() != Some(v.as_str()) {
+                self.stats.ops.fetch_add(1, Ordering::Relaxed);
+                return Ok(None);
+            }
+            let r = self.inner.put(&path, PutPayload::from(bytes)).await;
+            return self
+                .op("write", &path, r)
+                .map(|p| Some(p.e_tag.unwrap_or_default()));
+        }
+        let mode = match expect {
+            Expect::Absent => PutMode::Create,
+            Expect::Version(v) => PutMode::Update(object_store::UpdateVersion {
+                e_tag: Some(v.clone()),
+                version: None,
+            }),
+        };
+        let r = self
+            .inner
+            .put_opts(
+                &path,
+                PutPayload::from(bytes),
+                PutOptions {
+                    mode,
+                    ..PutOptions::default()
+                },
+            )
+            .await;
+        match r {
+            // A create that found something, an update that found another version (or, on
+            // some stores, nothing).
+            Err(
+                object_store::Error::AlreadyExists { .. }
+                | object_store::Error::Precondition { .. }
+                | object_store::Error::NotFound { .. },
+            ) => {
+                self.stats.ops.fetch_add(1, Ordering::Relaxed);
+                Ok(None)
+            }
+            r => self
+                .op("write", &path, r)
+                .map(|p| Some(p.e_tag.unwrap_or_default())),
+        }
+    }
+}
+
+/// Takes the lock file of a local folder's conditional writes (released when dropped), waiting
+/// at most [`LOCK_WAIT`].
+async fn lock_file(lock: &Path, path: &ObjectPath) -> Result<std::fs::File, StoreError> {
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(lock)
+        .map_err(|source| StoreError::Folder {
+            path: lock.to_path_buf(),
+            source,
+        })?;
+    let deadline = tokio::time::Instant::now() + LOCK_WAIT;
+    loop {
+        match file.try_lock() {
+            Ok(()) => return Ok(file),
+            Err(std::fs::TryLockError::WouldBlock) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+            Err(std::fs::TryLockError::WouldBlock) => {
+                return Err(StoreError::Locked {
+                    path: path.to_string(),
+                });
+            }
+            Err(std::fs::TryLockError::Error(source)) => {
+                return Err(StoreError::Folder {
+                    path: lock.to_path_buf(),
+                    source,
+                });
+            }
+        }
     }
 }
 
@@ -330,6 +480,56 @@ mod tests {
         assert_eq!(store.list("a").await.expect("listed"), ["b/one", "c"]);
         assert!(store.get("nothing").await.expect("read").is_none());
         assert!(store.list("none").await.expect("listed").is_empty());
+    }
+
+    #[tokio::test]
+    async fn a_conditional_write_replaces_only_the_version_it_read() {
+        let tmp = tempfile::tempdir().expect("a folder");
+        let store = Store::folder(tmp.path()).expect("a store");
+        let put = |bytes: &'static str, expect: Expect| {
+            let store = store.clone();
+            async move {
+                store
+                    .put_if("leases/one", Bytes::from(bytes), &expect)
+                    .await
+                    .expect("written or refused")
+            }
+        };
+        let v1 = put("1", Expect::Absent).await.expect("created");
+        assert_eq!(put("x", Expect::Absent).await, None);
+        let v2 = put("2", Expect::Version(v1.clone()))
+            .await
+            .expect("replaced");
+        assert_ne!(v1, v2);
+        assert_eq!(put("3", Expect::Version(v1)).await, None, "a stale version");
+        let (bytes, version) = store
+            .get_versioned("leases/one")
+            .await
+            .expect("read")
+            .expect("there");
+        assert_eq!((&bytes[..], &version), (&b"2"[..], &v2));
+        assert_eq!(
+            store.list_versions("leases").await.expect("listed"),
+            [("one".to_owned(), v2.clone())]
+        );
+        // Writers racing from one version: exactly one wins.
+        let racers: Vec<_> = (0..8)
+            .map(|_| {
+                let store = store.clone();
+                let v2 = v2.clone();
+                tokio::spawn(async move {
+                    store
+                        .put_if("leases/one", Bytes::from("4"), &Expect::Version(v2))
+                        .await
+                        .expect("written or refused")
+                })
+            })
+            .collect();
+        let mut won = 0;
+        for r in racers {
+            won += usize::from(r.await.expect("joined").is_some());
+        }
+        assert_eq!(won, 1);
     }
 
     #[test]

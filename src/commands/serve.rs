@@ -34,6 +34,16 @@ pub struct Args {
     /// for tests and simulations of soak times).
     #[arg(long, default_value = "system", value_parser = ["system", "manual"])]
     pub clock: String,
+    /// This replica's name among the replicas sharing the store (unique; default: the host
+    /// name). Each stages the shards whose leases it holds.
+    #[arg(long, value_name = "ID")]
+    pub replica_id: Option<String>,
+    /// How many shards the clusters are split into: the same on every replica of a store.
+    #[arg(long, default_value_t = runtime::shards::DEFAULT_SHARDS, value_parser = clap::value_parser!(u32).range(1..=4096))]
+    pub shards: u32,
+    /// How long a replica's shard lease lasts unrenewed before another replica takes it over.
+    #[arg(long, default_value = "15s", value_parser = parse_duration)]
+    pub lease_ttl: Duration,
     #[command(flatten)]
     pub secrets: super::plan::SecretsArgs,
     #[command(flatten)]
@@ -135,6 +145,13 @@ pub fn exec(args: Args) -> ExitCode {
         agents,
         heartbeat: args.heartbeat,
         manual_clock: args.clock == "manual",
+        shards: runtime::shards::ShardOptions {
+            replica: args
+                .replica_id
+                .unwrap_or_else(runtime::shards::default_replica),
+            shards: args.shards,
+            ttl: args.lease_ttl,
+        },
     };
     match runtime.block_on(runtime::serve(config)) {
         Ok(()) => ExitCode::from(exit::SUCCESS),

@@ -235,8 +235,7 @@ fn post_json(server: &Server, token: &str, path: &str, body: &str) -> (u16, Stri
 
 /// The image of web's manifest in the staged index of `cluster`.
 fn staged_image(store: &Path, cluster: &str) -> Option<String> {
-    let index =
-        std::fs::read_to_string(store.join(format!("staging/clusters/{cluster}.yaml"))).ok()?;
+    let index = super::serve::staged_index(store, cluster)?;
     let mut in_web = false;
     let mut hex = None;
     for line in index.lines() {

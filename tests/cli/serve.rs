@@ -252,10 +252,17 @@ pub(super) fn receiver() -> (String, mpsc::Receiver<String>) {
     (url, rx)
 }
 
+/// The text of the index a cluster's record names in a local store.
+pub(super) fn staged_index(store: &Path, cluster: &str) -> Option<String> {
+    let record = std::fs::read_to_string(store.join(format!("clusters/{cluster}.json"))).ok()?;
+    let record: serde_json::Value = serde_json::from_str(&record).ok()?;
+    let hex = record["digest"].as_str()?.strip_prefix("sha256:")?;
+    std::fs::read_to_string(store.join(format!("staging/indexes/{cluster}/{hex}.yaml"))).ok()
+}
+
 /// The staged index of a cluster, and whether every object it names is there.
 fn staged(store: &Path, cluster: &str) -> Option<(String, bool)> {
-    let index =
-        std::fs::read_to_string(store.join(format!("staging/clusters/{cluster}.yaml"))).ok()?;
+    let index = staged_index(store, cluster)?;
     let complete = index
         .lines()
         .filter_map(|l| l.trim().strip_prefix("manifest: sha256:"))
@@ -596,11 +603,17 @@ fn the_controller_keeps_its_state_and_stages_bundles_in_s3() {
         "fleets/shop/initialized",
         "fleets/shop/private/issuer.pk8",
         "fleets/shop/labels/web/3.0.0",
-        "fleets/shop/staging/clusters/prod-eu.yaml",
-        "fleets/shop/staging/clusters/dev-eu.yaml",
         "fleets/shop/clusters/prod-us.json",
+        "fleets/shop/leases/shard-0.json",
     ] {
         assert!(keys.iter().any(|k| k == want), "{want} is not in {keys:#?}");
+    }
+    for cluster in ["prod-eu", "dev-eu"] {
+        let prefix = format!("fleets/shop/staging/indexes/{cluster}/");
+        assert!(
+            keys.iter().any(|k| k.starts_with(&prefix)),
+            "no index of {cluster} in {keys:#?}"
+        );
     }
     assert!(keys.iter().any(|k| k.starts_with("fleets/shop/audit/")));
     assert!(

@@ -23,6 +23,17 @@ pub fn cluster_index(cluster: &str) -> String {
     format!("{CLUSTERS}/{cluster}.yaml")
 }
 
+/// The folder of a staging area's indexes (the runtime's, written by [`crate::stage`]).
+pub const INDEXES: &str = "indexes";
+
+/// `indexes/<cluster>/<hex>.yaml`: a cluster's index with this digest in a staging area. An
+/// index there is never replaced (its name is its content), so the record that names the
+/// current one is the only thing a stager changes, and a stager that lost the right to stage
+/// cannot change what a record already names.
+pub fn staged_index(cluster: &str, digest: &Digest) -> String {
+    format!("{INDEXES}/{cluster}/{}.yaml", digest.hex())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -36,6 +47,10 @@ mod tests {
         assert_eq!(
             cluster_index("aws-prod-use1"),
             "clusters/aws-prod-use1.yaml"
+        );
+        assert_eq!(
+            staged_index("aws-prod-use1", &Digest::of(b"")),
+            "indexes/aws-prod-use1/e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855.yaml"
         );
     }
 }

@@ -171,7 +171,9 @@ async fn write_with_text(
 /// Stages some clusters of a plan under `prefix` in `store`, as the runtime does when their
 /// bundles changed: the distinct objects their releases name first (but those `present` says
 /// are already in the store: objects are content-addressed and never removed), then each
-/// cluster's index, so that no index is ever visible before its objects. `plan.yaml` and
+/// cluster's index, named by its digest ([`layout::staged_index`]: never replaced, so what a
+/// runtime's record names stays what it was), so that no index is ever visible before its
+/// objects. `plan.yaml` and
 /// `redactions.json` are not written (the runtime keeps the plan elsewhere; staged manifests are
 /// read by agents, never printed). Returns each cluster's bundle digest, in the order given,
 /// and the objects they name (all of which are in the store once it returns).
@@ -195,8 +197,12 @@ pub async fn stage(
     let mut indexes = Vec::with_capacity(clusters.len());
     for c in clusters {
         let index = ClusterIndex::of(c);
-        digests.push(index.digest());
-        indexes.push((layout::cluster_index(&c.name), Bytes::from(index.to_text())));
+        let digest = index.digest();
+        digests.push(digest);
+        indexes.push((
+            layout::staged_index(&c.name, &digest),
+            Bytes::from(index.to_text()),
+        ));
     }
     put_all(store, prefix, indexes).await?;
     Ok(Staged {

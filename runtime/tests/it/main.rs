@@ -23,6 +23,7 @@ use runtime::records::Provenance;
 use runtime::store::Store;
 
 mod identity;
+mod replicas;
 
 /// Passes everything to `inner`, but fails every write from the `fail_from`th on (1-based).
 #[derive(Debug)]
@@ -174,21 +175,35 @@ async fn controller(
         .expect("a secret source");
     let env = pipeline::Environment::new(fleet, pipeline::CacheMode::Off, secrets);
     let store = Store::new(store, "fleet-store".into(), "test".into());
-    Controller::start(fleet, store, env, Arc::new(Metrics::default()))
+    let c = Controller::start(fleet, store, env, Arc::new(Metrics::default()))
         .await
-        .map(Arc::new)
+        .map(Arc::new)?;
+    // The only replica: it takes every shard (a store failing here leaves some untaken,
+    // as a replica starting on a failing store would).
+    let _ = c.lease_round().await;
+    Ok(c)
 }
 
-/// Every staged index and whether all the objects it names are there.
+/// Every cluster's staged index (`<cluster>.yaml` → its text), checking that the record names
+/// an index that is there and that all the objects it names are there.
 async fn staged(store: &Arc<dyn ObjectStore>) -> BTreeMap<String, String> {
     let s = Store::new(Arc::clone(store), "fleet-store".into(), "test".into());
     let mut out = BTreeMap::new();
-    for name in s.list("staging/clusters").await.expect("listed") {
-        let bytes = s
-            .get(&format!("staging/clusters/{name}"))
+    for record in s.list("clusters").await.expect("listed") {
+        let r: runtime::records::ClusterRecord = s
+            .get_json(&format!("clusters/{record}"))
             .await
             .expect("read")
             .expect("there");
+        let name = format!("{}.yaml", r.cluster);
+        let bytes = s
+            .get(&format!(
+                "staging/{}",
+                bundle::layout::staged_index(&r.cluster, &r.digest)
+            ))
+            .await
+            .expect("read")
+            .expect("the record names an index that is there");
         let text = String::from_utf8(bytes.to_vec()).expect("UTF-8");
         for hex in text
             .lines()

@@ -392,6 +392,19 @@ fn staging_writes_only_the_objects_not_present() {
     assert_eq!(first.digests.len(), clusters.len());
     for (c, d) in clusters.iter().zip(&first.digests) {
         assert_eq!(ClusterIndex::of(c).digest(), *d);
+        // Each index is named by its digest, with the text of that digest.
+        let path = format!("staging/{}", bundle::layout::staged_index(&c.name, d));
+        let text = runtime
+            .block_on(async {
+                object_store::ObjectStoreExt::get(&*store, &object_store::path::Path::from(path))
+                    .await?
+                    .bytes()
+                    .await
+            })
+            .expect("the index");
+        let index =
+            ClusterIndex::from_text(std::str::from_utf8(&text).expect("text")).expect("an index");
+        assert_eq!(index.digest(), *d);
     }
     // All but one present (one removed from the store behind the stage's back, to see which
     // are written): only that one is written again.

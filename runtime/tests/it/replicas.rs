@@ -1,0 +1,187 @@
+//! Two replicas over one store: shards handed over through leases, and a replica paused past
+//! its lease fenced when it wakes (its writes refused, nothing lost, no bundle going back).
+
+use std::collections::BTreeMap;
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::Ordering;
+use std::time::Duration;
+
+use object_store::ObjectStore;
+use object_store::memory::InMemory;
+use runtime::controller::Controller;
+use runtime::fleet::VersionFiles;
+use runtime::metrics::Metrics;
+use runtime::records::{ClusterRecord, Provenance};
+use runtime::shards::{ShardOptions, Shards};
+use runtime::store::Store;
+
+const TTL: Duration = Duration::from_millis(300);
+
+/// A replica named `id` of the small fleet over `store` (no lease taken yet).
+async fn replica(fleet: &Path, store: &Arc<dyn ObjectStore>, id: &str) -> Arc<Controller> {
+    let secrets = pipeline::SecretsChoice::Local(fleet.join("secrets"))
+        .open()
+        .expect("a secret source");
+    let env = pipeline::Environment::new(fleet, pipeline::CacheMode::Off, secrets);
+    let store = Store::new(Arc::clone(store), "fleet-store".into(), "test".into());
+    let mut c = Controller::start(fleet, store, env, Arc::new(Metrics::default()))
+        .await
+        .expect("starts");
+    c.shards = Shards::new(ShardOptions {
+        replica: id.into(),
+        shards: 4,
+        ttl: TTL,
+    });
+    Arc::new(c)
+}
+
+/// Publishes `web` with image `web:<tag>` through `c` (deployed to dev), and promotes it to
+/// prod.
+async fn ship(c: &Arc<Controller>, fleet: &Path, tag: &str) {
+    let mut files = compiler::read_dir(fleet).expect("the fleet");
+    let spec = files
+        .files
+        .get_mut("services/web/service.yaml")
+        .expect("web");
+    *spec = spec.replace("web:1", &format!("web:{tag}"));
+    let version = VersionFiles::of(&files, "web").expect("web's files");
+    let provenance = Provenance {
+        publisher: "user:pat".into(),
+        ..Provenance::default()
+    };
+    c.publish("web", tag, version, provenance)
+        .await
+        .expect("published");
+    let meta = c.find_version("web", tag).await.expect("the version");
+    c.deploy("web", "prod", &meta, "user:pat", "promote", None)
+        .await
+        .expect("promoted");
+}
+
+/// Every cluster's record in the store.
+async fn records(store: &Arc<dyn ObjectStore>) -> BTreeMap<String, ClusterRecord> {
+    let s = Store::new(Arc::clone(store), "fleet-store".into(), "test".into());
+    let mut out = BTreeMap::new();
+    for name in s.list("clusters").await.expect("listed") {
+        let r: ClusterRecord = s
+            .get_json(&format!("clusters/{name}"))
+            .await
+            .expect("read")
+            .expect("there");
+        out.insert(r.cluster.clone(), r);
+    }
+    out
+}
+
+/// Each cluster's staged index.
+async fn indexes(store: &Arc<dyn ObjectStore>) -> BTreeMap<String, String> {
+    super::staged(store)
+        .await
+        .into_iter()
+        .map(|(name, index)| (name.trim_end_matches(".yaml").to_owned(), index))
+        .collect()
+}
+
+/// Asserts that no record went back: each generation at least what it was.
+fn forward(before: &BTreeMap<String, ClusterRecord>, after: &BTreeMap<String, ClusterRecord>) {
+    for (c, r) in before {
+        let now = after.get(c).expect("a record is never removed");
+        assert!(
+            now.generation >= r.generation,
+            "{c} went back from generation {} to {}",
+            r.generation,
+            now.generation
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_replica_paused_past_its_lease_is_fenced_and_nothing_goes_back() {
+    let tmp = tempfile::tempdir().expect("a folder");
+    let fleet = tmp.path().join("fleet");
+    super::write_fleet(&fleet);
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+
+    // A alone takes every shard and stages the fleet.
+    let a = replica(&fleet, &store, "a").await;
+    let round = a.lease_round().await.expect("a round");
+    assert_eq!(round.taken, [0, 1, 2, 3]);
+    assert!(a.reconcile().await.errors.is_empty());
+    let first = records(&store).await;
+    assert_eq!(first.len(), 3);
+    assert!(first.values().all(|r| r.epoch == 1 && r.generation == 1));
+
+    // B joins: A's leases are live, so B takes nothing yet.
+    let b = replica(&fleet, &store, "b").await;
+    assert!(b.lease_round().await.expect("a round").taken.is_empty());
+
+    // A stops renewing (paused): after a TTL, B takes every shard over and fences the records.
+    tokio::time::sleep(TTL + Duration::from_millis(50)).await;
+    let round = b.lease_round().await.expect("a round");
+    assert_eq!(round.taken, [0, 1, 2, 3]);
+    assert_eq!(round.live, ["b"]);
+    assert_eq!(b.metrics.lease_takeovers.load(Ordering::Relaxed), 4);
+    let fenced = records(&store).await;
+    forward(&first, &fenced);
+    assert!(fenced.values().all(|r| r.epoch == 2), "{fenced:?}");
+    // The fence changes no bundle: same generations, same digests.
+    for (c, r) in &first {
+        assert_eq!(
+            (fenced[c].generation, fenced[c].digest),
+            (r.generation, r.digest)
+        );
+    }
+
+    // B ships web 2 everywhere.
+    ship(&b, &fleet, "2").await;
+    assert!(b.reconcile().await.errors.is_empty());
+    let shipped = records(&store).await;
+    forward(&fenced, &shipped);
+    assert!(shipped.values().all(|r| r.generation == 2));
+    let before_wake = indexes(&store).await;
+
+    // A wakes up still believing it holds every shard, and ships web 3 through its own
+    // state: the deployment is stored (any replica accepts a change), but each record write
+    // is refused, and A drops the shards.
+    ship(&a, &fleet, "3").await;
+    let pass = a.reconcile().await;
+    assert!(pass.staged.is_empty(), "{pass:?}");
+    assert!(a.metrics.fenced_writes.load(Ordering::Relaxed) >= 1);
+    for c in ["dev-1", "prod-1", "prod-2"] {
+        assert_eq!(a.shards.epoch_of(c), None, "{c}'s shard is still A's");
+    }
+    let after_wake = records(&store).await;
+    assert_eq!(after_wake, shipped, "a fenced replica changed a record");
+    assert_eq!(indexes(&store).await, before_wake);
+
+    // Both run their rounds: they see each other, share the shards, and both stage web 3
+    // (A's deployment, learnt by B from the store) where each holds the shards.
+    for _ in 0..4 {
+        a.lease_round().await.expect("a round");
+        b.lease_round().await.expect("a round");
+        a.sync_round().await.expect("synced");
+        b.sync_round().await.expect("synced");
+        assert!(a.reconcile().await.errors.is_empty());
+        assert!(b.reconcile().await.errors.is_empty());
+    }
+    let (ha, hb) = (a.shards.held(), b.shards.held());
+    assert_eq!(ha.len() + hb.len(), 4, "{ha:?} {hb:?}");
+    assert!(!ha.is_empty() && !hb.is_empty(), "{ha:?} {hb:?}");
+    assert!(ha.keys().all(|k| !hb.contains_key(k)));
+    let last = records(&store).await;
+    forward(&shipped, &last);
+    for (c, r) in &last {
+        assert_eq!(r.generation, 3, "{c}: {r:?}");
+    }
+    let web3 = indexes(&store).await;
+    assert_eq!(web3.len(), 3);
+    for (c, index) in &web3 {
+        assert_ne!(Some(index), before_wake.get(c), "{c} still runs web 2");
+    }
+    // Each replica's long polls see the other's records.
+    for c in ["dev-1", "prod-1", "prod-2"] {
+        assert_eq!(a.staged_record(c).await.as_ref(), last.get(c));
+        assert_eq!(b.staged_record(c).await.as_ref(), last.get(c));
+    }
+}
