@@ -217,6 +217,12 @@ impl Controller {
                 }
             }
         }
+        // Before a shard taken is staged, what other replicas deployed is learnt: a replica
+        // back from a pause would otherwise stage its stale view (a newer bundle replaced by an
+        // older one at the next generation).
+        if !taken.is_empty() && self.others.load(Ordering::Relaxed) {
+            self.sync_deployments().await?;
+        }
         for (k, held) in taken {
             match self.fence_shard(k, held.epoch).await {
                 Ok(envs) => {

@@ -11,6 +11,7 @@ mod feedback;
 mod plan;
 mod plugin;
 mod policy;
+mod replicas;
 mod review;
 mod rollout;
 mod secrets;

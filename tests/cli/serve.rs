@@ -49,7 +49,7 @@ pub(super) struct Server {
     child: Child,
     pub(super) url: String,
     /// The server's standard error, drained so that it never blocks on a full pipe.
-    _log: mpsc::Receiver<String>,
+    log: mpsc::Receiver<String>,
 }
 
 impl Server {
@@ -105,7 +105,7 @@ impl Server {
                 return Server {
                     child,
                     url: url.trim().to_owned(),
-                    _log: rx,
+                    log: rx,
                 };
             }
         }
@@ -159,8 +159,18 @@ impl Server {
         (status, head.to_owned(), body.to_owned())
     }
 
+    /// The server's process id.
+    pub(super) fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// The lines the server wrote to standard error since the last call.
+    pub(super) fn log(&self) -> Vec<String> {
+        self.log.try_iter().collect()
+    }
+
     /// SIGKILL.
-    fn kill(mut self) {
+    pub(super) fn kill(mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
@@ -488,13 +498,13 @@ fn a_killed_server_restarts_to_the_same_bundles_and_keeps_every_deployment() {
 
 /// moto's S3 server on a free port (installed by `scripts/install-tools.sh moto`), with a
 /// bucket; stopped when dropped.
-struct Moto {
+pub(super) struct Moto {
     child: Child,
-    endpoint: String,
+    pub(super) endpoint: String,
 }
 
 impl Moto {
-    fn start(bucket: &str) -> Moto {
+    pub(super) fn start(bucket: &str) -> Moto {
         let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/moto-venv/bin");
         assert!(
             venv.join("moto_server").is_file(),
@@ -538,7 +548,7 @@ impl Moto {
     }
 
     /// The keys under `prefix`.
-    fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
+    pub(super) fn keys(&self, bucket: &str, prefix: &str) -> Vec<String> {
         let venv = Path::new(env!("CARGO_MANIFEST_DIR")).join(".tools/moto-venv/bin");
         let out = std::process::Command::new(venv.join("python"))
             .args([
