@@ -1181,7 +1181,9 @@ impl Controller {
                 .any(|r| r.environment == env && r.state == crate::rollout::RolloutState::Planning)
         };
         let mut whole = None;
-        if planning {
+        // Waves are planned by the coordinator (the holder of shard 0); meanwhile a rollout
+        // being planned holds every cluster back.
+        if planning && self.shards.coordinates() {
             let outcome = self.compile_env(env, None).await?;
             self.plan_rollouts(env, &outcome.compilation.plan).await?;
             whole = Some(outcome);
@@ -1203,9 +1205,9 @@ impl Controller {
                     )
                 }),
         );
-        // A replica compiles only the clusters it stages; the coordinator compiles them all
-        // (the feedback needs what every cluster runs).
-        let only: Option<BTreeSet<String>> = (!self.shards.coordinates()).then(|| {
+        // A replica compiles only the clusters it stages (it learns what the others run from
+        // their records).
+        let only: Option<BTreeSet<String>> = (!self.shards.holds_all()).then(|| {
             clusters
                 .iter()
                 .filter(|c| self.shards.epoch_of(c).is_some())
@@ -1351,6 +1353,12 @@ impl Controller {
                         staged_at: now(),
                         epoch: self.shards.epoch_of(c.name.as_ref())?,
                         previous: before.map(|r| r.digest),
+                        running: versions
+                            .get(c.name.as_ref())
+                            .into_iter()
+                            .flatten()
+                            .filter_map(|(s, v)| Some((s.clone(), (*v)?)))
+                            .collect(),
                     };
                     let expect = match state.record_versions.get(c.name.as_ref()) {
                         Some(v) => crate::store::Expect::Version(v.clone()),

@@ -100,4 +100,8 @@ pub struct ClusterRecord {
     /// its objects).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub previous: Option<Digest>,
+    /// The version of each service under a rollout that the bundle runs (what a replica that
+    /// does not stage the cluster needs to step the rollout).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub running: std::collections::BTreeMap<String, Digest>,
 }

@@ -356,16 +356,22 @@ impl Controller {
                     continue;
                 }
                 if let Some((record, version)) = self.read_record(&name).await? {
-                    let mut state = self.state.lock().await;
-                    // Only forward: a record read late never replaces a newer one.
-                    if state
-                        .clusters
-                        .get(cluster)
-                        .is_none_or(|r| r.generation <= record.generation)
-                    {
-                        state.record_versions.insert(cluster.to_owned(), version);
-                        state.clusters.insert(cluster.to_owned(), record);
+                    let newer = {
+                        let mut state = self.state.lock().await;
+                        // Only forward: a record read late never replaces a newer one.
+                        let newer = state
+                            .clusters
+                            .get(cluster)
+                            .is_none_or(|r| r.generation <= record.generation);
+                        if newer {
+                            state.record_versions.insert(cluster.to_owned(), version);
+                            state.clusters.insert(cluster.to_owned(), record.clone());
+                        }
+                        newer
+                    };
+                    if newer {
                         moved = true;
+                        self.learn_record(&record).await?;
                     }
                 }
             }
@@ -375,6 +381,37 @@ impl Controller {
         }
         if self.shards.coordinates() {
             self.sync_reports().await?;
+        }
+        Ok(())
+    }
+
+    /// What a cluster another replica stages runs, from its record and index: the services
+    /// (for the feedback) and their versions under rollouts.
+    async fn learn_record(&self, record: &ClusterRecord) -> Result<(), ControllerError> {
+        let services: Option<crate::feedback::Targets> = self
+            .current_index(&record.cluster, &record.digest)
+            .await?
+            .map(|index| {
+                let mut names: Vec<Arc<str>> = index
+                    .releases
+                    .iter()
+                    .map(|r| Arc::clone(&r.service))
+                    .collect();
+                names.sort();
+                names.dedup();
+                names.into()
+            });
+        if let Some(services) = services {
+            self.targets
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(record.cluster.clone(), services);
+        }
+        let mut running = self.running.write().unwrap_or_else(|e| e.into_inner());
+        if record.running.is_empty() {
+            running.remove(&record.cluster);
+        } else {
+            running.insert(record.cluster.clone(), record.running.clone());
         }
         Ok(())
     }
@@ -417,7 +454,33 @@ impl Controller {
             self.adopt(d).await?;
         }
         // Rollouts stepped by the coordinator (or written with a deployment elsewhere).
-        for (name, version) in self.store.list_versions(crate::rollout::ROLLOUTS).await? {
+        let listed = self.store.list_versions(crate::rollout::ROLLOUTS).await?;
+        {
+            // A rollout the coordinator found not progressive is deleted: gone here too (one
+            // seen listed before, not one this replica has just written).
+            let present: BTreeSet<String> = listed
+                .iter()
+                .map(|(n, _)| format!("{}/{n}", crate::rollout::ROLLOUTS))
+                .collect();
+            let mut state = self.state.lock().await;
+            let gone: Vec<(String, String)> = {
+                let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+                state
+                    .rollouts
+                    .iter()
+                    .filter(|(_, r)| {
+                        let path = r.path();
+                        !present.contains(&path) && synced.remove(&path).is_some()
+                    })
+                    .map(|(k, _)| k.clone())
+                    .collect()
+            };
+            for key in gone {
+                state.dirty.insert(key.1.clone());
+                state.rollouts.remove(&key);
+            }
+        }
+        for (name, version) in listed {
             if !self.changed(&format!("{}/{name}", crate::rollout::ROLLOUTS), &version) {
                 continue;
             }
