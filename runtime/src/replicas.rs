@@ -456,28 +456,31 @@ impl Controller {
         // Rollouts stepped by the coordinator (or written with a deployment elsewhere).
         let listed = self.store.list_versions(crate::rollout::ROLLOUTS).await?;
         {
-            // A rollout the coordinator found not progressive is deleted: gone here too (one
-            // seen listed before, not one this replica has just written).
+            // A rollout the coordinator found not progressive is deleted: gone here too. One
+            // missing from the listing is read once more (it may have been written since):
+            // a rollout is in the store before it is in memory, so one not there any more was
+            // deleted.
             let present: BTreeSet<String> = listed
                 .iter()
                 .map(|(n, _)| format!("{}/{n}", crate::rollout::ROLLOUTS))
                 .collect();
-            let mut state = self.state.lock().await;
-            let gone: Vec<(String, String)> = {
-                let mut synced = self.synced.lock().unwrap_or_else(|e| e.into_inner());
+            let missing: Vec<((String, String), String)> = {
+                let state = self.state.lock().await;
                 state
                     .rollouts
                     .iter()
-                    .filter(|(_, r)| {
-                        let path = r.path();
-                        !present.contains(&path) && synced.remove(&path).is_some()
-                    })
-                    .map(|(k, _)| k.clone())
+                    .map(|(k, r)| (k.clone(), r.path()))
+                    .filter(|(_, path)| !present.contains(path))
                     .collect()
             };
-            for key in gone {
-                state.dirty.insert(key.1.clone());
-                state.rollouts.remove(&key);
+            for (key, path) in missing {
+                if self.store.get(&path).await?.is_none() {
+                    let mut state = self.state.lock().await;
+                    if state.rollouts.get(&key).is_some_and(|r| r.path() == path) {
+                        state.dirty.insert(key.1.clone());
+                        state.rollouts.remove(&key);
+                    }
+                }
             }
         }
         for (name, version) in listed {

@@ -25,9 +25,16 @@ pub struct Args {
     #[arg(long, default_value = "simulate-report")]
     out: PathBuf,
     /// Load a running server instead of starting one per point (with --fleet and --store: its
-    /// fleet folder, and its store to issue tokens from).
-    #[arg(long, requires = "fleet", conflicts_with = "sweep")]
-    server: Option<String>,
+    /// fleet folder, and its store to issue tokens from). Several replicas of one store,
+    /// comma-separated: the agents are spread over them and each one's loop is reported.
+    #[arg(
+        long,
+        requires = "fleet",
+        conflicts_with = "sweep",
+        value_delimiter = ',',
+        value_name = "URL,..."
+    )]
+    server: Vec<String>,
     /// With --server: the fleet folder that server serves.
     #[arg(long, requires = "server")]
     fleet: Option<PathBuf>,
@@ -74,9 +81,9 @@ pub fn exec(args: Args) -> ExitCode {
         }
         _ => args.sweep.clone(),
     };
-    let target = match (&args.server, &args.fleet) {
-        (Some(server), Some(fleet)) => Target::Remote {
-            server: server.clone(),
+    let target = match (&args.server[..], &args.fleet) {
+        ([_, ..], Some(fleet)) => Target::Remote {
+            servers: args.server.clone(),
             fleet: fleet.clone(),
             store: args.store.clone(),
         },

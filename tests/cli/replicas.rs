@@ -241,3 +241,80 @@ fn replicas_take_over_a_killed_one_and_fence_a_paused_one() {
     }
     drop(agents);
 }
+
+#[test]
+fn simulate_spreads_its_agents_over_three_replicas_and_reports_each_ones_loop() {
+    let tmp = tempfile::tempdir().expect("a temporary folder");
+    let fleet = tmp.path().join("fleet");
+    let out = command()
+        .args([
+            "dev",
+            "gen-fleet",
+            "--clusters",
+            "24",
+            "--services",
+            "3",
+            "--out",
+        ])
+        .arg(&fleet)
+        .output()
+        .expect("flotilla runs");
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = tmp.path().join("store");
+    let store_arg = store.to_str().expect("UTF-8");
+    let replicas: Vec<Server> = ["r1", "r2", "r3"]
+        .iter()
+        .map(|id| {
+            Server::start_with_args(
+                command(),
+                &fleet,
+                store_arg,
+                &["--replica-id", id, "--shards", "6", "--lease-ttl", TTL],
+            )
+        })
+        .collect();
+    let urls: Vec<&str> = replicas.iter().map(|r| r.url.as_str()).collect();
+    let report = tmp.path().join("report");
+    let o = command()
+        .args(["simulate", "--server", &urls.join(","), "--fleet"])
+        .arg(&fleet)
+        .args(["--store", store_arg])
+        .args([
+            "--duration",
+            "4s",
+            "--idle",
+            "1s",
+            "--every",
+            "1s",
+            "--poll",
+            "1s",
+            "--ready-after",
+            "100ms",
+            "--settle",
+            "2m",
+            "--out",
+        ])
+        .arg(&report)
+        .output()
+        .expect("flotilla runs");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    let json: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(report.join("report.json")).expect("report.json is written"),
+    )
+    .expect("JSON");
+    let p = &json["points"][0];
+    assert_eq!(p["agents"], 24, "{p:#}");
+    assert_eq!(p["agentsReady"], 24, "{p:#}");
+    assert_eq!(p["deploymentsTimedOut"], 0, "{p:#}");
+    let each = p["replicas"].as_array().expect("replicas");
+    let servers: Vec<&str> = each.iter().filter_map(|r| r["server"].as_str()).collect();
+    assert_eq!(servers, urls, "{p:#}");
+    let md = std::fs::read_to_string(report.join("report.md")).expect("report.md");
+    for url in &urls {
+        assert!(md.contains(&format!("| 24x3 | {url} |")), "{md}");
+    }
+}

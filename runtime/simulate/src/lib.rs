@@ -82,8 +82,10 @@ pub enum Target {
     Spawn { program: PathBuf },
     /// A running server, the fleet folder it serves and its store (agent and API tokens are
     /// issued from the store's key, as `flotilla token issue` does).
+    /// Several replicas of one store: the agents are spread over them (round robin),
+    /// deployments go to the first, and each one's loop is measured.
     Remote {
-        server: String,
+        servers: Vec<String>,
         fleet: PathBuf,
         store: Option<String>,
     },
@@ -210,8 +212,22 @@ pub struct PointReport {
     /// The server's CPU during the traffic, in percent of one core.
     pub cpu_percent: Option<f64>,
     pub store_operations: f64,
+    /// Each replica's loop (one entry when one server is loaded).
+    pub replicas: Vec<ReplicaLoop>,
     /// Empty when the SLO held.
     pub slo_broken: Vec<String>,
+}
+
+/// One replica's reconcile loop at a point.
+#[derive(Debug, Clone, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ReplicaLoop {
+    pub server: String,
+    pub idle_loop_p50_ms: Option<f64>,
+    pub idle_loop_p99_ms: Option<f64>,
+    pub loop_p50_ms: Option<f64>,
+    pub loop_p99_ms: Option<f64>,
+    pub rss_mb: Option<f64>,
 }
 
 /// The whole run.
@@ -578,16 +594,16 @@ async fn run_point(
 
     tell("starting the server", 0, 1);
     let started = Instant::now();
-    let (child, server_url, store) = match &config.target {
+    let (child, servers, store) = match &config.target {
         Target::Spawn { program } => {
             let store = dir.join("store");
             let child =
                 server::Child::start(program, &fleet, &store, config.poll, &dir.join("serve.log"))
                     .await?;
             let url = child.url.clone();
-            (Some(child), url, Some(store.display().to_string()))
+            (Some(child), vec![url], Some(store.display().to_string()))
         }
-        Target::Remote { server, store, .. } => (None, server.clone(), store.clone()),
+        Target::Remote { servers, store, .. } => (None, servers.clone(), store.clone()),
     };
     let result = drive(
         config,
@@ -597,7 +613,7 @@ async fn run_point(
         &files,
         &clusters,
         &environments,
-        &server_url,
+        &servers,
         store.as_deref(),
         started,
     )
@@ -622,10 +638,14 @@ async fn drive(
     files: &FleetFiles,
     clusters: &Arc<[Cluster]>,
     environments: &[String],
-    server_url: &str,
+    servers: &[String],
     store: Option<&str>,
     started: Instant,
 ) -> Result<PointReport, SimulateError> {
+    let server_url = servers
+        .first()
+        .ok_or_else(|| SimulateError::Fleet("no server to load".into()))?
+        .as_str();
     // Tokens last the whole point (the store's issuer, as `flotilla token issue` issues them).
     let ttl = (config.settle * 3 + config.idle + config.duration)
         .as_secs()
@@ -654,6 +674,14 @@ async fn drive(
     let mut tasks = tokio::task::JoinSet::new();
     // Agents start over a short spread, as a fleet's agents would not all start at once.
     let spread = Duration::from_millis(clusters.len() as u64).min(Duration::from_secs(5));
+    // Each replica's agents share one `Shared` (its address).
+    let per_server: Vec<Shared> = servers
+        .iter()
+        .map(|s| Shared {
+            server: s.clone(),
+            ..shared.clone()
+        })
+        .collect();
     for (i, c) in clusters.iter().enumerate() {
         let token = issuer.issue_agent(&c.name, ttl)?;
         let delay = spread.mul_f64(i as f64 / clusters.len().max(1) as f64);
@@ -661,7 +689,7 @@ async fn drive(
             i,
             c.name.clone(),
             token,
-            shared.clone(),
+            per_server[i % per_server.len()].clone(),
             delay,
             stop_rx.clone(),
         ));
@@ -675,7 +703,7 @@ async fn drive(
         environments,
         &client,
         &http,
-        server_url,
+        servers,
         &views,
         &counters,
         started,
@@ -701,12 +729,32 @@ async fn measure_point(
     environments: &[String],
     client: &runtime::client::Client,
     http: &reqwest::Client,
-    server_url: &str,
+    servers: &[String],
     views: &Views,
     counters: &Arc<Counters>,
     started: Instant,
 ) -> Result<PointReport, SimulateError> {
     let agents = clusters.len();
+    let server_url = servers.first().map_or("", String::as_str);
+    // Every replica's loop, beside the first server's (which the point's figures are of).
+    let mut replica_idle: Vec<LoopSampler> =
+        servers.iter().map(|_| LoopSampler::default()).collect();
+    let mut replica_traffic: Vec<LoopSampler> =
+        servers.iter().map(|_| LoopSampler::default()).collect();
+    let mut replica_rss: Vec<Option<f64>> = vec![None; servers.len()];
+    async fn sample_all(
+        http: &reqwest::Client,
+        servers: &[String],
+        samplers: &mut [LoopSampler],
+        rss: &mut [Option<f64>],
+    ) {
+        for ((s, sampler), rss) in servers.iter().zip(samplers).zip(rss) {
+            if let Ok(scrape) = server::scrape(http, s).await {
+                sampler.observe(&scrape);
+                *rss = scrape.rss.or(*rss);
+            }
+        }
+    }
     // Warm-up: every agent has its first bundle, every release Ready.
     let deadline = Instant::now() + config.settle;
     loop {
@@ -736,6 +784,9 @@ async fn measure_point(
     let idle_start = Instant::now();
     loop {
         idle_loop.observe(&server::scrape(http, server_url).await?);
+        if servers.len() > 1 {
+            sample_all(http, servers, &mut replica_idle, &mut replica_rss).await;
+        }
         if idle_start.elapsed() >= config.idle {
             break;
         }
@@ -805,6 +856,9 @@ async fn measure_point(
             traffic_loop.observe(&s);
             rss_samples.extend(s.rss);
         }
+        if servers.len() > 1 {
+            sample_all(http, servers, &mut replica_traffic, &mut replica_rss).await;
+        }
         tokio::time::sleep(SAMPLE).await;
     }
     // Drain: every deployment under way measured to its end (each bounded by `settle`).
@@ -825,6 +879,9 @@ async fn measure_point(
                     traffic_loop.observe(&s);
                     rss_samples.extend(s.rss);
                 }
+                if servers.len() > 1 {
+                    sample_all(http, servers, &mut replica_traffic, &mut replica_rss).await;
+                }
             }
         }
     }
@@ -833,6 +890,9 @@ async fn measure_point(
     traffic_loop.observe(&t1);
     rss_samples.extend(t1.rss);
     let traffic_loop = traffic_loop.sorted();
+    if servers.len() > 1 {
+        sample_all(http, servers, &mut replica_traffic, &mut replica_rss).await;
+    }
 
     let mut deployments = 0;
     let mut timed_out = 0;
@@ -886,7 +946,36 @@ async fn measure_point(
             _ => None,
         },
         store_operations: t1.store_ops - t0.store_ops,
+        replicas: Vec::new(),
         slo_broken: Vec::new(),
+    };
+    report.replicas = if servers.len() > 1 {
+        servers
+            .iter()
+            .zip(replica_idle)
+            .zip(replica_traffic)
+            .zip(replica_rss)
+            .map(|(((server, idle), traffic), rss)| {
+                let (idle, traffic) = (idle.sorted(), traffic.sorted());
+                ReplicaLoop {
+                    server: server.clone(),
+                    idle_loop_p50_ms: ms(quantile(&idle, 0.5)),
+                    idle_loop_p99_ms: ms(quantile(&idle, 0.99)),
+                    loop_p50_ms: ms(quantile(&traffic, 0.5)),
+                    loop_p99_ms: ms(quantile(&traffic, 0.99)),
+                    rss_mb: rss.map(mb),
+                }
+            })
+            .collect()
+    } else {
+        vec![ReplicaLoop {
+            server: server_url.to_owned(),
+            idle_loop_p50_ms: report.idle_loop_p50_ms,
+            idle_loop_p99_ms: report.idle_loop_p99_ms,
+            loop_p50_ms: report.loop_p50_ms,
+            loop_p99_ms: report.loop_p99_ms,
+            rss_mb: report.rss_mb,
+        }]
     };
     report.slo_broken = slo_broken(&report, &config.slo);
     Ok(report)
@@ -996,6 +1085,7 @@ mod tests {
             rss_peak_mb: None,
             cpu_percent: None,
             store_operations: 0.0,
+            replicas: Vec::new(),
             slo_broken: Vec::new(),
         };
         let slo = Slo {
@@ -1010,5 +1100,32 @@ mod tests {
         p.loop_p99_ms = Some(20.0);
         p.agents_ready = 10;
         assert!(slo_broken(&p, &slo).is_empty());
+        // Several replicas: a row each in their own table.
+        let replica = |server: &str, p50: f64| ReplicaLoop {
+            server: server.into(),
+            idle_loop_p50_ms: Some(1.0),
+            idle_loop_p99_ms: Some(2.0),
+            loop_p50_ms: Some(p50),
+            loop_p99_ms: Some(p50 * 2.0),
+            rss_mb: None,
+        };
+        p.replicas = vec![replica("http://a", 30.0), replica("http://b", 12.5)];
+        let text = report::markdown(&Report {
+            slo,
+            poll_s: 1.0,
+            ready_after_s: 1.0,
+            duration_s: 10.0,
+            every_s: 1.0,
+            points: vec![p],
+            tipping_point: None,
+        });
+        assert!(
+            text.contains("| 10x2 | http://a | 1.0 | 2.0 | 30.0 | 60.0 | – |"),
+            "{text}"
+        );
+        assert!(
+            text.contains("| 10x2 | http://b | 1.0 | 2.0 | 12.5 | 25.0 | – |"),
+            "{text}"
+        );
     }
 }

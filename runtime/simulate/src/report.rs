@@ -125,6 +125,38 @@ pub fn markdown(report: &Report) -> String {
         );
     }
     let _ = writeln!(s);
+    let several: Vec<&PointReport> = report
+        .points
+        .iter()
+        .filter(|p| p.replicas.len() > 1)
+        .collect();
+    if !several.is_empty() {
+        let _ = writeln!(
+            s,
+            "Each replica's reconcile loop (the agents spread over the replicas, deployments through the first):\n"
+        );
+        let _ = writeln!(
+            s,
+            "| point | replica | idle loop p50 ms | idle loop p99 ms | loop p50 ms | loop p99 ms | RSS MiB |"
+        );
+        let _ = writeln!(s, "|---|---|---:|---:|---:|---:|---:|");
+        for p in several {
+            for r in &p.replicas {
+                let _ = writeln!(
+                    s,
+                    "| {} | {} | {} | {} | {} | {} | {} |",
+                    p.point,
+                    r.server,
+                    opt(r.idle_loop_p50_ms, 1),
+                    opt(r.idle_loop_p99_ms, 1),
+                    opt(r.loop_p50_ms, 1),
+                    opt(r.loop_p99_ms, 1),
+                    opt(r.rss_mb, 0),
+                );
+            }
+        }
+        let _ = writeln!(s);
+    }
     match report.tipping_point {
         Some(p) => {
             let _ = writeln!(
