@@ -83,13 +83,17 @@ pub enum Expect {
 /// a compare and a rename) before it gives up.
 const LOCK_WAIT: Duration = Duration::from_secs(5);
 
+/// How many lock files a local folder's conditional writes are spread over.
+const LOCK_STRIPES: u64 = 64;
+
 /// An object store under a prefix.
 #[derive(Clone)]
 pub struct Store {
     inner: Arc<dyn ObjectStore>,
     prefix: ObjectPath,
-    /// For a local folder, the lock file its conditional writes take (a folder has no
-    /// conditional replace of its own).
+    /// For a local folder, the folder of the lock files its conditional writes take (a folder
+    /// has no conditional replace of its own): one of [`LOCK_STRIPES`] by the object's path,
+    /// so that writes of different objects rarely wait for each other.
     lock: Option<PathBuf>,
     /// How it was opened, for messages (never holds credentials).
     pub description: String,
@@ -173,7 +177,7 @@ impl Store {
             }
         })?;
         let mut store = Store::new(Arc::new(fs), String::new(), folder.display().to_string());
-        store.lock = Some(folder.join(".conditional-writes.lock"));
+        store.lock = Some(folder.join(".conditional-writes"));
         Ok(store)
     }
 
@@ -412,7 +416,21 @@ impl Store {
 
 /// Takes the lock file of a local folder's conditional writes (released when dropped), waiting
 /// at most [`LOCK_WAIT`].
-async fn lock_file(lock: &Path, path: &ObjectPath) -> Result<std::fs::File, StoreError> {
+async fn lock_file(locks: &Path, path: &ObjectPath) -> Result<std::fs::File, StoreError> {
+    // FNV-1a of the path: every process picks the same stripe for an object.
+    let stripe = path
+        .as_ref()
+        .bytes()
+        .fold(0xcbf2_9ce4_8422_2325u64, |h, b| {
+            (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3)
+        })
+        % LOCK_STRIPES;
+    std::fs::create_dir_all(locks).map_err(|source| StoreError::Folder {
+        path: locks.to_path_buf(),
+        source,
+    })?;
+    let lock = locks.join(format!("{stripe}.lock"));
+    let lock = lock.as_path();
     let file = std::fs::OpenOptions::new()
         .create(true)
         .truncate(false)
