@@ -2,9 +2,9 @@
 //! ([`crate::shards`]): a lease round (its heartbeat, the live replicas, the shards' leases
 //! renewed, taken or released, each shard taken fenced before it is staged) and a sync round
 //! (what the other replicas wrote: deployments, rollouts, registrations, the records of the
-//! clusters they stage, and for the coordinator the agents' reports). Both are bounded: one
-//! read or write per lease and replica, one listing per kind of record, and a read per record
-//! that changed.
+//! clusters they stage, the agents' reports and when each agent was last heard from). Both are
+//! bounded: one read or write per lease and replica, one listing per kind of record, and a read
+//! per record that changed.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -379,9 +379,8 @@ impl Controller {
                 self.staged_tx.send_modify(|n| *n += 1);
             }
         }
-        if self.shards.coordinates() {
-            self.sync_reports().await?;
-        }
+        // Every replica answers reads of the deployments' state: each knows every report.
+        self.sync_reports().await?;
         Ok(())
     }
 

@@ -233,11 +233,21 @@ fn replicas_take_over_a_killed_one_and_fence_a_paused_one() {
         );
         assert_eq!(seen.last(), Some(&(first[c].0 + 2)), "{c}");
     }
+    // Both replicas answer reads alike: web 3 deployed, Ready on every cluster (the agents
+    // reported to r3 only; r2 read their reports from the store).
     for server in [&r2, &r3] {
         let (code, v) = server.get(&admin, "/v1/services/web");
         assert_eq!(code, 200, "{v}");
         let text = v.to_string();
         assert!(text.contains("3.0.0"), "{text}");
+        wait_until("every replica sees web 3 Succeeded", || {
+            let (_, v) = server.get(&admin, "/v1/deployments?service=web");
+            let list = v["deployments"].as_array().cloned().unwrap_or_default();
+            list.len() == 2
+                && list
+                    .iter()
+                    .all(|d| d["version"] == "3.0.0" && d["state"] == "Succeeded")
+        });
     }
     drop(agents);
 }
