@@ -202,6 +202,9 @@ pub struct Controller {
     pub(crate) synced: std::sync::Mutex<BTreeMap<String, String>>,
     /// Whether other live replicas share the store (seen by the last lease round).
     pub(crate) others: std::sync::atomic::AtomicBool,
+    /// The version of each rollout record as this replica last read or wrote it (its next
+    /// step replaces that version or nothing).
+    pub(crate) rollout_versions: std::sync::Mutex<BTreeMap<String, String>>,
 }
 
 impl std::fmt::Debug for Controller {
@@ -325,6 +328,7 @@ impl Controller {
             shards: crate::shards::Shards::new(crate::shards::ShardOptions::default()),
             synced: std::sync::Mutex::new(BTreeMap::new()),
             others: std::sync::atomic::AtomicBool::new(false),
+            rollout_versions: std::sync::Mutex::new(BTreeMap::new()),
         };
         controller.load().await?;
         controller.load_registry().await?;
@@ -389,11 +393,7 @@ impl Controller {
         }
         for (key, (_, name)) in last {
             let Some(r) = self
-                .store
-                .get_json::<crate::rollout::Rollout>(&format!(
-                    "{}/{name}",
-                    crate::rollout::ROLLOUTS
-                ))
+                .read_rollout(&format!("{}/{name}", crate::rollout::ROLLOUTS))
                 .await?
             else {
                 continue;

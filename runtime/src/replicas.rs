@@ -487,11 +487,7 @@ impl Controller {
                 continue;
             }
             let Some(r) = self
-                .store
-                .get_json::<crate::rollout::Rollout>(&format!(
-                    "{}/{name}",
-                    crate::rollout::ROLLOUTS
-                ))
+                .read_rollout(&format!("{}/{name}", crate::rollout::ROLLOUTS))
                 .await?
             else {
                 continue;

@@ -249,7 +249,8 @@ impl Controller {
             awaiting: None,
             paused_from: None,
         };
-        self.save_rollout(&r).await?;
+        // A new number (or one whose deployment was never written): no version to replace.
+        self.save_rollout_as(&r, None).await?;
         Ok(r)
     }
 
@@ -264,10 +265,69 @@ impl Controller {
         }
     }
 
+    /// Reads the rollout at `path` (under `rollouts/`), noting its version for the next step.
+    pub(crate) async fn read_rollout(
+        &self,
+        path: &str,
+    ) -> Result<Option<Rollout>, ControllerError> {
+        let Some((bytes, version)) = self.store.get_versioned(path).await? else {
+            return Ok(None);
+        };
+        let r = serde_json::from_slice(&bytes).map_err(|source| {
+            ControllerError::Store(crate::store::StoreError::Corrupt {
+                path: path.to_owned(),
+                source,
+            })
+        })?;
+        self.rollout_versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path.to_owned(), version);
+        Ok(Some(r))
+    }
+
+    /// Writes a step of a rollout, conditional on the version of it this replica last read
+    /// or wrote: a step another replica took meanwhile (a pause, the coordinator's next wave)
+    /// is a conflict, never overwritten.
     pub(crate) async fn save_rollout(&self, r: &Rollout) -> Result<(), ControllerError> {
+        let known = self
+            .rollout_versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(&r.path())
+            .cloned();
+        let expect = Some(match known {
+            Some(v) => crate::store::Expect::Version(v),
+            None => crate::store::Expect::Absent,
+        });
+        self.save_rollout_as(r, expect).await
+    }
+
+    /// Writes `r` (unconditionally when `expect` is `None`) and notes its new version.
+    async fn save_rollout_as(
+        &self,
+        r: &Rollout,
+        expect: Option<crate::store::Expect>,
+    ) -> Result<(), ControllerError> {
         let mut body = serde_json::to_vec_pretty(r).unwrap_or_default();
         body.push(b'\n');
-        self.store.put(&r.path(), body.into()).await?;
+        let path = r.path();
+        let version = match expect {
+            None => self.store.put_versioned(&path, body.into()).await?,
+            Some(expect) => self
+                .store
+                .put_if(&path, body.into(), &expect)
+                .await?
+                .ok_or_else(|| ControllerError::RolloutConflict {
+                    service: r.service.clone(),
+                    environment: r.environment.clone(),
+                    why: "another replica changed it meanwhile; try again".into(),
+                })?,
+        };
+        self.rollout_versions
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(path, version);
         Ok(())
     }
 

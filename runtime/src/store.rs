@@ -258,6 +258,14 @@ impl Store {
         self.op("write", &path, r).map(|_| ())
     }
 
+    /// [`Store::put`], returning the new version.
+    pub async fn put_versioned(&self, rel: &str, bytes: Bytes) -> Result<String, StoreError> {
+        let path = self.path(rel);
+        let r = self.inner.put(&path, PutPayload::from(bytes)).await;
+        self.op("write", &path, r)
+            .map(|p| p.e_tag.unwrap_or_default())
+    }
+
     /// Copies `from` to `to` (both relative), replacing `to`; `Ok(false)` when there is
     /// nothing at `from`.
     pub async fn copy(&self, from: &str, to: &str) -> Result<bool, StoreError> {

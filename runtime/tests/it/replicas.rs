@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use object_store::ObjectStore;
 use object_store::memory::InMemory;
-use runtime::controller::Controller;
+use runtime::controller::{Controller, ControllerError};
 use runtime::fleet::VersionFiles;
 use runtime::metrics::Metrics;
 use runtime::records::{ClusterRecord, Provenance};
+use runtime::rollout::RolloutAction;
 use runtime::shards::{ShardOptions, Shards};
 use runtime::store::Store;
 
@@ -190,4 +191,72 @@ async fn a_replica_paused_past_its_lease_is_fenced_and_nothing_goes_back() {
         assert_eq!(a.staged_record(c).await.as_ref(), last.get(c));
         assert_eq!(b.staged_record(c).await.as_ref(), last.get(c));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rollout_step_taken_on_a_stale_copy_is_a_conflict_not_an_overwrite() {
+    let tmp = tempfile::tempdir().expect("a folder");
+    let fleet = tmp.path().join("fleet");
+    super::write_fleet(&fleet);
+    // Progressive rollouts: one cluster, then the rest, an hour's soak between.
+    std::fs::write(
+        fleet.join("fleet.yaml"),
+        "environments:\n  - name: dev\n  - name: prod\n    production: true\nrollout:\n  waves: [\"1\"]\n  soak: 1h\n",
+    )
+    .expect("written");
+    let store: Arc<dyn ObjectStore> = Arc::new(InMemory::new());
+    let a = replica(&fleet, &store, "a").await;
+    let b = replica(&fleet, &store, "b").await;
+    let rounds = || async {
+        for c in [&a, &b] {
+            c.lease_round().await.expect("a round");
+        }
+        for c in [&a, &b] {
+            c.sync_round().await.expect("synced");
+            assert!(c.reconcile().await.errors.is_empty());
+        }
+    };
+    rounds().await;
+    ship(&a, &fleet, "2").await;
+    for _ in 0..3 {
+        rounds().await;
+    }
+    let view = |c: &Arc<Controller>| {
+        let c = Arc::clone(c);
+        async move {
+            c.rollouts("web")
+                .await
+                .into_iter()
+                .find(|r| r.current && r.rollout.environment == "prod")
+                .map(|r| r.rollout.state.as_str().to_owned())
+        }
+    };
+    assert_eq!(view(&a).await.as_deref(), Some("Progressing"));
+    assert_eq!(view(&b).await.as_deref(), Some("Progressing"));
+
+    // A pauses it; B, which has not read that yet, cannot abort its stale copy.
+    a.rollout_action("web", "prod", RolloutAction::Pause, "user:pat")
+        .await
+        .expect("paused");
+    let refused = b
+        .rollout_action("web", "prod", RolloutAction::Abort, "user:sam")
+        .await;
+    assert!(
+        matches!(refused, Err(ControllerError::RolloutConflict { .. })),
+        "{refused:?}"
+    );
+    // Once B has read the pause, its abort goes through.
+    b.sync_round().await.expect("synced");
+    assert_eq!(view(&b).await.as_deref(), Some("Paused"));
+    b.rollout_action("web", "prod", RolloutAction::Abort, "user:sam")
+        .await
+        .expect("aborted");
+    // The abort rolled prod back to web 1; A learns both.
+    a.sync_round().await.expect("synced");
+    let prod = &a.current("web").await["prod"];
+    assert_eq!(
+        (prod.reason.as_str(), prod.label.as_str()),
+        ("rollback", b.current("web").await["prod"].label.as_str())
+    );
+    assert_ne!(prod.label, "2");
 }
