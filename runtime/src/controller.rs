@@ -220,7 +220,8 @@ fn version_dir(service: &str, digest: &Digest) -> String {
     format!("versions/{service}/{}", digest.hex())
 }
 
-fn json(value: &impl serde::Serialize) -> Bytes {
+/// A record's JSON text (pretty, ending in a newline).
+pub(crate) fn json(value: &impl serde::Serialize) -> Bytes {
     let mut v = serde_json::to_vec_pretty(value).unwrap_or_default();
     v.push(b'\n');
     Bytes::from(v)

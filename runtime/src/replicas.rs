@@ -11,29 +11,16 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
-use bytes::Bytes;
 use futures::StreamExt as _;
 use plan::agent::StatusReport;
 
-use crate::controller::{Controller, ControllerError};
+use crate::controller::{Controller, ControllerError, json};
 use crate::records::{ClusterRecord, Deployment};
 use crate::shards::{self, Heartbeat, Held, Lease};
 use crate::store::Expect;
 
 /// How many times a fence retries a record that another writer changed under it.
 const FENCE_ATTEMPTS: usize = 3;
-
-fn json(value: &impl serde::Serialize) -> Bytes {
-    let mut v = serde_json::to_vec_pretty(value).unwrap_or_default();
-    v.push(b'\n');
-    Bytes::from(v)
-}
-
-fn now_ms() -> u64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| d.as_millis() as u64)
-}
 
 /// What a lease round changed.
 #[derive(Debug, Default, PartialEq, Eq)]
@@ -95,7 +82,7 @@ impl Controller {
             .collect();
         let beat = Heartbeat {
             replica: me.clone(),
-            at: now_ms(),
+            at: crate::auth::now_millis(),
             shards: self.shards.held().into_keys().collect(),
             agents,
         };
@@ -129,7 +116,7 @@ impl Controller {
                 shard: k,
                 holder: holder.to_owned(),
                 epoch,
-                renewed_at: now_ms(),
+                renewed_at: crate::auth::now_millis(),
                 ttl_ms: ttl.as_millis() as u64,
             };
             match (held, current) {
