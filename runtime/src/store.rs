@@ -95,6 +95,8 @@ pub struct Store {
     /// has no conditional replace of its own): one of [`LOCK_STRIPES`] by the object's path,
     /// so that writes of different objects rarely wait for each other.
     lock: Option<PathBuf>,
+    /// Whether an object's version is its generation (GCS) rather than its ETag.
+    generations: bool,
     /// How it was opened, for messages (never holds credentials).
     pub description: String,
     pub stats: Arc<StoreStats>,
@@ -139,7 +141,9 @@ impl Store {
                     .with_bucket_name(bucket)
                     .build()
                     .map_err(|e| url_error(e.to_string()))?;
-                Ok(Store::new(Arc::new(gcs), prefix, u.to_owned()))
+                let mut store = Store::new(Arc::new(gcs), prefix, u.to_owned());
+                store.generations = true;
+                Ok(store)
             }
             Some(u) if u.contains("://") && !u.starts_with("file://") => Err(url_error(
                 "use a folder, file://PATH, s3://BUCKET/PREFIX or gs://BUCKET/PREFIX".into(),
@@ -187,6 +191,7 @@ impl Store {
             inner,
             prefix: ObjectPath::from(prefix),
             lock: None,
+            generations: false,
             description,
             stats: Arc::default(),
         }
@@ -263,7 +268,7 @@ impl Store {
         let path = self.path(rel);
         let r = self.inner.put(&path, PutPayload::from(bytes)).await;
         self.op("write", &path, r)
-            .map(|p| p.e_tag.unwrap_or_default())
+            .map(|p| version_of(self.generations, p.e_tag, p.version))
     }
 
     /// Copies `from` to `to` (both relative), replacing `to`; `Ok(false)` when there is
@@ -332,7 +337,7 @@ impl Store {
             .filter_map(|m| {
                 let full = m.location.to_string();
                 let name = full.strip_prefix(&base)?.to_owned();
-                Some((name, m.e_tag.unwrap_or_default()))
+                Some((name, version_of(self.generations, m.e_tag, m.version)))
             })
             .collect();
         names.sort();
@@ -345,7 +350,11 @@ impl Store {
         let path = self.path(rel);
         let got = async {
             let r = self.inner.get(&path).await?;
-            let version = r.meta.e_tag.clone().unwrap_or_default();
+            let version = version_of(
+                self.generations,
+                r.meta.e_tag.clone(),
+                r.meta.version.clone(),
+            );
             Ok((r.bytes().await?, version))
         }
         .await;
@@ -384,10 +393,16 @@ impl Store {
             let r = self.inner.put(&path, PutPayload::from(bytes)).await;
             return self
                 .op("write", &path, r)
-                .map(|p| Some(p.e_tag.unwrap_or_default()));
+                .map(|p| Some(version_of(false, p.e_tag, p.version)));
         }
         let mode = match expect {
             Expect::Absent => PutMode::Create,
+            Expect::Version(v) if self.generations => {
+                PutMode::Update(object_store::UpdateVersion {
+                    e_tag: None,
+                    version: Some(v.clone()),
+                })
+            }
             Expect::Version(v) => PutMode::Update(object_store::UpdateVersion {
                 e_tag: Some(v.clone()),
                 version: None,
@@ -417,9 +432,15 @@ impl Store {
             }
             r => self
                 .op("write", &path, r)
-                .map(|p| Some(p.e_tag.unwrap_or_default())),
+                .map(|p| Some(version_of(self.generations, p.e_tag, p.version))),
         }
     }
+}
+
+/// The version of an object as conditional writes name it: its generation on GCS, its ETag
+/// elsewhere.
+fn version_of(generations: bool, e_tag: Option<String>, version: Option<String>) -> String {
+    if generations { version } else { e_tag }.unwrap_or_default()
 }
 
 /// Takes the lock file of a local folder's conditional writes (released when dropped), waiting
