@@ -126,7 +126,10 @@ impl std::fmt::Display for Written {
             Written::Field { field } => write!(f, "follows cluster field `{field}`"),
             Written::Pattern { field } => write!(f, "a text around cluster field `{field}`"),
             Written::ByField { field, branches } => {
-                write!(f, "decided by cluster field `{field}` ({branches} branches)")
+                write!(
+                    f,
+                    "decided by cluster field `{field}` ({branches} branches)"
+                )
             }
             Written::PerCluster { branches } => {
                 write!(f, "per cluster ({branches} branches)")
@@ -172,7 +175,8 @@ pub struct Imported {
     pub written: Option<PathBuf>,
     /// The compiled fleet against `helm template` of the originals.
     pub diff: Option<MigrationDiff>,
-    /// Why releases differ, by release.
+    /// Why releases are not byte-identical with helm's output, by release (also those that
+    /// the comparison finds identical: a chart that renders randomly).
     pub reasons: BTreeMap<String, Vec<String>>,
     /// Masks every secret value read (the imported ones included).
     #[serde(skip)]
@@ -194,7 +198,9 @@ impl Imported {
 
     /// Whether the fleet was written and renders what the originals rendered.
     pub fn identical(&self) -> bool {
-        self.written.is_some() && self.diff.as_ref().is_some_and(MigrationDiff::is_empty)
+        self.written.is_some()
+            && self.reasons.is_empty()
+            && self.diff.as_ref().is_some_and(MigrationDiff::is_empty)
     }
 
     /// The report for people, secrets masked.
@@ -235,7 +241,7 @@ impl Imported {
             );
         }
         if !self.reasons.is_empty() {
-            let _ = writeln!(out, "\nwhy:");
+            let _ = writeln!(out, "\nnot byte-identical with helm:");
             for (release, why) in &self.reasons {
                 for w in why {
                     let _ = writeln!(out, "  {release}: {}", mask(w));
@@ -352,9 +358,12 @@ pub fn import_helm_values(config: &ImportConfig) -> Result<Imported, ImportError
                         }
                         _ => 0,
                     };
+                    // The end of the file: show its last line instead.
+                    let end = text.trim_end().len();
+                    let at = if at >= end { end.saturating_sub(1) } else { at };
                     diags.error_at(
                         "import::values",
-                        format!("{name} is not a YAML mapping of values"),
+                        format!("cannot read the values in {name}"),
                         name,
                         at..at,
                         e.message.clone(),
@@ -478,7 +487,10 @@ pub fn import_helm_values(config: &ImportConfig) -> Result<Imported, ImportError
     let mut charts: BTreeSet<&str> = BTreeSet::new();
     for r in &releases {
         let (service, text, secrets) = service_file(r, &clusters, &fields)?;
-        files.insert(format!("services/{}/service.yaml", r.name), text.into_bytes());
+        files.insert(
+            format!("services/{}/service.yaml", r.name),
+            text.into_bytes(),
+        );
         for (path, keys) in &secrets {
             let mut body = String::from(
                 "# Secret values imported from the Helm values; keep them out of version control.\n",
@@ -495,7 +507,11 @@ pub fn import_helm_values(config: &ImportConfig) -> Result<Imported, ImportError
         services.push(service);
     }
     for chart in charts {
-        copy_chart(&charts_dir.join(chart), &format!("charts/{chart}"), &mut files)?;
+        copy_chart(
+            &charts_dir.join(chart),
+            &format!("charts/{chart}"),
+            &mut files,
+        )?;
     }
     files.insert(
         MARKER.to_owned(),
@@ -671,7 +687,14 @@ fn entries(node: &Node) -> &[yaml::Entry] {
 fn read_inventory(name: &str, text: &str, diags: &mut Diags<'_>) -> Option<Inventory> {
     let parsed = yaml::parse(text);
     for p in &parsed.problems {
-        diags.error_at(p.code, p.message.clone(), name, p.span.clone(), "here", p.help.clone());
+        diags.error_at(
+            p.code,
+            p.message.clone(),
+            name,
+            p.span.clone(),
+            "here",
+            p.help.clone(),
+        );
     }
     let root = parsed.root?;
     let mut inv = Inventory::default();
@@ -814,7 +837,13 @@ fn owners(file: &str, text: &str, node: &Node, diags: &mut Diags<'_>) -> Option<
     }
     let fields: Vec<String> = entries(node)
         .iter()
-        .map(|e| format!("{}: {}", yaml::key_text(&e.key), scalar_text(text, &e.value)))
+        .map(|e| {
+            format!(
+                "{}: {}",
+                yaml::key_text(&e.key),
+                scalar_text(text, &e.value)
+            )
+        })
         .collect();
     Some(format!("{{{}}}", fields.join(", ")))
 }
@@ -859,10 +888,16 @@ fn emit_node(text: &str, node: &Node, indent: usize) -> String {
                 let key = if plain_ok(&k) { k } else { json(&k) };
                 match &e.value.kind {
                     Kind::Map(c) if !c.is_empty() => {
-                        out.push_str(&format!("{pad}{key}:\n{}", emit_node(text, &e.value, indent + 2)));
+                        out.push_str(&format!(
+                            "{pad}{key}:\n{}",
+                            emit_node(text, &e.value, indent + 2)
+                        ));
                     }
                     Kind::Seq(c) if !c.is_empty() => {
-                        out.push_str(&format!("{pad}{key}:\n{}", emit_node(text, &e.value, indent + 2)));
+                        out.push_str(&format!(
+                            "{pad}{key}:\n{}",
+                            emit_node(text, &e.value, indent + 2)
+                        ));
                     }
                     Kind::Map(_) => out.push_str(&format!("{pad}{key}: {{}}\n")),
                     Kind::Seq(_) => out.push_str(&format!("{pad}{key}: []\n")),
@@ -961,7 +996,8 @@ fn to_yaml(release: &str, v: &Value) -> Result<String, ImportError> {
 }
 
 fn is_collection(v: &Value) -> bool {
-    matches!(v, Value::Map(m) if !m.is_empty()) || matches!(v, Value::List(l) if !l.items().is_empty())
+    matches!(v, Value::Map(m) if !m.is_empty())
+        || matches!(v, Value::List(l) if !l.items().is_empty())
 }
 
 impl Gen<'_> {
@@ -1161,9 +1197,8 @@ impl Gen<'_> {
                         continue;
                     }
                     let fits = members.iter().zip(texts).all(|(&c, t)| {
-                        self.field_value(c, f).is_some_and(|v| {
-                            !v.is_empty() && *t == format!("{prefix}{v}{suffix}")
-                        })
+                        self.field_value(c, f)
+                            .is_some_and(|v| !v.is_empty() && *t == format!("{prefix}{v}{suffix}"))
                     });
                     if !fits {
                         continue;
@@ -1176,7 +1211,8 @@ impl Gen<'_> {
                             whole,
                         ));
                     }
-                    let simple = |s: &str| !s.chars().any(|c| c == '"' || c == '\\' || c.is_control());
+                    let simple =
+                        |s: &str| !s.chars().any(|c| c == '"' || c == '\\' || c.is_control());
                     if members
                         .iter()
                         .all(|&c| self.field_value(c, f).is_some_and(simple))
@@ -1335,7 +1371,8 @@ fn selector(clusters: &[Cluster], fields: &[String], members: &[usize]) -> Strin
     }
     let all: Vec<usize> = (0..clusters.len()).collect();
     let value = |c: usize, f: &str| clusters[c].fields.get(f).map(String::as_str);
-    let values = |f: &str| -> BTreeSet<&str> { members.iter().filter_map(|&c| value(c, f)).collect() };
+    let values =
+        |f: &str| -> BTreeSet<&str> { members.iter().filter_map(|&c| value(c, f)).collect() };
     let clause = |f: &str| -> String {
         let vs: Vec<String> = values(f).iter().map(|v| json(v)).collect();
         if vs.len() == 1 {
@@ -1455,7 +1492,11 @@ fn service_file(
     Ok((service, text, g.secrets))
 }
 
-type Checked = (crate::Compilation, MigrationDiff, BTreeMap<String, Vec<String>>);
+type Checked = (
+    crate::Compilation,
+    MigrationDiff,
+    BTreeMap<String, Vec<String>>,
+);
 
 /// Writes the fleet to `staging`, compiles it, renders the originals and compares.
 fn stage_and_check(
@@ -1537,19 +1578,20 @@ fn stage_and_check(
         .iter()
         .map(|d| d.release.as_str())
         .collect();
+    // A chart that draws random values or reads the clock renders the same here (the engine is
+    // seeded) but differently on every helm run: what it made is not what is deployed.
     for r in releases {
-        if !differing.contains(r.name.as_str()) {
-            continue;
-        }
         let chart_files = crate::source::chart_files(&fleet, &format!("charts/{}", r.chart));
         let mut why = nondeterminism(&r.chart, &chart_files);
-        if why.is_empty() && !reasons.contains_key(&r.name) {
+        if why.is_empty() && differing.contains(r.name.as_str()) && !reasons.contains_key(&r.name) {
             why.push(format!(
                 "unexplained: compare `flotilla render {} --cluster NAME --values-only` with the original values",
                 r.name
             ));
         }
-        reasons.entry(r.name.clone()).or_default().extend(why);
+        if !why.is_empty() {
+            reasons.entry(r.name.clone()).or_default().extend(why);
+        }
     }
     Ok((compilation, diff, reasons))
 }
@@ -1600,7 +1642,7 @@ fn nondeterminism(chart: &str, files: &crate::chart::ChartFiles) -> Vec<String> 
         if !called.is_empty() {
             let called: Vec<String> = called.iter().map(|f| format!("`{f}`")).collect();
             out.push(format!(
-                "chart `{chart}` calls {} in {path}: it renders differently every time, for Helm too (give the value it generates in the values to make it stable)",
+                "chart `{chart}` calls {} in {path}: helm renders it differently on every run, so what it renders cannot match what is deployed (give the value it generates in the values)",
                 called.join(", ")
             ));
         }
