@@ -1649,3 +1649,268 @@ fn nondeterminism(chart: &str, files: &crate::chart::ChartFiles) -> Vec<String> 
     }
     out
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use gotemplate::{ExecOptions, FuncMap, MissingKey, Template};
+
+    use super::*;
+
+    /// dev-a (aws), dev-b (gcp), prod-a (aws), prod-b (gcp), edge (azure, prod): regions and a
+    /// `tier` tag.
+    fn clusters() -> Vec<Cluster> {
+        [
+            ("dev-a", "dev", "aws", "eu-west-1", "core"),
+            ("dev-b", "dev", "gcp", "us-central1", "core"),
+            ("prod-a", "prod", "aws", "eu-west-1", "core"),
+            ("prod-b", "prod", "gcp", "us-central1", "core"),
+            ("edge", "prod", "azure", "eastus", "edge"),
+        ]
+        .iter()
+        .map(|(name, env, provider, region, tier)| Cluster {
+            name: (*name).to_owned(),
+            fields: BTreeMap::from([
+                ("environment".to_owned(), (*env).to_owned()),
+                ("provider".to_owned(), (*provider).to_owned()),
+                ("region".to_owned(), (*region).to_owned()),
+                ("tags.tier".to_owned(), (*tier).to_owned()),
+            ]),
+            file: String::new(),
+        })
+        .collect()
+    }
+
+    fn cluster_value(c: &Cluster) -> Value {
+        let m = Map::new();
+        m.insert("name", Value::string(c.name.as_str()));
+        let tags = Map::new();
+        for (k, v) in &c.fields {
+            match k.strip_prefix("tags.") {
+                Some(t) => tags.insert(t, Value::string(v.as_str())),
+                None => m.insert(k.as_str(), Value::string(v.as_str())),
+            };
+        }
+        m.insert("tags", Value::Map(tags));
+        Value::Map(m)
+    }
+
+    /// The values template written for `files` (cluster index, values as YAML), checked to give
+    /// every cluster exactly its values when rendered as Flotilla renders values templates.
+    fn check(files: &[(usize, &str)]) -> String {
+        let clusters = clusters();
+        let fields = grouping_fields(&clusters);
+        let values: BTreeMap<usize, Map> = files
+            .iter()
+            .map(|(i, t)| (*i, encoding::from_yaml_map(t, "v").expect("test values")))
+            .collect();
+        let mut g = Gen {
+            release: "r",
+            clusters: &clusters,
+            fields: &fields,
+            out: String::new(),
+            common: 0,
+            notes: Vec::new(),
+            secrets: BTreeMap::new(),
+        };
+        let members: Vec<usize> = values.keys().copied().collect();
+        let maps: Vec<Map> = values.values().cloned().collect();
+        g.map("", 0, &members, &maps).expect("written");
+        let mut t = Template::new(Arc::new(FuncMap::helm()));
+        t.set_root_name("gotpl");
+        t.parse("r/values", &g.out)
+            .unwrap_or_else(|e| panic!("{e}\n{}", g.out));
+        for (i, want) in &values {
+            let data = Map::new();
+            data.insert("Cluster", cluster_value(&clusters[*i]));
+            let options = ExecOptions {
+                missing_key: MissingKey::Zero,
+                ..ExecOptions::default()
+            };
+            let out = t
+                .execute("r/values", &Value::Map(data), &options)
+                .unwrap_or_else(|e| panic!("{e}\n{}", g.out));
+            let got = encoding::from_yaml_map(&out, "v")
+                .unwrap_or_else(|e| panic!("{}\n{out}", e.message));
+            assert_eq!(
+                Value::Map(got),
+                Value::Map(want.clone()),
+                "on {}:\n{}\nrendered:\n{out}",
+                clusters[*i].name,
+                g.out
+            );
+        }
+        g.out
+    }
+
+    #[test]
+    fn common_values_keep_their_types() {
+        let values = "a: \"1.0\"\nb: \"yes\"\nc: \"on\"\nd: 012\ne: \"{{ .Release.Name }}-x\"\nf: |\n  line one\n  line two\ng: null\nh: {}\ni: []\nj: 1e3\nk: [1, \"2\", {x: \"null\"}]\n\"on\": 1\n";
+        let t = check(&[(0, values), (1, values), (2, values)]);
+        assert!(t.contains("e: '{{ \"{{\" }} .Release.Name }}-x'"), "{t}");
+        assert!(t.contains("\"on\": 1"), "{t}");
+    }
+
+    #[test]
+    fn values_that_follow_a_field_use_it() {
+        let t = check(&[
+            (
+                0,
+                "region: eu-west-1\nurl: https://eu-west-1.example.com/x\nhost: db.eu-west-1\n",
+            ),
+            (
+                1,
+                "region: us-central1\nurl: https://us-central1.example.com/x\nhost: db.us-central1\n",
+            ),
+            (
+                3,
+                "region: us-central1\nurl: https://us-central1.example.com/x\nhost: db.us-central1\n",
+            ),
+        ]);
+        assert_eq!(
+            t,
+            "host: db.{{ .Cluster.region }}\nregion: {{ .Cluster.region }}\nurl: \"https://{{ .Cluster.region }}.example.com/x\"\n"
+        );
+    }
+
+    #[test]
+    fn values_decided_by_a_field_branch_on_it() {
+        let t = check(&[
+            (
+                0,
+                "replicas: 1\nflag: \"true\"\nlist: [a]\ntext: |\n  dev\n  text\n",
+            ),
+            (
+                1,
+                "replicas: 1\nflag: \"true\"\nlist: [a]\ntext: |\n  dev\n  text\n",
+            ),
+            (
+                2,
+                "replicas: 3\nflag: \"false\"\nlist: [a, b]\ntext: prod\n",
+            ),
+            (
+                3,
+                "replicas: 3\nflag: \"false\"\nlist: [a, b]\ntext: prod\n",
+            ),
+            (
+                4,
+                "replicas: 3\nflag: \"false\"\nlist: [a, b]\ntext: prod\n",
+            ),
+        ]);
+        assert!(
+            t.contains("replicas: {{ if eq .Cluster.environment \"dev\" }}1{{ else }}3{{ end }}\n"),
+            "{t}"
+        );
+        assert!(t.contains("list:\n{{- if eq .Cluster.environment \"dev\" }}\n  - a\n{{- else }}\n  - a\n  - b\n{{- end }}\n"), "{t}");
+    }
+
+    #[test]
+    fn odd_values_and_keys_are_guarded_by_what_separates_their_clusters() {
+        let t = check(&[
+            (0, "a: {b: 1}\nodd: 1\n"),
+            (1, "a: {b: 1, gcp: x}\n"),
+            (2, "a: {b: 2}\n"),
+            (3, "a: {b: 1, gcp: x}\n"),
+        ]);
+        assert_eq!(
+            t,
+            "a:\n  b: {{ if eq .Cluster.name \"prod-a\" }}2{{ else }}1{{ end }}\n  {{- if eq .Cluster.provider \"gcp\" }}\n  gcp: x\n  {{- end }}\n{{- if eq .Cluster.name \"dev-a\" }}\nodd: 1\n{{- end }}\n"
+        );
+        // A map on some clusters, a text on others; empty maps.
+        check(&[(0, "a: {b: 1}\n"), (2, "a: text\n"), (4, "a: {}\n")]);
+    }
+
+    #[test]
+    fn secrets_are_read_with_vault_and_never_written_in_the_template() {
+        let clusters = clusters();
+        let fields = grouping_fields(&clusters);
+        let release = Release {
+            name: "api".to_owned(),
+            chart: "api".to_owned(),
+            namespace: "api".to_owned(),
+            owners: "{team: a}".to_owned(),
+            values: [
+                (
+                    0,
+                    "db: {password: hunter2-dev-a, host: db}\napiToken: same-everywhere-1\n",
+                ),
+                (
+                    3,
+                    "db: {password: hunter2-prod-b, host: db}\napiToken: same-everywhere-1\n",
+                ),
+            ]
+            .iter()
+            .map(|(i, t)| (*i, encoding::from_yaml_map(t, "v").expect("values")))
+            .collect(),
+        };
+        let (service, text, secrets) = service_file(&release, &clusters, &fields).expect("written");
+        assert!(
+            !text.contains("hunter2") && !text.contains("same-everywhere"),
+            "{text}"
+        );
+        assert!(
+            text.contains("  apiToken: {{ vault \"secret/api\" \"apiToken\" | quote }}\n"),
+            "{text}"
+        );
+        assert!(text.contains("    password: {{ vault (print \"secret/api/\" .Cluster.name) \"db.password\" | quote }}\n"), "{text}");
+        assert_eq!(
+            secrets["secret/api/prod-b"],
+            BTreeMap::from([("db.password".to_owned(), "hunter2-prod-b".to_owned())])
+        );
+        assert_eq!(service.selector, "cluster.name in [\"dev-a\", \"prod-b\"]");
+        assert!(
+            text.contains("selector: 'cluster.name in [\"dev-a\", \"prod-b\"]'\n"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn selectors_name_the_fields_that_pick_the_clusters() {
+        let c = clusters();
+        let f = grouping_fields(&c);
+        assert_eq!(selector(&c, &f, &[0, 1, 2, 3, 4]), "true");
+        assert_eq!(
+            selector(&c, &f, &[2, 3, 4]),
+            "cluster.environment == \"prod\""
+        );
+        assert_eq!(
+            selector(&c, &f, &[0, 1, 2, 3]),
+            "cluster.provider != \"azure\""
+        );
+        assert_eq!(selector(&c, &f, &[0, 2]), "cluster.provider == \"aws\"");
+        assert_eq!(selector(&c, &f, &[1, 3]), "cluster.provider == \"gcp\"");
+        assert_eq!(
+            selector(&c, &f, &[0, 2, 3, 4]),
+            "cluster.name in [\"dev-a\", \"prod-a\", \"prod-b\", \"edge\"]"
+        );
+        assert_eq!(
+            selector(&c, &f, &[2, 3]),
+            "cluster.environment == \"prod\" && cluster.tags.tier == \"core\""
+        );
+    }
+
+    #[test]
+    fn secret_keys_are_told_from_names_of_secrets() {
+        for k in [
+            "password",
+            "dbPassword",
+            "api_token",
+            "apiKey",
+            "clientSecret",
+            "secret",
+            "AWS_SECRET_ACCESS_KEY",
+        ] {
+            assert!(is_secret_key(k), "{k}");
+        }
+        for k in [
+            "existingSecret",
+            "secretName",
+            "passwordSecretRef",
+            "tokenTTL",
+            "host",
+        ] {
+            assert!(!is_secret_key(k), "{k}");
+        }
+    }
+}
