@@ -345,7 +345,7 @@ pub fn import_helm_values(config: &ImportConfig) -> Result<Imported, ImportError
         .collect();
 
     let mut releases = Vec::new();
-    for (folder, _) in &folders {
+    for folder in folders.keys() {
         let spec = inventory.releases.get(folder);
         let parse = |name: &str, diags: &mut Diags<'_>| -> Option<Map> {
             let text = inputs.text(name);
@@ -1453,16 +1453,16 @@ fn service_file(
     g.map("", 0, &members, &maps)?;
     let selector = selector(clusters, fields, &members);
     let name_text = |s: &str| if plain_ok(s) { s.to_owned() } else { json(s) };
+    let selector_text = format!("'{}'", selector.replace('\'', "''"));
     let mut text = format!(
         "# Imported by `flotilla import helm-values` from {}/ ({} clusters).\n\
-         name: {}\nowners: {}\nchart: {{path: ../../charts/{}}}\nselector: {}\n\
+         name: {}\nowners: {}\nchart: {{path: ../../charts/{}}}\nselector: {selector_text}\n\
          release: {{name: {}, namespace: {}}}\n",
         r.name,
         members.len(),
         name_text(&r.name),
         r.owners,
         r.chart,
-        format!("'{}'", selector.replace('\'', "''")),
         name_text(&r.name),
         name_text(&r.namespace),
     );
