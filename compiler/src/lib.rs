@@ -14,6 +14,7 @@ pub mod chart;
 pub mod digest;
 pub mod graph;
 pub mod helm_renderer;
+pub mod import;
 pub mod incremental;
 pub mod load;
 pub mod migrate;

@@ -12,6 +12,7 @@ mod check;
 mod dev;
 mod diff;
 mod helm;
+mod import;
 mod outcome;
 mod plan;
 mod plugin;
@@ -45,6 +46,10 @@ pub enum Command {
     /// `<cluster>/<release>.yaml`): what would change, and whether it blocks an in-place
     /// migration, rolls pods, or is safe.
     Diff(diff::Args),
+    /// Bring an existing deployment repository into a fleet: `import helm-values DIR --out
+    /// FLEET` turns per-cluster Helm values into clusters and services, then compares the
+    /// fleet with `helm template` of the originals.
+    Import(import::Args),
     /// The dry run of one release: the values its chart is rendered with (after the values
     /// template, Vault and plugins) and its manifest, secrets masked.
     Render(render::Args),
@@ -102,6 +107,7 @@ pub fn exec(command: Command) -> ExitCode {
         Command::Review(args) => review::exec(args),
         Command::Diff(args) => diff::exec(args),
         Command::Render(args) => render::exec(args),
+        Command::Import(args) => import::exec(args),
         Command::Bundle(args) => bundle::exec(args),
         Command::Watch(args) => watch::exec(args),
         Command::Dev(args) => dev::exec(args),

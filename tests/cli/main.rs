@@ -8,6 +8,7 @@ mod agent;
 mod auth;
 mod diff;
 mod feedback;
+mod import;
 mod plan;
 mod plugin;
 mod policy;

@@ -1,0 +1,5 @@
+{{- define "api.labels" -}}
+app.kubernetes.io/name: api
+app.kubernetes.io/instance: {{ .Release.Name }}
+helm.sh/chart: {{ .Chart.Name }}-{{ .Chart.Version }}
+{{- end }}
