@@ -40,19 +40,25 @@ printf 'environments:\n  - name: dev\n  - name: staging\n  - name: prod\n    pro
 rm -rf "$OUT"
 mkdir -p "$OUT"
 
-# Starts replica $2 of store $1; prints its URL once it listens.
+# Starts replica $2 of store $1 (its log: $TMP/$2.log).
 start() {
-    local store=$1 id=$2 log="$TMP/$2.log"
-    "$F" serve --fleet "$fleet" --store "$store" --listen 127.0.0.1:0 --interval 1s \
-        --heartbeat 10s --replica-id "$id" --shards "$SHARDS" 2>"$log" &
+    "$F" serve --fleet "$fleet" --store "$1" --listen 127.0.0.1:0 --interval 1s \
+        --heartbeat 10s --replica-id "$2" --shards "$SHARDS" >/dev/null 2>"$TMP/$2.log" &
     pids+=($!)
+}
+
+# The URL replica $1 listens on, once it does.
+url_of() {
+    local log="$TMP/$1.log" url
     for _ in $(seq 1 1200); do
-        if url=$(grep -o 'listening on http://[0-9.:]*' "$log" 2>/dev/null | head -1); then
-            [ -n "$url" ] && { echo "${url#listening on }"; return; }
+        url=$(grep -o 'listening on http://[0-9.:]*' "$log" 2>/dev/null | head -1 || true)
+        if [ -n "$url" ]; then
+            echo "${url#listening on }"
+            return
         fi
         sleep 0.1
     done
-    say "replica $id did not listen; its log:"
+    say "replica $1 did not listen; its log:"
     cat "$log" >&2
     exit 1
 }
@@ -60,7 +66,10 @@ start() {
 for n in 1 3; do
     store="$TMP/store-$n"
     urls=()
-    for i in $(seq 1 "$n"); do urls+=("$(start "$store" "r$i")"); done
+    for i in $(seq 1 "$n"); do
+        start "$store" "r$i"
+        urls+=("$(url_of "r$i")")
+    done
     # The replicas share the shards out before the agents start.
     sleep 20
     list=$(IFS=,; echo "${urls[*]}")

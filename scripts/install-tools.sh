@@ -18,7 +18,7 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 TOOLS="$ROOT/.tools"
 BIN="$TOOLS/bin"
 
-COMPONENTS=(openbao moto plugin-tools helm go-reference)
+COMPONENTS=(openbao moto plugin-tools helm go-reference browser)
 OPTIONAL=(go-reference)
 
 # Scratch space, made before the first install and removed on any exit. new_tmp runs in a
@@ -111,6 +111,23 @@ present_plugin_tools() {
 
 install_plugin_tools() {
     "$ROOT/scripts/install-plugin-tools.sh"
+}
+
+# --- Debian's Chromium and its WebDriver, for the dashboard's browser tests ----------------
+# System packages (apt-get, as root or through sudo): Chromium is not relocatable.
+BROWSER_PACKAGES=(chromium chromium-driver)
+
+present_browser() {
+    command -v chromium >/dev/null && command -v chromedriver >/dev/null
+}
+
+install_browser() {
+    local sudo=()
+    [[ $(id -u) -eq 0 ]] || sudo=(sudo)
+    say "browser: apt-get install ${BROWSER_PACKAGES[*]} (~100 MB)"
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends \
+        "${BROWSER_PACKAGES[@]}" >/dev/null
 }
 
 # --- driver ---------------------------------------------------------------------------------

@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 
 # The real servers and tools the tests start (helm and the Go reference renderer are only for
 # regenerating goldens and benchmarks: scripts/install-tools.sh installs everything).
-scripts/install-tools.sh openbao moto plugin-tools
+scripts/install-tools.sh openbao moto plugin-tools browser
 # The example WASM plugins: the plugin host's integration tests run them, and the example
 # fleet's values templates call them (copied into examples/fleet/plugins/).
 scripts/build-example-plugins.sh

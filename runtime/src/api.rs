@@ -88,6 +88,11 @@ impl ApiError {
         }
     }
 
+    /// What went wrong, for people.
+    pub(crate) fn message(&self) -> &str {
+        &self.message
+    }
+
     /// The audit record's `result` for this error.
     fn result(&self) -> &'static str {
         self.code
@@ -169,6 +174,7 @@ pub fn router(app: Arc<App>) -> Router {
             get(rollout_status).post(rollout_action),
         )
         .route("/v1/clock", post(clock))
+        .merge(crate::ui::routes())
         .layer(DefaultBodyLimit::max(MAX_VERSION_BYTES * 2))
         .with_state(app)
 }
@@ -279,7 +285,7 @@ fn deploy_request<B: serde::de::DeserializeOwned>(
 
 /// Whether `principal` may deploy `service` to every cluster of `environment` (an unknown
 /// environment, or one without clusters, is decided as a deploy anywhere).
-fn decide_deploy(
+pub(crate) fn decide_deploy(
     app: &App,
     principal: &Principal,
     service: &str,
@@ -532,7 +538,7 @@ struct DeployBody {
     approve: bool,
 }
 
-async fn deploy(
+pub(crate) async fn deploy(
     State(app): State<Arc<App>>,
     Path(service): Path<String>,
     ConnectInfo(source): ConnectInfo<SocketAddr>,
@@ -789,16 +795,29 @@ async fn audit(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     read_access(&app, &headers)?;
+    let records = audit_records(&app, Some(q.since.unwrap_or(0))).await?;
+    Ok(axum::Json(json!({"records": records})).into_response())
+}
+
+/// Audit records, oldest first: a page from `since` (unix milliseconds), or with `None` the
+/// latest page.
+pub(crate) async fn audit_records(
+    app: &App,
+    since: Option<u64>,
+) -> Result<Vec<AuditRecord>, ApiError> {
     let store = &app.controller.store;
-    let since = format!("{:015}", q.since.unwrap_or(0));
-    let names: Vec<String> = store
-        .list("audit")
-        .await
-        .map_err(ControllerError::from)?
-        .into_iter()
-        .filter(|n| n.as_str() >= since.as_str())
-        .take(AUDIT_PAGE)
-        .collect();
+    let mut names: Vec<String> = store.list("audit").await.map_err(ControllerError::from)?;
+    match since {
+        Some(since) => {
+            let since = format!("{since:015}");
+            names.retain(|n| n.as_str() >= since.as_str());
+            names.truncate(AUDIT_PAGE);
+        }
+        None => {
+            let skip = names.len().saturating_sub(AUDIT_PAGE);
+            names.drain(..skip);
+        }
+    }
     let mut records = Vec::with_capacity(names.len());
     for n in names {
         if let Some(r) = store
@@ -809,7 +828,7 @@ async fn audit(
             records.push(r);
         }
     }
-    Ok(axum::Json(json!({"records": records})).into_response())
+    Ok(records)
 }
 
 #[derive(Debug, Deserialize)]

@@ -898,6 +898,23 @@ impl Controller {
             })
     }
 
+    /// The clusters (declared and registered) a CEL selector matches, by the compiler's own
+    /// engine; the diagnostics' text when it does not compile or fails on some cluster.
+    pub fn select_clusters(&self, expr: &str) -> Result<BTreeSet<String>, String> {
+        let mut files = self.base.clone();
+        files.files.retain(|k, _| k.starts_with("clusters/"));
+        for env in &self.config.environments {
+            for (path, text) in self.registered_cluster_files(&env.name) {
+                files.files.insert(path, text);
+            }
+        }
+        let run = compiler::select(&files, expr, false);
+        if run.diagnostics.has_errors() {
+            return Err(run.diagnostics.render_text());
+        }
+        Ok(run.matches.iter().map(|c| c.as_str().to_owned()).collect())
+    }
+
     /// Makes a deployment another replica stored current here (its announcement was that
     /// replica's to make).
     pub(crate) async fn adopt(&self, d: Deployment) -> Result<(), ControllerError> {

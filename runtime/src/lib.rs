@@ -24,6 +24,7 @@ pub mod replicas;
 pub mod rollout;
 pub mod shards;
 pub mod store;
+mod ui;
 pub mod vault;
 
 use std::net::SocketAddr;

@@ -13,7 +13,7 @@ use super::command;
 use super::serve::{Server, fleet, receiver, token_with};
 
 /// The shop fleet with web owned by `#shop`, whose channel and the pager are receivers.
-fn feedback_fleet(channel: &str, pager: &str) -> (tempfile::TempDir, PathBuf) {
+pub(super) fn feedback_fleet(channel: &str, pager: &str) -> (tempfile::TempDir, PathBuf) {
     let (tmp, root) = fleet("http://127.0.0.1:9/unused");
     std::fs::write(
         root.join("notifications.yaml"),
@@ -34,7 +34,7 @@ fn feedback_fleet(channel: &str, pager: &str) -> (tempfile::TempDir, PathBuf) {
     (tmp, root)
 }
 
-fn start(root: &Path, store: &str, interval: &str) -> Server {
+pub(super) fn start(root: &Path, store: &str, interval: &str) -> Server {
     Server::start_with_args(
         command(),
         root,

@@ -6,6 +6,7 @@ use std::sync::OnceLock;
 
 mod agent;
 mod auth;
+mod dashboard;
 mod diff;
 mod feedback;
 mod import;
