@@ -898,6 +898,36 @@ impl Controller {
             })
     }
 
+    /// `service`'s manifest on `cluster` with `version` (compiled as the environment's other
+    /// services stand), as it may be shown: secret values masked. `None` when the version does
+    /// not select the cluster.
+    pub(crate) async fn shown_manifest(
+        self: &Arc<Self>,
+        service: &str,
+        version: &Digest,
+        cluster: &str,
+    ) -> Result<Option<String>, ControllerError> {
+        let env = self
+            .registration(cluster)
+            .map(|r| r.environment)
+            .ok_or_else(|| ControllerError::Invalid(format!("no cluster `{cluster}`")))?;
+        self.hold_version(service, version).await?;
+        let members: BTreeSet<String> = [cluster.to_owned()].into();
+        let back: BTreeMap<String, Option<Digest>> = [(service.to_owned(), Some(*version))].into();
+        let outcome = self
+            .compile_group(&env, None, Some(&members), &back)
+            .await?;
+        let c = &outcome.compilation;
+        let shown = compiler::redact::redacted(&c.manifests, &outcome.redactions, &c.redactor);
+        Ok(c.plan
+            .clusters
+            .iter()
+            .flat_map(|k| &k.releases)
+            .find(|r| &*r.service == service)
+            .and_then(|r| shown.0.get(&r.manifest))
+            .map(|t| t.to_string()))
+    }
+
     /// The clusters (declared and registered) a CEL selector matches, by the compiler's own
     /// engine; the diagnostics' text when it does not compile or fails on some cluster.
     pub fn select_clusters(&self, expr: &str) -> Result<BTreeSet<String>, String> {

@@ -98,6 +98,28 @@ fn render_hist(out: &mut String, name: &str, help: &str, h: &Mutex<Histogram>, b
 
 impl Metrics {
     /// Time from a deployment to all its releases Ready.
+    /// How many deployments were timed to Ready, and the bucket bounds (seconds) their 50th
+    /// and 99th percentiles fall under (`f64::INFINITY`: above the last bucket).
+    pub fn ready_quantiles(&self) -> (u64, Option<f64>, Option<f64>) {
+        let Ok(h) = self.ready_hist.lock() else {
+            return (0, None, None);
+        };
+        let bound = |q: f64| {
+            if h.count == 0 {
+                return None;
+            }
+            let want = (q * h.count as f64).ceil() as u64;
+            Some(
+                READY_BUCKETS
+                    .iter()
+                    .zip(h.counts.iter())
+                    .find(|(_, c)| **c >= want)
+                    .map_or(f64::INFINITY, |(b, _)| *b),
+            )
+        };
+        (h.count, bound(0.5), bound(0.99))
+    }
+
     pub fn observe_ready(&self, d: Duration) {
         observe(&self.ready_hist, &READY_BUCKETS, d);
     }

@@ -221,6 +221,13 @@ impl Controller {
                 Err(e) => eprintln!("flotilla serve: replica {me}: shard {k}: cannot fence: {e}"),
             }
         }
+        // A replica that becomes the coordinator takes over the incidents the one before it
+        // opened (their messages were sent; they are resolved, not opened again).
+        if round.taken.contains(&0)
+            && let Err(e) = self.load_incidents().await
+        {
+            eprintln!("flotilla serve: replica {me}: cannot read the open incidents: {e}");
+        }
         self.metrics
             .shards_held
             .store(self.shards.held().len() as u64, Ordering::Relaxed);

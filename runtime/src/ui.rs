@@ -37,8 +37,10 @@ pub(crate) fn routes() -> Router<Arc<App>> {
         .route("/ui/logout", post(logout))
         .route("/ui/services/{service}", get(service_page))
         .route("/ui/services/{service}/deploy", post(deploy))
+        .route("/ui/services/{service}/diff", get(diff_page))
         .route("/ui/stuck", get(stuck))
         .route("/ui/audit", get(audit))
+        .route("/ui/kpis", get(kpis))
         .route("/ui/events", get(events))
 }
 
@@ -80,7 +82,8 @@ main{padding:1rem}
 table{border-collapse:collapse;margin:.5rem 0} th,td{border:1px solid #c8ccd1;padding:.25rem .5rem;text-align:left;vertical-align:top}
 thead th{background:#eef1f4}
 .phase-Ready{background:#d7f5dd} .phase-Progressing,.phase-Applying,.phase-Staged{background:#fff3c4}
-.phase-Failed,.stuck{background:#ffd9d6} .waiting{background:#eceff3} .none{color:#6b7280}
+.phase-Failed,.stuck{background:#ffd9d6}
+pre.diff .add{background:#d7f5dd} pre.diff .del{background:#ffd9d6} pre.diff span{display:block} .waiting{background:#eceff3} .none{color:#6b7280}
 .prod{background:#fff0e0;font-weight:600}
 form.inline{display:inline}
 .notice{padding:.5rem;border:1px solid #0b57d0;background:#e8f0fe}
@@ -102,7 +105,7 @@ fn page(title: &str, who: Option<&Principal>, body: &str) -> Html<String> {
         let _ = write!(
             s,
             "<nav aria-label=\"Main\"><ul><li><a href=\"/\">Fleet</a></li><li><a href=\"/ui/stuck\">Stuck</a></li>\
-             <li><a href=\"/ui/audit\">Audit log</a></li></ul></nav>\
+             <li><a href=\"/ui/audit\">Audit log</a></li><li><a href=\"/ui/kpis\">KPIs</a></li></ul></nav>\
              <span>Signed in as {}</span><form class=\"inline\" method=\"post\" action=\"/ui/logout\">\
              <button type=\"submit\">Sign out</button></form>",
             esc(&p.to_string())
@@ -560,7 +563,12 @@ async fn service_page(
             );
         }
     }
-    body.push_str("</tbody></table><h2>Versions</h2><table aria-label=\"Versions\"><thead><tr><th scope=\"col\">Label</th><th scope=\"col\">Digest</th><th scope=\"col\">Chart</th><th scope=\"col\">Published by</th><th scope=\"col\">Commit</th><th scope=\"col\">CI job</th><th scope=\"col\">Published</th></tr></thead><tbody>");
+    let _ = write!(
+        body,
+        "</tbody></table><h2>Versions</h2><p><a href=\"/ui/services/{}/diff\">Compare two versions</a></p><table aria-label=\"Versions\">",
+        url_part(&service)
+    );
+    body.push_str("<thead><tr><th scope=\"col\">Label</th><th scope=\"col\">Digest</th><th scope=\"col\">Chart</th><th scope=\"col\">Published by</th><th scope=\"col\">Commit</th><th scope=\"col\">CI job</th><th scope=\"col\">Published</th></tr></thead><tbody>");
     for v in versions.iter().rev() {
         let _ = write!(
             body,
@@ -576,6 +584,154 @@ async fn service_page(
     }
     body.push_str("</tbody></table>");
     page(&format!("Service {service}"), Some(&who), &body).into_response()
+}
+
+#[derive(Debug, Deserialize, Default)]
+struct DiffQuery {
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    cluster: String,
+}
+
+/// A unified line diff of `a` and `b` as HTML (`+`/`-` lines marked), or that they agree.
+fn diff_html(name: &str, a: &str, b: &str) -> String {
+    if a == b {
+        return String::new();
+    }
+    let d = similar::TextDiff::from_lines(a, b);
+    let text = d
+        .unified_diff()
+        .context_radius(3)
+        .header(&format!("a/{name}"), &format!("b/{name}"))
+        .to_string();
+    let mut s = format!("<h3>{}</h3><pre class=\"diff\">", esc(name));
+    for line in text.lines() {
+        let class = match line.chars().next() {
+            Some('+') if !line.starts_with("+++") => "add",
+            Some('-') if !line.starts_with("---") => "del",
+            _ => "ctx",
+        };
+        // Each line a block of its own (no newline between them in the `<pre>`).
+        let _ = write!(s, "<span class=\"{class}\">{}</span>", esc(line));
+    }
+    s.push_str("</pre>");
+    s
+}
+
+/// `GET /ui/services/{service}/diff?from=&to=&cluster=`: two versions compared, their files
+/// (the values template, the chart) and their manifest on one cluster, secrets masked.
+async fn diff_page(
+    State(app): State<Arc<App>>,
+    Path(service): Path<String>,
+    Query(q): Query<DiffQuery>,
+    headers: HeaderMap,
+) -> Response {
+    let (who, _) = match session(&app, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let c = &app.controller;
+    let versions = c.versions(&service).await.unwrap_or_default();
+    let labels: BTreeSet<String> = versions.iter().map(|v| v.label.clone()).collect();
+    let find = |l: &str| versions.iter().find(|v| v.label == l);
+    let latest = versions.last().map(|v| v.label.clone()).unwrap_or_default();
+    let before = versions
+        .iter()
+        .rev()
+        .nth(1)
+        .map(|v| v.label.clone())
+        .unwrap_or_default();
+    let from = if q.from.is_empty() {
+        before
+    } else {
+        q.from.clone()
+    };
+    let to = if q.to.is_empty() {
+        latest
+    } else {
+        q.to.clone()
+    };
+    let clusters: BTreeSet<String> = c
+        .registrations()
+        .into_iter()
+        .filter(|r| !r.deregistered)
+        .map(|r| r.cluster)
+        .collect();
+    let cluster = if q.cluster.is_empty() {
+        clusters.iter().next().cloned().unwrap_or_default()
+    } else {
+        q.cluster.clone()
+    };
+    let mut body = format!(
+        "<form method=\"get\" aria-label=\"Versions to compare\"><fieldset><legend>Compare</legend>{}{}{}\
+         <button type=\"submit\">Compare</button></fieldset></form>",
+        select("from", "From", &labels, &from),
+        select("to", "To", &labels, &to),
+        select("cluster", "On cluster", &clusters, &cluster),
+    );
+    let (Some(a), Some(b)) = (find(&from), find(&to)) else {
+        body.push_str("<p class=\"error\" role=\"alert\">Choose two versions of the service.</p>");
+        return page(&format!("Compare {service}"), Some(&who), &body).into_response();
+    };
+    let read = |d: plan::Digest| {
+        let c = Arc::clone(c);
+        let service = service.clone();
+        async move { c.read_version(&service, &d).await }
+    };
+    let (fa, fb) = match (read(a.digest).await, read(b.digest).await) {
+        (Ok(x), Ok(y)) => (x.files, y.files),
+        (Err(e), _) | (_, Err(e)) => {
+            let _ = write!(
+                body,
+                "<p class=\"error\" role=\"alert\">{}</p>",
+                esc(&e.to_string())
+            );
+            return page(&format!("Compare {service}"), Some(&who), &body).into_response();
+        }
+    };
+    body.push_str("<h2>Files</h2>");
+    let names: BTreeSet<&String> = fa.files.keys().chain(fb.files.keys()).collect();
+    let mut files = String::new();
+    for n in names {
+        let (x, y) = (
+            fa.files.get(n).map_or("", String::as_str),
+            fb.files.get(n).map_or("", String::as_str),
+        );
+        files.push_str(&diff_html(n, x, y));
+    }
+    body.push_str(if files.is_empty() {
+        "<p>The same files.</p>"
+    } else {
+        &files
+    });
+    let _ = write!(body, "<h2>Manifest on {}</h2>", esc(&cluster));
+    let shown = |d: plan::Digest| {
+        let c = Arc::clone(c);
+        let (service, cluster) = (service.clone(), cluster.clone());
+        async move { c.shown_manifest(&service, &d, &cluster).await }
+    };
+    match (shown(a.digest).await, shown(b.digest).await) {
+        (Ok(x), Ok(y)) => {
+            let (x, y) = (x.unwrap_or_default(), y.unwrap_or_default());
+            let d = diff_html(&format!("{service} on {cluster}"), &x, &y);
+            body.push_str(if d.is_empty() {
+                "<p id=\"manifest-same\">The same manifest.</p>"
+            } else {
+                &d
+            });
+        }
+        (Err(e), _) | (_, Err(e)) => {
+            let _ = write!(
+                body,
+                "<p class=\"error\" role=\"alert\">{}</p>",
+                esc(&e.to_string())
+            );
+        }
+    }
+    page(&format!("Compare {service}"), Some(&who), &body).into_response()
 }
 
 /// Unix seconds as UTC text.
@@ -819,6 +975,177 @@ async fn audit(
     page("Audit log", Some(&who), &body).into_response()
 }
 
+/// A bar chart as inline SVG (`bars`: label, value), described for screen readers by `title`.
+fn bars(title: &str, bars: &[(String, f64)], unit: &str) -> String {
+    let max = bars.iter().map(|(_, v)| *v).fold(0.0, f64::max).max(1.0);
+    let (w, h, bar) = (40.0 * bars.len().max(1) as f64 + 20.0, 160.0, 30.0);
+    let mut s = format!(
+        "<svg role=\"img\" aria-label=\"{}\" width=\"{w}\" height=\"{}\" viewBox=\"0 0 {w} {}\"><title>{}</title>",
+        esc(title),
+        h + 40.0,
+        h + 40.0,
+        esc(title)
+    );
+    for (i, (label, v)) in bars.iter().enumerate() {
+        let x = 10.0 + 40.0 * i as f64;
+        let bh = v / max * h;
+        let _ = write!(
+            s,
+            "<rect x=\"{x}\" y=\"{}\" width=\"{bar}\" height=\"{bh}\" fill=\"#0b57d0\"><title>{}: {v} {}</title></rect>\
+             <text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{}</text>\
+             <text x=\"{}\" y=\"{}\" font-size=\"10\" text-anchor=\"middle\">{v}</text>",
+            h - bh + 10.0,
+            esc(label),
+            esc(unit),
+            x + bar / 2.0,
+            h + 25.0,
+            esc(label),
+            x + bar / 2.0,
+            (h - bh + 8.0).max(10.0),
+        );
+    }
+    s.push_str("</svg>");
+    s
+}
+
+/// The `q` quantile of sorted `v`.
+fn quantile(v: &[f64], q: f64) -> Option<f64> {
+    if v.is_empty() {
+        return None;
+    }
+    let i = ((q * v.len() as f64).ceil() as usize).clamp(1, v.len()) - 1;
+    Some(v[i])
+}
+
+/// Seconds as people read them.
+fn human(secs: f64) -> String {
+    if secs.is_infinite() {
+        "more than 30 min".to_owned()
+    } else if secs >= 3600.0 {
+        format!("{:.1} h", secs / 3600.0)
+    } else if secs >= 60.0 {
+        format!("{:.1} min", secs / 60.0)
+    } else {
+        format!("{secs:.0} s")
+    }
+}
+
+/// `GET /ui/kpis`: deployments per day, lead time from publish to production, change failure
+/// rate, time to Ready, stuck deployments.
+async fn kpis(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
+    let (who, _) = match session(&app, &headers) {
+        Ok(s) => s,
+        Err(r) => return r.into_response(),
+    };
+    let c = &app.controller;
+    let production: BTreeSet<String> = c
+        .config
+        .environments
+        .iter()
+        .filter(|e| e.production)
+        .map(|e| e.name.clone())
+        .collect();
+    let mut deployments = Vec::new();
+    let mut published: BTreeMap<(String, plan::Digest), u64> = BTreeMap::new();
+    for service in c.services().await.unwrap_or_default() {
+        for v in c.versions(&service).await.unwrap_or_default() {
+            published.insert((service.clone(), v.digest), v.published_at);
+        }
+        for e in &c.config.environments {
+            deployments.extend(c.history(&service, &e.name).await.unwrap_or_default());
+        }
+    }
+    // Changes people made (not the fleet as it stood when the store was empty).
+    let changes: Vec<&crate::records::Deployment> = deployments
+        .iter()
+        .filter(|d| d.reason != "initial")
+        .collect();
+    let today = crate::auth::now_millis() / 1000 / 86_400;
+    let per_day: Vec<(String, f64)> = (0..14u64)
+        .rev()
+        .map(|back| {
+            let day = today.saturating_sub(back);
+            let n = changes.iter().filter(|d| d.at / 86_400 == day).count();
+            (unix(day * 86_400)[5..10].to_owned(), n as f64)
+        })
+        .collect();
+    let mut lead: Vec<f64> = changes
+        .iter()
+        .filter(|d| production.contains(&d.environment) && d.reason != "rollback")
+        .filter_map(|d| {
+            let at = published.get(&(d.service.clone(), d.version))?;
+            Some(d.at.saturating_sub(*at) as f64)
+        })
+        .collect();
+    lead.sort_by(f64::total_cmp);
+    // A change failed when the next deployment of its service and environment rolled it back.
+    let mut by_target: BTreeMap<(&str, &str), Vec<&crate::records::Deployment>> = BTreeMap::new();
+    for d in &deployments {
+        by_target
+            .entry((d.service.as_str(), d.environment.as_str()))
+            .or_default()
+            .push(d);
+    }
+    let (mut changed, mut failed) = (0usize, 0usize);
+    for list in by_target.values_mut() {
+        list.sort_by_key(|d| d.seq);
+        for (i, d) in list.iter().enumerate() {
+            if d.reason == "initial" || d.reason == "rollback" {
+                continue;
+            }
+            changed += 1;
+            failed += usize::from(list.get(i + 1).is_some_and(|n| n.reason == "rollback"));
+        }
+    }
+    let (timed, p50, p99) = c.metrics.ready_quantiles();
+    let eval = c.evaluate().await;
+    let stuck_service = eval
+        .deployments
+        .iter()
+        .filter(|d| d.stuck == Some(crate::feedback::StuckKind::Service))
+        .count();
+    let stuck_platform = eval
+        .deployments
+        .iter()
+        .filter(|d| d.stuck == Some(crate::feedback::StuckKind::Platform))
+        .count();
+    let opened = c
+        .metrics
+        .incidents_opened
+        .load(std::sync::atomic::Ordering::Relaxed);
+    let mut body = String::new();
+    let _ = write!(
+        body,
+        "<table id=\"kpis\" aria-label=\"Key figures\"><tbody>\
+         <tr><th scope=\"row\">Deployments (last 14 days)</th><td>{}</td></tr>\
+         <tr><th scope=\"row\">Lead time, publish to production (p50 / p99)</th><td>{} / {}</td></tr>\
+         <tr><th scope=\"row\">Change failure rate (changes rolled back)</th><td>{}</td></tr>\
+         <tr><th scope=\"row\">Time to Ready (p50 / p99, of {timed} deployments)</th><td>{} / {}</td></tr>\
+         <tr><th scope=\"row\">Stuck now (service faults / platform faults)</th><td>{stuck_service} / {stuck_platform}</td></tr>\
+         <tr><th scope=\"row\">Incidents opened since the server started</th><td>{opened}</td></tr>\
+         </tbody></table>",
+        per_day.iter().map(|(_, n)| *n as u64).sum::<u64>(),
+        quantile(&lead, 0.5).map_or_else(|| "—".to_owned(), human),
+        quantile(&lead, 0.99).map_or_else(|| "—".to_owned(), human),
+        if changed == 0 {
+            "—".to_owned()
+        } else {
+            format!(
+                "{:.0}% ({failed} of {changed})",
+                failed as f64 * 100.0 / changed as f64
+            )
+        },
+        p50.map_or_else(|| "—".to_owned(), |s| format!("≤ {}", human(s))),
+        p99.map_or_else(|| "—".to_owned(), |s| format!("≤ {}", human(s))),
+    );
+    let _ = write!(
+        body,
+        "<h2>Deployments per day</h2>{}",
+        bars("Deployments per day, last 14 days", &per_day, "deployments")
+    );
+    page("KPIs", Some(&who), &body).into_response()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -830,6 +1157,26 @@ mod tests {
             "&lt;a href=&quot;x&quot;&gt;&#39;&amp;&#39;&lt;/a&gt;"
         );
         assert_eq!(url_part("web 2/x?y=é"), "web%202%2Fx%3Fy%3D%C3%A9");
+    }
+
+    #[test]
+    fn quantiles_and_bars() {
+        assert_eq!(quantile(&[], 0.5), None);
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), Some(2.0));
+        assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.99), Some(4.0));
+        assert_eq!(human(90.0), "1.5 min");
+        assert_eq!(human(f64::INFINITY), "more than 30 min");
+        let svg = bars(
+            "Per day",
+            &[("12-07".into(), 2.0), ("12-08".into(), 4.0)],
+            "x",
+        );
+        assert!(svg.starts_with("<svg role=\"img\" aria-label=\"Per day\""));
+        // The tallest bar is the full height; the other half of it.
+        assert!(
+            svg.contains("height=\"160\"") && svg.contains("height=\"80\""),
+            "{svg}"
+        );
     }
 
     #[test]

@@ -356,6 +356,33 @@ fn the_dashboard_shows_the_fleet_filters_it_surfaces_stuck_deployments_and_promo
     // A promotion from the service page shows in the audit log, highlighted as production.
     b.goto(&format!("{}/ui/services/web", server.url));
     b.screenshot("service");
+    // Two versions compared: the values template's line and the manifest's image.
+    let (_, web) = server.get(&admin, "/v1/services/web");
+    let first = web["versions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|v| v["label"].as_str())
+        .find(|l| l.starts_with("fleet-"))
+        .unwrap_or_else(|| panic!("the first version in {web}"))
+        .to_owned();
+    b.click("a[href='/ui/services/web/diff']");
+    b.goto(&format!(
+        "{}/ui/services/web/diff?from={first}&to=2.0.0&cluster=prod-eu",
+        server.url
+    ));
+    let diffs = b.text("main");
+    for part in [
+        "-  image: registry.example.com/shop/web:1.4.0",
+        "+  image: registry.example.com/shop/web:2.0.0",
+        "Manifest on prod-eu",
+        "image: registry.example.com/shop/web:2.0.0",
+    ] {
+        assert!(diffs.contains(part), "{part} in {diffs}");
+    }
+    assert!(b.controls_are_labelled());
+    b.screenshot("service-diff");
+    b.goto(&format!("{}/ui/services/web", server.url));
     let select = "select#version-prod";
     let option = b.script(&format!(
         "var s=document.querySelector('{select}');for(var i=0;i<s.options.length;i++){{if(s.options[i].text=='2.0.0'){{s.selectedIndex=i}}}};return s.value;"
@@ -378,6 +405,24 @@ fn the_dashboard_shows_the_fleet_filters_it_surfaces_stuck_deployments_and_promo
         assert!(row.contains(part), "{part} in {row}");
     }
     b.screenshot("audit");
+    // The KPIs count the changes people made: the publish and the promotion.
+    b.goto(&format!("{}/ui/kpis", server.url));
+    let kpis = b.text("#kpis");
+    assert!(kpis.contains("Deployments (last 14 days) 2"), "{kpis}");
+    assert!(
+        kpis.contains("Change failure rate (changes rolled back) 0% (0 of 2)"),
+        "{kpis}"
+    );
+    assert!(
+        kpis.contains("Stuck now (service faults / platform faults) 1 / 0"),
+        "{kpis}"
+    );
+    assert_eq!(
+        b.find_all("svg[role='img'][aria-label^='Deployments per day'] rect")
+            .len(),
+        14
+    );
+    b.screenshot("kpis");
     wait_until("prod-eu runs web 2.0.0", || {
         b.goto(&format!("{}/", server.url));
         cell(&b, "prod-eu", "web").contains("2.0.0")

@@ -188,3 +188,75 @@ fn render_shows_one_release_with_its_secrets_masked() {
     assert_eq!(code, 2);
     assert!(err.contains("`worker` does not run on `dev-eu`"), "{err}");
 }
+
+#[test]
+fn render_and_diff_work_on_the_example_fleet() {
+    let t = Temp::new();
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("examples/fleet"),
+        &t.0.join("fleet"),
+    );
+    let fleet = t.path("fleet");
+    // A release with a Vault secret and a plugin's values: its values, masked.
+    let (code, out, err) = run(&[
+        "render",
+        "payments-api",
+        "--cluster",
+        "aws-prod-use1",
+        "--fleet",
+        &fleet,
+        "--values-only",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("demo-db-password-7Qx9"), "{out}");
+    insta::assert_snapshot!("render_example_fleet_values", out);
+
+    // The fleet's own plan, exported as another tool's dry run (`<cluster>/<release>.yaml`),
+    // is identical to what it compiles.
+    let (code, _, err) = run(&[
+        "plan",
+        "--fleet",
+        &fleet,
+        "--out",
+        &t.path("plan"),
+        "--as",
+        "user:pat",
+        "--groups",
+        "platform",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    for cluster in std::fs::read_dir(t.0.join("fleet/clusters"))
+        .expect("clusters")
+        .flatten()
+    {
+        let name = cluster
+            .file_name()
+            .to_string_lossy()
+            .trim_end_matches(".yaml")
+            .to_owned();
+        let exported = t.0.join("exported").join(&name);
+        let (code, _, err) = run(&[
+            "bundle",
+            "export",
+            "--bundle",
+            &t.path("plan"),
+            "--cluster",
+            &name,
+            "--out",
+            exported.to_str().expect("UTF-8"),
+        ]);
+        assert_eq!(code, 0, "{err}");
+        let dry = t.0.join("dry").join(&name);
+        std::fs::create_dir_all(&dry).expect("created");
+        for f in std::fs::read_dir(&exported).expect("exported").flatten() {
+            // `<wave>-<release>.yaml` → `<release>.yaml`
+            let file = f.file_name().to_string_lossy().into_owned();
+            let release = file.split_once('-').map_or(file.as_str(), |(_, r)| r);
+            std::fs::copy(f.path(), dry.join(release)).expect("copied");
+        }
+    }
+    let (code, out, err) = run(&["diff", "--fleet", &fleet, "--against", &t.path("dry")]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("no difference"), "{out}");
+    assert!(!out.contains("demo-db-password-7Qx9") && !err.contains("demo-db-password-7Qx9"));
+}
