@@ -563,6 +563,34 @@ async fn service_page(
             );
         }
     }
+    // The timeline: every deployment of the service, newest first, and the clusters of its
+    // environment it went to.
+    body.push_str("</tbody></table><h2>Timeline</h2><table id=\"timeline\" aria-label=\"Timeline\"><thead><tr><th scope=\"col\">When</th><th scope=\"col\">Environment</th><th scope=\"col\">Version</th><th scope=\"col\">By</th><th scope=\"col\">Why</th><th scope=\"col\">Clusters</th></tr></thead><tbody>");
+    let mut history = Vec::new();
+    for e in &c.config.environments {
+        history.extend(c.history(&service, &e.name).await.unwrap_or_default());
+    }
+    history.sort_by(|a, b| b.at.cmp(&a.at).then(b.seq.cmp(&a.seq)));
+    let clusters_of = |env: &str| {
+        c.registrations()
+            .into_iter()
+            .filter(|r| !r.deregistered && r.environment == env)
+            .map(|r| r.cluster)
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    for d in &history {
+        let _ = write!(
+            body,
+            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            unix(d.at),
+            esc(&d.environment),
+            esc(&d.label),
+            esc(&d.principal),
+            esc(&d.reason),
+            esc(&clusters_of(&d.environment)),
+        );
+    }
     let _ = write!(
         body,
         "</tbody></table><h2>Versions</h2><p><a href=\"/ui/services/{}/diff\">Compare two versions</a></p><table aria-label=\"Versions\">",
@@ -1138,10 +1166,20 @@ async fn kpis(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
         p50.map_or_else(|| "—".to_owned(), |s| format!("≤ {}", human(s))),
         p99.map_or_else(|| "—".to_owned(), |s| format!("≤ {}", human(s))),
     );
+    let per_env: Vec<(String, f64)> = c
+        .config
+        .environments
+        .iter()
+        .map(|e| {
+            let n = changes.iter().filter(|d| d.environment == e.name).count();
+            (e.name.clone(), n as f64)
+        })
+        .collect();
     let _ = write!(
         body,
-        "<h2>Deployments per day</h2>{}",
-        bars("Deployments per day, last 14 days", &per_day, "deployments")
+        "<h2>Deployments per day</h2>{}<h2>Deployments per environment</h2>{}",
+        bars("Deployments per day, last 14 days", &per_day, "deployments"),
+        bars("Deployments per environment", &per_env, "deployments")
     );
     page("KPIs", Some(&who), &body).into_response()
 }

@@ -355,6 +355,11 @@ fn the_dashboard_shows_the_fleet_filters_it_surfaces_stuck_deployments_and_promo
 
     // A promotion from the service page shows in the audit log, highlighted as production.
     b.goto(&format!("{}/ui/services/web", server.url));
+    // The timeline: the publish of 2.0.0 to dev (newest first), then the first versions.
+    let timeline = b.text("#timeline tbody tr");
+    for part in ["dev", "2.0.0", "user:pat", "publish", "dev-eu"] {
+        assert!(timeline.contains(part), "{part} in {timeline}");
+    }
     b.screenshot("service");
     // Two versions compared: the values template's line and the manifest's image.
     let (_, web) = server.get(&admin, "/v1/services/web");
@@ -421,6 +426,12 @@ fn the_dashboard_shows_the_fleet_filters_it_surfaces_stuck_deployments_and_promo
         b.find_all("svg[role='img'][aria-label^='Deployments per day'] rect")
             .len(),
         14
+    );
+    // dev and prod, one change each: two bars of full height.
+    assert_eq!(
+        b.find_all("svg[role='img'][aria-label='Deployments per environment'] rect[height='160']")
+            .len(),
+        2
     );
     b.screenshot("kpis");
     wait_until("prod-eu runs web 2.0.0", || {
