@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use super::agent::{Agent, wait_until};
 use super::command;
-use super::serve::{Moto, Server, edit_web_image, fleet, receiver, token_with};
+use super::serve::{Moto, Server, fleet, publish_and_promote, receiver, token_with};
 
 const STORE: &str = "s3://flotilla/fleets/shop";
 const TTL: &str = "3s";
@@ -67,19 +67,6 @@ fn applied(agent: &Agent) -> Vec<u64> {
         .filter_map(|l| l.split("applied generation ").nth(1))
         .filter_map(|r| r.split_whitespace().next()?.parse().ok())
         .collect()
-}
-
-/// Publishes web with image `tag` through `server` and promotes it to prod.
-fn ship(server: &Server, token: &str, fleet: &Path, tag: &str) {
-    edit_web_image(fleet, tag);
-    let fleet_arg = fleet.to_str().expect("UTF-8");
-    let (code, _, err) = server.cli(
-        token,
-        &["publish", "web", "--label", tag, "--fleet", fleet_arg],
-    );
-    assert_eq!(code, 0, "{err}");
-    let (code, _, err) = server.cli(token, &["promote", "web", tag, "--to", "prod"]);
-    assert_eq!(code, 0, "{err}");
 }
 
 fn signal(server: &Server, sig: &str) {
@@ -173,7 +160,7 @@ fn replicas_take_over_a_killed_one_and_fence_a_paused_one() {
     // every cluster gets the new bundle, once.
     r1.kill();
     let killed = Instant::now();
-    ship(&r3, &admin, &root, "2.0.0");
+    publish_and_promote(&r3, &admin, &root, "2.0.0");
     for (c, agent) in &agents {
         wait_until(&format!("{c}'s agent applied web 2"), || {
             applied(agent).last() == Some(&(first[c].0 + 1))
@@ -200,7 +187,7 @@ fn replicas_take_over_a_killed_one_and_fence_a_paused_one() {
     // SIGSTOP r2, ship web 3 during the failover, SIGCONT r2 once r3 took everything over.
     let _ = r2.log();
     signal(&r2, "-STOP");
-    ship(&r3, &admin, &root, "3.0.0");
+    publish_and_promote(&r3, &admin, &root, "3.0.0");
     wait_until("r3 took every shard", || {
         metric(&r3, &admin, "flotilla_shards_held") == 6
     });

@@ -212,7 +212,7 @@ pub(super) fn token_with(
 }
 
 /// A new version of web (image `tag`), published, then promoted to prod; both acknowledged.
-fn publish_and_promote(server: &Server, token: &str, fleet: &Path, tag: &str) {
+pub(super) fn publish_and_promote(server: &Server, token: &str, fleet: &Path, tag: &str) {
     edit_web_image(fleet, tag);
     let fleet_arg = fleet.to_str().expect("UTF-8");
     let (code, _, err) = server.cli(

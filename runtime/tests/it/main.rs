@@ -224,18 +224,27 @@ async fn staged(store: &Arc<dyn ObjectStore>) -> BTreeMap<String, String> {
 
 /// Publishes web 2 (deployed to the first environment); whether it was acknowledged.
 async fn publish_web_2(c: &Arc<Controller>, fleet: &Path) -> bool {
+    publish_web(c, fleet, "2").await.is_ok()
+}
+
+/// Publishes web with image `web:<tag>`, labelled `tag` (deployed to the first environment).
+async fn publish_web(
+    c: &Arc<Controller>,
+    fleet: &Path,
+    tag: &str,
+) -> Result<runtime::controller::Published, runtime::ControllerError> {
     let mut files = compiler::read_dir(fleet).expect("the fleet");
     let spec = files
         .files
         .get_mut("services/web/service.yaml")
         .expect("web");
-    *spec = spec.replace("web:1", "web:2");
+    *spec = spec.replace("web:1", &format!("web:{tag}"));
     let version = VersionFiles::of(&files, "web").expect("web's files");
     let provenance = Provenance {
         publisher: "user:pat".into(),
         ..Provenance::default()
     };
-    c.publish("web", "2", version, provenance).await.is_ok()
+    c.publish("web", tag, version, provenance).await
 }
 
 /// Publishes web 2 (deployed to dev) and promotes it to prod; returns which steps were

@@ -10,9 +10,8 @@ use std::time::Duration;
 use object_store::ObjectStore;
 use object_store::memory::InMemory;
 use runtime::controller::{Controller, ControllerError};
-use runtime::fleet::VersionFiles;
 use runtime::metrics::Metrics;
-use runtime::records::{ClusterRecord, Provenance};
+use runtime::records::ClusterRecord;
 use runtime::rollout::RolloutAction;
 use runtime::shards::{ShardOptions, Shards};
 use runtime::store::Store;
@@ -40,20 +39,7 @@ async fn replica(fleet: &Path, store: &Arc<dyn ObjectStore>, id: &str) -> Arc<Co
 /// Publishes `web` with image `web:<tag>` through `c` (deployed to dev), and promotes it to
 /// prod.
 async fn ship(c: &Arc<Controller>, fleet: &Path, tag: &str) {
-    let mut files = compiler::read_dir(fleet).expect("the fleet");
-    let spec = files
-        .files
-        .get_mut("services/web/service.yaml")
-        .expect("web");
-    *spec = spec.replace("web:1", &format!("web:{tag}"));
-    let version = VersionFiles::of(&files, "web").expect("web's files");
-    let provenance = Provenance {
-        publisher: "user:pat".into(),
-        ..Provenance::default()
-    };
-    c.publish("web", tag, version, provenance)
-        .await
-        .expect("published");
+    super::publish_web(c, fleet, tag).await.expect("published");
     let meta = c.find_version("web", tag).await.expect("the version");
     c.deploy("web", "prod", &meta, "user:pat", "promote", None)
         .await
