@@ -258,9 +258,7 @@ impl Store {
     /// Writes `bytes` at `rel`, replacing what is there (each store makes a put atomic: a
     /// reader sees the old bytes or the new ones).
     pub async fn put(&self, rel: &str, bytes: Bytes) -> Result<(), StoreError> {
-        let path = self.path(rel);
-        let r = self.inner.put(&path, PutPayload::from(bytes)).await;
-        self.op("write", &path, r).map(|_| ())
+        self.put_versioned(rel, bytes).await.map(|_| ())
     }
 
     /// [`Store::put`], returning the new version.
@@ -295,25 +293,7 @@ impl Store {
 
     /// Writes `bytes` at `rel` unless something is there: `Ok(false)` when it was.
     pub async fn create(&self, rel: &str, bytes: Bytes) -> Result<bool, StoreError> {
-        let path = self.path(rel);
-        let r = self
-            .inner
-            .put_opts(
-                &path,
-                PutPayload::from(bytes),
-                PutOptions {
-                    mode: PutMode::Create,
-                    ..PutOptions::default()
-                },
-            )
-            .await;
-        match r {
-            Err(object_store::Error::AlreadyExists { .. }) => {
-                self.stats.ops.fetch_add(1, Ordering::Relaxed);
-                Ok(false)
-            }
-            r => self.op("create", &path, r).map(|_| true),
-        }
+        Ok(self.put_if(rel, bytes, &Expect::Absent).await?.is_some())
     }
 
     /// The names (relative to `rel`, which is a folder) of everything under `rel`, sorted.
@@ -430,9 +410,15 @@ impl Store {
                 self.stats.ops.fetch_add(1, Ordering::Relaxed);
                 Ok(None)
             }
-            r => self
-                .op("write", &path, r)
-                .map(|p| Some(version_of(self.generations, p.e_tag, p.version))),
+            r => {
+                let op = if *expect == Expect::Absent {
+                    "create"
+                } else {
+                    "write"
+                };
+                self.op(op, &path, r)
+                    .map(|p| Some(version_of(self.generations, p.e_tag, p.version)))
+            }
         }
     }
 }
