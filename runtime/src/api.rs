@@ -44,6 +44,9 @@ pub struct App {
     audit_seq: AtomicU64,
     /// (second, refusals audited in it).
     pub(crate) refusal_budget: std::sync::Mutex<(u64, u32)>,
+    /// The dashboard's last fingerprint of the fleet's state and when it was taken (one
+    /// evaluation a second serves every open event stream).
+    pub(crate) ui_fingerprint: tokio::sync::Mutex<Option<(std::time::Instant, u64)>>,
 }
 
 impl App {
@@ -63,6 +66,7 @@ impl App {
             ready: AtomicBool::new(false),
             audit_seq: AtomicU64::new(0),
             refusal_budget: std::sync::Mutex::new((0, 0)),
+            ui_fingerprint: tokio::sync::Mutex::new(None),
         }
     }
 }

@@ -147,7 +147,25 @@ impl IntoResponse for Refused {
     }
 }
 
-/// The caller of a page: its session's principal (allowed to read) and token.
+/// The caller of a page, taken from its request: its session's principal (allowed to read)
+/// and token. A handler that takes it is shown only to such a caller.
+struct Session {
+    who: Principal,
+    token: String,
+}
+
+impl axum::extract::FromRequestParts<Arc<App>> for Session {
+    type Rejection = Refused;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        app: &Arc<App>,
+    ) -> Result<Session, Refused> {
+        session(app, &parts.headers).map(|(who, token)| Session { who, token })
+    }
+}
+
+/// The session's principal (allowed to read) and token.
 fn session(app: &App, headers: &HeaderMap) -> Result<(Principal, String), Refused> {
     let token = headers
         .get_all(header::COOKIE)
@@ -263,12 +281,8 @@ fn select(id: &str, label: &str, options: &BTreeSet<String>, value: &str) -> Str
 async fn fleet(
     State(app): State<Arc<App>>,
     Query(q): Query<GridQuery>,
-    headers: HeaderMap,
+    Session { who, .. }: Session,
 ) -> Response {
-    let (who, _) = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
     let c = &app.controller;
     struct Row {
         name: String,
@@ -419,10 +433,7 @@ async fn fleet(
 }
 
 /// `GET /ui/events`: `changed` whenever the deployments' state or the staged bundles move.
-async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    if let Err(r) = session(&app, &headers) {
-        return r.into_response();
-    }
+async fn events(State(app): State<Arc<App>>, _: Session) -> Response {
     let app = Arc::clone(&app);
     let stream = futures::stream::unfold((app, None::<u64>), |(app, last)| async move {
         loop {
@@ -443,8 +454,17 @@ async fn events(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
 }
 
 /// What the grid shows, hashed.
+///
+/// Taken at most once per [`EVENTS_EVERY`] however many streams are open: every stream asks,
+/// one evaluates the fleet, the others read its answer.
 async fn fingerprint(app: &App) -> u64 {
     use std::hash::{Hash, Hasher};
+    let mut last = app.ui_fingerprint.lock().await;
+    if let Some((at, f)) = *last
+        && at.elapsed() < EVENTS_EVERY
+    {
+        return f;
+    }
     let eval = app.controller.evaluate().await;
     let mut h = std::collections::hash_map::DefaultHasher::new();
     for d in &eval.deployments {
@@ -453,7 +473,9 @@ async fn fingerprint(app: &App) -> u64 {
             (&r.cluster, r.phase.as_str(), r.stuck.is_some()).hash(&mut h);
         }
     }
-    *app.controller.staged_tx.borrow() ^ h.finish()
+    let f = *app.controller.staged_tx.borrow() ^ h.finish();
+    *last = Some((std::time::Instant::now(), f));
+    f
 }
 
 #[derive(Debug, Deserialize, Default)]
@@ -470,12 +492,8 @@ async fn service_page(
     State(app): State<Arc<App>>,
     Path(service): Path<String>,
     Query(q): Query<ServiceQuery>,
-    headers: HeaderMap,
+    Session { who, .. }: Session,
 ) -> Response {
-    let (who, _) = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
     let c = &app.controller;
     let versions = c.versions(&service).await.unwrap_or_default();
     if versions.is_empty() {
@@ -571,14 +589,13 @@ async fn service_page(
         history.extend(c.history(&service, &e.name).await.unwrap_or_default());
     }
     history.sort_by(|a, b| b.at.cmp(&a.at).then(b.seq.cmp(&a.seq)));
-    let clusters_of = |env: &str| {
-        c.registrations()
-            .into_iter()
-            .filter(|r| !r.deregistered && r.environment == env)
-            .map(|r| r.cluster)
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
+    let mut clusters_of: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for r in c.registrations().into_iter().filter(|r| !r.deregistered) {
+        clusters_of
+            .entry(r.environment)
+            .or_default()
+            .push(r.cluster);
+    }
     for d in &history {
         let _ = write!(
             body,
@@ -588,7 +605,10 @@ async fn service_page(
             esc(&d.label),
             esc(&d.principal),
             esc(&d.reason),
-            esc(&clusters_of(&d.environment)),
+            esc(&clusters_of
+                .get(&d.environment)
+                .map(|c| c.join(", "))
+                .unwrap_or_default()),
         );
     }
     let _ = write!(
@@ -655,12 +675,8 @@ async fn diff_page(
     State(app): State<Arc<App>>,
     Path(service): Path<String>,
     Query(q): Query<DiffQuery>,
-    headers: HeaderMap,
+    Session { who, .. }: Session,
 ) -> Response {
-    let (who, _) = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
     let c = &app.controller;
     let versions = c.versions(&service).await.unwrap_or_default();
     let labels: BTreeSet<String> = versions.iter().map(|v| v.label.clone()).collect();
@@ -798,13 +814,9 @@ async fn deploy(
     State(app): State<Arc<App>>,
     Path(service): Path<String>,
     ConnectInfo(source): ConnectInfo<SocketAddr>,
-    headers: HeaderMap,
+    Session { token, .. }: Session,
     Form(f): Form<DeployForm>,
 ) -> Response {
-    let (_, token) = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
     let rollback = f.rollback.as_deref() == Some("true");
     let body = serde_json::json!({
         "environment": f.environment,
@@ -851,11 +863,7 @@ async fn deploy(
 
 /// `GET /ui/stuck`: stuck deployments, of which kind, with their evidence and where the
 /// notification went.
-async fn stuck(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let (who, _) = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
+async fn stuck(State(app): State<Arc<App>>, Session { who, .. }: Session) -> Response {
     let c = &app.controller;
     let eval = c.evaluate().await;
     let incidents = c.incidents.lock().await.clone();
@@ -937,12 +945,8 @@ struct AuditQuery {
 async fn audit(
     State(app): State<Arc<App>>,
     Query(q): Query<AuditQuery>,
-    headers: HeaderMap,
+    Session { who, .. }: Session,
 ) -> Response {
-    let (who, _) = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
     let records = match crate::api::audit_records(&app, None).await {
         Ok(r) => r,
         Err(e) => {
@@ -1060,11 +1064,7 @@ fn human(secs: f64) -> String {
 
 /// `GET /ui/kpis`: deployments per day, lead time from publish to production, change failure
 /// rate, time to Ready, stuck deployments.
-async fn kpis(State(app): State<Arc<App>>, headers: HeaderMap) -> Response {
-    let (who, _) = match session(&app, &headers) {
-        Ok(s) => s,
-        Err(r) => return r.into_response(),
-    };
+async fn kpis(State(app): State<Arc<App>>, Session { who, .. }: Session) -> Response {
     let c = &app.controller;
     let production: BTreeSet<String> = c
         .config
