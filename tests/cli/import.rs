@@ -31,6 +31,16 @@ fn read(path: &str) -> String {
     std::fs::read_to_string(path).unwrap_or_else(|e| panic!("{path}: {e}"))
 }
 
+/// A copy of the values repository, to edit (its path).
+fn repo_copy(t: &Temp) -> String {
+    let repo = t.path("repo");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join(REPO),
+        Path::new(&repo),
+    );
+    repo
+}
+
 #[test]
 fn an_imported_repository_renders_what_helm_rendered() {
     let t = Temp::new();
@@ -152,11 +162,7 @@ fn changes_after_an_import_are_found_and_classified() {
 #[test]
 fn a_chart_that_renders_randomly_is_reported_with_why() {
     let t = Temp::new();
-    let repo = t.path("repo");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join(REPO),
-        Path::new(&repo),
-    );
+    let repo = repo_copy(&t);
     std::fs::write(
         format!("{repo}/charts/cache/templates/auth.yaml"),
         "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: {{ .Release.Name }}-auth\ndata:\n  session: {{ randAlphaNum 24 | quote }}\n",
@@ -187,11 +193,7 @@ fn a_chart_that_renders_randomly_is_reported_with_why() {
 #[test]
 fn bad_input_is_shown_where_it_is_and_nothing_is_written() {
     let t = Temp::new();
-    let repo = t.path("repo");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join(REPO),
-        Path::new(&repo),
-    );
+    let repo = repo_copy(&t);
     std::fs::write(
         format!("{repo}/web/prod-eu-1.yaml"),
         "replicas: 3\nresources: {limits: [cpu\n",
